@@ -1,0 +1,111 @@
+package adapters
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"mailtrail/model"
+)
+
+// ErrNoFolder is returned (wrapped) when a folder does not exist.
+var ErrNoFolder = errors.New("no such folder")
+
+// ErrNoMessage is returned (wrapped) when a message does not exist.
+var ErrNoMessage = errors.New("no such message")
+
+// Remote is a server-side store: folders of messages addressed by UID.
+type Remote interface {
+	// ListFolders returns every selectable folder with its status
+	// (UIDVALIDITY, UIDNEXT, MESSAGES, HIGHESTMODSEQ when offered), using
+	// LIST-STATUS where the server has it. Names are canonical.
+	ListFolders(ctx context.Context) ([]model.RemoteFolderStatus, error)
+	// CreateFolder creates a folder (and its parents); an existing folder is
+	// not an error.
+	CreateFolder(ctx context.Context, name string) error
+	// SelectFolder opens a folder for reading and writing. The returned
+	// folder owns a connection until Close.
+	SelectFolder(ctx context.Context, name string) (RemoteFolder, error)
+	// Close releases every connection.
+	Close() error
+}
+
+// RemoteFolder is one selected server folder.
+type RemoteFolder interface {
+	// Status is the folder's status as of SELECT.
+	Status() model.RemoteFolderStatus
+	// List returns every message's UID, flags, size and internal date, in
+	// ascending UID order.
+	List(ctx context.Context) ([]model.RemoteMsg, error)
+	// Fetch streams the bodies of uids, in ascending UID order, to fn. body
+	// holds the exact bytes the server has (CRLF). fn must not keep body past
+	// its return. UIDs that no longer exist are skipped, not errors.
+	Fetch(ctx context.Context, uids []uint32, fn func(m model.RemoteMsg, body io.Reader) error) error
+	// Append stores a message of exactly size bytes (wire form) in this
+	// folder and returns its UID, or 0 when the server does not say
+	// (no UIDPLUS).
+	Append(ctx context.Context, size int64, body io.Reader, flags model.Flags, date time.Time) (uint32, error)
+	// StoreFlags adds and removes flags on uids. Missing UIDs are ignored.
+	StoreFlags(ctx context.Context, uids []uint32, add, remove model.Flags) error
+	// Expunge permanently removes uids. Missing UIDs are ignored.
+	Expunge(ctx context.Context, uids []uint32) error
+	// FindByIdentity returns the UIDs at or above minUID whose size is size
+	// and whose Message-ID header equals messageID ("" matches any). It
+	// finds a message appended without UIDPLUS, or before a crash.
+	FindByIdentity(ctx context.Context, minUID uint32, size int64, messageID string) ([]uint32, error)
+	// Close unselects the folder and returns its connection.
+	Close() error
+}
+
+// Local is a client-side store: folders of message files addressed by key.
+type Local interface {
+	// ListFolders returns every folder's canonical name.
+	ListFolders(ctx context.Context) ([]string, error)
+	// CreateFolder creates a folder (and its parents); an existing folder is
+	// not an error.
+	CreateFolder(ctx context.Context, name string) error
+	// OpenFolder opens an existing folder; ErrNoFolder when it is missing.
+	OpenFolder(ctx context.Context, name string) (LocalFolder, error)
+}
+
+// LocalFolder is one local folder.
+type LocalFolder interface {
+	// FMD5 is the tag this folder's file names carry with their UIDs
+	// (OfflineIMAP's ",FMD5=": md5 hex of the local folder name). A UID in
+	// a file name counts for this folder only when its tag matches.
+	FMD5() string
+	// Scan lists every message in the folder.
+	Scan(ctx context.Context) ([]model.LocalMsg, error)
+	// NewBatch starts a batch of new messages: they become visible and
+	// durable together on Commit.
+	NewBatch() LocalBatch
+	// OpenForUpload opens a message as it is to be sent to a server: LF line
+	// ends turned into CRLF, nothing else changed. size is the exact length
+	// of what the reader yields; date is the file's mtime (the message's
+	// internal date).
+	OpenForUpload(ctx context.Context, key string) (r io.ReadCloser, size int64, date time.Time, err error)
+	// SetFlags renames the message so that it carries flags; letters that
+	// are not standard flags are kept. ErrNoMessage when key is gone.
+	SetFlags(ctx context.Context, key string, flags model.Flags) error
+	// SetUID records the message's remote UID in its file name.
+	SetUID(ctx context.Context, key string, uid uint32) error
+	// Delete removes the message; an absent key is not an error.
+	Delete(ctx context.Context, key string) error
+	// Flush makes the renames and deletions done so far durable (directory
+	// fsync).
+	Flush(ctx context.Context) error
+}
+
+// LocalBatch collects new messages written to tmp/ without a per-file
+// fsync, then makes them durable and visible together.
+type LocalBatch interface {
+	// Add writes one message (wire form, CRLF) into the batch and returns
+	// the key it will have. The body is streamed, never held in memory.
+	Add(uid uint32, flags model.Flags, date time.Time, body io.Reader) (key string, err error)
+	// Commit fsyncs every file of the batch, moves them into place, and
+	// fsyncs the directories. After Commit returns nil they survive a crash.
+	Commit(ctx context.Context) error
+	// Abort removes the batch's files from tmp/.
+	Abort() error
+}

@@ -1,0 +1,97 @@
+package model
+
+import "fmt"
+
+// OpKind names what an operation does.
+type OpKind uint8
+
+const (
+	OpInvalid OpKind = iota
+	// OpFetch downloads remote UID into a new local file with Flags.
+	OpFetch
+	// OpUpload appends local Key to the server with Flags, then records the
+	// new UID in the local file name. A non-zero UID names a stale status
+	// row the upload replaces.
+	OpUpload
+	// OpStoreRemote adds Add and removes Remove on remote UID.
+	OpStoreRemote
+	// OpSetLocalFlags renames local Key so that its flags are Flags.
+	OpSetLocalFlags
+	// OpExpungeRemote removes remote UID (\Deleted + UID EXPUNGE).
+	OpExpungeRemote
+	// OpDeleteLocal removes local Key.
+	OpDeleteLocal
+	// OpPair records that remote UID and local Key are the same message,
+	// with Flags on both sides; it changes no mail.
+	OpPair
+	// OpForget drops the status row of UID: the message is gone on both
+	// sides. It changes no mail.
+	OpForget
+	// OpCreateLocalFolder creates the local folder Folder.
+	OpCreateLocalFolder
+	// OpCreateRemoteFolder creates the remote folder Folder.
+	OpCreateRemoteFolder
+)
+
+var opNames = [...]string{
+	OpInvalid:            "invalid",
+	OpFetch:              "fetch",
+	OpUpload:             "upload",
+	OpStoreRemote:        "store-remote-flags",
+	OpSetLocalFlags:      "set-local-flags",
+	OpExpungeRemote:      "expunge-remote",
+	OpDeleteLocal:        "delete-local",
+	OpPair:               "pair",
+	OpForget:             "forget",
+	OpCreateLocalFolder:  "create-local-folder",
+	OpCreateRemoteFolder: "create-remote-folder",
+}
+
+func (k OpKind) String() string {
+	if int(k) < len(opNames) {
+		return opNames[k]
+	}
+	return fmt.Sprintf("op(%d)", k)
+}
+
+// ChangesMail reports whether the operation has a side effect on mail (as
+// opposed to bookkeeping in the status store).
+func (k OpKind) ChangesMail() bool { return k != OpPair && k != OpForget && k != OpInvalid }
+
+// Op is one planned operation on one folder pair. Fields that do not apply
+// to a kind are zero.
+type Op struct {
+	Kind   OpKind `msgpack:"k"`
+	Folder string `msgpack:"f"` // canonical folder name
+	UID    uint32 `msgpack:"u,omitempty"`
+	Key    string `msgpack:"key,omitempty"`
+	Flags  Flags  `msgpack:"fl,omitempty"` // the flags the message ends with
+	Add    Flags  `msgpack:"add,omitempty"`
+	Remove Flags  `msgpack:"rm,omitempty"`
+	Size   int64  `msgpack:"sz,omitempty"`
+	// MinUID, for an upload, is the server's UIDNEXT when the folder was
+	// selected: after a crash between APPEND and its checkpoint, the
+	// appended copy is looked for at or above it.
+	MinUID uint32 `msgpack:"min,omitempty"`
+	Reason string `msgpack:"why"`
+}
+
+func (o Op) String() string {
+	s := fmt.Sprintf("%s %s", o.Kind, o.Folder)
+	if o.UID != 0 {
+		s += fmt.Sprintf(" uid=%d", o.UID)
+	}
+	if o.Key != "" {
+		s += " key=" + o.Key
+	}
+	switch o.Kind {
+	case OpStoreRemote:
+		s += fmt.Sprintf(" +%s -%s", o.Add, o.Remove)
+	case OpFetch, OpUpload, OpSetLocalFlags, OpPair:
+		s += " flags=" + o.Flags.String()
+	}
+	if o.Reason != "" {
+		s += " (" + o.Reason + ")"
+	}
+	return s
+}

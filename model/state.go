@@ -1,0 +1,49 @@
+package model
+
+import "time"
+
+// RemoteFolderStatus is what the server says of a folder without selecting
+// it (LIST-STATUS or STATUS), and again when it is selected.
+type RemoteFolderStatus struct {
+	Name          string // canonical name ('/' separated)
+	UIDValidity   uint32
+	UIDNext       uint32
+	Messages      uint32
+	HighestModSeq uint64 // 0 when the server has no CONDSTORE
+	NoSelect      bool   // a \Noselect container, holds no messages
+}
+
+// RemoteMsg is one message as listed on the server.
+type RemoteMsg struct {
+	UID          uint32
+	Flags        Flags
+	Size         int64
+	InternalDate time.Time
+}
+
+// LocalMsg is one message file as found in a local Maildir folder.
+type LocalMsg struct {
+	// Key identifies the message within its folder across renames: the file
+	// name without the ",U=", ",FMD5=" fields and without the ":2,<flags>"
+	// info. Keys are unique within a folder.
+	Key   string
+	UID   uint32 // from ",U=" in the file name; 0 when it has none or it belongs to another folder (FMD5)
+	FMD5  string // from ",FMD5=": md5 hex of the folder the UID belongs to
+	Flags Flags
+	Size  int64 // on-disk size (LF line endings); 0 when the scan did not measure it
+}
+
+// StatusRow records one message as both sides held it after the last
+// successful sync: its remote UID, its local key and the flags both had.
+type StatusRow struct {
+	UID   uint32
+	Key   string
+	Flags Flags
+}
+
+// FolderStatus is the status store's memory of one folder pair.
+type FolderStatus struct {
+	Name        string // canonical name
+	UIDValidity uint32 // 0: the folder has never been synced
+	Rows        map[uint32]StatusRow
+}
