@@ -1,0 +1,21 @@
+// Package planner holds every sync rule of mailtrail. It turns three
+// observed states of a folder pair — the remote folder, the local folder and
+// the status (both sides as they were after the last successful sync) — into
+// a list of operations, each with the reason it is needed.
+//
+// Invariants:
+//   - Pure: no I/O, no clock, no randomness, no goroutines. The same input
+//     gives the same plan, in the same order.
+//   - Safe: a plan never deletes a message on either side unless the status
+//     proves that both sides held it and the other side removed it since. A
+//     vanished local or remote folder, a changed UIDVALIDITY or a lost status
+//     never turns into deletions.
+//   - Crash-tolerant: applying any prefix of a plan and planning again gives
+//     a plan that completes the same end state. Flag operations never touch
+//     the status; an OpPair that records the agreed flags comes after them.
+//   - Modification beats deletion: a message deleted on one side whose flags
+//     were changed on the other since the last sync is kept (copied back),
+//     because a deletion can be repeated and lost mail cannot.
+//
+// Imports only mailtrail/model and the standard library.
+package planner

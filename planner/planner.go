@@ -1,0 +1,353 @@
+package planner
+
+import (
+	"fmt"
+	"sort"
+
+	"mailtrail/model"
+)
+
+// RemoteState is one server folder as observed.
+type RemoteState struct {
+	Exists bool
+	Status model.RemoteFolderStatus
+	Msgs   []model.RemoteMsg
+}
+
+// LocalState is one local folder as observed.
+type LocalState struct {
+	Exists bool
+	// FMD5 is the md5 hex that local file names carry for this folder; a
+	// file whose ",FMD5=" differs has a UID that belongs to another folder.
+	FMD5 string
+	Msgs []model.LocalMsg
+}
+
+// Input is everything the planner knows about one folder pair.
+type Input struct {
+	Folder string // canonical name
+	Remote RemoteState
+	Local  LocalState
+	Status model.FolderStatus
+}
+
+// Options change what a plan may do.
+type Options struct {
+	// CreateRemoteFolders allows creating on the server a folder that only
+	// exists locally (OfflineIMAP's createfolders on the remote repository).
+	CreateRemoteFolders bool
+	// CreateLocalFolders allows creating locally a folder that only exists
+	// on the server (createfolders on the local repository).
+	CreateLocalFolders bool
+	// RemoteReadOnly and LocalReadOnly forbid every change to that side
+	// (OfflineIMAP's readonly). Changes the other side would need stay
+	// pending: the status keeps what both sides last agreed on.
+	RemoteReadOnly bool
+	LocalReadOnly  bool
+}
+
+// Plan is the outcome for one folder pair: either operations, or a refusal
+// that explains why nothing may be done.
+type Plan struct {
+	Folder string
+	Ops    []model.Op
+	// Refused, when not empty, says in plain words why the folder is not
+	// synced; Ops is then empty.
+	Refused string
+	// VoidedStatus is true when the status was set aside because one side
+	// vanished; the plan then treats both sides as new to each other.
+	VoidedStatus bool
+}
+
+// Counts tallies a plan's operations by kind.
+func (p Plan) Counts() map[model.OpKind]int {
+	c := map[model.OpKind]int{}
+	for _, op := range p.Ops {
+		c[op.Kind]++
+	}
+	return c
+}
+
+// PlanFolder plans the sync of one folder pair.
+func PlanFolder(in Input, opt Options) Plan {
+	p := Plan{Folder: in.Folder}
+	st := in.Status
+	switch {
+	case !in.Remote.Exists && !in.Local.Exists:
+		if st.UIDValidity != 0 || len(st.Rows) > 0 {
+			for _, uid := range sortedRowUIDs(st.Rows) {
+				p.Ops = append(p.Ops, model.Op{Kind: model.OpForget, Folder: in.Folder, UID: uid,
+					Reason: "folder is gone on both sides"})
+			}
+		}
+		return p
+	case in.Remote.Exists && st.UIDValidity != 0 && in.Remote.Status.UIDValidity != st.UIDValidity:
+		p.Refused = fmt.Sprintf("the server changed the folder's UIDVALIDITY from %d to %d, so its UIDs no longer "+
+			"match the ones mailtrail recorded; nothing was deleted or downloaded. The folder stays unsynced "+
+			"until it is reset (see docs/FAQ.md, \"UIDVALIDITY changed\")", st.UIDValidity, in.Remote.Status.UIDValidity)
+		return p
+	case !in.Local.Exists:
+		if !opt.CreateLocalFolders || opt.LocalReadOnly {
+			p.Refused = "the folder exists only on the server and the local repository may not create folders (createfolders = no, or readonly)"
+			return p
+		}
+		p.Ops = append(p.Ops, model.Op{Kind: model.OpCreateLocalFolder, Folder: in.Folder,
+			Reason: createReason(st, "local")})
+		p.VoidedStatus = len(st.Rows) > 0
+		st = model.FolderStatus{Name: st.Name}
+	case !in.Remote.Exists:
+		if !opt.CreateRemoteFolders || opt.RemoteReadOnly {
+			p.Refused = "the folder exists only locally and the remote repository may not create folders (createfolders = no, or readonly)"
+			return p
+		}
+		p.Ops = append(p.Ops, model.Op{Kind: model.OpCreateRemoteFolder, Folder: in.Folder,
+			Reason: createReason(st, "remote")})
+		p.VoidedStatus = len(st.Rows) > 0
+		st = model.FolderStatus{Name: st.Name}
+	}
+	p.Ops = append(p.Ops, planMessages(in, st)...)
+	p.Ops = dropReadOnly(p.Ops, opt)
+	return p
+}
+
+// changesRemote and changesLocal say which side an operation writes to.
+func changesRemote(k model.OpKind) bool {
+	return k == model.OpUpload || k == model.OpStoreRemote || k == model.OpExpungeRemote || k == model.OpCreateRemoteFolder
+}
+
+func changesLocal(k model.OpKind) bool {
+	return k == model.OpFetch || k == model.OpSetLocalFlags || k == model.OpDeleteLocal || k == model.OpCreateLocalFolder
+}
+
+// dropReadOnly removes operations that would write to a read-only side, and
+// the status updates of the messages they concern: recording flags that one
+// side does not have would later read as a change made on that side.
+func dropReadOnly(ops []model.Op, opt Options) []model.Op {
+	if !opt.RemoteReadOnly && !opt.LocalReadOnly {
+		return ops
+	}
+	blockedUID := map[uint32]bool{}
+	blockedKey := map[string]bool{}
+	keep := ops[:0:0]
+	for _, op := range ops {
+		if (opt.RemoteReadOnly && changesRemote(op.Kind)) || (opt.LocalReadOnly && changesLocal(op.Kind)) {
+			if op.UID != 0 {
+				blockedUID[op.UID] = true
+			}
+			if op.Key != "" {
+				blockedKey[op.Key] = true
+			}
+			continue
+		}
+		keep = append(keep, op)
+	}
+	out := keep[:0]
+	for _, op := range keep {
+		if op.Kind == model.OpPair && (blockedUID[op.UID] || blockedKey[op.Key]) {
+			continue
+		}
+		out = append(out, op)
+	}
+	return out
+}
+
+func createReason(st model.FolderStatus, side string) string {
+	if len(st.Rows) > 0 {
+		return fmt.Sprintf("the %s folder vanished although %d messages were synced in it: recreating it and copying "+
+			"the messages back instead of deleting them on the other side", side, len(st.Rows))
+	}
+	if side == "local" {
+		return "new folder on the server"
+	}
+	return "new local folder"
+}
+
+// planMessages applies the rule table to every message of the pair. st is the
+// status to plan against (empty when it was voided).
+func planMessages(in Input, st model.FolderStatus) []model.Op {
+	folder := in.Folder
+	remote := make(map[uint32]model.RemoteMsg, len(in.Remote.Msgs))
+	for _, m := range in.Remote.Msgs {
+		remote[m.UID] = m
+	}
+	local := make(map[string]model.LocalMsg, len(in.Local.Msgs))
+	localByUID := make(map[uint32]string)
+	for _, m := range in.Local.Msgs {
+		local[m.Key] = m
+	}
+	// A UID in a file name counts only when it belongs to this folder. When
+	// two files claim one UID (a copy), the first key in order wins and the
+	// other is new.
+	for _, k := range sortedKeys(local) {
+		m := local[k]
+		if m.UID != 0 && (m.FMD5 == "" || m.FMD5 == in.Local.FMD5) {
+			if _, dup := localByUID[m.UID]; !dup {
+				localByUID[m.UID] = k
+			}
+		}
+	}
+	usedRemote := make(map[uint32]bool)
+	usedLocal := make(map[string]bool)
+
+	var fetch, upload, flags, deletes, book []model.Op
+
+	pair := func(uid uint32, key string, merged model.Flags, r model.RemoteMsg, l model.LocalMsg, row *model.StatusRow, why string) {
+		if r.Flags != merged {
+			flags = append(flags, model.Op{Kind: model.OpStoreRemote, Folder: folder, UID: uid,
+				Add: merged &^ r.Flags, Remove: r.Flags &^ merged, Flags: merged, Reason: why})
+		}
+		if l.Flags != merged {
+			flags = append(flags, model.Op{Kind: model.OpSetLocalFlags, Folder: folder, UID: uid, Key: key,
+				Flags: merged, Reason: why})
+		}
+		if row == nil || row.Flags != merged || row.Key != key {
+			reason := "record the flags both sides now have"
+			if row == nil {
+				reason = "the local file already carries this UID: pair them without copying"
+			} else if row.Key != key {
+				reason = "the local file was renamed by another program"
+			}
+			book = append(book, model.Op{Kind: model.OpPair, Folder: folder, UID: uid, Key: key, Flags: merged,
+				Reason: reason})
+		}
+	}
+
+	for _, uid := range sortedRowUIDs(st.Rows) {
+		row := st.Rows[uid]
+		r, rok := remote[uid]
+		key := row.Key
+		l, lok := local[key]
+		if !lok {
+			if k, ok := localByUID[uid]; ok && !usedLocal[k] {
+				key, l, lok = k, local[k], true
+			}
+		}
+		// A file already used, or one whose name now carries another UID of
+		// this folder (it was uploaded again after a crash), is not this
+		// row's message any more.
+		if lok && (usedLocal[key] || (l.UID != 0 && l.UID != uid && l.FMD5 == in.Local.FMD5 && localByUID[l.UID] == key)) {
+			lok = false
+		}
+		switch {
+		case rok && lok:
+			usedRemote[uid], usedLocal[key] = true, true
+			merged := Merge(row.Flags, r.Flags, l.Flags)
+			pair(uid, key, merged, r, l, &row, mergeReason(row.Flags, r.Flags, l.Flags))
+		case rok && !lok:
+			usedRemote[uid] = true
+			if r.Flags != row.Flags {
+				fetch = append(fetch, model.Op{Kind: model.OpFetch, Folder: folder, UID: uid, Flags: r.Flags, Size: r.Size,
+					Reason: "deleted locally, but its flags changed on the server since the last sync: keeping it"})
+			} else {
+				deletes = append(deletes, model.Op{Kind: model.OpExpungeRemote, Folder: folder, UID: uid, Key: row.Key,
+					Reason: "deleted locally since the last sync"})
+			}
+		case !rok && lok:
+			usedLocal[key] = true
+			if l.Flags != row.Flags {
+				upload = append(upload, model.Op{Kind: model.OpUpload, Folder: folder, UID: uid, Key: key, Flags: l.Flags,
+					Size: l.Size, MinUID: in.Remote.Status.UIDNext,
+					Reason: "expunged on the server, but its flags changed locally since the last sync: keeping it"})
+			} else {
+				deletes = append(deletes, model.Op{Kind: model.OpDeleteLocal, Folder: folder, UID: uid, Key: key,
+					Reason: "expunged on the server since the last sync"})
+			}
+		default:
+			book = append(book, model.Op{Kind: model.OpForget, Folder: folder, UID: uid,
+				Reason: "gone on both sides"})
+		}
+	}
+
+	for _, m := range in.Remote.Msgs {
+		if usedRemote[m.UID] {
+			continue
+		}
+		usedRemote[m.UID] = true
+		if k, ok := localByUID[m.UID]; ok && !usedLocal[k] {
+			usedLocal[k] = true
+			l := local[k]
+			// No common ancestor: keep every flag either side has.
+			merged := m.Flags | l.Flags
+			pair(m.UID, k, merged, m, l, nil, "paired without a status row: keeping the flags of both sides")
+			continue
+		}
+		fetch = append(fetch, model.Op{Kind: model.OpFetch, Folder: folder, UID: m.UID, Flags: m.Flags, Size: m.Size,
+			Reason: "new on the server"})
+	}
+
+	for _, k := range sortedKeys(local) {
+		if usedLocal[k] {
+			continue
+		}
+		l := local[k]
+		upload = append(upload, model.Op{Kind: model.OpUpload, Folder: folder, Key: k, Flags: l.Flags, Size: l.Size,
+			MinUID: in.Remote.Status.UIDNext, Reason: "new local message"})
+	}
+
+	sortOps(fetch)
+	sortOps(upload)
+	sortOps(flags)
+	sortOps(deletes)
+	sortOps(book)
+	out := make([]model.Op, 0, len(fetch)+len(upload)+len(flags)+len(deletes)+len(book))
+	out = append(out, fetch...)
+	out = append(out, upload...)
+	out = append(out, flags...)
+	out = append(out, deletes...)
+	out = append(out, book...)
+	return out
+}
+
+// Merge is the three-way flag merge: each side's additions and removals
+// since the status are applied to the status. An addition on one side and
+// a removal on the other cannot concern the same flag (one needs it absent
+// from the status, the other present), so the result is well defined.
+func Merge(status, remote, local model.Flags) model.Flags {
+	added := (remote &^ status) | (local &^ status)
+	removed := (status &^ remote) | (status &^ local)
+	return (status | added) &^ removed
+}
+
+func mergeReason(status, remote, local model.Flags) string {
+	switch {
+	case remote != status && local != status:
+		return fmt.Sprintf("flags changed on both sides (was %s, server %s, local %s)", status, remote, local)
+	case remote != status:
+		return fmt.Sprintf("flags changed on the server (%s -> %s)", status, remote)
+	case local != status:
+		return fmt.Sprintf("flags changed locally (%s -> %s)", status, local)
+	}
+	return "flags unchanged"
+}
+
+func sortedRowUIDs(rows map[uint32]model.StatusRow) []uint32 {
+	uids := make([]uint32, 0, len(rows))
+	for u := range rows {
+		uids = append(uids, u)
+	}
+	sort.Slice(uids, func(i, j int) bool { return uids[i] < uids[j] })
+	return uids
+}
+
+func sortedKeys(m map[string]model.LocalMsg) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// sortOps orders operations of one group by kind, then UID, then key.
+func sortOps(ops []model.Op) {
+	sort.SliceStable(ops, func(i, j int) bool {
+		a, b := ops[i], ops[j]
+		if a.Kind != b.Kind {
+			return a.Kind < b.Kind
+		}
+		if a.UID != b.UID {
+			return a.UID < b.UID
+		}
+		return a.Key < b.Key
+	})
+}
