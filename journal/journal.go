@@ -1,0 +1,408 @@
+package journal
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/vmihailenco/msgpack/v5"
+
+	"mailtrail/model"
+)
+
+// BeginRun records the start of a run and returns its ID. Run IDs increase
+// by one from 1. A zero info.Started is replaced by the current time.
+func (s *Store) BeginRun(info RunInfo) (uint64, error) {
+	if err := s.checkWritable(); err != nil {
+		return 0, err
+	}
+	if info.Started.IsZero() {
+		info.Started = s.now()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	run, seq := s.lastRun+1, s.lastSeq+1
+	b := s.db.NewBatch()
+	defer b.Close()
+	rec := Record{V: recordVersion, Kind: KindRunStarted, Run: run, Time: info.Started, Info: &info}
+	if err := setValue(b, journalKey(seq), rec); err != nil {
+		return 0, s.writeError("begin run", err)
+	}
+	if err := setValue(b, runKey(run), runIndex{V: recordVersion, Info: info, StartSeq: seq}); err != nil {
+		return 0, s.writeError("begin run", err)
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return 0, s.writeError("begin run", err)
+	}
+	s.lastRun, s.lastSeq = run, seq
+	return run, nil
+}
+
+// AppendIntents journals ops as intents of run, in order, in one durable
+// batch, before any of them is carried out. It returns each op's sequence
+// number; they increase with the order of ops, and across calls. Every
+// intent stays pending until a Checkpoint records its result.
+func (s *Store) AppendIntents(run uint64, ops []model.Op) ([]uint64, error) {
+	if err := s.checkWritable(); err != nil {
+		return nil, err
+	}
+	if len(ops) == 0 {
+		return nil, nil
+	}
+	for i, op := range ops {
+		if op.Kind == model.OpInvalid {
+			return nil, fmt.Errorf("journal %s: append intents: op %d (%s) has an invalid kind; nothing was written", s.dir, i, op)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.openRun(run); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	b := s.db.NewBatch()
+	defer b.Close()
+	seqs := make([]uint64, len(ops))
+	pending, err := encodeValue(pendingEntry{V: recordVersion, Run: run})
+	if err != nil {
+		return nil, s.writeError("append intents", err)
+	}
+	for i := range ops {
+		seq := s.lastSeq + 1 + uint64(i)
+		seqs[i] = seq
+		rec := Record{V: recordVersion, Kind: KindIntent, Run: run, Time: now, Op: &ops[i]}
+		if err := setValue(b, journalKey(seq), rec); err != nil {
+			return nil, s.writeError("append intents", err)
+		}
+		if err := b.Set(pendingKey(seq), pending, nil); err != nil {
+			return nil, s.writeError("append intents", err)
+		}
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return nil, s.writeError("append intents", err)
+	}
+	s.lastSeq += uint64(len(ops))
+	return seqs, nil
+}
+
+// Checkpoint commits, in one durable batch: a Done record for each result
+// (removing the intent from the pending index), then the status changes in
+// this order: folders with Deleted set are removed with all their rows, the
+// rows in c.Delete are removed, the rows in c.Upsert are written, and the
+// meta of the other folders in c.Folders is written. So a folder can be
+// reset and refilled in one checkpoint.
+//
+// It writes nothing and fails if a result's intent is not pending (never
+// journalled, or already done), or a folder name or UID is invalid.
+func (s *Store) Checkpoint(c Checkpoint) error {
+	if err := s.checkWritable(); err != nil {
+		return err
+	}
+	if err := s.validateCheckpoint(c); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.db.NewBatch()
+	defer b.Close()
+
+	now := s.now()
+	seen := make(map[uint64]bool, len(c.Results))
+	for i := range c.Results {
+		res := c.Results[i]
+		if seen[res.Seq] {
+			return fmt.Errorf("journal %s: checkpoint: intent %d has two results; nothing was written", s.dir, res.Seq)
+		}
+		seen[res.Seq] = true
+		p, err := s.pendingEntry(res.Seq)
+		if err != nil {
+			return err
+		}
+		rec := Record{V: recordVersion, Kind: KindDone, Run: p.Run, Time: now, Result: &res}
+		if err := setValue(b, journalKey(s.lastSeq+1+uint64(i)), rec); err != nil {
+			return s.writeError("checkpoint", err)
+		}
+		if err := b.Delete(pendingKey(res.Seq), nil); err != nil {
+			return s.writeError("checkpoint", err)
+		}
+	}
+
+	for _, fm := range c.Folders {
+		if !fm.Deleted {
+			continue
+		}
+		if err := b.Delete(folderKey(fm.Name), nil); err != nil {
+			return s.writeError("checkpoint", err)
+		}
+		if err := b.DeleteRange(statusFolderPrefix(fm.Name), statusFolderUpperBound(fm.Name), nil); err != nil {
+			return s.writeError("checkpoint", err)
+		}
+	}
+	for _, d := range c.Delete {
+		if err := b.Delete(statusKey(d.Folder, d.UID), nil); err != nil {
+			return s.writeError("checkpoint", err)
+		}
+	}
+	var buf bytes.Buffer
+	enc := msgpack.NewEncoder(&buf)
+	for _, u := range c.Upsert {
+		v, err := encodeRow(&buf, enc, u.Row)
+		if err != nil {
+			return s.writeError("checkpoint", err)
+		}
+		if err := b.Set(statusKey(u.Folder, u.Row.UID), v, nil); err != nil {
+			return s.writeError("checkpoint", err)
+		}
+	}
+	for _, fm := range c.Folders {
+		if fm.Deleted {
+			continue
+		}
+		if err := setValue(b, folderKey(fm.Name), folderMetaValue{V: recordVersion, FolderMeta: fm}); err != nil {
+			return s.writeError("checkpoint", err)
+		}
+	}
+	if b.Empty() {
+		return nil
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return s.writeError("checkpoint", err)
+	}
+	s.lastSeq += uint64(len(c.Results))
+	return nil
+}
+
+func (s *Store) validateCheckpoint(c Checkpoint) error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("journal %s: checkpoint: %s; nothing was written", s.dir, fmt.Sprintf(format, args...))
+	}
+	for _, u := range c.Upsert {
+		if err := checkFolderName(u.Folder); err != nil {
+			return bad("upsert: %v", err)
+		}
+		if u.Row.UID == 0 {
+			return bad("upsert in folder %q: status row with UID 0 (key %q)", u.Folder, u.Row.Key)
+		}
+		if u.Row.Flags&^model.AllFlags != 0 {
+			return bad("upsert in folder %q uid %d: unknown flag bits %#x", u.Folder, u.Row.UID, uint8(u.Row.Flags))
+		}
+	}
+	for _, d := range c.Delete {
+		if err := checkFolderName(d.Folder); err != nil {
+			return bad("delete: %v", err)
+		}
+	}
+	for _, fm := range c.Folders {
+		if err := checkFolderName(fm.Name); err != nil {
+			return bad("folder meta: %v", err)
+		}
+		if fm.Deleted && fm.UIDValidity != 0 {
+			return bad("folder %q: Deleted with UIDValidity %d; a deletion carries UIDValidity 0", fm.Name, fm.UIDValidity)
+		}
+	}
+	return nil
+}
+
+// pendingEntry reads the pending index entry of intent seq.
+func (s *Store) pendingEntry(seq uint64) (pendingEntry, error) {
+	v, closer, err := s.db.Get(pendingKey(seq))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return pendingEntry{}, kinded(ErrNotPending, "journal %s: checkpoint: record %d is %s, not a pending intent; nothing was written", s.dir, seq, s.describeRecord(seq))
+	}
+	if err != nil {
+		return pendingEntry{}, s.readError(fmt.Sprintf("read pending intent %d", seq), err)
+	}
+	defer closer.Close()
+	p, err := decodePending(seq, v)
+	if err != nil {
+		return pendingEntry{}, fmt.Errorf("journal %s: %w", s.dir, err)
+	}
+	return p, nil
+}
+
+// describeRecord says what journal record seq is, for an error message.
+func (s *Store) describeRecord(seq uint64) string {
+	if seq > s.lastSeq {
+		return "beyond the end of the journal"
+	}
+	v, closer, err := s.db.Get(journalKey(seq))
+	if err != nil {
+		return "not in the journal"
+	}
+	defer closer.Close()
+	rec, err := decodeRecord(seq, v)
+	switch {
+	case err != nil:
+		return "unreadable"
+	case rec.Kind == KindIntent:
+		return "an intent already done"
+	}
+	return "a " + rec.Kind.String() + " record"
+}
+
+// EndRun records how run ended. A zero summary.Finished is replaced by the
+// current time. A run ends once.
+func (s *Store) EndRun(run uint64, summary RunSummary) error {
+	if err := s.checkWritable(); err != nil {
+		return err
+	}
+	if summary.Finished.IsZero() {
+		summary.Finished = s.now()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ri, err := s.openRun(run)
+	if err != nil {
+		return err
+	}
+	seq := s.lastSeq + 1
+	b := s.db.NewBatch()
+	defer b.Close()
+	rec := Record{V: recordVersion, Kind: KindRunEnded, Run: run, Time: summary.Finished, Summary: &summary}
+	if err := setValue(b, journalKey(seq), rec); err != nil {
+		return s.writeError("end run", err)
+	}
+	ri.Ended, ri.EndSeq, ri.Summary = true, seq, summary
+	if err := setValue(b, runKey(run), ri); err != nil {
+		return s.writeError("end run", err)
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return s.writeError("end run", err)
+	}
+	s.lastSeq = seq
+	return nil
+}
+
+// openRun returns the index entry of a run that has begun and not ended.
+func (s *Store) openRun(run uint64) (runIndex, error) {
+	v, closer, err := s.db.Get(runKey(run))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return runIndex{}, kinded(ErrUnknownRun, "journal %s: run %d was never begun (last run is %d); nothing was written", s.dir, run, s.lastRun)
+	}
+	if err != nil {
+		return runIndex{}, s.readError(fmt.Sprintf("read run %d", run), err)
+	}
+	defer closer.Close()
+	ri, err := decodeRunIndex(run, v)
+	if err != nil {
+		return runIndex{}, fmt.Errorf("journal %s: %w", s.dir, err)
+	}
+	if ri.Ended {
+		return runIndex{}, kinded(ErrUnknownRun, "journal %s: run %d has already ended; nothing was written", s.dir, run)
+	}
+	return ri, nil
+}
+
+// Pending returns the intents that have no result yet, by ascending Seq.
+// After a crash these are the operations that may have been half done.
+func (s *Store) Pending() ([]Intent, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	snap := s.db.NewSnapshot()
+	defer snap.Close()
+	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: []byte(prefixPending), UpperBound: prefixUpperBound(prefixPending)})
+	if err != nil {
+		return nil, s.readError("pending", err)
+	}
+	defer it.Close()
+	var out []Intent
+	for ok := it.First(); ok; ok = it.Next() {
+		seq, err := parseSeqKey(prefixPending, it.Key())
+		if err != nil {
+			return nil, fmt.Errorf("journal %s: pending: %w; run `mailtrail journal check`", s.dir, err)
+		}
+		v, closer, err := snap.Get(journalKey(seq))
+		if errors.Is(err, pebble.ErrNotFound) {
+			return nil, kinded(ErrCorrupt, "journal %s: pending intent %d has no journal record; run `mailtrail journal check`", s.dir, seq)
+		}
+		if err != nil {
+			return nil, s.readError(fmt.Sprintf("pending: read intent %d", seq), err)
+		}
+		rec, err := decodeRecord(seq, v)
+		closer.Close()
+		if err != nil {
+			return nil, s.readError("pending", err)
+		}
+		if rec.Kind != KindIntent {
+			return nil, kinded(ErrCorrupt, "journal %s: pending index names record %d, which is a %s, not an intent; run `mailtrail journal check`", s.dir, seq, rec.Kind)
+		}
+		out = append(out, Intent{Seq: seq, Run: rec.Run, Time: rec.Time, Op: *rec.Op})
+	}
+	if err := it.Error(); err != nil {
+		return nil, s.readError("pending", err)
+	}
+	return out, nil
+}
+
+// Records calls fn with every journal record at position from or later, in
+// order, from one consistent view of the journal. It stops at the first
+// error fn returns and returns it.
+func (s *Store) Records(from uint64, fn func(Record) error) error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: journalKey(from), UpperBound: prefixUpperBound(prefixJournal)})
+	if err != nil {
+		return s.readError("records", err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		seq, err := parseSeqKey(prefixJournal, it.Key())
+		if err != nil {
+			return fmt.Errorf("journal %s: records: %w; run `mailtrail journal check`", s.dir, err)
+		}
+		rec, err := decodeRecord(seq, it.Value())
+		if err != nil {
+			return fmt.Errorf("journal %s: %w", s.dir, err)
+		}
+		if err := fn(rec); err != nil {
+			return err
+		}
+	}
+	if err := it.Error(); err != nil {
+		return s.readError("records", err)
+	}
+	return nil
+}
+
+// Runs lists every run, oldest first.
+func (s *Store) Runs() ([]Run, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte(prefixRun), UpperBound: prefixUpperBound(prefixRun)})
+	if err != nil {
+		return nil, s.readError("runs", err)
+	}
+	defer it.Close()
+	var out []Run
+	for ok := it.First(); ok; ok = it.Next() {
+		id, err := parseSeqKey(prefixRun, it.Key())
+		if err != nil {
+			return nil, fmt.Errorf("journal %s: runs: %w; run `mailtrail journal check`", s.dir, err)
+		}
+		ri, err := decodeRunIndex(id, it.Value())
+		if err != nil {
+			return nil, fmt.Errorf("journal %s: %w", s.dir, err)
+		}
+		out = append(out, Run{ID: id, Info: ri.Info, StartSeq: ri.StartSeq, Ended: ri.Ended, EndSeq: ri.EndSeq, Summary: ri.Summary})
+	}
+	if err := it.Error(); err != nil {
+		return nil, s.readError("runs", err)
+	}
+	return out, nil
+}
+
+func setValue(b *pebble.Batch, key []byte, v any) error {
+	enc, err := encodeValue(v)
+	if err != nil {
+		return err
+	}
+	return b.Set(key, enc, nil)
+}
+
+func (s *Store) writeError(what string, err error) error {
+	return fmt.Errorf("journal %s: %s: %w", s.dir, what, err)
+}

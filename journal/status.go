@@ -1,0 +1,94 @@
+package journal
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"mailtrail/model"
+)
+
+// FolderStatus returns what the status store remembers of folder name: its
+// rows keyed by UID, and its meta. A folder never synced (or deleted) gives
+// zero values with Name set, an empty non-nil Rows map, and no error. Both
+// come from one consistent view of the store.
+func (s *Store) FolderStatus(name string) (model.FolderStatus, FolderMeta, error) {
+	if err := s.checkOpen(); err != nil {
+		return model.FolderStatus{}, FolderMeta{}, err
+	}
+	if err := checkFolderName(name); err != nil {
+		return model.FolderStatus{}, FolderMeta{}, fmt.Errorf("journal %s: folder status: %w", s.dir, err)
+	}
+	snap := s.db.NewSnapshot()
+	defer snap.Close()
+
+	meta := FolderMeta{Name: name}
+	v, closer, err := snap.Get(folderKey(name))
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+	case err != nil:
+		return model.FolderStatus{}, FolderMeta{}, s.readError(fmt.Sprintf("read folder %q meta", name), err)
+	default:
+		meta, err = decodeFolderMeta(name, v)
+		closer.Close()
+		if err != nil {
+			return model.FolderStatus{}, FolderMeta{}, fmt.Errorf("journal %s: %w", s.dir, err)
+		}
+	}
+
+	// The remote message count is a good size hint; capped so that a
+	// damaged meta cannot ask for gigabytes.
+	st := model.FolderStatus{Name: name, UIDValidity: meta.UIDValidity, Rows: make(map[uint32]model.StatusRow, min(meta.Messages, 1<<20))}
+	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: statusFolderPrefix(name), UpperBound: statusFolderUpperBound(name)})
+	if err != nil {
+		return model.FolderStatus{}, FolderMeta{}, s.readError(fmt.Sprintf("read folder %q rows", name), err)
+	}
+	defer it.Close()
+	dec := newRowDecoder()
+	keyLen := len(statusFolderPrefix(name)) + 4
+	for ok := it.First(); ok; ok = it.Next() {
+		// The bounds fix the prefix; the key is the prefix and a UID.
+		k := it.Key()
+		if len(k) != keyLen {
+			return model.FolderStatus{}, FolderMeta{}, kinded(ErrCorrupt, "journal %s: key %q in folder %q's rows is not a status row key; run `mailtrail journal check`", s.dir, k, name)
+		}
+		uid := binary.BigEndian.Uint32(k[keyLen-4:])
+		row, err := dec.decode(name, uid, it.Value())
+		if err != nil {
+			return model.FolderStatus{}, FolderMeta{}, fmt.Errorf("journal %s: %w", s.dir, err)
+		}
+		st.Rows[uid] = row
+	}
+	if err := it.Error(); err != nil {
+		return model.FolderStatus{}, FolderMeta{}, s.readError(fmt.Sprintf("read folder %q rows", name), err)
+	}
+	return st, meta, nil
+}
+
+// Folders returns the meta of every folder the status store knows, sorted
+// by name (byte order).
+func (s *Store) Folders() ([]FolderMeta, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte(prefixFolder), UpperBound: prefixUpperBound(prefixFolder)})
+	if err != nil {
+		return nil, s.readError("folders", err)
+	}
+	defer it.Close()
+	var out []FolderMeta
+	for ok := it.First(); ok; ok = it.Next() {
+		name := string(it.Key()[len(prefixFolder):])
+		fm, err := decodeFolderMeta(name, it.Value())
+		if err != nil {
+			return nil, fmt.Errorf("journal %s: %w", s.dir, err)
+		}
+		out = append(out, fm)
+	}
+	if err := it.Error(); err != nil {
+		return nil, s.readError("folders", err)
+	}
+	return out, nil
+}
