@@ -1,0 +1,164 @@
+package maildir
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"mailtrail/model"
+)
+
+// A batch larger than the fsync pool, committed while another goroutine
+// renames messages of the same folder.
+func TestLargeBatchWithConcurrentRenames(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t, '.')
+	f := newTestFolder(t, s, "INBOX")
+	var early []string
+	for i := range 10 {
+		early = append(early, addOne(t, f, uint32(1000+i), 0, testNow, "early\r\n"))
+	}
+	b := f.NewBatch()
+	const n = 40
+	for i := range n {
+		flags := model.Flags(0)
+		if i%2 == 0 {
+			flags = model.Seen
+		}
+		if _, err := b.Add(uint32(i+1), flags, testNow.Add(-time.Duration(i)*time.Hour), strings.NewReader(fmt.Sprintf("Subject: %d\r\n", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for _, k := range early {
+			if err := f.SetFlags(ctx, k, model.Seen); err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+	if err := b.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if err := f.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.dirty) != 0 {
+		t.Errorf("directories still waiting for fsync after Flush: %v", f.dirty)
+	}
+	msgs, err := f.Scan(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != n+len(early) {
+		t.Fatalf("Scan found %d messages, want %d", len(msgs), n+len(early))
+	}
+	if got := len(listDir(t, filepath.Join(f.path, "cur"))); got != n/2+len(early) {
+		t.Errorf("cur/ holds %d files, want %d", got, n/2+len(early))
+	}
+	if got := len(listDir(t, filepath.Join(f.path, "new"))); got != n/2 {
+		t.Errorf("new/ holds %d files, want %d", got, n/2)
+	}
+}
+
+func TestWindowsCompatibleInfoSep(t *testing.T) {
+	ctx := context.Background()
+	s, err := New(t.TempDir(), '.', Options{Hostname: "h", PID: 1, InfoSep: '!'})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newTestFolder(t, s, "INBOX")
+	k := addOne(t, f, 9, model.Seen, testNow, "x\r\n")
+	names := listDir(t, filepath.Join(f.path, "cur"))
+	if len(names) != 1 || !strings.HasSuffix(names[0], "!2,S") || strings.Contains(names[0], ":") {
+		t.Fatalf("cur/ holds %v, want one name ending in !2,S", names)
+	}
+	if err := f.SetFlags(ctx, k, model.Seen|model.Draft); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := f.Scan(ctx)
+	if err != nil || len(msgs) != 1 || msgs[0].UID != 9 || msgs[0].Flags != model.Seen|model.Draft || msgs[0].Key != k {
+		t.Fatalf("Scan = %+v, %v", msgs, err)
+	}
+}
+
+func TestFilenameUseMailTimestamp(t *testing.T) {
+	s, err := New(t.TempDir(), '.', Options{Hostname: "h", PID: 1, FilenameUseMailTimestamp: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newTestFolder(t, s, "INBOX")
+	date := time.Date(2003, 4, 5, 6, 7, 8, 0, time.UTC)
+	k := addOne(t, f, 9, 0, date, "x\r\n")
+	if want := fmt.Sprintf("%d_", date.Unix()); !strings.HasPrefix(k, want) {
+		t.Fatalf("key %q does not start with the message date %s", k, want)
+	}
+}
+
+// BenchmarkScan100k measures Scan of a folder of 100,000 files (creating
+// them takes a while; run with -bench Scan -benchtime 10x).
+func BenchmarkScan100k(b *testing.B) {
+	root := b.TempDir()
+	s, err := New(root, '.', Options{Hostname: "h", PID: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := s.CreateFolder(ctx, "INBOX"); err != nil {
+		b.Fatal(err)
+	}
+	f, err := s.Folder("INBOX")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range 100000 {
+		sub, info := "cur", "S"
+		if i%10 == 0 {
+			sub, info = "new", ""
+		}
+		name := fmt.Sprintf("1700000000_%d.1.h,U=%d,FMD5=%s:2,%s", i, i+1, f.FMD5(), info)
+		file, err := os.Create(filepath.Join(f.path, sub, name))
+		if err != nil {
+			b.Fatal(err)
+		}
+		file.Close()
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		msgs, err := f.Scan(ctx)
+		if err != nil || len(msgs) != 100000 {
+			b.Fatalf("Scan: %d messages, %v", len(msgs), err)
+		}
+	}
+}
+
+func TestRemoveStaleTmp(t *testing.T) {
+	s := newTestStore(t, '.')
+	f := newTestFolder(t, s, "INBOX")
+	tmp := filepath.Join(f.path, "tmp")
+	writeFile(t, filepath.Join(tmp, "old"), "x")
+	writeFile(t, filepath.Join(tmp, "fresh"), "y")
+	old := testNow.Add(-48 * time.Hour)
+	fresh := testNow.Add(-time.Hour)
+	if err := os.Chtimes(filepath.Join(tmp, "old"), old, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(filepath.Join(tmp, "fresh"), fresh, fresh); err != nil {
+		t.Fatal(err)
+	}
+	n, err := f.RemoveStaleTmp(36 * time.Hour)
+	if err != nil || n != 1 {
+		t.Fatalf("RemoveStaleTmp = %d, %v; want 1", n, err)
+	}
+	if got := listDir(t, tmp); len(got) != 1 || got[0] != "fresh" {
+		t.Fatalf("tmp/ holds %v, want [fresh]", got)
+	}
+}

@@ -1,0 +1,215 @@
+package maildir
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// copyBufferSize is the chunk size of every streamed copy in this package.
+const copyBufferSize = 64 << 10
+
+var crlf = []byte("\r\n")
+
+// copyCRLFToLF copies src to dst turning every CRLF into LF and changing
+// nothing else: a CR not followed by LF stays, and so does a missing final
+// newline. It holds one chunk in memory, never the whole message, and
+// returns the number of bytes written.
+func copyCRLFToLF(dst io.Writer, src io.Reader) (int64, error) {
+	buf := make([]byte, copyBufferSize)
+	var written int64
+	write := func(p []byte) error {
+		n, err := dst.Write(p)
+		written += int64(n)
+		return err
+	}
+	pendingCR := false // the previous chunk ended in CR
+	for {
+		n, readErr := src.Read(buf)
+		chunk := buf[:n]
+		if n > 0 {
+			if pendingCR {
+				pendingCR = false
+				if chunk[0] != '\n' {
+					if err := write([]byte{'\r'}); err != nil {
+						return written, err
+					}
+				}
+			}
+			if chunk[len(chunk)-1] == '\r' {
+				pendingCR = true
+				chunk = chunk[:len(chunk)-1]
+			}
+			for {
+				i := bytes.Index(chunk, crlf)
+				if i < 0 {
+					if err := write(chunk); err != nil {
+						return written, err
+					}
+					break
+				}
+				if err := write(chunk[:i]); err != nil {
+					return written, err
+				}
+				chunk = chunk[i+1:] // starts with the LF
+			}
+		}
+		if readErr == io.EOF {
+			if pendingCR {
+				if err := write([]byte{'\r'}); err != nil {
+					return written, err
+				}
+			}
+			return written, nil
+		}
+		if readErr != nil {
+			return written, readErr
+		}
+	}
+}
+
+// crlfSize returns the length of r's content once every LF not preceded by
+// CR has become CRLF, reading r once in chunks.
+func crlfSize(r io.Reader) (int64, error) {
+	buf := make([]byte, copyBufferSize)
+	var size int64
+	prevCR := false
+	for {
+		n, err := r.Read(buf)
+		chunk := buf[:n]
+		size += int64(n)
+		for len(chunk) > 0 {
+			i := bytes.IndexByte(chunk, '\n')
+			if i < 0 {
+				prevCR = chunk[len(chunk)-1] == '\r'
+				break
+			}
+			if i > 0 {
+				prevCR = chunk[i-1] == '\r'
+			}
+			if !prevCR {
+				size++
+			}
+			prevCR = false
+			chunk = chunk[i+1:]
+		}
+		if err == io.EOF {
+			return size, nil
+		}
+		if err != nil {
+			return size, err
+		}
+	}
+}
+
+// errSizeChanged is wrapped when a file yields another length than the
+// one announced by OpenForUpload (it changed between the two passes).
+var errSizeChanged = errors.New("message file changed while it was read")
+
+// lfToCRLFReader yields its source with every LF not preceded by CR turned
+// into CRLF. It checks that exactly want bytes come out, so that an APPEND
+// of the announced size never sends a different message.
+type lfToCRLFReader struct {
+	src       *bufio.Reader
+	closer    io.Closer
+	path      string // for errors
+	prevCR    bool   // the last source byte consumed was CR
+	pendingLF bool   // a CR was emitted for an LF that is still to be emitted
+	want      int64
+	produced  int64
+	err       error
+}
+
+func newLFToCRLFReader(src io.Reader, closer io.Closer, size int64, path string) *lfToCRLFReader {
+	return &lfToCRLFReader{src: bufio.NewReaderSize(src, copyBufferSize), closer: closer, want: size, path: path}
+}
+
+func (r *lfToCRLFReader) Read(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	n := 0
+	if r.pendingLF {
+		p[0] = '\n'
+		n = 1
+		r.pendingLF = false
+	}
+	for n < len(p) {
+		if r.src.Buffered() == 0 {
+			if _, err := r.src.Peek(1); err != nil {
+				if err == io.EOF {
+					r.err = io.EOF
+					if r.produced+int64(n) != r.want {
+						r.err = fmt.Errorf("maildir file %s: %w (announced %d bytes, read %d); run the sync again",
+							r.path, errSizeChanged, r.want, r.produced+int64(n))
+					}
+				} else {
+					r.err = fmt.Errorf("maildir file %s: read: %w", r.path, err)
+				}
+				break
+			}
+		}
+		chunk, _ := r.src.Peek(r.src.Buffered())
+		i := bytes.IndexByte(chunk, '\n')
+		if i < 0 {
+			m := copy(p[n:], chunk)
+			r.prevCR = chunk[m-1] == '\r'
+			_, _ = r.src.Discard(m)
+			n += m
+			continue
+		}
+		// Copy the bytes before the LF, as many as fit.
+		if i > 0 {
+			m := copy(p[n:], chunk[:i])
+			r.prevCR = chunk[m-1] == '\r'
+			_, _ = r.src.Discard(m)
+			n += m
+			if m < i {
+				break
+			}
+		}
+		// Now the LF itself.
+		if n == len(p) {
+			break
+		}
+		if !r.prevCR {
+			p[n] = '\r'
+			n++
+			if n == len(p) {
+				r.pendingLF = true
+				r.prevCR = false
+				_, _ = r.src.Discard(1)
+				break
+			}
+		}
+		p[n] = '\n'
+		n++
+		r.prevCR = false
+		_, _ = r.src.Discard(1)
+	}
+	r.produced += int64(n)
+	if r.produced > r.want && r.err == nil {
+		r.err = fmt.Errorf("maildir file %s: %w (announced %d bytes, read more); run the sync again",
+			r.path, errSizeChanged, r.want)
+		return n, r.err
+	}
+	if n > 0 && r.err == io.EOF {
+		return n, nil
+	}
+	return n, r.err
+}
+
+// Close closes the underlying file.
+func (r *lfToCRLFReader) Close() error {
+	if r.closer == nil {
+		return nil
+	}
+	err := r.closer.Close()
+	r.closer = nil
+	return err
+}

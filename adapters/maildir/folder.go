@@ -1,0 +1,448 @@
+package maildir
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"mailtrail/adapters"
+	"mailtrail/model"
+)
+
+// fileRef is where a message file is now: its subdirectory and file name.
+type fileRef struct {
+	sub  string // "cur" or "new"
+	name string
+}
+
+// Folder is one Maildir folder. It implements adapters.LocalFolder.
+//
+// It keeps an index from key to the file's current name, built by Scan and
+// kept up to date by its own renames. A key missing from the index, or
+// whose file has vanished, causes one rescan before ErrNoMessage. A Folder
+// is safe for concurrent use.
+type Folder struct {
+	store     *Store
+	name      string // canonical
+	localName string // with sep
+	path      string
+	fmd5      string
+
+	mu       sync.Mutex
+	index    map[string]fileRef
+	dirty    map[string]bool // directories renamed into/out of since the last Flush
+	lastScan ScanState
+}
+
+var _ adapters.LocalFolder = (*Folder)(nil)
+
+// Name is the canonical folder name.
+func (f *Folder) Name() string { return f.name }
+
+// Path is the folder's directory.
+func (f *Folder) Path() string { return f.path }
+
+// FMD5 is the md5 hex this folder writes in ",FMD5=" and expects there for
+// a ",U=" to count as this folder's UID.
+func (f *Folder) FMD5() string { return f.fmd5 }
+
+// DirMtimes returns the modification times of cur/ and new/, for the
+// "unchanged local folder" fast path.
+func (f *Folder) DirMtimes() (cur, new time.Time, err error) {
+	cs, err := os.Stat(filepath.Join(f.path, "cur"))
+	if err != nil {
+		return time.Time{}, time.Time{}, fmt.Errorf("maildir folder %s: %w", f.name, err)
+	}
+	ns, err := os.Stat(filepath.Join(f.path, "new"))
+	if err != nil {
+		return time.Time{}, time.Time{}, fmt.Errorf("maildir folder %s: %w", f.name, err)
+	}
+	return cs.ModTime(), ns.ModTime(), nil
+}
+
+// Scan lists every message file in new/ and cur/ (dotfiles, directories
+// and tmp/ are ignored) with one directory read each and no stat per file,
+// so Size is 0 unless Options.ScanSizes is set. UID is reported only when
+// the name's FMD5 is this folder's, as OfflineIMAP does: a file copied from
+// another folder, or one without FMD5, is a new message here. Results are
+// sorted by key.
+//
+// A directory read that races with a rename can miss a file or see it
+// twice, and a missed file would look deleted. So Scan compares the mtimes
+// of cur/ and new/ before and after reading them, and reads again when they
+// moved (up to scanAttempts times, then it fails). A key seen twice is one
+// message when the first file is gone; two files that are really there with
+// one key are an error.
+func (f *Folder) Scan(ctx context.Context) ([]model.LocalMsg, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.scanLocked(ctx)
+}
+
+// scanAttempts bounds the rereads of a folder that changes while it is read.
+const scanAttempts = 5
+
+// ScanState is what the last successful Scan saw: the mtimes of cur/ and
+// new/, unchanged from before to after the read, and the wall-clock time
+// the read started. A later DirMtimes equal to these, both strictly older
+// than Started, means nothing changed since (a change in the same clock
+// tick as the scan would keep the mtime; then scan again).
+type ScanState struct {
+	CurMtime, NewMtime time.Time
+	Started            time.Time
+}
+
+// LastScan returns the state seen by the last successful Scan (the zero
+// value before any).
+func (f *Folder) LastScan() ScanState {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lastScan
+}
+
+func (f *Folder) scanLocked(ctx context.Context) ([]model.LocalMsg, error) {
+	for attempt := 1; ; attempt++ {
+		started := time.Now()
+		cur1, new1, err := f.DirMtimes()
+		if err != nil {
+			return nil, err
+		}
+		msgs, index, err := f.readDirs(ctx)
+		if err != nil {
+			return nil, err
+		}
+		cur2, new2, err := f.DirMtimes()
+		if err != nil {
+			return nil, err
+		}
+		if cur1.Equal(cur2) && new1.Equal(new2) {
+			f.index = index
+			f.lastScan = ScanState{CurMtime: cur2, NewMtime: new2, Started: started}
+			return msgs, nil
+		}
+		if attempt == scanAttempts {
+			return nil, fmt.Errorf("maildir folder %s: changed during each of %d scans (another mail program is busy in it); try again later", f.name, scanAttempts)
+		}
+	}
+}
+
+// testHookAfterReadDir, when set by a test, runs after each directory
+// read of a scan, to change the folder at the worst moment.
+var testHookAfterReadDir func(sub string)
+
+// readDirs reads new/ and cur/ once.
+func (f *Folder) readDirs(ctx context.Context) ([]model.LocalMsg, map[string]fileRef, error) {
+	index := make(map[string]fileRef, len(f.index))
+	var msgs []model.LocalMsg
+	for _, sub := range []string{"new", "cur"} {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		dir := filepath.Join(f.path, sub)
+		d, err := os.Open(dir)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, nil, fmt.Errorf("maildir folder %s: missing %s/ directory: %w", f.name, sub, adapters.ErrNoFolder)
+			}
+			return nil, nil, fmt.Errorf("maildir folder %s: %w", f.name, err)
+		}
+		// File.ReadDir does not sort and, where the file system gives the
+		// type in the directory entry, does not stat.
+		entries, err := d.ReadDir(-1)
+		d.Close()
+		if err != nil {
+			return nil, nil, fmt.Errorf("maildir folder %s: read %s: %w", f.name, dir, err)
+		}
+		if msgs == nil {
+			msgs = make([]model.LocalMsg, 0, len(entries))
+		}
+		for _, e := range entries {
+			name := e.Name()
+			if name == "" || name[0] == '.' || e.IsDir() {
+				continue
+			}
+			fn := parseFileName(name, f.store.infosep)
+			msg := model.LocalMsg{Key: fn.key, FMD5: fn.fmd5}
+			if fn.fmd5 == f.fmd5 {
+				msg.UID = fn.uid
+			}
+			msg.Flags, _ = model.ParseMaildir(fn.info)
+			if f.store.scanSizes {
+				info, err := e.Info()
+				if errors.Is(err, fs.ErrNotExist) {
+					continue // renamed or deleted since ReadDir
+				}
+				if err != nil {
+					return nil, nil, fmt.Errorf("maildir folder %s: stat %s/%s: %w", f.name, sub, name, err)
+				}
+				msg.Size = info.Size()
+			}
+			ref := fileRef{sub: sub, name: name}
+			if prev, dup := index[fn.key]; dup {
+				if _, err := os.Lstat(f.filePath(prev)); err == nil {
+					return nil, nil, fmt.Errorf("maildir folder %s: files %s/%s and %s/%s have the same message key %q (they differ only in U=, FMD5= or flags); remove or rename one of them",
+						f.name, prev.sub, prev.name, sub, name, fn.key)
+				}
+				// The first file was renamed into the second while we read.
+				index[fn.key] = ref
+				i := slices.IndexFunc(msgs, func(m model.LocalMsg) bool { return m.Key == fn.key })
+				msgs[i] = msg
+				continue
+			}
+			index[fn.key] = ref
+			msgs = append(msgs, msg)
+		}
+		if testHookAfterReadDir != nil {
+			testHookAfterReadDir(sub)
+		}
+	}
+	slices.SortFunc(msgs, func(a, b model.LocalMsg) int { return strings.Compare(a.Key, b.Key) })
+	return msgs, index, nil
+}
+
+// lookupLocked returns where key is, rescanning once when it is not in the
+// index (or when rescan is true, because its indexed file vanished).
+func (f *Folder) lookupLocked(ctx context.Context, key string, rescan bool) (fileRef, error) {
+	if ref, ok := f.index[key]; ok && !rescan {
+		return ref, nil
+	}
+	if _, err := f.scanLocked(ctx); err != nil {
+		return fileRef{}, err
+	}
+	if ref, ok := f.index[key]; ok {
+		return ref, nil
+	}
+	return fileRef{}, fmt.Errorf("maildir folder %s: message %s: %w", f.name, key, adapters.ErrNoMessage)
+}
+
+// withFile runs op on key's current file, rescanning once and retrying
+// when the file is not where the index says.
+func (f *Folder) withFile(ctx context.Context, key string, op func(ref fileRef) error) error {
+	ref, err := f.lookupLocked(ctx, key, false)
+	if err != nil {
+		return err
+	}
+	err = op(ref)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	ref, err = f.lookupLocked(ctx, key, true)
+	if err != nil {
+		return err
+	}
+	return op(ref)
+}
+
+func (f *Folder) filePath(ref fileRef) string {
+	return filepath.Join(f.path, ref.sub, ref.name)
+}
+
+// rename moves key's file from ref to newRef and records both directories
+// for the next Flush. No fsync.
+func (f *Folder) renameLocked(key string, ref, newRef fileRef) error {
+	if ref == newRef {
+		return nil
+	}
+	if err := os.Rename(f.filePath(ref), f.filePath(newRef)); err != nil {
+		return err
+	}
+	f.index[key] = newRef
+	f.dirty[filepath.Join(f.path, ref.sub)] = true
+	f.dirty[filepath.Join(f.path, newRef.sub)] = true
+	return nil
+}
+
+// subdirFor is where OfflineIMAP keeps a message: cur/ when it is Seen,
+// new/ otherwise (savemessageflags).
+func subdirFor(flags model.Flags) string {
+	if flags&model.Seen != 0 {
+		return "cur"
+	}
+	return "new"
+}
+
+// SetFlags renames the message so that its info carries flags, keeping
+// letters that are not standard flags (Dovecot keyword letters), all in
+// ASCII order. Like OfflineIMAP, the file moves to cur/ when Seen and to
+// new/ otherwise. Setting the flags a message already has changes nothing.
+// No fsync: see Flush.
+func (f *Folder) SetFlags(ctx context.Context, key string, flags model.Flags) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	err := f.withFile(ctx, key, func(ref fileRef) error {
+		fn := parseFileName(ref.name, f.store.infosep)
+		cur, extra := model.ParseMaildir(fn.info)
+		if cur == flags && fn.hasInfo {
+			return nil
+		}
+		if cur == flags && flags == 0 {
+			return nil // no info part and no flags: nothing to write
+		}
+		base := ref.name
+		if i := strings.IndexByte(base, f.store.infosep); i >= 0 {
+			base = base[:i]
+		}
+		newName := base + infoSuffix(f.store.infosep, infoLetters(flags, extra))
+		return f.renameLocked(key, ref, fileRef{sub: subdirFor(flags), name: newName})
+	})
+	if err != nil && !errors.Is(err, adapters.ErrNoMessage) {
+		return fmt.Errorf("maildir folder %s: set flags %s on %s: %w", f.name, flags, key, err)
+	}
+	return err
+}
+
+// SetUID records uid and this folder's FMD5 in the message's file name,
+// keeping the key, the other fields and the info. The file stays in its
+// subdirectory. No fsync: see Flush.
+func (f *Folder) SetUID(ctx context.Context, key string, uid uint32) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	err := f.withFile(ctx, key, func(ref fileRef) error {
+		fn := parseFileName(ref.name, f.store.infosep)
+		if fn.uid == uid && fn.fmd5 == f.fmd5 {
+			return nil
+		}
+		// The info stays as it was; a file without one (delivered to
+		// new/ by another client) stays without one.
+		suffix := fn.otherEnd
+		if fn.hasInfo {
+			suffix = infoSuffix(f.store.infosep, fn.info)
+		}
+		newName := formatBase(fn.key, uid, f.fmd5) + suffix
+		return f.renameLocked(key, ref, fileRef{sub: ref.sub, name: newName})
+	})
+	if err != nil && !errors.Is(err, adapters.ErrNoMessage) {
+		return fmt.Errorf("maildir folder %s: set uid %d on %s: %w", f.name, uid, key, err)
+	}
+	return err
+}
+
+// Delete removes the message's file; a key that is not there (after one
+// rescan) is not an error. No fsync: see Flush.
+func (f *Folder) Delete(ctx context.Context, key string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	err := f.withFile(ctx, key, func(ref fileRef) error {
+		if err := os.Remove(f.filePath(ref)); err != nil {
+			return err
+		}
+		delete(f.index, key)
+		f.dirty[filepath.Join(f.path, ref.sub)] = true
+		return nil
+	})
+	if errors.Is(err, adapters.ErrNoMessage) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("maildir folder %s: delete %s: %w", f.name, key, err)
+	}
+	return nil
+}
+
+// Flush fsyncs the directories that SetFlags, SetUID and Delete changed
+// since the last Flush, making those renames and unlinks durable.
+func (f *Folder) Flush(ctx context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	dirs := make([]string, 0, len(f.dirty))
+	for d := range f.dirty {
+		dirs = append(dirs, d)
+	}
+	sort.Strings(dirs)
+	for _, d := range dirs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := syncDir(d); err != nil {
+			return fmt.Errorf("maildir folder %s: flush: %w", f.name, err)
+		}
+		delete(f.dirty, d)
+	}
+	return nil
+}
+
+// OpenForUpload opens the message in wire form: every LF not preceded by CR
+// becomes CRLF. It reads the file once to count the size and streams it a
+// second time through the returned reader, which fails if the file no
+// longer yields exactly size bytes. date is the file's mtime.
+func (f *Folder) OpenForUpload(ctx context.Context, key string) (io.ReadCloser, int64, time.Time, error) {
+	f.mu.Lock()
+	var file *os.File
+	var path string
+	err := f.withFile(ctx, key, func(ref fileRef) error {
+		path = f.filePath(ref)
+		var err error
+		file, err = os.Open(path)
+		return err
+	})
+	f.mu.Unlock()
+	if err != nil {
+		if errors.Is(err, adapters.ErrNoMessage) {
+			return nil, 0, time.Time{}, err
+		}
+		return nil, 0, time.Time{}, fmt.Errorf("maildir folder %s: open %s for upload: %w", f.name, key, err)
+	}
+	st, err := file.Stat()
+	if err != nil {
+		file.Close()
+		return nil, 0, time.Time{}, fmt.Errorf("maildir file %s: %w", path, err)
+	}
+	size, err := crlfSize(file)
+	if err != nil {
+		file.Close()
+		return nil, 0, time.Time{}, fmt.Errorf("maildir file %s: read: %w", path, err)
+	}
+	if _, err := file.Seek(0, io.SeekStart); err != nil {
+		file.Close()
+		return nil, 0, time.Time{}, fmt.Errorf("maildir file %s: seek: %w", path, err)
+	}
+	return newLFToCRLFReader(file, file, size, path), size, st.ModTime(), nil
+}
+
+// NewBatch starts a batch of new messages in this folder.
+func (f *Folder) NewBatch() adapters.LocalBatch {
+	return &Batch{folder: f}
+}
+
+// RemoveStaleTmp deletes files in tmp/ last modified more than olderThan
+// ago: leftovers of batches that a crash interrupted before Commit or
+// Abort. Maildir readers conventionally allow 36 hours, so that a delivery
+// still being written is never removed. It returns how many it removed.
+func (f *Folder) RemoveStaleTmp(olderThan time.Duration) (int, error) {
+	dir := filepath.Join(f.path, "tmp")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, fmt.Errorf("maildir folder %s: read %s: %w", f.name, dir, err)
+	}
+	cutoff := f.store.now().Add(-olderThan)
+	removed := 0
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		info, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return removed, fmt.Errorf("maildir folder %s: stat %s/%s: %w", f.name, dir, e.Name(), err)
+		}
+		if !info.ModTime().Before(cutoff) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return removed, fmt.Errorf("maildir folder %s: remove stale %s/%s: %w", f.name, dir, e.Name(), err)
+		}
+		removed++
+	}
+	return removed, nil
+}
