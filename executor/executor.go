@@ -1,0 +1,487 @@
+package executor
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/textproto"
+	"strings"
+
+	"github.com/rs/zerolog"
+
+	"mailtrail/adapters"
+	"mailtrail/journal"
+	"mailtrail/model"
+)
+
+// Pair is one folder pair being synced: both stores, and the opened
+// folders (nil until the folder exists on that side).
+type Pair struct {
+	Name         string
+	Remote       adapters.Remote
+	Local        adapters.Local
+	RemoteFolder adapters.RemoteFolder
+	LocalFolder  adapters.LocalFolder
+}
+
+// Executor applies operations for one run.
+type Executor struct {
+	Journal *journal.Store
+	Log     zerolog.Logger
+	// FetchBatchMessages and FetchBatchBytes bound one durability batch of
+	// downloads (defaults 500 messages, 64 MiB).
+	FetchBatchMessages int
+	FetchBatchBytes    int64
+	// CheckpointEvery bounds how many uploads or local renames are done
+	// before a directory fsync and a journal checkpoint (default 200).
+	CheckpointEvery int
+}
+
+// Result tallies what was done for one folder.
+type Result struct {
+	Done   map[model.OpKind]int
+	Failed []OpError
+}
+
+// OpError is an operation that could not be carried out.
+type OpError struct {
+	Op  model.Op
+	Err error
+}
+
+func (e OpError) Error() string { return fmt.Sprintf("%s: %v", e.Op, e.Err) }
+
+// Step is an operation with its journal sequence number.
+type Step struct {
+	Seq uint64
+	Op  model.Op
+}
+
+func (e *Executor) defaults() {
+	if e.FetchBatchMessages <= 0 {
+		e.FetchBatchMessages = 500
+	}
+	if e.FetchBatchBytes <= 0 {
+		e.FetchBatchBytes = 64 << 20
+	}
+	if e.CheckpointEvery <= 0 {
+		e.CheckpointEvery = 200
+	}
+}
+
+// Execute carries out steps in order, grouped by kind. It returns an error
+// only when the folder cannot go on (a lost connection, a failed journal
+// write); single operations that fail are listed in Result.Failed and
+// recorded in the journal.
+func (e *Executor) Execute(ctx context.Context, p *Pair, steps []Step) (Result, error) {
+	e.defaults()
+	res := Result{Done: map[model.OpKind]int{}}
+	for i := 0; i < len(steps); {
+		j := i
+		for j < len(steps) && steps[j].Op.Kind == steps[i].Op.Kind {
+			j++
+		}
+		group := steps[i:j]
+		var err error
+		switch steps[i].Op.Kind {
+		case model.OpCreateLocalFolder:
+			err = e.createLocal(ctx, p, group, &res)
+		case model.OpCreateRemoteFolder:
+			err = e.createRemote(ctx, p, group, &res)
+		case model.OpFetch:
+			err = e.fetch(ctx, p, group, &res)
+		case model.OpUpload:
+			err = e.upload(ctx, p, group, &res)
+		case model.OpStoreRemote:
+			err = e.storeRemote(ctx, p, group, &res)
+		case model.OpSetLocalFlags, model.OpDeleteLocal:
+			err = e.localChanges(ctx, p, group, &res)
+		case model.OpExpungeRemote:
+			err = e.expungeRemote(ctx, p, group, &res)
+		case model.OpPair, model.OpForget:
+			err = e.bookkeeping(p, group, &res)
+		default:
+			err = fmt.Errorf("executor: unknown operation %v", steps[i].Op)
+		}
+		if err != nil {
+			return res, err
+		}
+		i = j
+	}
+	return res, nil
+}
+
+// checkpoint commits results and status changes, counting what succeeded.
+// Status rows are recorded together with the UIDVALIDITY they belong to.
+func (e *Executor) checkpoint(p *Pair, res *Result, cp journal.Checkpoint, ok []model.Op) error {
+	if len(cp.Results) == 0 && len(cp.Upsert) == 0 && len(cp.Delete) == 0 && len(cp.Folders) == 0 {
+		return nil
+	}
+	if len(cp.Upsert) > 0 && p.RemoteFolder != nil && len(cp.Folders) == 0 {
+		cp.Folders = []journal.FolderMeta{remoteMeta(p)}
+	}
+	if err := e.Journal.Checkpoint(cp); err != nil {
+		return fmt.Errorf("journal checkpoint: %w", err)
+	}
+	for _, op := range ok {
+		res.Done[op.Kind]++
+	}
+	return nil
+}
+
+func failed(res *Result, cp *journal.Checkpoint, s Step, err error) {
+	res.Failed = append(res.Failed, OpError{Op: s.Op, Err: err})
+	cp.Results = append(cp.Results, journal.OpResult{Seq: s.Seq, Err: err.Error()})
+}
+
+func (e *Executor) createLocal(ctx context.Context, p *Pair, steps []Step, res *Result) error {
+	s := steps[0]
+	if err := p.Local.CreateFolder(ctx, p.Name); err != nil {
+		return fmt.Errorf("create local folder %q: %w", p.Name, err)
+	}
+	lf, err := p.Local.OpenFolder(ctx, p.Name)
+	if err != nil {
+		return fmt.Errorf("open new local folder %q: %w", p.Name, err)
+	}
+	p.LocalFolder = lf
+	// A vanished folder's old rows go with the same checkpoint: from now on
+	// the folder is synced as new.
+	cp := journal.Checkpoint{Results: []journal.OpResult{{Seq: s.Seq}},
+		Folders: []journal.FolderMeta{{Name: p.Name, Deleted: true}}}
+	return e.checkpoint(p, res, cp, []model.Op{s.Op})
+}
+
+func (e *Executor) createRemote(ctx context.Context, p *Pair, steps []Step, res *Result) error {
+	s := steps[0]
+	if err := p.Remote.CreateFolder(ctx, p.Name); err != nil {
+		return fmt.Errorf("create remote folder %q: %w", p.Name, err)
+	}
+	rf, err := p.Remote.SelectFolder(ctx, p.Name)
+	if err != nil {
+		return fmt.Errorf("select new remote folder %q: %w", p.Name, err)
+	}
+	p.RemoteFolder = rf
+	cp := journal.Checkpoint{Results: []journal.OpResult{{Seq: s.Seq}},
+		Folders: []journal.FolderMeta{{Name: p.Name, Deleted: true}, remoteMeta(p)}}
+	return e.checkpoint(p, res, cp, []model.Op{s.Op})
+}
+
+// remoteMeta is the folder metadata to record with status rows: the rows
+// are only meaningful together with the UIDVALIDITY they were taken under.
+func remoteMeta(p *Pair) journal.FolderMeta {
+	st := p.RemoteFolder.Status()
+	return journal.FolderMeta{Name: p.Name, UIDValidity: st.UIDValidity}
+}
+
+func (e *Executor) fetch(ctx context.Context, p *Pair, steps []Step, res *Result) error {
+	for start := 0; start < len(steps); {
+		end := start
+		var bytes int64
+		for end < len(steps) && end-start < e.FetchBatchMessages && (end == start || bytes+steps[end].Op.Size <= e.FetchBatchBytes) {
+			bytes += steps[end].Op.Size
+			end++
+		}
+		if err := e.fetchBatch(ctx, p, steps[start:end], res); err != nil {
+			return err
+		}
+		start = end
+	}
+	return nil
+}
+
+func (e *Executor) fetchBatch(ctx context.Context, p *Pair, steps []Step, res *Result) error {
+	byUID := make(map[uint32]Step, len(steps))
+	uids := make([]uint32, 0, len(steps))
+	for _, s := range steps {
+		byUID[s.Op.UID] = s
+		uids = append(uids, s.Op.UID)
+	}
+	batch := p.LocalFolder.NewBatch()
+	keys := make(map[uint32]string, len(steps))
+	err := p.RemoteFolder.Fetch(ctx, uids, func(m model.RemoteMsg, body io.Reader) error {
+		s, ok := byUID[m.UID]
+		if !ok {
+			return nil
+		}
+		key, err := batch.Add(m.UID, s.Op.Flags, m.InternalDate, body)
+		if err != nil {
+			return fmt.Errorf("write uid %d into local folder %q: %w", m.UID, p.Name, err)
+		}
+		keys[m.UID] = key
+		return nil
+	})
+	if err != nil {
+		_ = batch.Abort()
+		return fmt.Errorf("fetch from %q: %w", p.Name, err)
+	}
+	if err := batch.Commit(ctx); err != nil {
+		_ = batch.Abort()
+		return fmt.Errorf("make downloads in %q durable: %w", p.Name, err)
+	}
+	cp := journal.Checkpoint{}
+	var ok []model.Op
+	for _, s := range steps {
+		key, got := keys[s.Op.UID]
+		if !got {
+			// Expunged on the server between listing and fetching: the
+			// next sync sees it gone.
+			cp.Results = append(cp.Results, journal.OpResult{Seq: s.Seq, Skipped: true})
+			continue
+		}
+		cp.Results = append(cp.Results, journal.OpResult{Seq: s.Seq, UID: s.Op.UID, Key: key})
+		cp.Upsert = append(cp.Upsert, journal.FolderRow{Folder: p.Name, Row: model.StatusRow{UID: s.Op.UID, Key: key, Flags: s.Op.Flags}})
+		ok = append(ok, s.Op)
+	}
+	return e.checkpoint(p, res, cp, ok)
+}
+
+func (e *Executor) upload(ctx context.Context, p *Pair, steps []Step, res *Result) error {
+	cp := journal.Checkpoint{}
+	var ok []model.Op
+	flush := func() error {
+		if err := p.LocalFolder.Flush(ctx); err != nil {
+			return fmt.Errorf("flush local folder %q: %w", p.Name, err)
+		}
+		err := e.checkpoint(p, res, cp, ok)
+		cp, ok = journal.Checkpoint{}, nil
+		return err
+	}
+	for i, s := range steps {
+		uid, err := e.uploadOne(ctx, p, s.Op)
+		switch {
+		case errors.Is(err, adapters.ErrNoMessage):
+			cp.Results = append(cp.Results, journal.OpResult{Seq: s.Seq, Skipped: true})
+		case err != nil && isFolderFatal(err):
+			return err
+		case err != nil:
+			failed(res, &cp, s, err)
+		default:
+			cp.Results = append(cp.Results, journal.OpResult{Seq: s.Seq, UID: uid, Key: s.Op.Key})
+			if s.Op.UID != 0 && s.Op.UID != uid {
+				cp.Delete = append(cp.Delete, journal.FolderUID{Folder: p.Name, UID: s.Op.UID})
+			}
+			cp.Upsert = append(cp.Upsert, journal.FolderRow{Folder: p.Name, Row: model.StatusRow{UID: uid, Key: s.Op.Key, Flags: s.Op.Flags}})
+			ok = append(ok, s.Op)
+		}
+		if (i+1)%e.CheckpointEvery == 0 {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
+}
+
+// uploadOne appends one local message and records its UID in the file name.
+func (e *Executor) uploadOne(ctx context.Context, p *Pair, op model.Op) (uint32, error) {
+	r, size, date, err := p.LocalFolder.OpenForUpload(ctx, op.Key)
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	uid, err := p.RemoteFolder.Append(ctx, size, r, op.Flags, date)
+	if err != nil {
+		return 0, fmt.Errorf("append to %q: %w", p.Name, err)
+	}
+	if uid == 0 {
+		uid, err = e.findUploaded(ctx, p, op, op.MinUID)
+		if err != nil {
+			return 0, err
+		}
+	}
+	if err := p.LocalFolder.SetUID(ctx, op.Key, uid); err != nil {
+		return 0, fmt.Errorf("record uid %d in local file %q: %w", uid, op.Key, err)
+	}
+	return uid, nil
+}
+
+// findUploaded looks for the copy of local message op.Key on the server at
+// or above minUID, by size and Message-ID. It is how an append is confirmed
+// without UIDPLUS, and how an append interrupted by a crash is found again
+// instead of being repeated. It returns 0 and no error when nothing
+// matches, and the highest UID when several do (the latest append).
+func (e *Executor) findUploaded(ctx context.Context, p *Pair, op model.Op, minUID uint32) (uint32, error) {
+	r, size, _, err := p.LocalFolder.OpenForUpload(ctx, op.Key)
+	if err != nil {
+		return 0, err
+	}
+	msgID := messageID(r)
+	r.Close()
+	uids, err := p.RemoteFolder.FindByIdentity(ctx, minUID, size, msgID)
+	if err != nil {
+		return 0, fmt.Errorf("look for uploaded message in %q: %w", p.Name, err)
+	}
+	var best uint32
+	for _, u := range uids {
+		if u > best {
+			best = u
+		}
+	}
+	return best, nil
+}
+
+// messageID reads the Message-ID header of a message, or "".
+func messageID(r io.Reader) string {
+	tp := textproto.NewReader(bufio.NewReader(io.LimitReader(r, 256<<10)))
+	h, _ := tp.ReadMIMEHeader()
+	return strings.TrimSpace(h.Get("Message-Id"))
+}
+
+func (e *Executor) storeRemote(ctx context.Context, p *Pair, steps []Step, res *Result) error {
+	type change struct{ add, remove model.Flags }
+	groups := map[change][]uint32{}
+	var order []change
+	for _, s := range steps {
+		c := change{s.Op.Add, s.Op.Remove}
+		if _, seen := groups[c]; !seen {
+			order = append(order, c)
+		}
+		groups[c] = append(groups[c], s.Op.UID)
+	}
+	for _, c := range order {
+		if err := p.RemoteFolder.StoreFlags(ctx, groups[c], c.add, c.remove); err != nil {
+			return fmt.Errorf("store flags in %q: %w", p.Name, err)
+		}
+	}
+	cp := journal.Checkpoint{}
+	var ok []model.Op
+	for _, s := range steps {
+		cp.Results = append(cp.Results, journal.OpResult{Seq: s.Seq, UID: s.Op.UID})
+		ok = append(ok, s.Op)
+	}
+	return e.checkpoint(p, res, cp, ok)
+}
+
+func (e *Executor) localChanges(ctx context.Context, p *Pair, steps []Step, res *Result) error {
+	cp := journal.Checkpoint{}
+	var ok []model.Op
+	flush := func() error {
+		if err := p.LocalFolder.Flush(ctx); err != nil {
+			return fmt.Errorf("flush local folder %q: %w", p.Name, err)
+		}
+		err := e.checkpoint(p, res, cp, ok)
+		cp, ok = journal.Checkpoint{}, nil
+		return err
+	}
+	for i, s := range steps {
+		var err error
+		if s.Op.Kind == model.OpSetLocalFlags {
+			err = p.LocalFolder.SetFlags(ctx, s.Op.Key, s.Op.Flags)
+		} else {
+			err = p.LocalFolder.Delete(ctx, s.Op.Key)
+		}
+		switch {
+		case err != nil && errors.Is(err, adapters.ErrNoMessage):
+			// Gone since the scan: the next sync sees it gone.
+			cp.Results = append(cp.Results, journal.OpResult{Seq: s.Seq, Skipped: true})
+		case err != nil:
+			failed(res, &cp, s, err)
+		default:
+			cp.Results = append(cp.Results, journal.OpResult{Seq: s.Seq, Key: s.Op.Key})
+			if s.Op.Kind == model.OpDeleteLocal {
+				cp.Delete = append(cp.Delete, journal.FolderUID{Folder: p.Name, UID: s.Op.UID})
+			}
+			ok = append(ok, s.Op)
+		}
+		if (i+1)%e.CheckpointEvery == 0 {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
+}
+
+func (e *Executor) expungeRemote(ctx context.Context, p *Pair, steps []Step, res *Result) error {
+	uids := make([]uint32, 0, len(steps))
+	for _, s := range steps {
+		uids = append(uids, s.Op.UID)
+	}
+	if err := p.RemoteFolder.Expunge(ctx, uids); err != nil {
+		return fmt.Errorf("expunge in %q: %w", p.Name, err)
+	}
+	cp := journal.Checkpoint{}
+	var ok []model.Op
+	for _, s := range steps {
+		cp.Results = append(cp.Results, journal.OpResult{Seq: s.Seq, UID: s.Op.UID})
+		cp.Delete = append(cp.Delete, journal.FolderUID{Folder: p.Name, UID: s.Op.UID})
+		ok = append(ok, s.Op)
+	}
+	return e.checkpoint(p, res, cp, ok)
+}
+
+func (e *Executor) bookkeeping(p *Pair, steps []Step, res *Result) error {
+	cp := journal.Checkpoint{}
+	var ok []model.Op
+	for _, s := range steps {
+		cp.Results = append(cp.Results, journal.OpResult{Seq: s.Seq, UID: s.Op.UID, Key: s.Op.Key})
+		if s.Op.Kind == model.OpPair {
+			cp.Upsert = append(cp.Upsert, journal.FolderRow{Folder: s.Op.Folder, Row: model.StatusRow{UID: s.Op.UID, Key: s.Op.Key, Flags: s.Op.Flags}})
+		} else {
+			cp.Delete = append(cp.Delete, journal.FolderUID{Folder: s.Op.Folder, UID: s.Op.UID})
+		}
+		ok = append(ok, s.Op)
+	}
+	return e.checkpoint(p, res, cp, ok)
+}
+
+// isFolderFatal reports whether an error means the folder cannot go on
+// (the connection or the context is gone), rather than one message failing.
+func isFolderFatal(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	s := err.Error()
+	return strings.Contains(s, "timed out") || strings.Contains(s, "connection") || strings.Contains(s, "broken pipe")
+}
+
+// Recover resolves uploads that a previous run journaled but never
+// checkpointed: the message may have reached the server before the crash.
+// It looks for the copy by identity at or above the UIDNEXT recorded in the
+// intent; when found, it records the UID in the local file name and pairs
+// them, so the re-plan neither uploads it again nor downloads the copy.
+// Every other pending operation is marked superseded: planning again from
+// the observed state redoes what is still needed, idempotently.
+func (e *Executor) Recover(ctx context.Context, p *Pair, pending []journal.Intent, known map[uint32]model.StatusRow) (int, error) {
+	e.defaults()
+	cp := journal.Checkpoint{}
+	found := 0
+	for _, in := range pending {
+		op := in.Op
+		if op.Kind == model.OpUpload && p.RemoteFolder != nil && p.LocalFolder != nil {
+			uid, err := e.findUploaded(ctx, p, op, op.MinUID)
+			if err != nil && !errors.Is(err, adapters.ErrNoMessage) {
+				return found, err
+			}
+			if _, taken := known[uid]; uid != 0 && !taken {
+				if err := p.LocalFolder.SetUID(ctx, op.Key, uid); err != nil {
+					return found, fmt.Errorf("record recovered uid %d for %q: %w", uid, op.Key, err)
+				}
+				cp.Results = append(cp.Results, journal.OpResult{Seq: in.Seq, UID: uid, Key: op.Key})
+				cp.Upsert = append(cp.Upsert, journal.FolderRow{Folder: p.Name, Row: model.StatusRow{UID: uid, Key: op.Key, Flags: op.Flags}})
+				if op.UID != 0 && op.UID != uid {
+					cp.Delete = append(cp.Delete, journal.FolderUID{Folder: p.Name, UID: op.UID})
+				}
+				known[uid] = model.StatusRow{UID: uid, Key: op.Key, Flags: op.Flags}
+				found++
+				continue
+			}
+		}
+		cp.Results = append(cp.Results, journal.OpResult{Seq: in.Seq, Skipped: true, Err: "superseded: interrupted run, planned again"})
+	}
+	if len(cp.Results) == 0 {
+		return 0, nil
+	}
+	if p.LocalFolder != nil {
+		if err := p.LocalFolder.Flush(ctx); err != nil {
+			return found, err
+		}
+	}
+	if p.RemoteFolder != nil && len(cp.Upsert) > 0 {
+		cp.Folders = []journal.FolderMeta{remoteMeta(p)}
+	}
+	return found, e.Journal.Checkpoint(cp)
+}
