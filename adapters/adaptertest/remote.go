@@ -1,0 +1,815 @@
+package adaptertest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"sync"
+	"testing"
+
+	"mailtrail/adapters"
+	"mailtrail/model"
+)
+
+// RunRemote runs the conformance suite for adapters.Remote. newStore is
+// called once per subtest (see the package doc for what it may share).
+func RunRemote(t *testing.T, newStore func(t *testing.T) adapters.Remote) {
+	open := func(t *testing.T) (context.Context, adapters.Remote) {
+		t.Helper()
+		ctx := testContext(t)
+		s := newStore(t)
+		t.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				t.Errorf("Remote.Close: %v", err)
+			}
+		})
+		return ctx, s
+	}
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, ctx context.Context, s adapters.Remote)
+	}{
+		{"ListFoldersHasINBOX", remoteListFoldersHasINBOX},
+		{"CreateFolderNested", remoteCreateFolderNested},
+		{"CreateFolderIdempotent", remoteCreateFolderIdempotent},
+		{"FolderNames", remoteFolderNames},
+		{"SelectMissingFolder", remoteSelectMissingFolder},
+		{"EmptyFolder", remoteEmptyFolder},
+		{"AppendFetchByteExact", remoteAppendFetchByteExact},
+		{"AppendFlags", remoteAppendFlags},
+		{"StoreFlags", remoteStoreFlags},
+		{"FetchSkipsMissingSortsDedups", remoteFetchSkipsMissing},
+		{"FetchDoesNotSetSeen", remoteFetchDoesNotSetSeen},
+		{"FetchPartialRead", remoteFetchPartialRead},
+		{"FetchCallbackError", remoteFetchCallbackError},
+		{"Expunge", remoteExpunge},
+		{"UIDsAndValidity", remoteUIDsAndValidity},
+		{"HighestModSeq", remoteHighestModSeq},
+		{"FindByIdentity", remoteFindByIdentity},
+		{"LongUIDLists", remoteLongUIDLists},
+		{"ConcurrentFolders", remoteConcurrentFolders},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, s := open(t)
+			tc.fn(t, ctx, s)
+		})
+	}
+}
+
+// createSelect creates name and selects it; the folder is closed at the end
+// of the test.
+func createSelect(t *testing.T, ctx context.Context, s adapters.Remote, name string) adapters.RemoteFolder {
+	t.Helper()
+	if err := s.CreateFolder(ctx, name); err != nil {
+		t.Fatalf("CreateFolder(%q): %v", name, err)
+	}
+	return selectFolder(t, ctx, s, name)
+}
+
+func selectFolder(t *testing.T, ctx context.Context, s adapters.Remote, name string) adapters.RemoteFolder {
+	t.Helper()
+	f, err := s.SelectFolder(ctx, name)
+	if err != nil {
+		t.Fatalf("SelectFolder(%q): %v", name, err)
+	}
+	closed := false
+	t.Cleanup(func() {
+		if !closed {
+			f.Close()
+		}
+	})
+	return closeOnce{f, &closed}
+}
+
+// closeOnce lets a test close a folder early without the cleanup closing it
+// again.
+type closeOnce struct {
+	adapters.RemoteFolder
+	closed *bool
+}
+
+func (c closeOnce) Close() error {
+	if *c.closed {
+		return nil
+	}
+	*c.closed = true
+	return c.RemoteFolder.Close()
+}
+
+// appendMessage appends m and returns its UID. When Append returns 0 (no
+// UIDPLUS) the UID is found with FindByIdentity: the highest UID with m's
+// size and Message-ID.
+func appendMessage(t *testing.T, ctx context.Context, f adapters.RemoteFolder, m Message, flags model.Flags, date int) uint32 {
+	t.Helper()
+	uid, err := f.Append(ctx, m.Size(), bytesReader(m.Body), flags, Date(date))
+	if err != nil {
+		t.Fatalf("Append(%s, flags %s): %v", m.Name, flags, err)
+	}
+	if uid != 0 {
+		return uid
+	}
+	found, err := f.FindByIdentity(ctx, 1, m.Size(), m.MessageID)
+	if err != nil {
+		t.Fatalf("Append(%s) returned UID 0 (no UIDPLUS); FindByIdentity(1, %d, %q): %v", m.Name, m.Size(), m.MessageID, err)
+	}
+	if len(found) == 0 {
+		t.Fatalf("Append(%s) returned UID 0 (no UIDPLUS), and FindByIdentity(1, %d, %q) finds nothing", m.Name, m.Size(), m.MessageID)
+	}
+	return slices.Max(found)
+}
+
+func listMap(t *testing.T, ctx context.Context, f adapters.RemoteFolder) map[uint32]model.RemoteMsg {
+	t.Helper()
+	msgs, err := f.List(ctx)
+	if err != nil {
+		t.Fatalf("List: %v", err)
+	}
+	out := map[uint32]model.RemoteMsg{}
+	for i, m := range msgs {
+		if i > 0 && msgs[i-1].UID >= m.UID {
+			t.Errorf("List: UIDs not strictly ascending: %d then %d", msgs[i-1].UID, m.UID)
+		}
+		out[m.UID] = m
+	}
+	return out
+}
+
+func listedFlags(t *testing.T, ctx context.Context, f adapters.RemoteFolder, uid uint32) model.Flags {
+	t.Helper()
+	m, ok := listMap(t, ctx, f)[uid]
+	if !ok {
+		t.Fatalf("List: UID %d is missing", uid)
+	}
+	return m.Flags
+}
+
+type fetched struct {
+	msg  model.RemoteMsg
+	body []byte
+}
+
+// fetchAll fetches uids and returns what fn saw, in call order.
+func fetchAll(t *testing.T, ctx context.Context, f adapters.RemoteFolder, uids []uint32) []fetched {
+	t.Helper()
+	var out []fetched
+	err := f.Fetch(ctx, uids, func(m model.RemoteMsg, body io.Reader) error {
+		b, err := io.ReadAll(body)
+		if err != nil {
+			return fmt.Errorf("reading body of UID %d: %w", m.UID, err)
+		}
+		out = append(out, fetched{m, b})
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Fetch(%v): %v", uids, err)
+	}
+	return out
+}
+
+func fetchedUIDs(fs []fetched) []uint32 {
+	var out []uint32
+	for _, f := range fs {
+		out = append(out, f.msg.UID)
+	}
+	return out
+}
+
+// folderStatus returns name's entry in ListFolders.
+func folderStatus(t *testing.T, ctx context.Context, s adapters.Remote, name string) model.RemoteFolderStatus {
+	t.Helper()
+	all, err := s.ListFolders(ctx)
+	if err != nil {
+		t.Fatalf("ListFolders: %v", err)
+	}
+	for _, st := range all {
+		if st.Name == name {
+			return st
+		}
+	}
+	t.Fatalf("ListFolders: %q is not listed (got %v)", name, folderNames(all))
+	return model.RemoteFolderStatus{}
+}
+
+func folderNames(all []model.RemoteFolderStatus) []string {
+	var out []string
+	for _, st := range all {
+		out = append(out, st.Name)
+	}
+	return out
+}
+
+func remoteListFoldersHasINBOX(t *testing.T, ctx context.Context, s adapters.Remote) {
+	st := folderStatus(t, ctx, s, "INBOX")
+	if st.NoSelect {
+		t.Errorf("INBOX is listed as \\Noselect")
+	}
+	if st.UIDValidity == 0 {
+		t.Errorf("INBOX: UIDVALIDITY 0 in ListFolders")
+	}
+	f := selectFolder(t, ctx, s, "INBOX")
+	if got := f.Status().Name; got != "INBOX" {
+		t.Errorf("SelectFolder(INBOX).Status().Name = %q", got)
+	}
+}
+
+func remoteCreateFolderNested(t *testing.T, ctx context.Context, s adapters.Remote) {
+	const leaf = "cf-nested/a/b"
+	for i := 0; i < 2; i++ { // the second time, everything exists already
+		if err := s.CreateFolder(ctx, leaf); err != nil {
+			t.Fatalf("CreateFolder(%q) (call %d): %v", leaf, i+1, err)
+		}
+	}
+	all, err := s.ListFolders(ctx)
+	if err != nil {
+		t.Fatalf("ListFolders: %v", err)
+	}
+	for _, name := range []string{"cf-nested", "cf-nested/a", leaf} {
+		i := slices.IndexFunc(all, func(st model.RemoteFolderStatus) bool { return st.Name == name })
+		if i < 0 {
+			t.Errorf("ListFolders after CreateFolder(%q): %q is missing (CreateFolder must create each missing parent, as OfflineIMAP does); got %q", leaf, name, folderNames(all))
+			continue
+		}
+		if all[i].NoSelect {
+			t.Errorf("ListFolders: %q is \\Noselect; CreateFolder must create parents as real folders", name)
+		}
+		f := selectFolder(t, ctx, s, name)
+		if got := f.Status().Name; got != name {
+			t.Errorf("SelectFolder(%q).Status().Name = %q", name, got)
+		}
+		f.Close()
+	}
+	seen := map[string]bool{}
+	for _, st := range all {
+		if seen[st.Name] {
+			t.Errorf("ListFolders lists %q twice", st.Name)
+		}
+		seen[st.Name] = true
+	}
+	for _, name := range []string{"cf-nested", "cf-nested/a"} {
+		if err := s.CreateFolder(ctx, name); err != nil {
+			t.Errorf("CreateFolder(%q) of an existing parent: %v", name, err)
+		}
+	}
+}
+
+func remoteCreateFolderIdempotent(t *testing.T, ctx context.Context, s adapters.Remote) {
+	const name = "cf-idempotent"
+	f := createSelect(t, ctx, s, name)
+	st := f.Status()
+	m := NewMessage("cf-idempotent-1", "kept")
+	uid := appendMessage(t, ctx, f, m, model.Seen, 0)
+	f.Close()
+	if err := s.CreateFolder(ctx, name); err != nil {
+		t.Fatalf("CreateFolder of an existing folder: %v", err)
+	}
+	f = selectFolder(t, ctx, s, name)
+	if f.Status().UIDValidity != st.UIDValidity {
+		t.Errorf("UIDVALIDITY changed from %d to %d by CreateFolder of an existing folder", st.UIDValidity, f.Status().UIDValidity)
+	}
+	if got, ok := listMap(t, ctx, f)[uid]; !ok || got.Flags != model.Seen {
+		t.Errorf("after a second CreateFolder, UID %d is %+v (present %v), want it kept with flags S", uid, got, ok)
+	}
+}
+
+func remoteFolderNames(t *testing.T, ctx context.Context, s adapters.Remote) {
+	names := []string{"Sent Items", "Entwürfe", "R&D", "Archiv/2024 Q1"}
+	for i, name := range names {
+		f := createSelect(t, ctx, s, name)
+		if got := f.Status().Name; got != name {
+			t.Errorf("SelectFolder(%q).Status().Name = %q", name, got)
+		}
+		m := NewMessage(fmt.Sprintf("folder-names-%d", i), name)
+		uid := appendMessage(t, ctx, f, m, 0, i)
+		got := fetchAll(t, ctx, f, []uint32{uid})
+		if len(got) != 1 {
+			t.Errorf("folder %q: Fetch of the appended UID %d gave %d messages", name, uid, len(got))
+		} else if d := diffBytes(got[0].body, m.Body); d != "" {
+			t.Errorf("folder %q: Fetch: %s", name, d)
+		}
+		f.Close()
+	}
+	all, err := s.ListFolders(ctx)
+	if err != nil {
+		t.Fatalf("ListFolders: %v", err)
+	}
+	if missing := missingFrom(folderNames(all), names...); len(missing) > 0 {
+		t.Errorf("ListFolders: missing %q; got %q", missing, folderNames(all))
+	}
+}
+
+func remoteSelectMissingFolder(t *testing.T, ctx context.Context, s adapters.Remote) {
+	f, err := s.SelectFolder(ctx, "no-such-folder/really")
+	if err == nil {
+		f.Close()
+		t.Fatalf("SelectFolder of a missing folder succeeded")
+	}
+	if !errors.Is(err, adapters.ErrNoFolder) {
+		t.Errorf("SelectFolder of a missing folder: %v; want an error wrapping adapters.ErrNoFolder", err)
+	}
+}
+
+func remoteEmptyFolder(t *testing.T, ctx context.Context, s adapters.Remote) {
+	f := createSelect(t, ctx, s, "empty")
+	st := f.Status()
+	if st.Name != "empty" || st.UIDValidity == 0 || st.Messages != 0 || st.UIDNext == 0 || st.NoSelect {
+		t.Errorf("Status of a new folder = %+v; want Name empty, UIDValidity > 0, Messages 0, UIDNext > 0", st)
+	}
+	msgs, err := f.List(ctx)
+	if err != nil || len(msgs) != 0 {
+		t.Errorf("List of an empty folder = %v, %v; want nothing", msgs, err)
+	}
+	if got := fetchAll(t, ctx, f, []uint32{1, 2, 3}); len(got) != 0 {
+		t.Errorf("Fetch in an empty folder called fn for %v", fetchedUIDs(got))
+	}
+	if got := fetchAll(t, ctx, f, nil); len(got) != 0 {
+		t.Errorf("Fetch(nil) called fn for %v", fetchedUIDs(got))
+	}
+}
+
+func remoteAppendFetchByteExact(t *testing.T, ctx context.Context, s adapters.Remote) {
+	f := createSelect(t, ctx, s, "byte-exact")
+	msgs := Messages()
+	uids := make([]uint32, len(msgs))
+	for i, m := range msgs {
+		uids[i] = appendMessage(t, ctx, f, m, 0, i)
+	}
+	listed := listMap(t, ctx, f)
+	got := fetchAll(t, ctx, f, uids)
+	byUID := map[uint32]fetched{}
+	for _, g := range got {
+		byUID[g.msg.UID] = g
+	}
+	for i, m := range msgs {
+		t.Run(m.Name, func(t *testing.T) {
+			l, ok := listed[uids[i]]
+			if !ok {
+				t.Fatalf("List: UID %d is missing", uids[i])
+			}
+			if l.Size != m.Size() {
+				t.Errorf("List: size %d, want %d", l.Size, m.Size())
+			}
+			if !sameInstant(l.InternalDate, Date(i)) {
+				t.Errorf("List: internal date %v, want %v", l.InternalDate, Date(i))
+			}
+			if l.Flags != 0 {
+				t.Errorf("List: flags %s, want none", l.Flags)
+			}
+			g, ok := byUID[uids[i]]
+			if !ok {
+				t.Fatalf("Fetch: UID %d not delivered", uids[i])
+			}
+			if d := diffBytes(g.body, m.Body); d != "" {
+				t.Errorf("Fetch: body differs: %s", d)
+			}
+			if g.msg.Size != int64(len(g.body)) {
+				t.Errorf("Fetch: fn got size %d for a body of %d bytes", g.msg.Size, len(g.body))
+			}
+		})
+	}
+}
+
+func remoteAppendFlags(t *testing.T, ctx context.Context, s adapters.Remote) {
+	f := createSelect(t, ctx, s, "append-flags")
+	cases := append(slices.Clone(eachFlag), namedFlags{"all", model.AllFlags}, namedFlags{"none", 0})
+	uids := map[uint32]model.Flags{}
+	for i, c := range cases {
+		uid := appendMessage(t, ctx, f, NewMessage("append-flags-"+c.name, c.name), c.flag, i)
+		uids[uid] = c.flag
+	}
+	listed := listMap(t, ctx, f)
+	for uid, want := range uids {
+		if got := listed[uid].Flags; got != want {
+			t.Errorf("List: UID %d appended with flags %s has %s", uid, want, got)
+		}
+	}
+	for _, g := range fetchAll(t, ctx, f, slices.Collect(maps.Keys(uids))) {
+		if g.msg.Flags != uids[g.msg.UID] {
+			t.Errorf("Fetch: fn got flags %s for UID %d appended with %s", g.msg.Flags, g.msg.UID, uids[g.msg.UID])
+		}
+	}
+}
+
+func remoteStoreFlags(t *testing.T, ctx context.Context, s adapters.Remote) {
+	f := createSelect(t, ctx, s, "store-flags")
+	uid := appendMessage(t, ctx, f, NewMessage("store-flags-1", "target"), 0, 0)
+	other := appendMessage(t, ctx, f, NewMessage("store-flags-2", "bystander"), model.Answered, 1)
+	var want model.Flags
+	for _, c := range eachFlag {
+		want |= c.flag
+		for range 2 { // the second add is a no-op and must succeed
+			if err := f.StoreFlags(ctx, []uint32{uid}, c.flag, 0); err != nil {
+				t.Fatalf("StoreFlags(+%s): %v", c.name, err)
+			}
+			if got := listedFlags(t, ctx, f, uid); got != want {
+				t.Errorf("after +%s: flags %s, want %s", c.name, got, want)
+			}
+		}
+	}
+	for _, c := range eachFlag {
+		want &^= c.flag
+		for range 2 {
+			if err := f.StoreFlags(ctx, []uint32{uid}, 0, c.flag); err != nil {
+				t.Fatalf("StoreFlags(-%s): %v", c.name, err)
+			}
+			if got := listedFlags(t, ctx, f, uid); got != want {
+				t.Errorf("after -%s: flags %s, want %s", c.name, got, want)
+			}
+		}
+	}
+	// Add and remove in one call.
+	if err := f.StoreFlags(ctx, []uint32{uid}, model.Answered, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.StoreFlags(ctx, []uint32{uid}, model.Seen|model.Flagged, model.Answered); err != nil {
+		t.Fatalf("StoreFlags(+SF -R): %v", err)
+	}
+	if got := listedFlags(t, ctx, f, uid); got != model.Seen|model.Flagged {
+		t.Errorf("after +SF -R: flags %s, want FS", got)
+	}
+	// A missing UID among existing ones is ignored; alone it is no error.
+	if err := f.StoreFlags(ctx, []uint32{uid, 999999}, model.Draft, 0); err != nil {
+		t.Fatalf("StoreFlags on an existing and a missing UID: %v", err)
+	}
+	if got := listedFlags(t, ctx, f, uid); got != model.Seen|model.Flagged|model.Draft {
+		t.Errorf("after +D on [uid, missing]: flags %s, want DFS", got)
+	}
+	if err := f.StoreFlags(ctx, []uint32{999999}, model.Seen, model.Draft); err != nil {
+		t.Errorf("StoreFlags on a missing UID: %v", err)
+	}
+	if err := f.StoreFlags(ctx, nil, model.Seen, 0); err != nil {
+		t.Errorf("StoreFlags(nil): %v", err)
+	}
+	if got := listedFlags(t, ctx, f, other); got != model.Answered {
+		t.Errorf("a message not named in StoreFlags changed: flags %s, want R", got)
+	}
+}
+
+func remoteFetchSkipsMissing(t *testing.T, ctx context.Context, s adapters.Remote) {
+	f := createSelect(t, ctx, s, "fetch-missing")
+	var uids []uint32
+	var bodies = map[uint32][]byte{}
+	for i := range 4 {
+		m := NewMessage(fmt.Sprintf("fetch-missing-%d", i), fmt.Sprintf("message %d", i))
+		u := appendMessage(t, ctx, f, m, 0, i)
+		uids = append(uids, u)
+		bodies[u] = m.Body
+	}
+	if err := f.Expunge(ctx, []uint32{uids[1]}); err != nil {
+		t.Fatalf("Expunge: %v", err)
+	}
+	ask := []uint32{uids[3], 999999, uids[1], uids[0], uids[3], uids[2]}
+	got := fetchAll(t, ctx, f, ask)
+	want := []uint32{uids[0], uids[2], uids[3]}
+	if !slices.Equal(fetchedUIDs(got), want) {
+		t.Errorf("Fetch(%v) (UID %d expunged, 999999 never existed) called fn for %v, want %v", ask, uids[1], fetchedUIDs(got), want)
+	}
+	for _, g := range got {
+		if d := diffBytes(g.body, bodies[g.msg.UID]); d != "" {
+			t.Errorf("Fetch: UID %d: %s", g.msg.UID, d)
+		}
+	}
+}
+
+func remoteFetchDoesNotSetSeen(t *testing.T, ctx context.Context, s adapters.Remote) {
+	f := createSelect(t, ctx, s, "fetch-peek")
+	uid := appendMessage(t, ctx, f, NewMessage("fetch-peek", "unread"), model.Flagged, 0)
+	fetchAll(t, ctx, f, []uint32{uid})
+	if got := listedFlags(t, ctx, f, uid); got != model.Flagged {
+		t.Errorf("after Fetch: flags %s, want F (Fetch must not set \\Seen)", got)
+	}
+	f.Close()
+	f = selectFolder(t, ctx, s, "fetch-peek")
+	if got := listedFlags(t, ctx, f, uid); got != model.Flagged {
+		t.Errorf("after Fetch, on a new selection: flags %s, want F", got)
+	}
+}
+
+func remoteFetchPartialRead(t *testing.T, ctx context.Context, s adapters.Remote) {
+	f := createSelect(t, ctx, s, "fetch-partial")
+	msgs := Messages()
+	var uids []uint32
+	bodies := map[uint32][]byte{}
+	for i, m := range msgs {
+		u := appendMessage(t, ctx, f, m, 0, i)
+		uids = append(uids, u)
+		bodies[u] = m.Body
+	}
+	// Read only a little of every other message; the others must still
+	// arrive whole.
+	var whole []uint32
+	n := 0
+	err := f.Fetch(ctx, uids, func(m model.RemoteMsg, body io.Reader) error {
+		n++
+		if n%2 == 1 {
+			buf := make([]byte, 10)
+			_, err := io.ReadFull(body, buf)
+			return err
+		}
+		b, err := io.ReadAll(body)
+		if err != nil {
+			return err
+		}
+		if d := diffBytes(b, bodies[m.UID]); d != "" {
+			t.Errorf("UID %d after partly read messages: %s", m.UID, d)
+		}
+		whole = append(whole, m.UID)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Fetch with partial reads: %v", err)
+	}
+	if n != len(uids) {
+		t.Errorf("fn called %d times, want %d", n, len(uids))
+	}
+	if got := listMap(t, ctx, f); len(got) != len(uids) {
+		t.Errorf("List after a partial-read Fetch: %d messages, want %d", len(got), len(uids))
+	}
+}
+
+func remoteFetchCallbackError(t *testing.T, ctx context.Context, s adapters.Remote) {
+	f := createSelect(t, ctx, s, "fetch-error")
+	msgs := Messages()
+	var uids []uint32
+	bodies := map[uint32][]byte{}
+	for i, m := range msgs {
+		u := appendMessage(t, ctx, f, m, 0, i)
+		uids = append(uids, u)
+		bodies[u] = m.Body
+	}
+	stop := errors.New("adaptertest: fn stops here")
+	calls := 0
+	err := f.Fetch(ctx, uids, func(m model.RemoteMsg, body io.Reader) error {
+		calls++
+		return stop
+	})
+	if !errors.Is(err, stop) {
+		t.Errorf("Fetch whose fn fails: %v; want an error wrapping fn's error", err)
+	}
+	if calls != 1 {
+		t.Errorf("fn called %d times after returning an error, want 1", calls)
+	}
+	// The folder must still work: the rest of the response was drained.
+	if got := listMap(t, ctx, f); len(got) != len(uids) {
+		t.Errorf("List after a failed Fetch: %d messages, want %d", len(got), len(uids))
+	}
+	got := fetchAll(t, ctx, f, uids)
+	if len(got) != len(uids) {
+		t.Errorf("Fetch after a failed Fetch: %d messages, want %d", len(got), len(uids))
+	}
+	for _, g := range got {
+		if d := diffBytes(g.body, bodies[g.msg.UID]); d != "" {
+			t.Errorf("Fetch after a failed Fetch: UID %d: %s", g.msg.UID, d)
+		}
+	}
+}
+
+func remoteExpunge(t *testing.T, ctx context.Context, s adapters.Remote) {
+	f := createSelect(t, ctx, s, "expunge")
+	a := appendMessage(t, ctx, f, NewMessage("expunge-a", "a"), model.Seen, 0)
+	b := appendMessage(t, ctx, f, NewMessage("expunge-b", "b"), 0, 1)
+	c := appendMessage(t, ctx, f, NewMessage("expunge-c", "c"), 0, 2)
+	if err := f.StoreFlags(ctx, []uint32{b}, model.Deleted, 0); err != nil {
+		t.Fatalf("StoreFlags(+T): %v", err)
+	}
+	if err := f.Expunge(ctx, []uint32{a, 999999}); err != nil {
+		t.Fatalf("Expunge([a, missing]): %v", err)
+	}
+	listed := listMap(t, ctx, f)
+	if _, ok := listed[a]; ok {
+		t.Errorf("UID %d still listed after Expunge (it had no \\Deleted flag before)", a)
+	}
+	if m, ok := listed[b]; !ok || m.Flags != model.Deleted {
+		t.Errorf("UID %d, marked \\Deleted but not named in Expunge: %+v (present %v); want it kept", b, m, ok)
+	}
+	if _, ok := listed[c]; !ok {
+		t.Errorf("UID %d, not named in Expunge, is gone", c)
+	}
+	if got := fetchAll(t, ctx, f, []uint32{a}); len(got) != 0 {
+		t.Errorf("Fetch of an expunged UID delivered it")
+	}
+	for _, uids := range [][]uint32{{a}, {999999}, nil} {
+		if err := f.Expunge(ctx, uids); err != nil {
+			t.Errorf("Expunge(%v) of what is not there: %v", uids, err)
+		}
+	}
+	if err := f.Expunge(ctx, []uint32{b, c}); err != nil {
+		t.Fatalf("Expunge([b, c]): %v", err)
+	}
+	if got := listMap(t, ctx, f); len(got) != 0 {
+		t.Errorf("after expunging everything, List has %d messages", len(got))
+	}
+	f.Close()
+	if st := folderStatus(t, ctx, s, "expunge"); st.Messages != 0 {
+		t.Errorf("ListFolders after expunging everything: Messages %d, want 0", st.Messages)
+	}
+}
+
+func remoteUIDsAndValidity(t *testing.T, ctx context.Context, s adapters.Remote) {
+	const name = "uids"
+	f := createSelect(t, ctx, s, name)
+	st0 := f.Status()
+	var uids []uint32
+	for i := range 3 {
+		u := appendMessage(t, ctx, f, NewMessage(fmt.Sprintf("uids-%d", i), "x"), 0, i)
+		if i == 0 && u < st0.UIDNext {
+			t.Errorf("first UID %d is below the UIDNEXT %d of the selection", u, st0.UIDNext)
+		}
+		if i > 0 && u <= uids[i-1] {
+			t.Errorf("UIDs do not grow: %d after %d", u, uids[i-1])
+		}
+		uids = append(uids, u)
+	}
+	f.Close()
+	check := func(when string, st model.RemoteFolderStatus, messages uint32, maxUID uint32) {
+		t.Helper()
+		if st.UIDValidity != st0.UIDValidity {
+			t.Errorf("%s: UIDVALIDITY %d, was %d", when, st.UIDValidity, st0.UIDValidity)
+		}
+		if st.Messages != messages {
+			t.Errorf("%s: Messages %d, want %d", when, st.Messages, messages)
+		}
+		if st.UIDNext <= maxUID {
+			t.Errorf("%s: UIDNEXT %d is not above UID %d", when, st.UIDNext, maxUID)
+		}
+	}
+	check("ListFolders after 3 appends", folderStatus(t, ctx, s, name), 3, uids[2])
+	f = selectFolder(t, ctx, s, name)
+	check("SelectFolder after 3 appends", f.Status(), 3, uids[2])
+	if err := f.Expunge(ctx, []uint32{uids[2]}); err != nil {
+		t.Fatalf("Expunge: %v", err)
+	}
+	u := appendMessage(t, ctx, f, NewMessage("uids-after-expunge", "y"), 0, 4)
+	if u <= uids[2] {
+		t.Errorf("UID %d reused or lower after expunging UID %d", u, uids[2])
+	}
+	f.Close()
+	check("ListFolders after expunge and append", folderStatus(t, ctx, s, name), 3, u)
+	f = selectFolder(t, ctx, s, name)
+	check("SelectFolder after expunge and append", f.Status(), 3, u)
+}
+
+func remoteHighestModSeq(t *testing.T, ctx context.Context, s adapters.Remote) {
+	const name = "modseq"
+	if err := s.CreateFolder(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	last := folderStatus(t, ctx, s, name).HighestModSeq
+	if last == 0 {
+		t.Skip("the store reports no HIGHESTMODSEQ (no CONDSTORE)")
+	}
+	step := func(what string, do func(f adapters.RemoteFolder)) {
+		t.Helper()
+		f := selectFolder(t, ctx, s, name)
+		if got := f.Status().HighestModSeq; got != last {
+			t.Errorf("before %s: SelectFolder says HIGHESTMODSEQ %d, ListFolders said %d", what, got, last)
+		}
+		do(f)
+		f.Close()
+		got := folderStatus(t, ctx, s, name).HighestModSeq
+		if got <= last {
+			t.Errorf("HIGHESTMODSEQ after %s: %d, was %d; want it to grow", what, got, last)
+		}
+		last = got
+	}
+	var uid uint32
+	step("Append", func(f adapters.RemoteFolder) {
+		uid = appendMessage(t, ctx, f, NewMessage("modseq-1", "x"), 0, 0)
+	})
+	step("StoreFlags", func(f adapters.RemoteFolder) {
+		if err := f.StoreFlags(ctx, []uint32{uid}, model.Seen, 0); err != nil {
+			t.Fatal(err)
+		}
+	})
+	step("Expunge", func(f adapters.RemoteFolder) {
+		if err := f.Expunge(ctx, []uint32{uid}); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func remoteFindByIdentity(t *testing.T, ctx context.Context, s adapters.Remote) {
+	f := createSelect(t, ctx, s, "find-identity")
+	one := NewMessage("fbi-one", "same text")
+	two := NewMessage("fbi-two", "same text") // same size as one
+	longer := NewMessage("fbi-one", "same text, but longer")
+	if one.Size() != two.Size() || one.Size() == longer.Size() {
+		t.Fatalf("test messages: sizes %d %d %d", one.Size(), two.Size(), longer.Size())
+	}
+	eight := Messages()[1] // its header is spelt "Message-Id"
+	u1 := appendMessage(t, ctx, f, one, 0, 0)
+	u2 := appendMessage(t, ctx, f, two, model.Seen, 1)
+	u1dup := appendMessage(t, ctx, f, one, 0, 2)
+	u3 := appendMessage(t, ctx, f, longer, 0, 3)
+	u8 := appendMessage(t, ctx, f, eight, 0, 4)
+	if u1 == u1dup {
+		t.Fatalf("the same message appended twice got UID %d twice", u1)
+	}
+	cases := []struct {
+		what   string
+		minUID uint32
+		size   int64
+		id     string
+		want   []uint32
+	}{
+		{"by size and Message-ID", 1, one.Size(), one.MessageID, []uint32{u1, u1dup}},
+		{"minUID is inclusive", u1dup, one.Size(), one.MessageID, []uint32{u1dup}},
+		{"minUID excludes lower UIDs", u2, one.Size(), "", []uint32{u2, u1dup}},
+		{"above every UID", u8 + 1, one.Size(), one.MessageID, nil},
+		{"empty Message-ID matches any", 1, one.Size(), "", []uint32{u1, u2, u1dup}},
+		{"other Message-ID, same size", 1, two.Size(), two.MessageID, []uint32{u2}},
+		{"same Message-ID, other size", 1, longer.Size(), one.MessageID, []uint32{u3}},
+		{"unknown Message-ID", 1, one.Size(), "<nobody@mailtrail.test>", nil},
+		{"wrong size", 1, one.Size() + 1, one.MessageID, nil},
+		{"header spelt Message-Id", 1, eight.Size(), eight.MessageID, []uint32{u8}},
+	}
+	for _, c := range cases {
+		got, err := f.FindByIdentity(ctx, c.minUID, c.size, c.id)
+		if err != nil {
+			t.Errorf("FindByIdentity(%d, %d, %q) (%s): %v", c.minUID, c.size, c.id, c.what, err)
+			continue
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, c.want) {
+			t.Errorf("FindByIdentity(%d, %d, %q) (%s) = %v, want %v", c.minUID, c.size, c.id, c.what, got, c.want)
+		}
+	}
+}
+
+func remoteConcurrentFolders(t *testing.T, ctx context.Context, s adapters.Remote) {
+	names := []string{"concurrent-a", "concurrent-b"}
+	folders := make([]adapters.RemoteFolder, len(names))
+	for i, n := range names {
+		folders[i] = createSelect(t, ctx, s, n)
+	}
+	const perFolder = 5
+	errs := make(chan error, len(names)*perFolder)
+	var wg sync.WaitGroup
+	for i, f := range folders {
+		wg.Go(func() {
+			for j := range perFolder {
+				m := NewMessage(fmt.Sprintf("%s-%d", names[i], j), names[i])
+				if _, err := f.Append(ctx, m.Size(), bytesReader(m.Body), 0, Date(j)); err != nil {
+					errs <- fmt.Errorf("%s: Append %d: %w", names[i], j, err)
+					return
+				}
+				if _, err := f.List(ctx); err != nil {
+					errs <- fmt.Errorf("%s: List: %w", names[i], err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	// Listing the account while folders are selected.
+	for _, n := range names {
+		if st := folderStatus(t, ctx, s, n); st.Messages != perFolder {
+			t.Errorf("ListFolders while %s is selected: Messages %d, want %d", n, st.Messages, perFolder)
+		}
+	}
+	for i, f := range folders {
+		if got := listMap(t, ctx, f); len(got) != perFolder {
+			t.Errorf("%s: %d messages after concurrent appends, want %d", names[i], len(got), perFolder)
+		}
+	}
+}
+
+// remoteLongUIDLists passes 20,000 scattered UIDs, nearly all missing, to
+// every UID-taking call: an adapter must split or compress them so that no
+// command line exceeds what a server accepts (Dovecot: 64 KiB).
+func remoteLongUIDLists(t *testing.T, ctx context.Context, s adapters.Remote) {
+	f := createSelect(t, ctx, s, "long-uid-lists")
+	keep := appendMessage(t, ctx, f, NewMessage("long-uids-keep", "kept"), 0, 0)
+	gone := appendMessage(t, ctx, f, NewMessage("long-uids-gone", "expunged"), 0, 1)
+	var uids []uint32
+	for u := uint32(1); len(uids) < 20000; u += 2 {
+		if u != keep && u != gone {
+			uids = append(uids, u)
+		}
+	}
+	withKeep := append(slices.Clone(uids), keep)
+	if err := f.StoreFlags(ctx, withKeep, model.Flagged, 0); err != nil {
+		t.Fatalf("StoreFlags on %d UIDs: %v", len(withKeep), err)
+	}
+	if got := listedFlags(t, ctx, f, keep); got != model.Flagged {
+		t.Errorf("StoreFlags on %d UIDs: UID %d has flags %s, want F", len(withKeep), keep, got)
+	}
+	if got := fetchAll(t, ctx, f, withKeep); !slices.Equal(fetchedUIDs(got), []uint32{keep}) {
+		t.Errorf("Fetch of %d UIDs delivered %v, want [%d]", len(withKeep), fetchedUIDs(got), keep)
+	}
+	withGone := append(slices.Clone(uids), gone)
+	if err := f.Expunge(ctx, withGone); err != nil {
+		t.Fatalf("Expunge of %d UIDs: %v", len(withGone), err)
+	}
+	listed := listMap(t, ctx, f)
+	if _, ok := listed[gone]; ok || len(listed) != 1 {
+		t.Errorf("after Expunge of %d UIDs including %d: List has %d messages, want only UID %d", len(withGone), gone, len(listed), keep)
+	}
+}
