@@ -6,6 +6,7 @@ package converge
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -148,15 +149,35 @@ func LocalIdentities(ctx context.Context, local adapters.Local, folder string) (
 }
 
 // Identity names a message by its Message-ID, and always by a hash of its
-// wire-form bytes too, so that two different messages sharing a Message-ID
-// stay apart.
+// bytes too, so that two different messages sharing a Message-ID stay
+// apart. The hash is over the bytes with every run of CRs before an LF
+// removed: a Maildir stores LF line ends, so "\r\r\n" on the server and
+// "\r\n" in a file are the same message.
 func Identity(body io.Reader) (string, error) {
-	h := sha256.New()
-	br := bufio.NewReader(io.TeeReader(body, h))
-	hdr, _ := textproto.NewReader(br).ReadMIMEHeader()
-	if _, err := io.Copy(io.Discard, br); err != nil {
+	raw, err := io.ReadAll(body)
+	if err != nil {
 		return "", err
 	}
+	hdr, _ := textproto.NewReader(bufio.NewReader(bytes.NewReader(raw))).ReadMIMEHeader()
+	h := sha256.Sum256(normalize(raw))
 	id := strings.TrimSpace(hdr.Get("Message-Id"))
-	return id + "#" + hex.EncodeToString(h.Sum(nil))[:12], nil
+	return id + "#" + hex.EncodeToString(h[:])[:12], nil
+}
+
+func normalize(b []byte) []byte {
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		if b[i] == '\r' {
+			j := i
+			for j < len(b) && b[j] == '\r' {
+				j++
+			}
+			if j < len(b) && b[j] == '\n' {
+				i = j - 1
+				continue
+			}
+		}
+		out = append(out, b[i])
+	}
+	return out
 }

@@ -1,0 +1,30 @@
+// Package imap is mailtrail's IMAP adapter: it implements adapters.Remote
+// (Store, a small pool of connections to one account) and
+// adapters.RemoteFolder (Folder, one selected folder) on go-imap v2's
+// imapclient.
+//
+// It owns everything that touches the IMAP wire: connecting (implicit TLS,
+// STARTTLS or none; certificates verified against the system roots or a
+// given CA file), logging in, the hierarchy delimiter, the capability
+// checks, and the timeouts go-imap does not have.
+//
+// Invariants:
+//   - Folder names crossing the package boundary are canonical ('/'
+//     separated); the server's delimiter is translated at this edge, and
+//     modified UTF-7 is left to go-imap, which encodes and decodes it.
+//   - Bodies are streamed in wire form, byte for byte, never held in
+//     memory, and fetched with BODY.PEEK[] so that fetching never sets \Seen.
+//     Every literal is read to its end, even after the caller's function
+//     fails, or the connection would stall.
+//   - Every command runs under a watchdog: when the server sends nothing
+//     for Config.Timeout while a command waits on it, or the context is
+//     done, the connection is closed, the call returns an error naming the
+//     account, the folder and the command ("timed out after 60s"), and the
+//     connection is never used again. A connection go-imap gives up on (an
+//     untagged response it cannot parse) fails the same way: nothing hangs.
+//   - At most Config.MaxConnections connections are open; a selected folder
+//     holds one until Close.
+//   - QRESYNC is never enabled (go-imap v2 beta.8 cannot parse its
+//     responses); CONDSTORE is used when advertised.
+//   - The password never appears in an error or a log event.
+package imap

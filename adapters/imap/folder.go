@@ -1,0 +1,563 @@
+package imap
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/textproto"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"mailtrail/adapters"
+	"mailtrail/model"
+)
+
+// Folder is one selected folder on a connection of its own. It implements
+// adapters.RemoteFolder. Its methods run one at a time.
+//
+// When the connection breaks (a timeout, a network error), the operation
+// fails; the next one reconnects and selects the folder again, and fails if
+// the folder's UIDVALIDITY has changed meanwhile.
+type Folder struct {
+	store  *Store
+	name   string // canonical
+	server string // the server's name
+
+	mu     sync.Mutex
+	conn   *conn
+	status model.RemoteFolderStatus
+	closed bool
+}
+
+var _ adapters.RemoteFolder = (*Folder)(nil)
+
+// Status is the folder's status as of SELECT.
+func (f *Folder) Status() model.RemoteFolderStatus {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.status
+}
+
+// Name is the folder's canonical name.
+func (f *Folder) Name() string { return f.name }
+
+func (f *Folder) errorf(command string, err error) error {
+	return fmt.Errorf("%s: folder %q: %s: %w", f.store.name, f.name, command, err)
+}
+
+// selectOn sends SELECT on c and reads the folder's status from the answer.
+func (f *Folder) selectOn(ctx context.Context, c *conn) (model.RemoteFolderStatus, error) {
+	var data *imap.SelectData
+	command := "SELECT"
+	opts := &imap.SelectOptions{}
+	if f.store.hasCondStore() {
+		opts.CondStore = true
+		command = "SELECT (CONDSTORE)"
+	}
+	err := c.run(ctx, command, func() error {
+		var err error
+		data, err = c.client.Select(f.server, opts).Wait()
+		return err
+	})
+	if err != nil {
+		var ie *imap.Error
+		if errors.As(err, &ie) && (ie.Code == imap.ResponseCodeNonExistent || looksNonExistent(ie.Text)) {
+			err = fmt.Errorf("%w: %w", adapters.ErrNoFolder, err)
+		}
+		return model.RemoteFolderStatus{}, f.errorf(command, err)
+	}
+	return model.RemoteFolderStatus{
+		Name:          f.name,
+		UIDValidity:   data.UIDValidity,
+		UIDNext:       uint32(data.UIDNext),
+		Messages:      data.NumMessages,
+		HighestModSeq: data.HighestModSeq,
+	}, nil
+}
+
+// looksNonExistent recognises "no such mailbox" from servers that send no
+// NONEXISTENT response code.
+func looksNonExistent(text string) bool {
+	t := strings.ToLower(text)
+	for _, s := range []string{"doesn't exist", "does not exist", "no such", "not found", "unknown mailbox"} {
+		if strings.Contains(t, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// do runs one operation: it reconnects first when the connection broke,
+// then runs f under the watchdog, and names the folder and command in the
+// error.
+func (f *Folder) do(ctx context.Context, command string, fn func(c *conn) error) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return f.errorf(command, errors.New("folder is closed"))
+	}
+	if f.conn.broken != nil {
+		if err := f.reconnect(ctx); err != nil {
+			return f.errorf(command, err)
+		}
+	}
+	c := f.conn
+	err := c.run(ctx, command, func() error { return fn(c) })
+	if err != nil {
+		return f.errorf(command, err)
+	}
+	return nil
+}
+
+// reconnect replaces a broken connection and selects the folder again.
+func (f *Folder) reconnect(ctx context.Context) error {
+	old := f.conn
+	old.close()
+	c, err := f.store.dial(ctx)
+	if err != nil {
+		return fmt.Errorf("reconnecting after %v: %w", old.broken, err)
+	}
+	st, err := f.selectOn(ctx, c)
+	if err != nil {
+		c.close()
+		return fmt.Errorf("reconnecting: %w", err)
+	}
+	if st.UIDValidity != f.status.UIDValidity {
+		c.close()
+		return fmt.Errorf("reconnecting: UIDVALIDITY changed from %d to %d: the folder's UIDs mean other messages now", f.status.UIDValidity, st.UIDValidity)
+	}
+	f.conn = c
+	return nil
+}
+
+// List returns every message's UID, flags, size and internal date, in
+// ascending UID order, with one UID FETCH 1:*. On an empty folder a server
+// that refuses "1:*" is not an error. A message whose size and date did not
+// come (an unsolicited FETCH of its flags took its place) is asked again.
+func (f *Folder) List(ctx context.Context) ([]model.RemoteMsg, error) {
+	byUID := make(map[uint32]model.RemoteMsg)
+	all := imap.UIDSet{imap.UIDRange{Start: 1, Stop: 0}}
+	err := f.do(ctx, "UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)", func(c *conn) error {
+		err := fetchMeta(c, all, byUID)
+		if err != nil && isServerRefusal(err) {
+			if mb := c.client.Mailbox(); mb != nil && mb.NumMessages == 0 {
+				return nil
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var incomplete imap.UIDSet
+	for uid, m := range byUID {
+		if m.Size == 0 && m.InternalDate.IsZero() {
+			incomplete.AddNum(imap.UID(uid))
+		}
+	}
+	if len(incomplete) > 0 {
+		err := f.do(ctx, "UID FETCH "+setLabel(incomplete)+" (UID FLAGS RFC822.SIZE INTERNALDATE)", func(c *conn) error {
+			return fetchMeta(c, incomplete, byUID)
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	out := make([]model.RemoteMsg, 0, len(byUID))
+	for _, m := range byUID {
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].UID < out[j].UID })
+	return out, nil
+}
+
+// fetchMeta runs UID FETCH set (UID FLAGS RFC822.SIZE INTERNALDATE) and
+// merges what comes into byUID. It reads every response to the end.
+func fetchMeta(c *conn, set imap.UIDSet, byUID map[uint32]model.RemoteMsg) error {
+	cmd := c.client.Fetch(set, &imap.FetchOptions{UID: true, Flags: true, RFC822Size: true, InternalDate: true})
+	var firstErr error
+	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+		buf, err := msg.Collect()
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+		if buf != nil && buf.UID != 0 {
+			m := byUID[uint32(buf.UID)]
+			mergeMeta(&m, buf)
+			byUID[m.UID] = m
+		}
+	}
+	if err := cmd.Close(); err != nil {
+		return err
+	}
+	return firstErr
+}
+
+// mergeMeta copies what a FETCH response carried into m.
+func mergeMeta(m *model.RemoteMsg, buf *imapclient.FetchMessageBuffer) {
+	m.UID = uint32(buf.UID)
+	if buf.Flags != nil {
+		m.Flags = flagsFromIMAP(buf.Flags)
+	}
+	if buf.RFC822Size != 0 {
+		m.Size = buf.RFC822Size
+	}
+	if !buf.InternalDate.IsZero() {
+		m.InternalDate = buf.InternalDate
+	}
+}
+
+func flagsFromIMAP(flags []imap.Flag) model.Flags {
+	names := make([]string, len(flags))
+	for i, fl := range flags {
+		names[i] = string(fl)
+	}
+	return model.FromIMAP(names)
+}
+
+func flagsToIMAP(f model.Flags) []imap.Flag {
+	var out []imap.Flag
+	for _, n := range f.IMAPNames() {
+		out = append(out, imap.Flag(n))
+	}
+	return out
+}
+
+// fetchChunkUIDs bounds the UIDs fetched by one command: after fn fails,
+// the rest of the chunk is drained, the later chunks are never asked for.
+const fetchChunkUIDs = 256
+
+// maxRangesPerCommand bounds the ranges in one UID set, keeping command
+// lines well below server limits (a range is at most 21 bytes).
+const maxRangesPerCommand = 200
+
+// Fetch streams the bodies of uids to fn, in ascending UID order, with
+// BODY.PEEK[] (fetching never sets \Seen). Each chunk of UIDs costs two
+// commands, one after the other: UID FETCH (UID FLAGS RFC822.SIZE
+// INTERNALDATE), so that fn gets the message's flags and date whatever
+// order the server sends the items in, then UID FETCH (UID BODY.PEEK[]).
+// m.Size is the exact length of body. Bodies are streamed: a message is
+// never held in memory. After fn returns an error, the rest of the chunk
+// is read and discarded (the connection would stall otherwise) and the
+// error is returned. UIDs that do not exist are skipped. fn must not call
+// the folder's methods.
+func (f *Folder) Fetch(ctx context.Context, uids []uint32, fn func(m model.RemoteMsg, body io.Reader) error) error {
+	for _, chunk := range uidChunks(uids, fetchChunkUIDs, maxRangesPerCommand) {
+		if err := f.fetchChunk(ctx, chunk, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// errCallback marks an error returned by the caller's function, so that it
+// is returned as it is and does not break the connection.
+type errCallback struct{ err error }
+
+func (e *errCallback) Error() string { return e.err.Error() }
+
+func (f *Folder) fetchChunk(ctx context.Context, set imap.UIDSet, fn func(model.RemoteMsg, io.Reader) error) error {
+	var fnErr error
+	command := "UID FETCH " + setLabel(set) + " BODY.PEEK[]"
+	err := f.do(ctx, command, func(c *conn) error {
+		orphans, expunges := c.orphanBodies.Load(), c.expunges.Load()
+		// The two commands run one after the other, never pipelined:
+		// Dovecot runs pipelined FETCHes in parallel and interleaves their
+		// responses, and go-imap then hands a body to a command nobody is
+		// reading yet, which stalls the connection for good.
+		meta := make(map[uint32]model.RemoteMsg)
+		if err := fetchMeta(c, set, meta); err != nil {
+			return err
+		}
+		if len(meta) == 0 {
+			return nil // none of the UIDs exists
+		}
+
+		bodyCmd := c.client.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}})
+		delivered := make(map[uint32]bool)
+		for msg := bodyCmd.Next(); msg != nil; msg = bodyCmd.Next() {
+			var uid uint32
+			for item := msg.Next(); item != nil; item = msg.Next() {
+				switch item := item.(type) {
+				case imapclient.FetchItemDataUID:
+					uid = uint32(item.UID)
+				case imapclient.FetchItemDataBodySection:
+					if item.Literal == nil || uid == 0 || fnErr != nil || delivered[uid] {
+						continue // the next msg.Next() discards the literal
+					}
+					m, ok := meta[uid]
+					if !ok {
+						m = model.RemoteMsg{UID: uid}
+					}
+					m.Size = item.Literal.Size()
+					delivered[uid] = true
+					body := &watchedReader{r: item.Literal, dog: c.dog}
+					c.dog.disarm() // the caller's time is not the server's
+					err := fn(m, body)
+					c.dog.arm("")
+					if body.err != nil {
+						// The connection failed under the literal. go-imap's
+						// reader goroutine has resumed; reading the literal
+						// again (as draining would) races with it. Give up
+						// the connection instead.
+						c.markBroken(body.err)
+						return fmt.Errorf("UID %d: reading the body: %w", uid, body.err)
+					}
+					if err != nil {
+						fnErr = fmt.Errorf("UID %d: %w", uid, err)
+					}
+				}
+			}
+		}
+		if err := bodyCmd.Close(); err != nil {
+			return err
+		}
+		if fnErr != nil {
+			return &errCallback{fnErr}
+		}
+		var missing []uint32
+		for uid := range meta {
+			if !delivered[uid] {
+				missing = append(missing, uid)
+			}
+		}
+		if len(missing) > 0 {
+			sort.Slice(missing, func(i, j int) bool { return missing[i] < missing[j] })
+			if c.orphanBodies.Load() != orphans {
+				return fmt.Errorf("the server sent bodies that go-imap could not match to UIDs %v (it sends UID after the body; this server is not supported)", missing)
+			}
+			if c.expunges.Load() == expunges {
+				f.store.cfg.Logger.Debug().Str("folder", f.name).Uints32("uids", missing).Msg("imap: server listed messages but sent no body; skipped")
+			}
+		}
+		return nil
+	})
+	var cb *errCallback
+	if errors.As(err, &cb) {
+		return cb.err
+	}
+	return err
+}
+
+// Append stores a message of exactly size bytes with flags and internal
+// date (zero: the server's now) and returns the UID from APPENDUID, or 0
+// when the server has no UIDPLUS. A body shorter or longer than size is an
+// error and closes the connection (a literal cannot be taken back).
+func (f *Folder) Append(ctx context.Context, size int64, body io.Reader, flags model.Flags, date time.Time) (uint32, error) {
+	var uid uint32
+	opts := &imap.AppendOptions{Flags: flagsToIMAP(flags), Time: date}
+	err := f.do(ctx, "APPEND", func(c *conn) error {
+		cmd := c.client.Append(f.server, size, opts)
+		n, copyErr := io.Copy(cmd, io.LimitReader(body, size))
+		if copyErr == nil && n < size {
+			copyErr = fmt.Errorf("the message body ended after %d of %d bytes", n, size)
+		}
+		if copyErr == nil {
+			var one [1]byte
+			if k, _ := io.ReadFull(body, one[:]); k > 0 {
+				copyErr = fmt.Errorf("the message body is longer than its size, %d bytes", size)
+			}
+		}
+		if copyErr != nil {
+			if isServerRefusal(copyErr) {
+				// The server refused the literal; go-imap closes the
+				// connection after this.
+				_ = cmd.Close()
+				_, _ = cmd.Wait()
+				c.markBroken(copyErr)
+				return copyErr
+			}
+			c.markBroken(copyErr)
+			_ = cmd.Close()
+			_, _ = cmd.Wait()
+			return copyErr
+		}
+		if err := cmd.Close(); err != nil {
+			c.markBroken(err)
+			return err
+		}
+		data, err := cmd.Wait()
+		if err != nil {
+			return err
+		}
+		uid = uint32(data.UID)
+		return nil
+	})
+	return uid, err
+}
+
+// StoreFlags adds then removes flags on uids, with one UID STORE
+// +FLAGS.SILENT and one -FLAGS.SILENT per call (the UIDs as one set, split
+// only when it would make an overlong command). Missing UIDs are ignored
+// by the server. A flag both added and removed is an error.
+func (f *Folder) StoreFlags(ctx context.Context, uids []uint32, add, remove model.Flags) error {
+	if add&remove != 0 {
+		return f.errorf("UID STORE", fmt.Errorf("flags %s are both added and removed", add&remove))
+	}
+	chunks := uidChunks(uids, 0, maxRangesPerCommand)
+	for _, op := range []struct {
+		flags model.Flags
+		op    imap.StoreFlagsOp
+		name  string
+	}{{add, imap.StoreFlagsAdd, "+FLAGS.SILENT"}, {remove, imap.StoreFlagsDel, "-FLAGS.SILENT"}} {
+		if op.flags == 0 {
+			continue
+		}
+		for _, set := range chunks {
+			err := f.do(ctx, "UID STORE "+op.name+" ("+strings.Join(op.flags.IMAPNames(), " ")+")", func(c *conn) error {
+				return c.client.Store(set, &imap.StoreFlags{Op: op.op, Silent: true, Flags: flagsToIMAP(op.flags)}, nil).Close()
+			})
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Expunge removes uids: UID STORE +FLAGS.SILENT (\Deleted), then UID
+// EXPUNGE of the same set under UIDPLUS. Without UIDPLUS it sends EXPUNGE,
+// which also removes any other message already marked \Deleted in the
+// folder (as OfflineIMAP does).
+func (f *Folder) Expunge(ctx context.Context, uids []uint32) error {
+	chunks := uidChunks(uids, 0, maxRangesPerCommand)
+	if len(chunks) == 0 {
+		return nil
+	}
+	if err := f.StoreFlags(ctx, uids, model.Deleted, 0); err != nil {
+		return err
+	}
+	if !f.store.has(imap.CapUIDPlus) && !f.store.has(imap.CapIMAP4rev2) {
+		return f.do(ctx, "EXPUNGE", func(c *conn) error { return c.client.Expunge().Close() })
+	}
+	for _, set := range chunks {
+		if err := f.do(ctx, "UID EXPUNGE", func(c *conn) error { return c.client.UIDExpunge(set).Close() }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// FindByIdentity returns the UIDs at or above minUID whose size is size and
+// whose Message-ID equals messageID ("" matches any), ascending. It asks the
+// server with UID SEARCH UID minUID:* LARGER size-1 SMALLER size+1 (HEADER
+// Message-ID), then checks each hit's size and Message-ID exactly: SEARCH
+// HEADER matches substrings.
+func (f *Folder) FindByIdentity(ctx context.Context, minUID uint32, size int64, messageID string) ([]uint32, error) {
+	if minUID == 0 {
+		minUID = 1
+	}
+	criteria := &imap.SearchCriteria{
+		UID:     []imap.UIDSet{{imap.UIDRange{Start: imap.UID(minUID), Stop: 0}}},
+		Larger:  size - 1,
+		Smaller: size + 1,
+	}
+	if messageID != "" {
+		criteria.Header = []imap.SearchCriteriaHeaderField{{Key: "Message-ID", Value: messageID}}
+	}
+	var hits []uint32
+	err := f.do(ctx, "UID SEARCH", func(c *conn) error {
+		data, err := c.client.UIDSearch(criteria, nil).Wait()
+		if err != nil {
+			if mb := c.client.Mailbox(); isServerRefusal(err) && mb != nil && mb.NumMessages == 0 {
+				return nil // a server refusing "n:*" in an empty folder
+			}
+			return err
+		}
+		for _, uid := range data.AllUIDs() {
+			if uint32(uid) >= minUID {
+				hits = append(hits, uint32(uid))
+			}
+		}
+		return nil
+	})
+	if err != nil || len(hits) == 0 {
+		return nil, err
+	}
+	sort.Slice(hits, func(i, j int) bool { return hits[i] < hits[j] })
+
+	// Check each hit exactly.
+	var set imap.UIDSet
+	for _, uid := range hits {
+		set.AddNum(imap.UID(uid))
+	}
+	section := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, HeaderFields: []string{"Message-ID"}, Peek: true}
+	var found []uint32
+	err = f.do(ctx, "UID FETCH (RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])", func(c *conn) error {
+		opts := &imap.FetchOptions{UID: true, RFC822Size: true}
+		if messageID != "" {
+			opts.BodySection = []*imap.FetchItemBodySection{section}
+		}
+		cmd := c.client.Fetch(set, opts)
+		for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+			buf, err := msg.Collect()
+			if err != nil {
+				_ = cmd.Close()
+				return err
+			}
+			if buf.UID == 0 || buf.RFC822Size != size {
+				continue
+			}
+			if messageID != "" && !sameMessageID(headerValue(buf.FindBodySection(section), "Message-ID"), messageID) {
+				continue
+			}
+			found = append(found, uint32(buf.UID))
+		}
+		return cmd.Close()
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(found, func(i, j int) bool { return found[i] < found[j] })
+	return found, nil
+}
+
+// headerValue returns the first value of header name in a header block,
+// unfolded and trimmed.
+func headerValue(block []byte, name string) string {
+	r := textproto.NewReader(bufio.NewReader(io.MultiReader(bytes.NewReader(block), strings.NewReader("\r\n\r\n"))))
+	h, _ := r.ReadMIMEHeader()
+	return strings.TrimSpace(h.Get(name))
+}
+
+// sameMessageID compares two Message-IDs, ignoring surrounding white space
+// and angle brackets.
+func sameMessageID(a, b string) bool {
+	norm := func(s string) string {
+		s = strings.TrimSpace(s)
+		s = strings.TrimPrefix(s, "<")
+		s = strings.TrimSuffix(s, ">")
+		return strings.TrimSpace(s)
+	}
+	return a != "" && norm(a) == norm(b)
+}
+
+// Close unselects the folder (UNSELECT, which expunges nothing, when the
+// server has it) and returns the connection to the pool.
+func (f *Folder) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return nil
+	}
+	f.closed = true
+	c := f.conn
+	if c.broken == nil && (f.store.has(imap.CapUnselect) || f.store.has(imap.CapIMAP4rev2)) {
+		ctx, cancel := context.WithTimeout(context.Background(), f.store.cfg.Timeout)
+		_ = c.run(ctx, "UNSELECT", func() error { return c.client.Unselect().Wait() })
+		cancel()
+	}
+	f.store.mu.Lock()
+	delete(f.store.folders, f)
+	f.store.mu.Unlock()
+	f.store.release(c)
+	return nil
+}

@@ -1,0 +1,144 @@
+package imap
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"mailtrail/internal/testimap"
+	"mailtrail/model"
+)
+
+func TestPoolHoldsAtMostMaxConnections(t *testing.T) {
+	b := memBackend(t, "memserver", nil)
+	b.mkdir(t, "Other")
+	s := b.dial(t) // MaxConnections 0: 1
+	ctx := ctxT(t)
+	f, err := s.SelectFolder(ctx, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 150*time.Millisecond)
+	_, err = s.ListFolders(short)
+	cancel()
+	if err == nil || !strings.Contains(err.Error(), "waiting for a free connection (MaxConnections 1)") {
+		t.Fatalf("ListFolders while the only connection is held: %v", err)
+	}
+	f.Close()
+	if _, err := s.ListFolders(ctx); err != nil {
+		t.Fatalf("ListFolders after Close: %v", err)
+	}
+
+	cfg := b.cfg
+	cfg.MaxConnections = 2
+	s2, err := Dial(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	f1, err := s2.SelectFolder(ctx, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f2, err := s2.SelectFolder(ctx, "Other")
+	if err != nil {
+		t.Fatalf("second folder with MaxConnections 2: %v", err)
+	}
+	f1.Close()
+	f2.Close()
+	if n := len(s2.idle); n != 2 {
+		t.Errorf("%d idle connections after closing both folders, want 2", n)
+	}
+}
+
+// TestSlowConsumerIsNotATimeout: the caller taking longer than the timeout
+// between reads is not the server's silence.
+func TestSlowConsumerIsNotATimeout(t *testing.T) {
+	srv := testimap.Start(t, map[string]string{"alice": "pw"})
+	var uids []uint32
+	for i := 0; i < 3; i++ {
+		uid, err := srv.Append("alice", "INBOX", msgWithID("<slow@test>", 70000), nil, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		uids = append(uids, uid)
+	}
+	cfg := Config{Host: srv.Host, Port: srv.Port, User: "alice", Password: "pw", TLS: TLSNone, Timeout: 150 * time.Millisecond}
+	s, err := Dial(ctxT(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	f, err := s.SelectFolder(ctxT(t), "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	n := 0
+	err = f.Fetch(ctxT(t), uids, func(m model.RemoteMsg, body io.Reader) error {
+		time.Sleep(200 * time.Millisecond) // longer than the timeout
+		buf := make([]byte, 1000)
+		for {
+			_, err := body.Read(buf)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			time.Sleep(time.Millisecond)
+		}
+		n++
+		return nil
+	})
+	if err != nil || n != 3 {
+		t.Fatalf("slow Fetch: %d messages, %v", n, err)
+	}
+}
+
+// TestStoreClosesFolders: Close releases the connections of folders still
+// open; using them afterwards fails clearly.
+func TestStoreCloseClosesFolders(t *testing.T) {
+	b := memBackend(t, "memserver", nil)
+	s := b.dial(t)
+	f, err := s.SelectFolder(ctxT(t), "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.List(ctxT(t)); err == nil || !strings.Contains(err.Error(), "folder is closed") {
+		t.Errorf("List after Store.Close: %v", err)
+	}
+	if _, err := s.ListFolders(ctxT(t)); err == nil || !strings.Contains(err.Error(), "store is closed") {
+		t.Errorf("ListFolders after Close: %v", err)
+	}
+}
+
+// TestIdleConnectionChecks: a pooled connection the server closed is
+// replaced; one idle for long is checked with NOOP and kept when healthy.
+func TestIdleConnectionChecks(t *testing.T) {
+	b := memBackend(t, "memserver", nil)
+	s := b.dial(t)
+	ctx := ctxT(t)
+	dead := s.idle[0]
+	dead.raw.Close()
+	<-dead.client.Closed()
+	if _, err := s.ListFolders(ctx); err != nil {
+		t.Fatalf("ListFolders after the idle connection died: %v", err)
+	}
+	if len(s.idle) != 1 || s.idle[0] == dead {
+		t.Fatalf("the dead connection was not replaced: %v", s.idle)
+	}
+	old := s.idle[0]
+	old.lastUsed = time.Now().Add(-2 * idleCheckAfter)
+	if _, err := s.ListFolders(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s.idle[0] != old || time.Since(old.lastUsed) > time.Minute {
+		t.Error("a healthy long-idle connection was replaced or not checked")
+	}
+}

@@ -1,0 +1,432 @@
+package imap
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+
+	"mailtrail/adapters"
+	"mailtrail/model"
+)
+
+// idleCheckAfter is how long a pooled connection may sit unused before it
+// is checked with NOOP when borrowed again.
+const idleCheckAfter = time.Minute
+
+// Store is a connection pool to one account on one IMAP server. It
+// implements adapters.Remote and is safe for concurrent use.
+type Store struct {
+	cfg  Config
+	name string // "imap alice@host:port", the prefix of every error
+	tls  *tls.Config
+
+	// Learned once, at Dial.
+	caps  imap.CapSet
+	delim rune // the server's hierarchy delimiter, 0 for a flat server
+
+	slots chan struct{} // one token per open connection, MaxConnections in all
+
+	mu      sync.Mutex
+	idle    []*conn
+	folders map[*Folder]struct{}
+	closed  bool
+}
+
+var _ adapters.Remote = (*Store)(nil)
+
+// Dial connects to the server, logs in and learns its capabilities and
+// hierarchy delimiter. It fails fast, with an error saying which step
+// failed; the password never appears in it. The connection stays open in
+// the pool.
+func Dial(ctx context.Context, cfg Config) (*Store, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{
+		cfg:     cfg,
+		name:    fmt.Sprintf("imap %s@%s", cfg.User, cfg.address()),
+		slots:   make(chan struct{}, cfg.MaxConnections),
+		folders: make(map[*Folder]struct{}),
+	}
+	if cfg.TLS != TLSNone {
+		if s.tls, err = cfg.tlsConfig(); err != nil {
+			return nil, fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	s.slots <- struct{}{}
+	c, err := s.dial(ctx)
+	if err != nil {
+		<-s.slots
+		return nil, err
+	}
+	s.caps = c.caps
+	if err := c.run(ctx, `LIST "" ""`, func() error {
+		l, err := c.client.List("", "", nil).Collect()
+		if err != nil {
+			return err
+		}
+		if len(l) > 0 {
+			s.delim = l[0].Delim
+		}
+		return nil
+	}); err != nil {
+		c.close()
+		<-s.slots
+		return nil, fmt.Errorf("%s: LIST (hierarchy delimiter): %w", s.name, err)
+	}
+	if cfg.TLS == TLSNone && !isLoopback(cfg.Host) {
+		s.cfg.Logger.Warn().Str("server", s.name).Msg("imap: TLS is off: the password and the mail cross the network unencrypted")
+	}
+	s.cfg.Logger.Debug().Str("server", s.name).Str("capabilities", capList(s.caps)).
+		Str("delimiter", string(s.delim)).Msg("imap connected")
+	s.release(c)
+	return s, nil
+}
+
+// Capabilities returns what the server advertised after login.
+func (s *Store) Capabilities() imap.CapSet { return s.caps }
+
+// Delimiter returns the server's hierarchy delimiter (0: flat server).
+func (s *Store) Delimiter() rune { return s.delim }
+
+func (s *Store) has(c imap.Cap) bool { return s.caps.Has(c) }
+
+// hasCondStore: HIGHESTMODSEQ and SELECT (CONDSTORE) are only asked for
+// when the server advertises CONDSTORE (QRESYNC implies it).
+func (s *Store) hasCondStore() bool {
+	return s.has(imap.CapCondStore) || s.has(imap.CapQResync)
+}
+
+// acquire borrows a connection, opening one when none is idle and fewer
+// than MaxConnections are open. It waits for a free slot or ctx.
+func (s *Store) acquire(ctx context.Context) (*conn, error) {
+	select {
+	case s.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%s: waiting for a free connection (MaxConnections %d): %w", s.name, s.cfg.MaxConnections, ctx.Err())
+	}
+	for {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			<-s.slots
+			return nil, fmt.Errorf("%s: store is closed", s.name)
+		}
+		var c *conn
+		if n := len(s.idle); n > 0 {
+			c = s.idle[n-1]
+			s.idle = s.idle[:n-1]
+		}
+		s.mu.Unlock()
+		if c == nil {
+			break
+		}
+		select {
+		case <-c.client.Closed(): // the server hung up while it was idle
+			c.markBroken(errors.New("closed by the server while idle"))
+		default:
+		}
+		if c.broken == nil && time.Since(c.lastUsed) > idleCheckAfter {
+			_ = c.run(ctx, "NOOP", func() error { return c.client.Noop().Wait() })
+		}
+		if c.broken == nil {
+			return c, nil
+		}
+		c.close()
+	}
+	c, err := s.dial(ctx)
+	if err != nil {
+		<-s.slots
+		return nil, err
+	}
+	return c, nil
+}
+
+// release returns a borrowed connection; a broken one is closed.
+func (s *Store) release(c *conn) {
+	s.mu.Lock()
+	if c.broken == nil && !s.closed {
+		s.idle = append(s.idle, c)
+		c = nil
+	}
+	s.mu.Unlock()
+	if c != nil {
+		c.close()
+	}
+	<-s.slots
+}
+
+// withConn runs f on a borrowed connection.
+func (s *Store) withConn(ctx context.Context, f func(c *conn) error) error {
+	c, err := s.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.release(c)
+	return f(c)
+}
+
+// ListFolders lists every selectable folder with its status, with one
+// LIST-STATUS command when the server has LIST-STATUS, else LIST and one
+// STATUS per folder (pipelined). \Noselect and \NonExistent entries are
+// left out, and so are names that cannot be made canonical (a '/' inside a
+// name on a server whose delimiter is not '/'; they are logged).
+func (s *Store) ListFolders(ctx context.Context) ([]model.RemoteFolderStatus, error) {
+	items := &imap.StatusOptions{UIDValidity: true, UIDNext: true, NumMessages: true, HighestModSeq: s.hasCondStore()}
+	listStatus := s.has(imap.CapListStatus)
+	var out []model.RemoteFolderStatus
+	err := s.withConn(ctx, func(c *conn) error {
+		var opts *imap.ListOptions
+		command := `LIST "" "*"`
+		if listStatus {
+			opts = &imap.ListOptions{ReturnStatus: items}
+			command = `LIST "" "*" RETURN (STATUS)`
+		}
+		var list []*imap.ListData
+		err := c.run(ctx, command, func() error {
+			var err error
+			list, err = c.client.List("", "*", opts).Collect()
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("%s: %s: %w", s.name, command, err)
+		}
+
+		type entry struct {
+			server string
+			status model.RemoteFolderStatus
+			known  bool
+		}
+		var entries []*entry
+		seen := make(map[string]bool)
+		for _, l := range list {
+			if hasAttr(l.Attrs, imap.MailboxAttrNoSelect) || hasAttr(l.Attrs, imap.MailboxAttrNonExistent) {
+				continue
+			}
+			name, ok := fromServerName(l.Mailbox, l.Delim)
+			if !ok {
+				s.cfg.Logger.Warn().Str("server", s.name).Str("folder", l.Mailbox).Str("delimiter", string(l.Delim)).
+					Msg("skipping folder: its name contains '/' but the server's hierarchy delimiter is not '/'")
+				continue
+			}
+			if seen[name] {
+				continue
+			}
+			seen[name] = true
+			e := &entry{server: l.Mailbox, status: model.RemoteFolderStatus{Name: name}}
+			if l.Status != nil {
+				e.status = statusFrom(name, l.Status)
+				e.known = true
+			}
+			entries = append(entries, e)
+		}
+
+		// STATUS for every folder LIST-STATUS did not cover, pipelined.
+		var pending []*entry
+		for _, e := range entries {
+			if !e.known {
+				pending = append(pending, e)
+			}
+		}
+		if len(pending) > 0 {
+			err := c.run(ctx, "STATUS", func() error {
+				const window = 64
+				for start := 0; start < len(pending); start += window {
+					batch := pending[start:min(start+window, len(pending))]
+					cmds := make([]interface {
+						Wait() (*imap.StatusData, error)
+					}, len(batch))
+					for i, e := range batch {
+						cmds[i] = c.client.Status(e.server, items)
+					}
+					var firstErr error
+					for i, cmd := range cmds {
+						data, err := cmd.Wait()
+						if err != nil {
+							if firstErr == nil {
+								firstErr = fmt.Errorf("folder %q: %w", batch[i].status.Name, err)
+							}
+							continue
+						}
+						batch[i].status = statusFrom(batch[i].status.Name, data)
+					}
+					if firstErr != nil {
+						return firstErr
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("%s: STATUS: %w", s.name, err)
+			}
+		}
+		for _, e := range entries {
+			out = append(out, e.status)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+func statusFrom(name string, d *imap.StatusData) model.RemoteFolderStatus {
+	st := model.RemoteFolderStatus{
+		Name:          name,
+		UIDValidity:   d.UIDValidity,
+		UIDNext:       uint32(d.UIDNext),
+		HighestModSeq: d.HighestModSeq,
+	}
+	if d.NumMessages != nil {
+		st.Messages = *d.NumMessages
+	}
+	return st
+}
+
+func hasAttr(attrs []imap.MailboxAttr, want imap.MailboxAttr) bool {
+	for _, a := range attrs {
+		if strings.EqualFold(string(a), string(want)) {
+			return true
+		}
+	}
+	return false
+}
+
+// CreateFolder creates a folder and each missing parent, one CREATE per
+// level from the top, as OfflineIMAP does (a server need not create
+// parents itself). A level that already exists is success.
+func (s *Store) CreateFolder(ctx context.Context, name string) error {
+	server, err := toServerName(name, s.delim)
+	if err != nil {
+		return fmt.Errorf("%s: CREATE: %w", s.name, err)
+	}
+	levels := []string{server}
+	if s.delim != 0 {
+		parts := strings.Split(server, string(s.delim))
+		levels = levels[:0]
+		for n := 1; n <= len(parts); n++ {
+			level := strings.Join(parts[:n], string(s.delim))
+			if level != "" {
+				levels = append(levels, level)
+			}
+		}
+	}
+	return s.withConn(ctx, func(c *conn) error {
+		for _, level := range levels {
+			if err := s.createOne(ctx, c, level); err != nil {
+				canonical, _ := fromServerName(level, s.delim)
+				return fmt.Errorf("%s: folder %q: CREATE: %w", s.name, canonical, err)
+			}
+		}
+		return nil
+	})
+}
+
+// createOne creates one server folder; one that exists is success.
+func (s *Store) createOne(ctx context.Context, c *conn, server string) error {
+	err := c.run(ctx, "CREATE", func() error { return c.client.Create(server, nil).Wait() })
+	if err == nil || !isServerRefusal(err) {
+		return err
+	}
+	var ie *imap.Error
+	if errors.As(err, &ie) && ie.Code == imap.ResponseCodeAlreadyExists {
+		return nil
+	}
+	// Servers without the ALREADYEXISTS code: look before failing.
+	if exists, lerr := s.folderExists(ctx, c, server); lerr == nil && exists {
+		return nil
+	}
+	return err
+}
+
+func (s *Store) folderExists(ctx context.Context, c *conn, server string) (bool, error) {
+	var found bool
+	err := c.run(ctx, "LIST", func() error {
+		l, err := c.client.List("", server, nil).Collect()
+		for _, d := range l {
+			if !hasAttr(d.Attrs, imap.MailboxAttrNonExistent) && !hasAttr(d.Attrs, imap.MailboxAttrNoSelect) {
+				found = true
+			}
+		}
+		return err
+	})
+	return found, err
+}
+
+// SelectFolder selects a folder (with CONDSTORE when the server has it) on
+// a connection of its own, held until the folder is closed. A folder that
+// does not exist gives an error wrapping adapters.ErrNoFolder.
+func (s *Store) SelectFolder(ctx context.Context, name string) (adapters.RemoteFolder, error) {
+	f, err := s.Select(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// Select is SelectFolder returning the concrete type.
+func (s *Store) Select(ctx context.Context, name string) (*Folder, error) {
+	server, err := toServerName(name, s.delim)
+	if err != nil {
+		return nil, fmt.Errorf("%s: SELECT: %w", s.name, err)
+	}
+	c, err := s.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	f := &Folder{store: s, conn: c, name: name, server: server}
+	st, err := f.selectOn(ctx, c)
+	if err != nil {
+		s.release(c)
+		return nil, err
+	}
+	f.status = st
+	s.mu.Lock()
+	s.folders[f] = struct{}{}
+	s.mu.Unlock()
+	return f, nil
+}
+
+// Close logs out of every connection, idle or held by an open folder.
+// Folders still open become unusable.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	idle := s.idle
+	s.idle = nil
+	var folders []*Folder
+	for f := range s.folders {
+		folders = append(folders, f)
+	}
+	s.mu.Unlock()
+	for _, c := range idle {
+		c.close()
+	}
+	for _, f := range folders {
+		_ = f.Close()
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"mailtrail/adapters/imap"
+	"mailtrail/adapters/maildir"
+	"mailtrail/config"
+	"mailtrail/engine"
+	"mailtrail/internal/lockfile"
+	"mailtrail/journal"
+	"mailtrail/planner"
+)
+
+// newLogger builds the logger for -u and --debug. Logs go to stderr;
+// summaries and plans go to stdout.
+func newLogger(g *Globals) (zerolog.Logger, error) {
+	level := zerolog.WarnLevel
+	switch strings.ToLower(g.UI) {
+	case "quiet":
+		level = zerolog.ErrorLevel
+	case "basic", "ttyui", "blinkenlights", "syslog", "machineui", "":
+	default:
+		return zerolog.Nop(), fmt.Errorf("-u %s: unknown interface; use quiet or basic", g.UI)
+	}
+	if g.Debug {
+		level = zerolog.DebugLevel
+	}
+	w := zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly}
+	return zerolog.New(w).Level(level).With().Timestamp().Logger(), nil
+}
+
+// loadConfig reads the -c file and prints its warnings. When syncing, it
+// refuses options whose absence could delete or duplicate mail.
+func loadConfig(g *Globals, warn io.Writer, syncing bool) (*config.Config, error) {
+	path := expandHome(g.Config)
+	cfg, warnings, err := config.Load(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, usageError{fmt.Errorf("configuration file %s does not exist: write one (see docs/CONFIGURATION.md) or pass -c FILE; `mailtrail demo` needs none", path)}
+		}
+		return nil, usageError{err}
+	}
+	var unsafe []string
+	for _, w := range warnings {
+		fmt.Fprintf(warn, "mailtrail: warning: %s\n", w)
+		if w.Unsafe {
+			unsafe = append(unsafe, fmt.Sprintf("%s (%s:%d)", w.Option, w.File, w.Line))
+		}
+	}
+	if syncing && len(unsafe) > 0 && !g.Force {
+		return nil, usageError{fmt.Errorf("refusing to sync: ignoring %s could delete or duplicate mail; "+
+			"remove the option, or pass --force to sync without it", strings.Join(unsafe, ", "))}
+	}
+	return cfg, nil
+}
+
+func expandHome(p string) string {
+	if p == "~" || strings.HasPrefix(p, "~/") {
+		if h, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(h, strings.TrimPrefix(p, "~"))
+		}
+	}
+	return p
+}
+
+// openAccount locks the account, opens its journal and both stores, and
+// returns the engine account with a function that closes all of it.
+func openAccount(ctx context.Context, g *Globals, cfg *config.Config, acct *config.Account, log zerolog.Logger) (*engine.Account, func(), error) {
+	dir := cfg.General.StoreDir(acct.Name)
+	var closers []func()
+	closeAll := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	lock, err := lockfile.Acquire(filepath.Join(dir, "lock"), "account "+acct.Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	closers = append(closers, func() { _ = lock.Release() })
+
+	// A dry run never writes the journal: it reads an existing one, or plans
+	// against an empty one in memory for an account never synced.
+	jopts := journal.Options{}
+	if g.DryRun {
+		jopts.ReadOnly = journalExists(dir)
+		jopts.InMemory = !jopts.ReadOnly
+	}
+	j, err := journal.Open(filepath.Join(dir, "journal"), jopts)
+	if err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	closers = append(closers, func() { _ = j.Close() })
+
+	lr := acct.Local
+	if lr.Type != config.Maildir {
+		closeAll()
+		return nil, nil, usageError{fmt.Errorf("account %s: local repository %s is of type %s: only Maildir is supported as the local side yet (IMAP to IMAP is planned)", acct.Name, lr.Name, lr.Type)}
+	}
+	local, err := maildir.New(lr.LocalFolders, lr.Sep[0], maildir.Options{})
+	if err != nil {
+		closeAll()
+		return nil, nil, fmt.Errorf("local repository %s: %w", lr.Name, err)
+	}
+	rr := acct.Remote
+	if !rr.RemotePass.IsSet() {
+		closeAll()
+		return nil, nil, usageError{fmt.Errorf("repository %s: no password: set remotepass or remotepassfile in %s", rr.Name, cfg.Path)}
+	}
+	icfg := imap.Config{
+		Host:           rr.RemoteHost,
+		Port:           rr.RemotePort,
+		User:           rr.RemoteUser,
+		Password:       rr.RemotePass.Reveal(),
+		CAFile:         rr.SSLCACertFile,
+		MaxConnections: rr.MaxConnections,
+		Logger:         log,
+	}
+	switch {
+	case rr.SSL:
+		icfg.TLS = imap.TLSImplicit
+	case rr.STARTTLS:
+		icfg.TLS = imap.TLSStartTLS
+	default:
+		icfg.TLS = imap.TLSNone
+	}
+	remote, err := imap.Dial(ctx, icfg)
+	if err != nil {
+		closeAll()
+		return nil, nil, fmt.Errorf("remote repository %s: %w", rr.Name, err)
+	}
+	closers = append(closers, func() { _ = remote.Close() })
+
+	a := &engine.Account{
+		Name:           acct.Name,
+		Remote:         remote,
+		Local:          local,
+		Journal:        j,
+		Log:            log.With().Str("account", acct.Name).Logger(),
+		Folders:        g.Folders,
+		MaxConnections: rr.MaxConnections,
+		DryRun:         g.DryRun,
+		Planner: planner.Options{
+			CreateRemoteFolders: rr.MayCreateFolders(),
+			CreateLocalFolders:  lr.MayCreateFolders(),
+			RemoteReadOnly:      rr.ReadOnly,
+			LocalReadOnly:       lr.ReadOnly,
+		},
+	}
+	return a, closeAll, nil
+}
+
+func journalExists(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, "journal"))
+	return err == nil
+}

@@ -1,0 +1,97 @@
+package main_test
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"mailtrail/internal/lockfile"
+)
+
+func TestMalformedConfigExits2WithFileAndLine(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "rc")
+	os.WriteFile(cfg, []byte("[general]\naccounts = A\nthis line is nonsense\n"), 0o600)
+	code, _, errs := run(t, "-c", cfg)
+	if code != 2 || !strings.Contains(errs, cfg+":3:") {
+		t.Fatalf("exit %d, stderr %q; want 2 naming %s:3", code, errs, cfg)
+	}
+}
+
+func TestMissingConfigExits2(t *testing.T) {
+	code, _, errs := run(t, "-c", filepath.Join(t.TempDir(), "none"))
+	if code != 2 || !strings.Contains(errs, "does not exist") {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+}
+
+func TestUnknownAccountAndFlagExit2(t *testing.T) {
+	s := memServer(t)
+	su := newSetup(t, s, "")
+	if code, _, errs := run(t, "-c", su.config, "-a", "Nope"); code != 2 || !strings.Contains(errs, "Nope") {
+		t.Fatalf("-a Nope: exit %d, %q", code, errs)
+	}
+	if code, _, _ := run(t, "--no-such-flag"); code != 2 {
+		t.Fatalf("unknown flag: exit %d", code)
+	}
+}
+
+func TestUnsafeUnsupportedOptionRefusedUnlessForced(t *testing.T) {
+	s := memServer(t)
+	su := newSetup(t, s, "folderfilter = lambda f: f != 'Spam'")
+	code, _, errs := run(t, "-c", su.config, "-o")
+	if code != 2 || !strings.Contains(errs, "folderfilter") || !strings.Contains(errs, "--force") {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+	if _, err := os.Stat(su.maildir); err == nil {
+		t.Fatal("the refused run created the Maildir")
+	}
+	if code, _, errs := run(t, "-c", su.config, "-o", "--force"); code != 0 {
+		t.Fatalf("--force: exit %d, %s", code, errs)
+	}
+}
+
+func TestLockedAccountExits1TouchingNothing(t *testing.T) {
+	s := memServer(t)
+	seed(t, s)
+	su := newSetup(t, s, "")
+	lock, err := lockfile.Acquire(filepath.Join(su.dir, "meta", "mailtrail", "Test", "lock"), "account Test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Release()
+	code, _, errs := run(t, "-c", su.config, "-o")
+	want := "account Test is locked by process " + strconv.Itoa(os.Getpid())
+	if code != 1 || !strings.Contains(errs, want) {
+		t.Fatalf("exit %d, stderr %q; want 1 and %q", code, errs, want)
+	}
+	if _, err := os.Stat(su.maildir); err == nil {
+		t.Fatal("the locked-out run created the Maildir")
+	}
+}
+
+func TestDryRunChangesNothing(t *testing.T) {
+	s := memServer(t)
+	total := seed(t, s)
+	su := newSetup(t, s, "")
+	code, out, errs := run(t, "-c", su.config, "--dry-run")
+	if code != 0 || !strings.Contains(out, "would do") || !strings.Contains(out, "fetch uid 1") {
+		t.Fatalf("dry run: exit %d\n%s\n%s", code, out, errs)
+	}
+	files, _ := filepath.Glob(filepath.Join(su.maildir, "*", "*", "*"))
+	if len(files) != 0 {
+		t.Fatalf("dry run wrote %d files", len(files))
+	}
+	if _, err := os.Stat(filepath.Join(su.dir, "meta", "mailtrail", "Test", "journal")); err == nil {
+		t.Fatal("dry run created a journal")
+	}
+	// After a real sync, a dry run plans nothing.
+	su.sync(t)
+	_, out, _ = run(t, "-c", su.config, "--dry-run")
+	if strings.Contains(out, "would do") {
+		t.Fatalf("dry run after sync plans something:\n%s", out)
+	}
+	assertConverged(t, s, su, total)
+}
