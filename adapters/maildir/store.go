@@ -303,8 +303,20 @@ func (s *Store) OpenFolder(ctx context.Context, name string) (adapters.LocalFold
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return s.Folder(name)
+	f, err := s.Folder(name)
+	if err != nil {
+		return nil, err
+	}
+	// Leftovers of a batch that a crash interrupted are garbage: the sync
+	// that follows fetches those messages again. Best effort: a read-only
+	// tmp/ must not stop a sync that may not even need to write.
+	_, _ = f.RemoveStaleTmp(StaleTmpAge)
+	return f, nil
 }
+
+// StaleTmpAge is how old a file in tmp/ must be before OpenFolder removes
+// it: the 36 hours Maildir readers conventionally allow a delivery.
+const StaleTmpAge = 36 * time.Hour
 
 // Folder is OpenFolder returning the concrete type, for callers that want
 // DirMtimes or FMD5.

@@ -3,10 +3,12 @@ package maildir
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 
 	"mailtrail/adapters"
 )
@@ -165,5 +167,32 @@ func TestVisibleNameFeedsFMD5(t *testing.T) {
 	f := newTestFolder(t, s, "INBOX")
 	if f.FMD5() != folderMD5("xINBOX") {
 		t.Fatalf("FMD5 %s is not md5 of the visible name", f.FMD5())
+	}
+}
+
+func TestOpenFolderRemovesOnlyStaleTmpFiles(t *testing.T) {
+	root := t.TempDir()
+	s, err := New(root, '.', Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := s.CreateFolder(ctx, "INBOX"); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(root, "INBOX", "tmp", "stale")
+	fresh := filepath.Join(root, "INBOX", "tmp", "fresh")
+	os.WriteFile(stale, []byte("x"), 0o600)
+	os.WriteFile(fresh, []byte("x"), 0o600)
+	old := time.Now().Add(-StaleTmpAge - time.Hour)
+	os.Chtimes(stale, old, old)
+	if _, err := s.OpenFolder(ctx, "INBOX"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("stale tmp file kept: %v", err)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("fresh tmp file (a delivery in progress) removed: %v", err)
 	}
 }

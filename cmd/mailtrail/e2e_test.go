@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -490,4 +491,56 @@ func TestBigMessage(t *testing.T) {
 			assertConverged(t, s, su, 2)
 		})
 	}
+}
+
+// TestNotmuchReadsTheMaildir: a mail indexer finds every synced message
+// and its flags (notmuch maps Maildir S to the absence of "unread").
+func TestNotmuchReadsTheMaildir(t *testing.T) {
+	bin, err := exec.LookPath("notmuch")
+	if err != nil {
+		if os.Getenv("MAILTRAIL_REQUIRE_DOVECOT") == "1" {
+			t.Fatal("notmuch is not installed (apt-get install notmuch)")
+		}
+		t.Skip("notmuch is not installed")
+	}
+	s := memServer(t)
+	total := seed(t, s)
+	su := newSetup(t, s, "")
+	su.sync(t)
+	cfg := filepath.Join(su.dir, "notmuch-config")
+	os.WriteFile(cfg, []byte("[database]\npath="+su.maildir+"\n[new]\ntags=unread;inbox;\n[maildir]\nsynchronize_flags=true\n"), 0o600)
+	notmuch := func(args ...string) string {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "NOTMUCH_CONFIG="+cfg)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("notmuch %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	notmuch("new", "--quiet")
+	if got := notmuch("count", "*"); got != strconv.Itoa(total) {
+		t.Fatalf("notmuch counts %s messages, want %d", got, total)
+	}
+	unseen := 0
+	for _, c := range corpus {
+		for _, m := range sample.Messages(c.folder, c.n, int64(indexOf(c.folder)+1)) {
+			if m.Flags&model.Seen == 0 {
+				unseen++
+			}
+		}
+	}
+	unseen += len(sample.Odd(0)) // appended without flags
+	if got := notmuch("count", "tag:unread"); got != strconv.Itoa(unseen) {
+		t.Fatalf("notmuch counts %s unread, want %d", got, unseen)
+	}
+}
+
+func indexOf(folder string) int {
+	for i, c := range corpus {
+		if c.folder == folder {
+			return i
+		}
+	}
+	return -1
 }
