@@ -8,6 +8,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/vmihailenco/msgpack/v5"
 
+	"mailtrail/internal/faultinject"
 	"mailtrail/model"
 )
 
@@ -32,7 +33,7 @@ func (s *Store) BeginRun(info RunInfo) (uint64, error) {
 	if err := setValue(b, runKey(run), runIndex{V: recordVersion, Info: info, StartSeq: seq}); err != nil {
 		return 0, s.writeError("begin run", err)
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := commitSynced(b); err != nil {
 		return 0, s.writeError("begin run", err)
 	}
 	s.lastRun, s.lastSeq = run, seq
@@ -79,7 +80,7 @@ func (s *Store) AppendIntents(run uint64, ops []model.Op) ([]uint64, error) {
 			return nil, s.writeError("append intents", err)
 		}
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := commitSynced(b); err != nil {
 		return nil, s.writeError("append intents", err)
 	}
 	s.lastSeq += uint64(len(ops))
@@ -166,7 +167,7 @@ func (s *Store) Checkpoint(c Checkpoint) error {
 	if b.Empty() {
 		return nil
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := commitSynced(b); err != nil {
 		return s.writeError("checkpoint", err)
 	}
 	s.lastSeq += uint64(len(c.Results))
@@ -267,7 +268,7 @@ func (s *Store) EndRun(run uint64, summary RunSummary) error {
 	if err := setValue(b, runKey(run), ri); err != nil {
 		return s.writeError("end run", err)
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := commitSynced(b); err != nil {
 		return s.writeError("end run", err)
 	}
 	s.lastSeq = seq
@@ -405,4 +406,14 @@ func setValue(b *pebble.Batch, key []byte, v any) error {
 
 func (s *Store) writeError(what string, err error) error {
 	return fmt.Errorf("journal %s: %s: %w", s.dir, what, err)
+}
+
+// commitSynced commits one batch durably (pebble.Sync). Every journal and
+// status write goes through it; the crash tests count these commits.
+func commitSynced(b *pebble.Batch) error {
+	if err := b.Commit(pebble.Sync); err != nil {
+		return err
+	}
+	faultinject.Step(faultinject.Journal, "journal commit")
+	return nil
 }

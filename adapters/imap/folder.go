@@ -17,6 +17,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"mailtrail/adapters"
+	"mailtrail/internal/faultinject"
 	"mailtrail/model"
 )
 
@@ -389,6 +390,7 @@ func (f *Folder) Append(ctx context.Context, size int64, body io.Reader, flags m
 			return err
 		}
 		uid = uint32(data.UID)
+		faultinject.Step(faultinject.Effect, "imap APPEND")
 		return nil
 	})
 	return uid, err
@@ -418,6 +420,7 @@ func (f *Folder) StoreFlags(ctx context.Context, uids []uint32, add, remove mode
 			if err != nil {
 				return err
 			}
+			faultinject.Step(faultinject.Effect, "imap UID STORE")
 		}
 	}
 	return nil
@@ -436,12 +439,17 @@ func (f *Folder) Expunge(ctx context.Context, uids []uint32) error {
 		return err
 	}
 	if !f.store.has(imap.CapUIDPlus) && !f.store.has(imap.CapIMAP4rev2) {
-		return f.do(ctx, "EXPUNGE", func(c *conn) error { return c.client.Expunge().Close() })
+		err := f.do(ctx, "EXPUNGE", func(c *conn) error { return c.client.Expunge().Close() })
+		if err == nil {
+			faultinject.Step(faultinject.Effect, "imap EXPUNGE")
+		}
+		return err
 	}
 	for _, set := range chunks {
 		if err := f.do(ctx, "UID EXPUNGE", func(c *conn) error { return c.client.UIDExpunge(set).Close() }); err != nil {
 			return err
 		}
+		faultinject.Step(faultinject.Effect, "imap UID EXPUNGE")
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"mailtrail/adapters"
+	"mailtrail/internal/faultinject"
 	"mailtrail/model"
 )
 
@@ -336,6 +337,9 @@ func (s *Store) CreateFolder(ctx context.Context, name string) error {
 // createOne creates one server folder; one that exists is success.
 func (s *Store) createOne(ctx context.Context, c *conn, server string) error {
 	err := c.run(ctx, "CREATE", func() error { return c.client.Create(server, nil).Wait() })
+	if err == nil {
+		faultinject.Step(faultinject.Effect, "imap CREATE "+server)
+	}
 	if err == nil || !isServerRefusal(err) {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"mailtrail/adapters"
+	"mailtrail/internal/faultinject"
 	"mailtrail/model"
 )
 
@@ -98,6 +99,7 @@ func (b *Batch) Add(uid uint32, flags model.Flags, date time.Time, body io.Reade
 		return "", fmt.Errorf("maildir folder %s: write uid %d to %s: %w", f.name, uid, tmpPath, err)
 	}
 	b.pending = append(b.pending, pendingFile{key: key, name: name, sub: subdirFor(flags), date: date})
+	faultinject.Step(faultinject.Effect, "maildir write tmp/"+name)
 	return key, nil
 }
 
@@ -154,6 +156,7 @@ func (b *Batch) Commit(ctx context.Context) error {
 		f.index[p.key] = fileRef{sub: p.sub, name: p.name}
 		touched[p.sub] = true
 		moved++
+		faultinject.Step(faultinject.Effect, "maildir rename into "+p.sub+"/"+p.name)
 	}
 	f.mu.Unlock()
 	b.pending = b.pending[moved:]

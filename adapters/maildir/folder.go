@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"mailtrail/adapters"
+	"mailtrail/internal/faultinject"
 	"mailtrail/model"
 )
 
@@ -255,6 +256,7 @@ func (f *Folder) renameLocked(key string, ref, newRef fileRef) error {
 	if err := os.Rename(f.filePath(ref), f.filePath(newRef)); err != nil {
 		return err
 	}
+	faultinject.Step(faultinject.Effect, "maildir rename "+newRef.name)
 	f.index[key] = newRef
 	f.dirty[filepath.Join(f.path, ref.sub)] = true
 	f.dirty[filepath.Join(f.path, newRef.sub)] = true
@@ -335,6 +337,7 @@ func (f *Folder) Delete(ctx context.Context, key string) error {
 		if err := os.Remove(f.filePath(ref)); err != nil {
 			return err
 		}
+		faultinject.Step(faultinject.Effect, "maildir remove "+ref.name)
 		delete(f.index, key)
 		f.dirty[filepath.Join(f.path, ref.sub)] = true
 		return nil

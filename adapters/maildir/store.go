@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"mailtrail/adapters"
+	"mailtrail/internal/faultinject"
 )
 
 // Options tunes a Store. The zero value is OfflineIMAP's default behaviour.
@@ -271,6 +272,7 @@ func (s *Store) CreateFolder(ctx context.Context, name string) error {
 		err := os.Mkdir(dir, dirMode)
 		switch {
 		case err == nil:
+			faultinject.Step(faultinject.Effect, "maildir mkdir "+dir)
 			parent := filepath.Dir(dir)
 			if !toSync[parent] {
 				toSync[parent] = true
