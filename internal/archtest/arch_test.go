@@ -58,7 +58,8 @@ func TestDependencyDirection(t *testing.T) {
 	}
 	for _, rule := range rules {
 		for imp := range imports(t, filepath.Join(r, rule.pkg)) {
-			ok := false
+			// The crash-test hook is a no-op leaf every layer may call.
+			ok := imp == "mailtrail/internal/faultinject"
 			for _, a := range rule.allowed {
 				if imp == a || (strings.HasPrefix(imp, a+"/") && a != "mailtrail/adapters") {
 					ok = true
