@@ -39,9 +39,10 @@ type Globals struct {
 type cli struct {
 	Globals
 
-	Sync SyncCmd `cmd:"" default:"withargs" help:"Synchronise the accounts (the default command)."`
-	Demo DemoCmd `cmd:"" help:"Run a self-contained demonstration on an embedded IMAP server."`
-	Log  LogCmd  `cmd:"" help:"Print what the journal recorded."`
+	Sync    SyncCmd    `cmd:"" default:"withargs" help:"Synchronise the accounts (the default command)."`
+	Demo    DemoCmd    `cmd:"" help:"Run a self-contained demonstration on an embedded IMAP server."`
+	Log     LogCmd     `cmd:"" help:"Print what the journal recorded."`
+	Journal JournalCmd `cmd:"" help:"Look after the journal (check)."`
 }
 
 // usageError marks errors that exit with status 2.
