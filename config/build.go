@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -132,6 +133,7 @@ func (b *builder) general(v view) (General, *iniOption) {
 	g := General{
 		StateHome:       b.env.stateHome(),
 		MaxSyncAccounts: v.integer("maxsyncaccounts", 1, 1, 1000),
+		SockTimeout:     time.Duration(v.integer("socktimeout", 0, 1, 86400)) * time.Second,
 	}
 	// The list may go on over several lines ("A,\n  B"), as in OfflineIMAP.
 	list, opt, ok := v.value("accounts")

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // base is the smallest useful configuration; tests append to its last
@@ -672,7 +673,7 @@ func TestFullConfig(t *testing.T) {
 	}
 	if !reflect.DeepEqual(cfg.General, General{
 		Accounts: []string{"Personal", "Work"}, MaxSyncAccounts: 1,
-		OfflineIMAPMetadata: home + "/.offlineimap", StateHome: "/var/state",
+		OfflineIMAPMetadata: home + "/.offlineimap", StateHome: "/var/state", SockTimeout: time.Minute,
 	}) {
 		t.Errorf("general = %+v", cfg.General)
 	}
@@ -705,7 +706,6 @@ func TestFullConfig(t *testing.T) {
 	wantWarnings := []string{
 		"11 general ui",
 		"12 general pythonfile",
-		"13 general socktimeout",
 		"33 Account Personal autorefresh",
 		"34 Account Personal quick",
 		"35 Account Personal postsynchook",
@@ -819,5 +819,23 @@ maxage = 30
 	}
 	if unsafe["maxage"] {
 		t.Errorf("maxage marked unsafe: ignoring it loses nothing")
+	}
+}
+
+func TestSockTimeout(t *testing.T) {
+	c, _, err := parseString(strings.Replace(base, "accounts = Test", "accounts = Test\nsocktimeout = 15", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.General.SockTimeout != 15*time.Second {
+		t.Fatalf("socktimeout: %v", c.General.SockTimeout)
+	}
+	c, _, _ = parseString(base)
+	if c.General.SockTimeout != 0 {
+		t.Fatalf("default socktimeout: %v", c.General.SockTimeout)
+	}
+	_, _, err = parseString(strings.Replace(base, "accounts = Test", "accounts = Test\nsocktimeout = soon", 1))
+	if err == nil || !strings.Contains(err.Error(), "socktimeout = soon") {
+		t.Fatalf("bad socktimeout: %v", err)
 	}
 }

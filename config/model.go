@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Config is one OfflineIMAP configuration file, read and checked.
@@ -45,6 +46,12 @@ type General struct {
 	StateHome string
 	// MaxSyncAccounts is "maxsyncaccounts", at least 1 (default 1).
 	MaxSyncAccounts int
+	// SockTimeout is "socktimeout" (seconds in the file): how long a
+	// server may stay silent during a command before the connection is
+	// given up. Zero when unset: the IMAP adapter's default (60 s) applies.
+	// (OfflineIMAP waits forever by default; a sync that can hang forever
+	// is worse than one that fails and resumes.)
+	SockTimeout time.Duration
 }
 
 // StoreDir is the directory holding mailtrail's state (journal and status)

@@ -22,7 +22,7 @@ func (k sectionKind) String() string {
 // support a new option: read it in build.go, add it to the model, and list
 // it here.
 var understood = map[sectionKind]map[string]bool{
-	kindGeneral: set("accounts", "metadata", "maxsyncaccounts"),
+	kindGeneral: set("accounts", "metadata", "maxsyncaccounts", "socktimeout"),
 	kindAccount: set("localrepository", "remoterepository"),
 	kindMaildir: set("type", "localfolders", "sep", "createfolders", "readonly"),
 	kindIMAP: set("type", "remotehost", "remoteport", "remoteuser", "remotepass",

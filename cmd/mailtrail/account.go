@@ -126,6 +126,7 @@ func openAccount(ctx context.Context, g *Globals, cfg *config.Config, acct *conf
 		Password:       rr.RemotePass.Reveal(),
 		CAFile:         rr.SSLCACertFile,
 		MaxConnections: rr.MaxConnections,
+		Timeout:        cfg.General.SockTimeout,
 		Logger:         log,
 	}
 	switch {
