@@ -333,13 +333,20 @@ func reSub(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw []st
 	return doSub(re, repl, s, count)
 }
 
-func reSplit(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw []starlark.Tuple) (starlark.Value, error) {
+// rePatternString unpacks the (pattern, string) arguments of re.split and
+// re.findall.
+func rePatternString(b *starlark.Builtin, args starlark.Tuple, kw []starlark.Tuple) (*regexp.Regexp, string, error) {
 	var pat starlark.Value
 	var s string
 	if err := starlark.UnpackArgs(b.Name(), args, kw, "pattern", &pat, "string", &s); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	re, err := patternArg(pat, 0)
+	return re, s, err
+}
+
+func reSplit(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw []starlark.Tuple) (starlark.Value, error) {
+	re, s, err := rePatternString(b, args, kw)
 	if err != nil {
 		return nil, err
 	}
@@ -347,12 +354,7 @@ func reSplit(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw []
 }
 
 func reFindall(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw []starlark.Tuple) (starlark.Value, error) {
-	var pat starlark.Value
-	var s string
-	if err := starlark.UnpackArgs(b.Name(), args, kw, "pattern", &pat, "string", &s); err != nil {
-		return nil, err
-	}
-	re, err := patternArg(pat, 0)
+	re, s, err := rePatternString(b, args, kw)
 	if err != nil {
 		return nil, err
 	}
