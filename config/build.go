@@ -22,7 +22,17 @@ func Load(path string) (*Config, []Warning, error) {
 	return load(path, OSEnv)
 }
 
+// LoadWithOverrides is Load with OfflineIMAP's -k overrides applied on top
+// of the file, in order, before anything is checked.
+func LoadWithOverrides(path string, overrides []Override) (*Config, []Warning, error) {
+	return loadWith(path, OSEnv, overrides)
+}
+
 func load(path string, env Env) (*Config, []Warning, error) {
+	return loadWith(path, env, nil)
+}
+
+func loadWith(path string, env Env, overrides []Override) (*Config, []Warning, error) {
 	path = env.expandUser(path)
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -34,7 +44,7 @@ func load(path string, env Env) (*Config, []Warning, error) {
 		return nil, nil, &Error{File: display, Msg: "cannot open the configuration file", Err: err}
 	}
 	defer f.Close()
-	cfg, warnings, err := Parse(display, f, env)
+	cfg, warnings, err := parse(display, f, env, overrides)
 	if cfg != nil {
 		cfg.Path = abs
 	}
@@ -50,12 +60,19 @@ func load(path string, env Env) (*Config, []Warning, error) {
 // in line order; syntax errors are reported alone, before any check of the
 // values. The warnings, in line order, are returned in both cases.
 func Parse(name string, r io.Reader, env Env) (*Config, []Warning, error) {
+	return parse(name, r, env, nil)
+}
+
+func parse(name string, r io.Reader, env Env, overrides []Override) (*Config, []Warning, error) {
 	if env == nil {
 		env = OSEnv
 	}
 	file, errs := parseINI(name, r)
 	if len(errs) > 0 {
 		return nil, nil, joinErrors(errs)
+	}
+	for _, o := range overrides {
+		file.override(o)
 	}
 	b := &builder{
 		file:      file,
@@ -629,4 +646,52 @@ func parseBool(s string) (value, ok bool) {
 		return false, true
 	}
 	return false, false
+}
+
+// Override is one -k [section:]option=value from the command line.
+type Override struct {
+	Section string // "general" when the argument names none
+	Option  string
+	Value   string
+}
+
+// ParseOverride reads OfflineIMAP's -k argument: "[section:]option=value".
+// A section name may itself contain ':' only before the last one that
+// precedes '=' (as in "Repository Work:remotehost=..."); OfflineIMAP
+// splits the same way.
+func ParseOverride(arg string) (Override, error) {
+	lhs, value, ok := strings.Cut(arg, "=")
+	if !ok || strings.TrimSpace(lhs) == "" {
+		return Override{}, fmt.Errorf("-k %s: want [section:]option=value", arg)
+	}
+	section, option := "general", lhs
+	if i := strings.LastIndex(lhs, ":"); i >= 0 {
+		section, option = lhs[:i], lhs[i+1:]
+	}
+	section, option = strings.TrimSpace(section), strings.TrimSpace(option)
+	if section == "" || option == "" {
+		return Override{}, fmt.Errorf("-k %s: want [section:]option=value", arg)
+	}
+	return Override{Section: section, Option: option, Value: strings.TrimSpace(value)}, nil
+}
+
+// override sets one option, creating its section when the file has none.
+// The option keeps no line number: it comes from the command line.
+func (f *iniFile) override(o Override) {
+	var sec *iniSection
+	if strings.EqualFold(o.Section, "DEFAULT") {
+		sec = f.defaults
+	} else if sec = f.byName[o.Section]; sec == nil {
+		sec = newSection(o.Section, 0)
+		f.sections = append(f.sections, sec)
+		f.byName[o.Section] = sec
+	}
+	key := strings.ToLower(o.Option)
+	if opt := sec.byKey[key]; opt != nil {
+		opt.value, opt.line = o.Value, 0
+		return
+	}
+	opt := &iniOption{key: key, value: o.Value}
+	sec.options = append(sec.options, opt)
+	sec.byKey[key] = opt
 }

@@ -839,3 +839,39 @@ func TestSockTimeout(t *testing.T) {
 		t.Fatalf("bad socktimeout: %v", err)
 	}
 }
+
+func TestOverrides(t *testing.T) {
+	for _, c := range []struct {
+		arg  string
+		want Override
+	}{
+		{"maxsyncaccounts=3", Override{"general", "maxsyncaccounts", "3"}},
+		{"Repository Remote:remotehost=imap.other.org", Override{"Repository Remote", "remotehost", "imap.other.org"}},
+		{"Account Test:localrepository = Local", Override{"Account Test", "localrepository", "Local"}},
+	} {
+		got, err := ParseOverride(c.arg)
+		if err != nil || got != c.want {
+			t.Errorf("ParseOverride(%q) = %+v, %v; want %+v", c.arg, got, err, c.want)
+		}
+	}
+	for _, bad := range []string{"novalue", "=x", ":opt=x", "sec:=x"} {
+		if _, err := ParseOverride(bad); err == nil {
+			t.Errorf("ParseOverride(%q) accepted", bad)
+		}
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rc")
+	os.WriteFile(path, []byte(base), 0o600)
+	ovs := []Override{{"Repository Remote", "remotehost", "imap.other.org"}, {"general", "maxsyncaccounts", "4"},
+		{"Repository Remote", "remotepass", "x"}}
+	cfg, _, err := LoadWithOverrides(path, ovs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Accounts[0].Remote.RemoteHost != "imap.other.org" || cfg.General.MaxSyncAccounts != 4 {
+		t.Fatalf("overrides not applied: host %s, maxsyncaccounts %d", cfg.Accounts[0].Remote.RemoteHost, cfg.General.MaxSyncAccounts)
+	}
+	if _, _, err := LoadWithOverrides(path, []Override{{"Repository Remote", "ssl", "maybe"}}); err == nil || !strings.Contains(err.Error(), "ssl = maybe") {
+		t.Fatalf("bad override value: %v", err)
+	}
+}

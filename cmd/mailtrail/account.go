@@ -33,10 +33,18 @@ func newLogger(g *Globals) (zerolog.Logger, error) {
 	default:
 		return zerolog.Nop(), fmt.Errorf("-u %s: unknown interface; use quiet or basic", g.UI)
 	}
-	if g.Debug {
+	if g.Debug || g.DebugTypes != "" {
 		level = zerolog.DebugLevel
 	}
-	w := zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly}
+	var w io.Writer = zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly}
+	if g.LogFile != "" {
+		f, err := os.OpenFile(expandHome(g.LogFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return zerolog.Nop(), fmt.Errorf("-l %s: %w", g.LogFile, err)
+		}
+		// The file is closed by the process's exit.
+		w = zerolog.MultiLevelWriter(w, zerolog.ConsoleWriter{Out: f, NoColor: true, TimeFormat: time.DateTime})
+	}
 	return zerolog.New(w).Level(level).With().Timestamp().Logger(), nil
 }
 
@@ -44,7 +52,15 @@ func newLogger(g *Globals) (zerolog.Logger, error) {
 // refuses options whose absence could delete or duplicate mail.
 func loadConfig(g *Globals, warn io.Writer, syncing bool) (*config.Config, error) {
 	path := expandHome(g.Config)
-	cfg, warnings, err := config.Load(path)
+	var overrides []config.Override
+	for _, k := range g.Override {
+		o, err := config.ParseOverride(k)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		overrides = append(overrides, o)
+	}
+	cfg, warnings, err := config.LoadWithOverrides(path, overrides)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, usageError{fmt.Errorf("configuration file %s does not exist: write one (see docs/CONFIGURATION.md) or pass -c FILE; `mailtrail demo` needs none", path)}
@@ -61,6 +77,12 @@ func loadConfig(g *Globals, warn io.Writer, syncing bool) (*config.Config, error
 	if syncing && len(unsafe) > 0 && !g.Force {
 		return nil, usageError{fmt.Errorf("refusing to sync: ignoring %s could delete or duplicate mail; "+
 			"remove the option, or pass --force to sync without it", strings.Join(unsafe, ", "))}
+	}
+	if g.Single {
+		cfg.General.MaxSyncAccounts = 1
+		for _, a := range cfg.Accounts {
+			a.Remote.MaxConnections = 1
+		}
 	}
 	return cfg, nil
 }

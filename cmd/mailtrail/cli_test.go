@@ -95,3 +95,42 @@ func TestDryRunChangesNothing(t *testing.T) {
 	}
 	assertConverged(t, s, su, total)
 }
+
+func TestOfflineIMAPFlags(t *testing.T) {
+	s := memServer(t)
+	total := seed(t, s)
+	su := newSetup(t, s, "")
+	// -k overrides the file: a wrong port in the file is corrected on the
+	// command line; -1, -q, -d and -l are accepted; -l writes the log.
+	broken := strings.Replace(readFile(t, su.config), "remoteport = ", "remoteport = 1", 1)
+	os.WriteFile(su.config, []byte(broken), 0o600)
+	logFile := filepath.Join(su.dir, "sync.log")
+	code, out, errs := run(t, "-c", su.config, "-o", "-1", "-q", "-d", "imap", "-l", logFile,
+		"-k", "Repository Remote:remoteport="+strconv.Itoa(s.port))
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	assertConverged(t, s, su, total)
+	b, err := os.ReadFile(logFile)
+	if err != nil || len(b) == 0 {
+		t.Fatalf("-l wrote no log: %v", err)
+	}
+	if strings.Contains(string(b), s.pass) || strings.Contains(errs, s.pass) {
+		t.Fatal("the password is in the debug log")
+	}
+	if code, out, _ := run(t, "-V"); code != 0 || !strings.HasPrefix(out, "mailtrail ") {
+		t.Fatalf("-V: exit %d, %q", code, out)
+	}
+	if code, _, errs := run(t, "-c", su.config, "-k", "nonsense"); code != 2 || !strings.Contains(errs, "-k nonsense") {
+		t.Fatalf("bad -k: exit %d, %q", code, errs)
+	}
+}
+
+func readFile(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

@@ -16,6 +16,9 @@ import (
 	"github.com/alecthomas/kong"
 )
 
+// version is set at build time (-ldflags "-X main.version=...").
+var version = "0.1.0-dev"
+
 // Exit codes, as documented in the README.
 const (
 	exitOK      = 0
@@ -26,14 +29,20 @@ const (
 
 // Globals are the options OfflineIMAP users pass on every invocation.
 type Globals struct {
-	Config   string   `short:"c" help:"Configuration file (OfflineIMAP format)." default:"~/.offlineimaprc" placeholder:"FILE"`
-	Accounts []string `short:"a" help:"Sync only these accounts (comma separated)." sep:"," placeholder:"ACCT,..."`
-	Folders  []string `short:"f" help:"Sync only these folders (comma separated, remote names)." sep:"," placeholder:"FOLDER,..."`
-	Once     bool     `short:"o" help:"Run only once (mailtrail always does; accepted for OfflineIMAP compatibility)."`
-	UI       string   `short:"u" help:"Interface: quiet or basic (ttyui, blinkenlights, syslog and machineui act as basic)." default:"basic" placeholder:"UI"`
-	DryRun   bool     `name:"dry-run" help:"Plan and print what a sync would do; change nothing."`
-	Force    bool     `help:"Sync even though the configuration sets options that mailtrail does not support yet and whose absence could delete or duplicate mail."`
-	Debug    bool     `help:"Log every operation."`
+	Config     string           `short:"c" help:"Configuration file (OfflineIMAP format)." default:"~/.offlineimaprc" placeholder:"FILE"`
+	Accounts   []string         `short:"a" help:"Sync only these accounts (comma separated)." sep:"," placeholder:"ACCT"`
+	Folders    []string         `short:"f" help:"Sync only these folders (comma separated; levels separated by /, e.g. Archive/2025)." sep:"," placeholder:"FOLDER"`
+	Once       bool             `short:"o" help:"Run only once (mailtrail always does; accepted for OfflineIMAP compatibility)."`
+	UI         string           `short:"u" help:"Interface: quiet or basic (ttyui, blinkenlights, syslog and machineui act as basic)." default:"basic" placeholder:"UI"`
+	DryRun     bool             `name:"dry-run" help:"Plan and print what a sync would do; change nothing."`
+	Override   []string         `short:"k" help:"Override a configuration option: [section:]option=value (repeatable)." sep:"none" placeholder:"SEC:OPT=VAL"`
+	Single     bool             `short:"1" help:"Use one connection and sync one account at a time."`
+	LogFile    string           `short:"l" help:"Also write the log to this file (appended)." placeholder:"FILE"`
+	DebugTypes string           `short:"d" help:"Debug output (OfflineIMAP's types, e.g. imap,maildir: any value enables full debug logging)." placeholder:"TYPES"`
+	Quick      bool             `short:"q" help:"OfflineIMAP's quick sync: accepted; mailtrail always does a full sync (it never misses a flag change)."`
+	Version    kong.VersionFlag `short:"V" help:"Print the version and exit."`
+	Force      bool             `help:"Sync even though the configuration sets options that mailtrail does not support yet and whose absence could delete or duplicate mail."`
+	Debug      bool             `help:"Log every operation."`
 }
 
 type cli struct {
@@ -67,6 +76,7 @@ func run(args []string) int {
 		kong.Name("mailtrail"),
 		kong.Description("Two-way IMAP <-> Maildir synchroniser; reads OfflineIMAP's configuration."),
 		kong.UsageOnError(),
+		kong.Vars{"version": "mailtrail " + version},
 		kong.Exit(func(code int) { panic(exitCode(code)) }),
 	)
 	if err != nil {
