@@ -9,7 +9,13 @@
 //     MaxConnections folders run at once, and one folder failing does not
 //     stop the others.
 //   - Before planning a folder, operations left pending by an interrupted
-//     run are resolved (uploads found again by identity) or superseded.
+//     run are resolved (uploads found again by identity, downloads already
+//     in place paired) or superseded; a folder with pending operations is
+//     visited even when it is gone from both sides.
+//   - When folders were created on the server, it is listed again and the
+//     folders it made on its own (the parents of a new folder, on some
+//     servers) are synced in the same run, so that the next run finds
+//     nothing to do.
 //   - A dry run observes and plans, prints, and changes nothing: the
 //     journal is opened read-only.
 package engine

@@ -106,13 +106,6 @@ func (a *Account) Sync(ctx context.Context) (Report, error) {
 	for _, k := range known {
 		names[k.Name] = true
 	}
-	var folders []string
-	for n := range names {
-		if a.wanted(n) {
-			folders = append(folders, n)
-		}
-	}
-	sort.Strings(folders)
 
 	if !a.DryRun {
 		rep.Run, err = a.Journal.BeginRun(journal.RunInfo{Started: a.Now(), Command: a.Command, Args: a.Args})
@@ -128,31 +121,42 @@ func (a *Account) Sync(ctx context.Context) (Report, error) {
 		}
 		for _, in := range all {
 			pending[in.Op.Folder] = append(pending[in.Op.Folder], in)
+			// A folder gone from both sides since the interrupted run
+			// still has its intents resolved.
+			names[in.Op.Folder] = true
 		}
 	}
+	var folders []string
+	for n := range names {
+		if a.wanted(n) {
+			folders = append(folders, n)
+		}
+	}
+	sort.Strings(folders)
 
-	reports := make([]FolderReport, len(folders))
-	par := a.MaxConnections
-	if par < 1 {
-		par = 1
+	rep.Folders = a.syncFolders(ctx, rep.Run, folders, remoteByName, localSet, pending)
+
+	// A server may create the parents of a folder created on it ("Work" for
+	// "Work/Projects") as folders of their own. They were not listed
+	// before; sync them now, so that the next run has nothing left to do.
+	if !a.DryRun && createdRemote(rep.Folders) {
+		again, err := a.Remote.ListFolders(ctx)
+		if err != nil {
+			return rep, fmt.Errorf("list remote folders again after creating folders: %w", err)
+		}
+		var more []string
+		for _, r := range again {
+			if r.NoSelect || names[r.Name] || !a.wanted(r.Name) {
+				continue
+			}
+			remoteByName[r.Name] = r
+			names[r.Name] = true
+			more = append(more, r.Name)
+		}
+		sort.Strings(more)
+		rep.Folders = append(rep.Folders, a.syncFolders(ctx, rep.Run, more, remoteByName, localSet, pending)...)
 	}
-	sem := make(chan struct{}, par)
-	var wg sync.WaitGroup
-	for i, name := range folders {
-		_, rok := remoteByName[name]
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			start := time.Now()
-			fr := a.syncFolder(ctx, rep.Run, name, rok, localSet[name], pending[name])
-			fr.Elapsed = time.Since(start)
-			reports[i] = fr
-		}()
-	}
-	wg.Wait()
-	rep.Folders = reports
+	reports := rep.Folders
 
 	if !a.DryRun {
 		sum := journal.RunSummary{Finished: a.Now(), Counts: map[string]int{}}
@@ -169,6 +173,44 @@ func (a *Account) Sync(ctx context.Context) (Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// syncFolders syncs folders, up to MaxConnections at once, and returns
+// their reports in the order of folders.
+func (a *Account) syncFolders(ctx context.Context, run uint64, folders []string, remoteByName map[string]model.RemoteFolderStatus,
+	localSet map[string]bool, pending map[string][]journal.Intent) []FolderReport {
+	reports := make([]FolderReport, len(folders))
+	par := a.MaxConnections
+	if par < 1 {
+		par = 1
+	}
+	sem := make(chan struct{}, par)
+	var wg sync.WaitGroup
+	for i, name := range folders {
+		_, rok := remoteByName[name]
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			start := time.Now()
+			fr := a.syncFolder(ctx, run, name, rok, localSet[name], pending[name])
+			fr.Elapsed = time.Since(start)
+			reports[i] = fr
+		}()
+	}
+	wg.Wait()
+	return reports
+}
+
+// createdRemote reports whether a folder was created on the server.
+func createdRemote(reports []FolderReport) bool {
+	for _, f := range reports {
+		if f.Done[model.OpCreateRemoteFolder] > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *Account) wanted(name string) bool {
@@ -229,12 +271,12 @@ func (a *Account) syncFolder(ctx context.Context, run uint64, name string, remot
 	}
 	exe := &executor.Executor{Journal: a.Journal, Log: log}
 	if len(pending) > 0 && !a.DryRun {
-		found, err := exe.Recover(ctx, p, pending, st.Rows)
+		found, err := exe.Recover(ctx, p, pending, st)
 		if err != nil {
 			fr.Err = fmt.Errorf("resolve operations of the interrupted run: %w", err)
 			return fr
 		}
-		log.Info().Int("pending", len(pending)).Int("uploads_found", found).Msg("resolved interrupted run")
+		log.Info().Int("pending", len(pending)).Int("recovered", found).Msg("resolved interrupted run")
 		if st, _, err = a.Journal.FolderStatus(name); err != nil {
 			fr.Err = fmt.Errorf("read status: %w", err)
 			return fr

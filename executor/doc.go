@@ -14,6 +14,16 @@
 //   - Status rows change only in the checkpoint of the operation that made
 //     both sides agree (fetch, upload, pair, expunge, delete, forget); flag
 //     operations never touch the status.
+//   - Creating a folder that vanished first sets its old status aside in a
+//     checkpoint of its own, before the folder exists (and, for a server
+//     folder, clears the old UIDs from the local file names): a crash
+//     between the creation and its checkpoint must not leave an empty new
+//     folder beside a status that reads every message as deleted there.
+//   - After a crash (Recover), an upload is found again on the server by
+//     size, Message-ID and content, never by size and Message-ID alone; a
+//     download already moved into place is paired with the flags it was
+//     written with. Nothing is resolved when the server folder's
+//     UIDVALIDITY is no longer the status's.
 //   - The executor never plans: it does what it is told or records why it
 //     could not.
 package executor

@@ -138,6 +138,9 @@ func failed(res *Result, cp *journal.Checkpoint, s Step, err error) {
 
 func (e *Executor) createLocal(ctx context.Context, p *Pair, steps []Step, res *Result) error {
 	s := steps[0]
+	if err := e.voidStatus(p); err != nil {
+		return err
+	}
 	if err := p.Local.CreateFolder(ctx, p.Name); err != nil {
 		return fmt.Errorf("create local folder %q: %w", p.Name, err)
 	}
@@ -155,6 +158,12 @@ func (e *Executor) createLocal(ctx context.Context, p *Pair, steps []Step, res *
 
 func (e *Executor) createRemote(ctx context.Context, p *Pair, steps []Step, res *Result) error {
 	s := steps[0]
+	if err := e.voidStatus(p); err != nil {
+		return err
+	}
+	if err := e.clearLocalUIDs(ctx, p); err != nil {
+		return err
+	}
 	if err := p.Remote.CreateFolder(ctx, p.Name); err != nil {
 		return fmt.Errorf("create remote folder %q: %w", p.Name, err)
 	}
@@ -166,6 +175,61 @@ func (e *Executor) createRemote(ctx context.Context, p *Pair, steps []Step, res 
 	cp := journal.Checkpoint{Results: []journal.OpResult{{Seq: s.Seq}},
 		Folders: []journal.FolderMeta{{Name: p.Name, Deleted: true}, remoteMeta(p)}}
 	return e.checkpoint(p, res, cp, []model.Op{s.Op})
+}
+
+// voidStatus sets aside the status of a folder about to be created, in a
+// checkpoint of its own, before the folder exists. The plan to create a
+// folder that vanished on one side treats both sides as new to each other;
+// if the status were voided only with the creation's result, a crash
+// between the two would leave an empty new folder beside the old status,
+// and the next plan would read every message missing from it as deleted
+// there: a mass deletion on the other side (or, on the server, a refusal
+// for the new UIDVALIDITY). A folder never synced has nothing to void.
+func (e *Executor) voidStatus(p *Pair) error {
+	st, meta, err := e.Journal.FolderStatus(p.Name)
+	if err != nil {
+		return fmt.Errorf("read the status of %q: %w", p.Name, err)
+	}
+	if len(st.Rows) == 0 && meta.UIDValidity == 0 {
+		return nil
+	}
+	if err := e.Journal.Checkpoint(journal.Checkpoint{Folders: []journal.FolderMeta{{Name: p.Name, Deleted: true}}}); err != nil {
+		return fmt.Errorf("journal: set aside the status of vanished folder %q: %w", p.Name, err)
+	}
+	return nil
+}
+
+// clearLocalUIDs removes the UIDs from the local file names of a folder
+// whose server folder is about to be created. They name messages of a
+// server folder that is gone; left in place, one could be taken for the
+// new folder's message of the same UID (a message delivered there, or one
+// uploaded before a crash and not found again) and pair two different
+// messages. Each upload writes the new UID.
+func (e *Executor) clearLocalUIDs(ctx context.Context, p *Pair) error {
+	if p.LocalFolder == nil {
+		return nil
+	}
+	msgs, err := p.LocalFolder.Scan(ctx)
+	if err != nil {
+		return fmt.Errorf("scan local folder %q: %w", p.Name, err)
+	}
+	cleared := 0
+	for _, m := range msgs {
+		if m.UID == 0 {
+			continue
+		}
+		if err := p.LocalFolder.SetUID(ctx, m.Key, 0); err != nil && !errors.Is(err, adapters.ErrNoMessage) {
+			return fmt.Errorf("clear the old uid %d from local file %q: %w", m.UID, m.Key, err)
+		}
+		cleared++
+	}
+	if cleared == 0 {
+		return nil
+	}
+	if err := p.LocalFolder.Flush(ctx); err != nil {
+		return fmt.Errorf("flush local folder %q: %w", p.Name, err)
+	}
+	return nil
 }
 
 // remoteMeta is the folder metadata to record with status rows: the rows
@@ -286,40 +350,18 @@ func (e *Executor) uploadOne(ctx context.Context, p *Pair, op model.Op) (uint32,
 		return 0, fmt.Errorf("append to %q: %w", p.Name, err)
 	}
 	if uid == 0 {
-		uid, err = e.findUploaded(ctx, p, op, op.MinUID)
+		uid, err = e.findUploaded(ctx, p, op, nil, nil)
 		if err != nil {
 			return 0, err
+		}
+		if uid == 0 {
+			return 0, fmt.Errorf("appended to %q, but the copy was not found on the server (no UIDPLUS, and no message at or above UID %d has the same size and content: the server changed the message?)", p.Name, op.MinUID)
 		}
 	}
 	if err := p.LocalFolder.SetUID(ctx, op.Key, uid); err != nil {
 		return 0, fmt.Errorf("record uid %d in local file %q: %w", uid, op.Key, err)
 	}
 	return uid, nil
-}
-
-// findUploaded looks for the copy of local message op.Key on the server at
-// or above minUID, by size and Message-ID. It is how an append is confirmed
-// without UIDPLUS, and how an append interrupted by a crash is found again
-// instead of being repeated. It returns 0 and no error when nothing
-// matches, and the highest UID when several do (the latest append).
-func (e *Executor) findUploaded(ctx context.Context, p *Pair, op model.Op, minUID uint32) (uint32, error) {
-	r, size, _, err := p.LocalFolder.OpenForUpload(ctx, op.Key)
-	if err != nil {
-		return 0, err
-	}
-	msgID := messageID(r)
-	r.Close()
-	uids, err := p.RemoteFolder.FindByIdentity(ctx, minUID, size, msgID)
-	if err != nil {
-		return 0, fmt.Errorf("look for uploaded message in %q: %w", p.Name, err)
-	}
-	var best uint32
-	for _, u := range uids {
-		if u > best {
-			best = u
-		}
-	}
-	return best, nil
 }
 
 // messageID reads the Message-ID header of a message, or "".
@@ -438,25 +480,88 @@ func isFolderFatal(err error) bool {
 	return strings.Contains(s, "timed out") || strings.Contains(s, "connection") || strings.Contains(s, "broken pipe")
 }
 
-// Recover resolves uploads that a previous run journaled but never
-// checkpointed: the message may have reached the server before the crash.
-// It looks for the copy by identity at or above the UIDNEXT recorded in the
-// intent; when found, it records the UID in the local file name and pairs
-// them, so the re-plan neither uploads it again nor downloads the copy.
-// Every other pending operation is marked superseded: planning again from
-// the observed state redoes what is still needed, idempotently.
-func (e *Executor) Recover(ctx context.Context, p *Pair, pending []journal.Intent, known map[uint32]model.StatusRow) (int, error) {
+// Recover resolves the operations a previous run journaled but never
+// checkpointed, before the folder is planned again:
+//
+//   - An upload may have reached the server before the crash. Its copy is
+//     looked for at or above the UIDNEXT recorded in the intent, by size,
+//     Message-ID and content (findUploaded), among the UIDs the status st
+//     does not pair yet; when found, the UID goes into the local file name
+//     and a status row pairs them with the flags uploaded, so the re-plan
+//     neither uploads it again nor downloads the copy.
+//   - A download may have been moved into place (its file carries the
+//     UID). It is paired with the flags it was written with: the common
+//     ancestor of both sides' later changes.
+//   - Every other pending operation is marked superseded: planning again
+//     from the observed state redoes what is still needed, idempotently.
+//
+// When the server folder's UIDVALIDITY is no longer the status's, nothing
+// is resolved (the UIDs recorded mean other messages now, and a pairing
+// would record the new UIDVALIDITY beside the old rows): all is superseded
+// and the planner refuses the folder. It returns how many operations it
+// resolved.
+func (e *Executor) Recover(ctx context.Context, p *Pair, pending []journal.Intent, st model.FolderStatus) (int, error) {
 	e.defaults()
+	known := make(map[uint32]model.StatusRow, len(st.Rows))
+	for uid, row := range st.Rows {
+		known[uid] = row
+	}
+	sameFolder := p.RemoteFolder != nil && p.LocalFolder != nil &&
+		(st.UIDValidity == 0 || st.UIDValidity == p.RemoteFolder.Status().UIDValidity)
+	// One listing of what reached the server since the earliest pending
+	// upload was planned serves every upload the exact search misses.
+	var loose *serverCopies
+	for _, in := range pending {
+		if in.Op.Kind == model.OpUpload && (loose == nil || in.Op.MinUID < loose.minUID) {
+			loose = &serverCopies{minUID: in.Op.MinUID}
+		}
+	}
+	// Files that a download renamed into place carry their UID.
+	var fetched map[uint32]string
+	fetchedFile := func(uid uint32) (string, error) {
+		if fetched == nil {
+			msgs, err := p.LocalFolder.Scan(ctx)
+			if err != nil {
+				return "", fmt.Errorf("scan local folder %q: %w", p.Name, err)
+			}
+			fetched = map[uint32]string{}
+			for _, m := range msgs { // sorted by key: the first claim wins, as in the planner
+				if _, dup := fetched[m.UID]; m.UID != 0 && !dup {
+					fetched[m.UID] = m.Key
+				}
+			}
+		}
+		return fetched[uid], nil
+	}
 	cp := journal.Checkpoint{}
 	found := 0
 	for _, in := range pending {
 		op := in.Op
-		if op.Kind == model.OpUpload && p.RemoteFolder != nil && p.LocalFolder != nil {
-			uid, err := e.findUploaded(ctx, p, op, op.MinUID)
+		if op.Kind == model.OpFetch && sameFolder {
+			// Downloaded and moved into place, not checkpointed: the
+			// intent's flags are what the file was written with, the
+			// common ancestor of both sides' later changes. (Without this
+			// row the planner pairs file and message by UID with the union
+			// of their flags, and a flag removed on the server meanwhile
+			// would come back.)
+			key, err := fetchedFile(op.UID)
+			if err != nil {
+				return found, err
+			}
+			if key != "" {
+				cp.Results = append(cp.Results, journal.OpResult{Seq: in.Seq, UID: op.UID, Key: key})
+				cp.Upsert = append(cp.Upsert, journal.FolderRow{Folder: p.Name, Row: model.StatusRow{UID: op.UID, Key: key, Flags: op.Flags}})
+				known[op.UID] = model.StatusRow{UID: op.UID, Key: key, Flags: op.Flags}
+				found++
+				continue
+			}
+		}
+		if op.Kind == model.OpUpload && sameFolder {
+			uid, err := e.findUploaded(ctx, p, op, known, loose)
 			if err != nil && !errors.Is(err, adapters.ErrNoMessage) {
 				return found, err
 			}
-			if _, taken := known[uid]; uid != 0 && !taken {
+			if uid != 0 {
 				if err := p.LocalFolder.SetUID(ctx, op.Key, uid); err != nil {
 					return found, fmt.Errorf("record recovered uid %d for %q: %w", uid, op.Key, err)
 				}

@@ -15,7 +15,10 @@
 //     the status; an OpPair that records the agreed flags comes after them.
 //   - Modification beats deletion: a message deleted on one side whose flags
 //     were changed on the other since the last sync is kept (copied back),
-//     because a deletion can be repeated and lost mail cannot.
+//     because a deletion can be repeated and lost mail cannot. \Deleted
+//     (Maildir T) added on the other side is no such change: it agrees with
+//     the deletion. It is also what an expunge interrupted between UID STORE
+//     +FLAGS (\Deleted) and UID EXPUNGE leaves on the server.
 //
 // Imports only mailtrail/model and the standard library.
 package planner

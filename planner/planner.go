@@ -235,7 +235,7 @@ func planMessages(in Input, st model.FolderStatus) []model.Op {
 			pair(uid, key, merged, r, l, &row, mergeReason(row.Flags, r.Flags, l.Flags))
 		case rok && !lok:
 			usedRemote[uid] = true
-			if r.Flags != row.Flags {
+			if !onlyMarkedDeleted(row.Flags, r.Flags) {
 				fetch = append(fetch, model.Op{Kind: model.OpFetch, Folder: folder, UID: uid, Flags: r.Flags, Size: r.Size,
 					Reason: "deleted locally, but its flags changed on the server since the last sync: keeping it"})
 			} else {
@@ -244,7 +244,7 @@ func planMessages(in Input, st model.FolderStatus) []model.Op {
 			}
 		case !rok && lok:
 			usedLocal[key] = true
-			if l.Flags != row.Flags {
+			if !onlyMarkedDeleted(row.Flags, l.Flags) {
 				upload = append(upload, model.Op{Kind: model.OpUpload, Folder: folder, UID: uid, Key: key, Flags: l.Flags,
 					Size: l.Size, MinUID: in.Remote.Status.UIDNext,
 					Reason: "expunged on the server, but its flags changed locally since the last sync: keeping it"})
@@ -296,6 +296,16 @@ func planMessages(in Input, st model.FolderStatus) []model.Op {
 	out = append(out, deletes...)
 	out = append(out, book...)
 	return out
+}
+
+// onlyMarkedDeleted reports whether a message's flags are those of the
+// status, give or take an added \Deleted (Maildir T): no change that would
+// make a deletion on the other side lose something. A mark for deletion
+// agrees with the deletion instead of overruling it; and expunging on the
+// server sets \Deleted before UID EXPUNGE, so a run interrupted between
+// the two leaves exactly this, which must not bring the message back.
+func onlyMarkedDeleted(status, now model.Flags) bool {
+	return now == status || now == status|model.Deleted
 }
 
 // Merge is the three-way flag merge: each side's additions and removals

@@ -69,16 +69,42 @@ func (c *conn) run(ctx context.Context, command string, f func() error) error {
 		return reason
 	}
 	var cb *errCallback
-	if err != nil && !isServerRefusal(err) && !errors.As(err, &cb) && c.broken == nil {
+	var be *bodyError
+	if err != nil && !isServerRefusal(err) && !errors.As(err, &cb) && !errors.As(err, &be) {
 		// go-imap gave up on the connection (an I/O error, a response it
-		// cannot parse): it is closed, and nothing on it will answer.
-		if c.ready {
-			err = fmt.Errorf("connection lost: %w", err)
+		// cannot parse), or f did: it is closed, and nothing on it will
+		// answer. The error says so, whatever go-imap's words were, so
+		// that a caller can tell a lost connection (a command may have
+		// been carried out unanswered) from a refusal.
+		if c.ready && !errors.Is(err, errConnectionLost) {
+			err = &lostError{err}
 		}
 		c.markBroken(err)
 	}
 	return err
 }
+
+// errConnectionLost is wrapped by every error of a command whose
+// connection was lost (not refused by the server, not timed out: see
+// ErrTimeout) after login.
+var errConnectionLost = errors.New("connection lost")
+
+// lostError is an error that ended a logged-in connection.
+type lostError struct{ err error }
+
+func (e *lostError) Error() string {
+	return "connection lost: " + e.err.Error() + " (sync again to resume)"
+}
+
+func (e *lostError) Unwrap() []error { return []error{errConnectionLost, e.err} }
+
+// bodyError is an error of the message a command was sending (its local
+// file), not of the connection: the connection was closed on purpose, the
+// server stored nothing, and the error is the message's alone.
+type bodyError struct{ err error }
+
+func (e *bodyError) Error() string { return e.err.Error() }
+func (e *bodyError) Unwrap() error { return e.err }
 
 // markBroken retires the connection: it is closed and never used again.
 func (c *conn) markBroken(err error) {

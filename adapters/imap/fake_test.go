@@ -21,6 +21,9 @@ import (
 type fakeServer struct {
 	addr    string
 	respond func(w io.Writer, tag, command, args string)
+	// onAppend, when set, handles APPEND with the connection's reader, to
+	// read (or not) the literal.
+	onAppend func(w io.Writer, r *bufio.Reader, tag, args string)
 
 	mu    sync.Mutex
 	conns []net.Conn
@@ -30,11 +33,17 @@ const fakeCaps = "IMAP4rev1 UIDPLUS UNSELECT"
 
 func startFake(t *testing.T, respond func(w io.Writer, tag, command, args string)) *fakeServer {
 	t.Helper()
+	return startFakeAppend(t, respond, nil)
+}
+
+// startFakeAppend is startFake with an APPEND handler.
+func startFakeAppend(t *testing.T, respond func(w io.Writer, tag, command, args string), onAppend func(w io.Writer, r *bufio.Reader, tag, args string)) *fakeServer {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeServer{addr: ln.Addr().String(), respond: respond}
+	f := &fakeServer{addr: ln.Addr().String(), respond: respond, onAppend: onAppend}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -92,6 +101,12 @@ func (f *fakeServer) serve(c net.Conn) {
 		case "LOGOUT":
 			fmt.Fprintf(c, "* BYE bye\r\n%s OK done\r\n", tag)
 			return
+		case "APPEND":
+			if f.onAppend != nil {
+				f.onAppend(c, r, tag, args)
+				continue
+			}
+			f.respond(c, tag, command, args)
 		default:
 			f.respond(c, tag, command, args)
 		}

@@ -248,8 +248,14 @@ const maxRangesPerCommand = 200
 // m.Size is the exact length of body. Bodies are streamed: a message is
 // never held in memory. After fn returns an error, the rest of the chunk
 // is read and discarded (the connection would stall otherwise) and the
-// error is returned. UIDs that do not exist are skipped. fn must not call
-// the folder's methods.
+// error is returned. UIDs that do not exist are skipped. A misbehaving
+// server is survived: a UID it sends twice is handed on once (its first
+// body), a body for a UID not asked for is dropped, and a message it lists
+// without sending its body, or with an empty body although its
+// RFC822.SIZE is not 0, is skipped with a warning naming the folder and
+// UIDs (it stays on the server; the caller sees it missing, as if
+// expunged, and the next sync asks again). fn must not call the folder's
+// methods.
 func (f *Folder) Fetch(ctx context.Context, uids []uint32, fn func(m model.RemoteMsg, body io.Reader) error) error {
 	for _, chunk := range uidChunks(uids, fetchChunkUIDs, maxRangesPerCommand) {
 		if err := f.fetchChunk(ctx, chunk, fn); err != nil {
@@ -284,19 +290,30 @@ func (f *Folder) fetchChunk(ctx context.Context, set imap.UIDSet, fn func(model.
 
 		bodyCmd := c.client.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}})
 		delivered := make(map[uint32]bool)
+		answered := make(map[uint32]bool) // a FETCH response carried the UID, body or not
 		for msg := bodyCmd.Next(); msg != nil; msg = bodyCmd.Next() {
 			var uid uint32
 			for item := msg.Next(); item != nil; item = msg.Next() {
 				switch item := item.(type) {
 				case imapclient.FetchItemDataUID:
 					uid = uint32(item.UID)
+					answered[uid] = true
 				case imapclient.FetchItemDataBodySection:
-					if item.Literal == nil || uid == 0 || fnErr != nil || delivered[uid] {
+					// A UID sent twice gets its first body only; a body for
+					// a UID nobody asked for is not handed on.
+					if item.Literal == nil || uid == 0 || fnErr != nil || delivered[uid] || !set.Contains(imap.UID(uid)) {
 						continue // the next msg.Next() discards the literal
 					}
 					m, ok := meta[uid]
 					if !ok {
 						m = model.RemoteMsg{UID: uid}
+					}
+					if item.Literal.Size() == 0 && m.Size > 0 {
+						// An empty body for a message of RFC822.SIZE bytes:
+						// the server could not render it (imapmemserver does
+						// this for a message without a header). Storing it
+						// would put an empty file in place of the message.
+						continue
 					}
 					m.Size = item.Literal.Size()
 					delivered[uid] = true
@@ -335,8 +352,25 @@ func (f *Folder) fetchChunk(ctx context.Context, set imap.UIDSet, fn func(model.
 			if c.orphanBodies.Load() != orphans {
 				return fmt.Errorf("the server sent bodies that go-imap could not match to UIDs %v (it sends UID after the body; this server is not supported)", missing)
 			}
-			if c.expunges.Load() == expunges {
-				f.store.cfg.Logger.Debug().Str("folder", f.name).Uints32("uids", missing).Msg("imap: server listed messages but sent no body; skipped")
+			// A message the server answered for without its body is the
+			// server's fault: say so (it stays on the server and the next
+			// sync asks again). One it did not answer for at all was
+			// expunged meanwhile, if an EXPUNGE came.
+			var noBody, gone []uint32
+			for _, uid := range missing {
+				if answered[uid] || c.expunges.Load() == expunges {
+					noBody = append(noBody, uid)
+				} else {
+					gone = append(gone, uid)
+				}
+			}
+			if len(noBody) > 0 {
+				f.store.cfg.Logger.Warn().Str("server", f.store.name).Str("folder", f.name).Uints32("uids", noBody).
+					Msg("imap: the server listed these messages but sent no body for them; they are not downloaded this time " +
+						"and stay on the server, and the next sync asks again (if this repeats, the server cannot read them: check its logs)")
+			}
+			if len(gone) > 0 {
+				f.store.cfg.Logger.Debug().Str("folder", f.name).Uints32("uids", gone).Msg("imap: expunged on the server before their bodies came; skipped")
 			}
 		}
 		return nil
@@ -351,38 +385,60 @@ func (f *Folder) fetchChunk(ctx context.Context, set imap.UIDSet, fn func(model.
 // Append stores a message of exactly size bytes with flags and internal
 // date (zero: the server's now) and returns the UID from APPENDUID, or 0
 // when the server has no UIDPLUS. A body shorter or longer than size is an
-// error and closes the connection (a literal cannot be taken back).
+// error and closes the connection (a literal cannot be taken back) before
+// the literal's last byte is sent, so that the server stores nothing.
 func (f *Folder) Append(ctx context.Context, size int64, body io.Reader, flags model.Flags, date time.Time) (uint32, error) {
 	var uid uint32
 	opts := &imap.AppendOptions{Flags: flagsToIMAP(flags), Time: date}
 	err := f.do(ctx, "APPEND", func(c *conn) error {
 		cmd := c.client.Append(f.server, size, opts)
-		n, copyErr := io.Copy(cmd, io.LimitReader(body, size))
-		if copyErr == nil && n < size {
-			copyErr = fmt.Errorf("the message body ended after %d of %d bytes", n, size)
+		// Errors of the body (the local file) are told apart from those
+		// of the connection: after the first the server surely stored
+		// nothing (the literal is left incomplete) and the message alone
+		// failed; after the second it may have stored it, and the error
+		// says "connection lost" (see conn.run) so that the caller stops
+		// the folder and looks for the copy before appending again.
+		src := &trackedReader{r: body}
+		// All but the last byte, then the last byte only once the body is
+		// known to end there: a body that turns out longer (its file grew
+		// while it was read) leaves the literal incomplete, and a server
+		// stores nothing of an incomplete literal.
+		head := max(size-1, 0)
+		n, copyErr := io.Copy(cmd, io.LimitReader(src, head))
+		if src.err != nil {
+			copyErr = &bodyError{src.err}
+		} else if copyErr == nil && n < head {
+			copyErr = &bodyError{fmt.Errorf("the message body ended after %d of %d bytes", n, size)}
 		}
 		if copyErr == nil {
-			var one [1]byte
-			if k, _ := io.ReadFull(body, one[:]); k > 0 {
-				copyErr = fmt.Errorf("the message body is longer than its size, %d bytes", size)
+			var tail [2]byte
+			k, _ := io.ReadFull(src, tail[:size-head+1])
+			switch {
+			case int64(k) != size-head && src.err != nil:
+				copyErr = &bodyError{src.err} // the reader says why (a file that changed)
+			case int64(k) > size-head:
+				copyErr = &bodyError{fmt.Errorf("the message body is longer than its size, %d bytes", size)}
+				// The reader may know why (a file that changed): ask it.
+				var more [1]byte
+				if _, err := src.Read(more[:]); src.err != nil && err != nil {
+					copyErr = &bodyError{src.err}
+				}
+			case int64(k) < size-head:
+				copyErr = &bodyError{fmt.Errorf("the message body ended after %d of %d bytes", n+int64(k), size)}
+			default:
+				_, copyErr = cmd.Write(tail[:k])
 			}
 		}
 		if copyErr != nil {
-			if isServerRefusal(copyErr) {
-				// The server refused the literal; go-imap closes the
-				// connection after this.
-				_ = cmd.Close()
-				_, _ = cmd.Wait()
-				c.markBroken(copyErr)
-				return copyErr
-			}
+			// A literal cannot be taken back: the connection goes, before
+			// the rest of the literal (and the command's end) is sent.
+			// When the server refused the literal, go-imap closes it too.
 			c.markBroken(copyErr)
 			_ = cmd.Close()
 			_, _ = cmd.Wait()
 			return copyErr
 		}
 		if err := cmd.Close(); err != nil {
-			c.markBroken(err)
 			return err
 		}
 		data, err := cmd.Wait()
@@ -394,6 +450,20 @@ func (f *Folder) Append(ctx context.Context, size int64, body io.Reader, flags m
 		return nil
 	})
 	return uid, err
+}
+
+// trackedReader remembers the first error of its reader other than EOF.
+type trackedReader struct {
+	r   io.Reader
+	err error
+}
+
+func (t *trackedReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if err != nil && err != io.EOF && t.err == nil {
+		t.err = err
+	}
+	return n, err
 }
 
 // StoreFlags adds then removes flags on uids, with one UID STORE

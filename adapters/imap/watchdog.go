@@ -84,7 +84,7 @@ func (w *watchdog) check() {
 		w.mu.Unlock()
 		return
 	}
-	w.fired = fmt.Errorf("%w after %s (no answer from the server; connection closed)", ErrTimeout, formatDuration(w.timeout))
+	w.fired = fmt.Errorf("%w after %s (no answer from the server; connection closed; for a slow server, raise socktimeout)", ErrTimeout, formatDuration(w.timeout))
 	w.mu.Unlock()
 	w.kill()
 }

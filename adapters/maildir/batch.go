@@ -83,7 +83,7 @@ func (b *Batch) Add(uid uint32, flags model.Flags, date time.Time, body io.Reade
 			break
 		}
 		if !errors.Is(err, fs.ErrExist) || attempt >= 100 {
-			return "", fmt.Errorf("maildir folder %s: create %s: %w", f.name, tmpPath, err)
+			return "", fmt.Errorf("maildir folder %s: create %s: %w", f.name, tmpPath, withAdvice(err))
 		}
 	}
 	w := bufio.NewWriterSize(file, copyBufferSize)
@@ -96,7 +96,7 @@ func (b *Batch) Add(uid uint32, flags model.Flags, date time.Time, body io.Reade
 	}
 	if err != nil {
 		os.Remove(tmpPath)
-		return "", fmt.Errorf("maildir folder %s: write uid %d to %s: %w", f.name, uid, tmpPath, err)
+		return "", fmt.Errorf("maildir folder %s: write uid %d to %s: %w", f.name, uid, tmpPath, withAdvice(err))
 	}
 	b.pending = append(b.pending, pendingFile{key: key, name: name, sub: subdirFor(flags), date: date})
 	faultinject.Step(faultinject.Effect, "maildir write tmp/"+name)
@@ -132,7 +132,7 @@ func (b *Batch) Commit(ctx context.Context) error {
 		return err
 	}
 	if err := b.syncFiles(ctx); err != nil {
-		return fmt.Errorf("maildir folder %s: commit: %w", f.name, err)
+		return fmt.Errorf("maildir folder %s: commit: %w", f.name, withAdvice(err))
 	}
 
 	f.mu.Lock()
@@ -172,7 +172,7 @@ func (b *Batch) Commit(ctx context.Context) error {
 	}
 	if err := errors.Join(renameErr, syncErr); err != nil {
 		return fmt.Errorf("maildir folder %s: commit (%d of %d messages moved into place): %w",
-			f.name, moved, moved+len(b.pending), err)
+			f.name, moved, moved+len(b.pending), withAdvice(err))
 	}
 	b.closed = true
 	return nil

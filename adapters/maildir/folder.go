@@ -297,7 +297,7 @@ func (f *Folder) SetFlags(ctx context.Context, key string, flags model.Flags) er
 		return f.renameLocked(key, ref, fileRef{sub: subdirFor(flags), name: newName})
 	})
 	if err != nil && !errors.Is(err, adapters.ErrNoMessage) {
-		return fmt.Errorf("maildir folder %s: set flags %s on %s: %w", f.name, flags, key, err)
+		return fmt.Errorf("maildir folder %s: set flags %s on %s: %w", f.name, flags, key, withAdvice(err))
 	}
 	return err
 }
@@ -323,7 +323,7 @@ func (f *Folder) SetUID(ctx context.Context, key string, uid uint32) error {
 		return f.renameLocked(key, ref, fileRef{sub: ref.sub, name: newName})
 	})
 	if err != nil && !errors.Is(err, adapters.ErrNoMessage) {
-		return fmt.Errorf("maildir folder %s: set uid %d on %s: %w", f.name, uid, key, err)
+		return fmt.Errorf("maildir folder %s: set uid %d on %s: %w", f.name, uid, key, withAdvice(err))
 	}
 	return err
 }
@@ -346,7 +346,7 @@ func (f *Folder) Delete(ctx context.Context, key string) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("maildir folder %s: delete %s: %w", f.name, key, err)
+		return fmt.Errorf("maildir folder %s: delete %s: %w", f.name, key, withAdvice(err))
 	}
 	return nil
 }
@@ -366,7 +366,7 @@ func (f *Folder) Flush(ctx context.Context) error {
 			return err
 		}
 		if err := syncDir(d); err != nil {
-			return fmt.Errorf("maildir folder %s: flush: %w", f.name, err)
+			return fmt.Errorf("maildir folder %s: flush: %w", f.name, withAdvice(err))
 		}
 		delete(f.dirty, d)
 	}

@@ -115,7 +115,7 @@ func New(root string, sep byte, opts Options) (*Store, error) {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		if err := os.MkdirAll(s.root, dirMode); err != nil {
-			return nil, fmt.Errorf("maildir root %s: cannot create it: %w", s.root, err)
+			return nil, fmt.Errorf("maildir root %s: cannot create it: %w", s.root, withAdvice(err))
 		}
 	case err != nil:
 		return nil, fmt.Errorf("maildir root %s: %w", s.root, err)
@@ -158,7 +158,7 @@ func (s *Store) LocalName(canonical string) (string, error) {
 	}
 	for _, p := range strings.Split(canonical, "/") {
 		if strings.IndexByte(p, s.sep) >= 0 {
-			return "", fmt.Errorf("maildir folder %q: %q holds the Maildir separator %q, so the folder would read back under another name; rename the folder or map it with nametrans", canonical, p, s.sep)
+			return "", fmt.Errorf("maildir folder %q: %q holds the Maildir separator %q, so the folder would read back under another name and could merge with another folder; it is not synced: rename it so that it has no %q, or use a Maildir with sep = /", canonical, p, s.sep, s.sep)
 		}
 	}
 	local := strings.ReplaceAll(canonical, "/", string(s.sep))
@@ -287,13 +287,13 @@ func (s *Store) CreateFolder(ctx context.Context, name string) error {
 				return fmt.Errorf("maildir folder %s: %s exists and is not a directory; move it away", name, dir)
 			}
 		default:
-			return fmt.Errorf("maildir folder %s: create %s: %w", name, dir, err)
+			return fmt.Errorf("maildir folder %s: create %s: %w", name, dir, withAdvice(err))
 		}
 	}
 	// Deepest first, so that a parent is synced after the entries below it.
 	for i := len(order) - 1; i >= 0; i-- {
 		if err := syncDir(order[i]); err != nil {
-			return fmt.Errorf("maildir folder %s: %w", name, err)
+			return fmt.Errorf("maildir folder %s: %w", name, withAdvice(err))
 		}
 	}
 	return nil

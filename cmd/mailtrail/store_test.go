@@ -7,7 +7,9 @@ import (
 	"testing"
 )
 
-func journalDir(su setup) string { return filepath.Join(su.dir, "meta", "mailtrail", "Test", "journal") }
+func journalDir(su setup) string {
+	return filepath.Join(su.dir, "meta", "mailtrail", "Test", "journal")
+}
 
 // TestLostStatusNeverDeletes: with the whole journal gone, a sync after
 // changes on both sides deletes nothing anywhere: messages are paired again
