@@ -301,17 +301,29 @@ func (e *Executor) fetchBatch(ctx context.Context, p *Pair, steps []Step, res *R
 	return e.checkpoint(p, res, cp, ok)
 }
 
-func (e *Executor) upload(ctx context.Context, p *Pair, steps []Step, res *Result) error {
-	cp := journal.Checkpoint{}
-	var ok []model.Op
-	flush := func() error {
-		if err := p.LocalFolder.Flush(ctx); err != nil {
-			return fmt.Errorf("flush local folder %q: %w", p.Name, err)
-		}
-		err := e.checkpoint(p, res, cp, ok)
-		cp, ok = journal.Checkpoint{}, nil
-		return err
+// localCheckpoints collects the results of operations that rename or
+// remove local files, and commits them every CheckpointEvery operations:
+// first one fsync of the directories touched, then one synced checkpoint.
+type localCheckpoints struct {
+	e   *Executor
+	p   *Pair
+	res *Result
+	cp  journal.Checkpoint
+	ok  []model.Op
+}
+
+func (l *localCheckpoints) flush(ctx context.Context) error {
+	if err := l.p.LocalFolder.Flush(ctx); err != nil {
+		return fmt.Errorf("flush local folder %q: %w", l.p.Name, err)
 	}
+	err := l.e.checkpoint(l.p, l.res, l.cp, l.ok)
+	l.cp, l.ok = journal.Checkpoint{}, nil
+	return err
+}
+
+func (e *Executor) upload(ctx context.Context, p *Pair, steps []Step, res *Result) error {
+	lc := &localCheckpoints{e: e, p: p, res: res}
+	cp := &lc.cp
 	for i, s := range steps {
 		uid, err := e.uploadOne(ctx, p, s.Op)
 		switch {
@@ -320,22 +332,22 @@ func (e *Executor) upload(ctx context.Context, p *Pair, steps []Step, res *Resul
 		case err != nil && isFolderFatal(err):
 			return err
 		case err != nil:
-			failed(res, &cp, s, err)
+			failed(res, cp, s, err)
 		default:
 			cp.Results = append(cp.Results, journal.OpResult{Seq: s.Seq, UID: uid, Key: s.Op.Key})
 			if s.Op.UID != 0 && s.Op.UID != uid {
 				cp.Delete = append(cp.Delete, journal.FolderUID{Folder: p.Name, UID: s.Op.UID})
 			}
 			cp.Upsert = append(cp.Upsert, journal.FolderRow{Folder: p.Name, Row: model.StatusRow{UID: uid, Key: s.Op.Key, Flags: s.Op.Flags}})
-			ok = append(ok, s.Op)
+			lc.ok = append(lc.ok, s.Op)
 		}
 		if (i+1)%e.CheckpointEvery == 0 {
-			if err := flush(); err != nil {
+			if err := lc.flush(ctx); err != nil {
 				return err
 			}
 		}
 	}
-	return flush()
+	return lc.flush(ctx)
 }
 
 // uploadOne appends one local message and records its UID in the file name.
@@ -397,16 +409,8 @@ func (e *Executor) storeRemote(ctx context.Context, p *Pair, steps []Step, res *
 }
 
 func (e *Executor) localChanges(ctx context.Context, p *Pair, steps []Step, res *Result) error {
-	cp := journal.Checkpoint{}
-	var ok []model.Op
-	flush := func() error {
-		if err := p.LocalFolder.Flush(ctx); err != nil {
-			return fmt.Errorf("flush local folder %q: %w", p.Name, err)
-		}
-		err := e.checkpoint(p, res, cp, ok)
-		cp, ok = journal.Checkpoint{}, nil
-		return err
-	}
+	lc := &localCheckpoints{e: e, p: p, res: res}
+	cp := &lc.cp
 	for i, s := range steps {
 		var err error
 		if s.Op.Kind == model.OpSetLocalFlags {
@@ -419,21 +423,21 @@ func (e *Executor) localChanges(ctx context.Context, p *Pair, steps []Step, res 
 			// Gone since the scan: the next sync sees it gone.
 			cp.Results = append(cp.Results, journal.OpResult{Seq: s.Seq, Skipped: true})
 		case err != nil:
-			failed(res, &cp, s, err)
+			failed(res, cp, s, err)
 		default:
 			cp.Results = append(cp.Results, journal.OpResult{Seq: s.Seq, Key: s.Op.Key})
 			if s.Op.Kind == model.OpDeleteLocal {
 				cp.Delete = append(cp.Delete, journal.FolderUID{Folder: p.Name, UID: s.Op.UID})
 			}
-			ok = append(ok, s.Op)
+			lc.ok = append(lc.ok, s.Op)
 		}
 		if (i+1)%e.CheckpointEvery == 0 {
-			if err := flush(); err != nil {
+			if err := lc.flush(ctx); err != nil {
 				return err
 			}
 		}
 	}
-	return flush()
+	return lc.flush(ctx)
 }
 
 func (e *Executor) expungeRemote(ctx context.Context, p *Pair, steps []Step, res *Result) error {
