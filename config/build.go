@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mailtrail/config/lambda"
 	"os"
 	"path/filepath"
 	"sort"
@@ -293,6 +294,14 @@ func (b *builder) readRepository(sec *iniSection, name string) *Repository {
 			}
 		}
 		b.errorf(typeOpt.line, "%s = %s: unknown repository type; want Maildir or IMAP%s", v.where(typeOpt), typ, hint)
+	}
+	if src, o, ok := v.value("folderfilter"); ok {
+		fn, err := lambda.Compile("folderfilter", src)
+		if err != nil {
+			b.errorf(o.line, "[%s] %v", sec.name, err)
+		} else {
+			r.FolderFilter = fn
+		}
 	}
 	if len(b.errs) > errsBefore {
 		return nil

@@ -605,7 +605,6 @@ x = 1
 		at("pythonfile = ~/.offlineimap.py", "[general] option 'pythonfile' is not supported yet and is ignored (it is Python code, which mailtrail does not run)"),
 		// host is used in a %(host)s reference: a variable, no warning.
 		at("gmailtrashfolder = [Gmail]/Trash", "[DEFAULT] option 'gmailtrashfolder' is neither an option mailtrail reads nor used in a %(gmailtrashfolder)s reference, so it is ignored"),
-		at("folderfilter = lambda f: True", "[DEFAULT] option 'folderfilter' is not supported yet and is ignored (it is Python code, which mailtrail does not run): every folder is synchronised"),
 		at("lonely = nobody uses me", "[DEFAULT] option 'lonely' is neither an option mailtrail reads nor used in a %(lonely)s reference, so it is ignored"),
 		at("enabled = yes", "[mbnames] enabled = yes: writing the mailboxes file is not supported yet; mailtrail does not write it"),
 		at("filename = ~/.mutt/mailboxes", "[mbnames] option 'filename' is not supported yet and is ignored"),
@@ -694,6 +693,12 @@ func TestFullConfig(t *testing.T) {
 			RemoteUser: "jdoe", RemotePass: NewSecret("100%-secret"), SSL: false, STARTTLS: true,
 			SSLCACertFile: home + "/.certs/work-ca.pem", MaxConnections: 1, CreateFolders: true, ReadOnly: true},
 	}
+	if f := p.Remote.FolderFilter; f == nil || !strings.Contains(f.Source(), "'Spam'") {
+		t.Errorf("Personal-Remote folderfilter not compiled: %v", f)
+	} else if ok, _ := f.CallBool("Spam"); ok {
+		t.Errorf("Personal-Remote folderfilter keeps Spam")
+	}
+	want["Personal-Remote"].FolderFilter = p.Remote.FolderFilter
 	for _, r := range []*Repository{p.Local, p.Remote, w.Local, w.Remote} {
 		if !reflect.DeepEqual(r, want[r.Name]) {
 			t.Errorf("%s:\n got %#v\nwant %#v", r.Name, *r, *want[r.Name])
@@ -710,7 +715,6 @@ func TestFullConfig(t *testing.T) {
 		"34 Account Personal quick",
 		"35 Account Personal postsynchook",
 		"41 Repository Personal-Local nametrans",
-		"49 Repository Personal-Remote folderfilter",
 		"52 Repository Personal-Remote nametrans",
 		"58 Account Work maxage",
 		"77 Repository Work-Remote holdconnectionopen",
@@ -812,7 +816,7 @@ maxage = 30
 			t.Errorf("expunge = no is what mailtrail does; no warning wanted: %s", w)
 		}
 	}
-	for _, o := range []string{"nametrans", "folderfilter", "sync_deletes"} {
+	for _, o := range []string{"nametrans", "sync_deletes"} {
 		if !unsafe[o] {
 			t.Errorf("%s not marked unsafe (warnings %v)", o, warnings)
 		}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"mailtrail/config/lambda"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -108,6 +109,12 @@ type Repository struct {
 	// ReadOnly is "readonly" (default false): nothing in this repository
 	// is ever changed.
 	ReadOnly bool
+
+	// FolderFilter is "folderfilter": a Python lambda called with each of
+	// this repository's folder names in its own form (the server's
+	// delimiter, or the Maildir's sep); a folder it rejects is not synced.
+	// Nil when unset.
+	FolderFilter *lambda.Func
 
 	// Maildir.
 

@@ -24,10 +24,10 @@ func (k sectionKind) String() string {
 var understood = map[sectionKind]map[string]bool{
 	kindGeneral: set("accounts", "metadata", "maxsyncaccounts", "socktimeout"),
 	kindAccount: set("localrepository", "remoterepository"),
-	kindMaildir: set("type", "localfolders", "sep", "createfolders", "readonly"),
+	kindMaildir: set("type", "localfolders", "sep", "createfolders", "readonly", "folderfilter"),
 	kindIMAP: set("type", "remotehost", "remoteport", "remoteuser", "remotepass",
 		"remotepassfile", "ssl", "starttls", "sslcacertfile", "maxconnections",
-		"createfolders", "readonly"),
+		"createfolders", "readonly", "folderfilter"),
 	// mbnames writes a mailboxes file for mail readers. mailtrail reads only
 	// "enabled", to tell the user that it does not write the file; the
 	// other options are reported only when it is enabled.
@@ -55,9 +55,11 @@ var harmlessAlways = set("expunge")
 // duplicate mail: a folder filter or name translation left out syncs
 // folders the user excluded or renamed (duplicating every message of
 // Gmail's "All Mail", say), and sync_deletes = no left out propagates
-// deletions the user wanted kept. The command line refuses to sync while
+// deletions the user wanted kept. (folderfilter is read now, in repository
+// sections; in [mbnames] it is only a warning: no mail depends on it.)
+// The command line refuses to sync while
 // one is set, unless told --force.
-var unsafeToIgnore = set("nametrans", "folderfilter", "sync_deletes")
+var unsafeToIgnore = set("nametrans", "sync_deletes")
 
 // pythonOptions are OfflineIMAP options whose value is Python code (or a
 // Python literal) evaluated by OfflineIMAP. mailtrail does not evaluate

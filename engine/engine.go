@@ -28,6 +28,11 @@ type Account struct {
 	// Folders, when not empty, limits the sync to these canonical names
 	// (the -f option).
 	Folders []string
+	// Filter, when set, decides which folders are synced at all (the
+	// repositories' folderfilter options); a folder it rejects is neither
+	// synced, nor created, nor deleted on either side. An error fails that
+	// folder.
+	Filter func(name string) (bool, error)
 	// MaxConnections is how many folders sync at once (default 1).
 	MaxConnections int
 	// DryRun plans and reports without changing anything.
@@ -127,14 +132,21 @@ func (a *Account) Sync(ctx context.Context) (Report, error) {
 		}
 	}
 	var folders []string
+	var filterErrs []FolderReport
 	for n := range names {
-		if a.wanted(n) {
+		ok, err := a.wanted(n)
+		if err != nil {
+			filterErrs = append(filterErrs, FolderReport{Name: n, Err: err})
+			continue
+		}
+		if ok {
 			folders = append(folders, n)
 		}
 	}
 	sort.Strings(folders)
+	sort.Slice(filterErrs, func(i, j int) bool { return filterErrs[i].Name < filterErrs[j].Name })
 
-	rep.Folders = a.syncFolders(ctx, rep.Run, folders, remoteByName, localSet, pending)
+	rep.Folders = append(filterErrs, a.syncFolders(ctx, rep.Run, folders, remoteByName, localSet, pending)...)
 
 	// A server may create the parents of a folder created on it ("Work" for
 	// "Work/Projects") as folders of their own. They were not listed
@@ -146,7 +158,10 @@ func (a *Account) Sync(ctx context.Context) (Report, error) {
 		}
 		var more []string
 		for _, r := range again {
-			if r.NoSelect || names[r.Name] || !a.wanted(r.Name) {
+			if r.NoSelect || names[r.Name] {
+				continue
+			}
+			if ok, err := a.wanted(r.Name); !ok || err != nil {
 				continue
 			}
 			remoteByName[r.Name] = r
@@ -213,16 +228,26 @@ func createdRemote(reports []FolderReport) bool {
 	return false
 }
 
-func (a *Account) wanted(name string) bool {
-	if len(a.Folders) == 0 {
-		return true
-	}
-	for _, f := range a.Folders {
-		if f == name {
-			return true
+func (a *Account) wanted(name string) (bool, error) {
+	if len(a.Folders) > 0 {
+		listed := false
+		for _, f := range a.Folders {
+			if f == name {
+				listed = true
+			}
+		}
+		if !listed {
+			return false, nil
 		}
 	}
-	return false
+	if a.Filter == nil {
+		return true, nil
+	}
+	ok, err := a.Filter(name)
+	if err != nil {
+		return false, fmt.Errorf("folder %s: not synced: %w", name, err)
+	}
+	return ok, nil
 }
 
 // syncFolder observes, plans, journals and executes one folder pair.

@@ -167,6 +167,7 @@ func openAccount(ctx context.Context, g *Globals, cfg *config.Config, acct *conf
 	closers = append(closers, func() { _ = remote.Close() })
 
 	a := &engine.Account{
+		Filter:         folderFilter(rr, lr, remote, local),
 		Name:           acct.Name,
 		Remote:         remote,
 		Local:          local,
@@ -188,4 +189,36 @@ func openAccount(ctx context.Context, g *Globals, cfg *config.Config, acct *conf
 func journalExists(dir string) bool {
 	_, err := os.Stat(filepath.Join(dir, "journal"))
 	return err == nil
+}
+
+// folderFilter combines the two repositories' folderfilter lambdas. Each
+// sees folder names as its own repository writes them: the server's with
+// its hierarchy delimiter (decoded from modified UTF-7), the Maildir's with
+// its sep. A folder either rejects is not synced. Nil when neither is set.
+func folderFilter(rr, lr *config.Repository, remote *imap.Store, local *maildir.Store) func(string) (bool, error) {
+	if rr.FolderFilter == nil && lr.FolderFilter == nil {
+		return nil
+	}
+	return func(name string) (bool, error) {
+		if rr.FolderFilter != nil {
+			serverName := name
+			if d := remote.Delimiter(); d != 0 && d != '/' {
+				serverName = strings.ReplaceAll(name, "/", string(d))
+			}
+			ok, err := rr.FolderFilter.CallBool(serverName)
+			if err != nil || !ok {
+				return false, err
+			}
+		}
+		if lr.FolderFilter != nil {
+			localName, err := local.LocalName(name)
+			if err != nil {
+				// Not representable locally: the local filter cannot
+				// have meant it; the sync reports the name itself.
+				return true, nil
+			}
+			return lr.FolderFilter.CallBool(localName)
+		}
+		return true, nil
+	}
 }

@@ -40,9 +40,9 @@ func TestUnknownAccountAndFlagExit2(t *testing.T) {
 
 func TestUnsafeUnsupportedOptionRefusedUnlessForced(t *testing.T) {
 	s := memServer(t)
-	su := newSetup(t, s, "folderfilter = lambda f: f != 'Spam'")
+	su := newSetup(t, s, "nametrans = lambda f: f.replace('.', '/')")
 	code, _, errs := run(t, "-c", su.config, "-o")
-	if code != 2 || !strings.Contains(errs, "folderfilter") || !strings.Contains(errs, "--force") {
+	if code != 2 || !strings.Contains(errs, "nametrans") || !strings.Contains(errs, "--force") {
 		t.Fatalf("exit %d, stderr %q", code, errs)
 	}
 	if _, err := os.Stat(su.maildir); err == nil {
@@ -133,4 +133,52 @@ func readFile(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestFolderFilter: OfflineIMAP's folderfilter lambdas on both sides; a
+// folder either rejects is not synced, not created, not deleted.
+func TestFolderFilter(t *testing.T) {
+	s := memServer(t)
+	seed(t, s)
+	su := newSetup(t, s, "folderfilter = lambda folder: folder not in ['Odd'] and not folder.startswith('Lists')")
+	// A local-only folder the local filter rejects must not be uploaded.
+	cfg := readFile(t, su.config)
+	cfg = strings.Replace(cfg, "localfolders = ", "folderfilter = lambda f: f != 'Private'\nlocalfolders = ", 1)
+	os.WriteFile(su.config, []byte(cfg), 0o600)
+	for _, d := range []string{"cur", "new", "tmp"} {
+		os.MkdirAll(filepath.Join(su.maildir, "Private", d), 0o700)
+	}
+	deliver(t, filepath.Join(su.maildir, "Private"), "secret-1", "From: me\nSubject: private\n\nkeep local\n")
+	out := su.sync(t)
+	for _, gone := range []string{"Odd", "Lists"} {
+		if strings.Contains(out, gone) {
+			t.Errorf("a filtered folder was synced:\n%s", out)
+		}
+		if _, err := os.Stat(filepath.Join(su.maildir, gone)); err == nil {
+			t.Errorf("filtered folder %s was created locally", gone)
+		}
+	}
+	if strings.Contains(out, "Private") {
+		t.Errorf("the locally filtered folder was synced:\n%s", out)
+	}
+	if !strings.Contains(out, "INBOX") || !strings.Contains(out, "Archive/2024") {
+		t.Fatalf("wanted folders not synced:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(su.maildir, "Private", "new", "secret-1")); err != nil {
+		t.Fatal("the filtered local folder was touched")
+	}
+	// A lambda that fails for a folder fails that folder (exit 1) and says why.
+	cfg = strings.Replace(readFile(t, su.config), "folderfilter = lambda f: f != 'Private'", "folderfilter = lambda f: f[20] != 'x'", 1)
+	os.WriteFile(su.config, []byte(cfg), 0o600)
+	code, _, _ := run(t, "-c", su.config, "-o")
+	code2, out2, errs2 := run(t, "-c", su.config, "-o", "-u", "basic")
+	if code != 1 || code2 != 1 || !strings.Contains(out2+errs2, "folderfilter = lambda f: f[20]") {
+		t.Fatalf("failing filter: exit %d/%d\n%s%s", code, code2, out2, errs2)
+	}
+	// A lambda that does not compile is a configuration error with its line.
+	cfg = strings.Replace(readFile(t, su.config), "folderfilter = lambda f: f[20] != 'x'", "folderfilter = lambda f: f in [", 1)
+	os.WriteFile(su.config, []byte(cfg), 0o600)
+	if code, _, errs := run(t, "-c", su.config, "-o"); code != 2 || !strings.Contains(errs, "folderfilter = lambda f: f in [") || !strings.Contains(errs, "offlineimaprc:") {
+		t.Fatalf("bad lambda: exit %d: %s", code, errs)
+	}
 }
