@@ -43,6 +43,10 @@ type Executor struct {
 type Result struct {
 	Done   map[model.OpKind]int
 	Failed []OpError
+
+	// unsettled holds the UIDs whose local flag change failed or found
+	// the file gone in this run: their pair must not record the flags.
+	unsettled map[uint32]bool
 }
 
 // OpError is an operation that could not be carried out.
@@ -77,7 +81,7 @@ func (e *Executor) defaults() {
 // recorded in the journal.
 func (e *Executor) Execute(ctx context.Context, p *Pair, steps []Step) (Result, error) {
 	e.defaults()
-	res := Result{Done: map[model.OpKind]int{}}
+	res := Result{Done: map[model.OpKind]int{}, unsettled: map[uint32]bool{}}
 	for i := 0; i < len(steps); {
 		j := i
 		for j < len(steps) && steps[j].Op.Kind == steps[i].Op.Kind {
@@ -326,7 +330,16 @@ func (e *Executor) upload(ctx context.Context, p *Pair, steps []Step, res *Resul
 	cp := &lc.cp
 	for i, s := range steps {
 		uid, err := e.uploadOne(ctx, p, s.Op)
+		var unrec *uidNotRecordedError
 		switch {
+		case errors.As(err, &unrec):
+			// On the server, but the local file does not say so: leave
+			// the intent pending, so that the next sync finds the copy by
+			// identity instead of uploading the message again.
+			if ferr := lc.flush(ctx); ferr != nil {
+				return ferr
+			}
+			return err
 		case errors.Is(err, adapters.ErrNoMessage):
 			cp.Results = append(cp.Results, journal.OpResult{Seq: s.Seq, Skipped: true})
 		case err != nil && isFolderFatal(err):
@@ -371,10 +384,30 @@ func (e *Executor) uploadOne(ctx context.Context, p *Pair, op model.Op) (uint32,
 		}
 	}
 	if err := p.LocalFolder.SetUID(ctx, op.Key, uid); err != nil {
-		return 0, fmt.Errorf("record uid %d in local file %q: %w", uid, op.Key, err)
+		if errors.Is(err, adapters.ErrNoMessage) {
+			// Deleted locally meanwhile: the copy on the server comes
+			// back at the next sync; nothing is lost.
+			return 0, fmt.Errorf("record uid %d in local file %q: %w", uid, op.Key, err)
+		}
+		return 0, &uidNotRecordedError{uid: uid, key: op.Key, err: err}
 	}
 	return uid, nil
 }
+
+// uidNotRecordedError: a message reached the server, but its UID could
+// not be written into the local file name.
+type uidNotRecordedError struct {
+	uid uint32
+	key string
+	err error
+}
+
+func (e *uidNotRecordedError) Error() string {
+	return fmt.Sprintf("uploaded local file %q as uid %d, but could not record the uid in its name: %v "+
+		"(the next sync finds the copy on the server instead of uploading it again)", e.key, e.uid, e.err)
+}
+
+func (e *uidNotRecordedError) Unwrap() error { return e.err }
 
 // messageID reads the Message-ID header of a message, or "".
 func messageID(r io.Reader) string {
@@ -417,6 +450,9 @@ func (e *Executor) localChanges(ctx context.Context, p *Pair, steps []Step, res 
 			err = p.LocalFolder.SetFlags(ctx, s.Op.Key, s.Op.Flags)
 		} else {
 			err = p.LocalFolder.Delete(ctx, s.Op.Key)
+		}
+		if err != nil && s.Op.Kind == model.OpSetLocalFlags {
+			res.unsettled[s.Op.UID] = true
 		}
 		switch {
 		case err != nil && errors.Is(err, adapters.ErrNoMessage):
@@ -462,6 +498,13 @@ func (e *Executor) bookkeeping(p *Pair, steps []Step, res *Result) error {
 	cp := journal.Checkpoint{}
 	var ok []model.Op
 	for _, s := range steps {
+		if s.Op.Kind == model.OpPair && res.unsettled[s.Op.UID] {
+			// The local side does not have these flags: recording them
+			// would later read as a change made locally.
+			cp.Results = append(cp.Results, journal.OpResult{Seq: s.Seq, Skipped: true,
+				Err: "not recorded: the local flag change did not happen; planned again at the next sync"})
+			continue
+		}
 		cp.Results = append(cp.Results, journal.OpResult{Seq: s.Seq, UID: s.Op.UID, Key: s.Op.Key})
 		if s.Op.Kind == model.OpPair {
 			cp.Upsert = append(cp.Upsert, journal.FolderRow{Folder: s.Op.Folder, Row: model.StatusRow{UID: s.Op.UID, Key: s.Op.Key, Flags: s.Op.Flags}})
