@@ -36,9 +36,9 @@ func Counts(c map[model.OpKind]int) string {
 	return strings.Join(parts, ", ")
 }
 
-// Summary writes one line per folder that did something or failed, and a
-// total line.
-func Summary(w io.Writer, r engine.Report, verbose bool) {
+// Summary writes one line per folder that did something (to w) or failed
+// or was refused (to errw), and a total line (to w).
+func Summary(w, errw io.Writer, r engine.Report, verbose bool) {
 	total := map[model.OpKind]int{}
 	for _, f := range r.Folders {
 		for k, n := range f.Done {
@@ -46,13 +46,13 @@ func Summary(w io.Writer, r engine.Report, verbose bool) {
 		}
 		switch {
 		case f.Err != nil:
-			fmt.Fprintf(w, "%s: %s: FAILED: %v\n", r.Account, f.Name, f.Err)
+			fmt.Fprintf(errw, "%s: %s: FAILED: %v\n", r.Account, f.Name, f.Err)
 		case f.Plan.Refused != "":
-			fmt.Fprintf(w, "%s: %s: REFUSED: %s\n", r.Account, f.Name, f.Plan.Refused)
+			fmt.Fprintf(errw, "%s: %s: REFUSED: %s\n", r.Account, f.Name, f.Plan.Refused)
 		case len(f.Failed) > 0:
-			fmt.Fprintf(w, "%s: %s: %s; %d operations failed:\n", r.Account, f.Name, Counts(f.Done), len(f.Failed))
+			fmt.Fprintf(errw, "%s: %s: %s; %d operations failed:\n", r.Account, f.Name, Counts(f.Done), len(f.Failed))
 			for _, e := range f.Failed {
-				fmt.Fprintf(w, "    %v\n", e)
+				fmt.Fprintf(errw, "    %v\n", e)
 			}
 		case verbose && len(f.Done) > 0:
 			fmt.Fprintf(w, "%s: %s: %s\n", r.Account, f.Name, Counts(f.Done))

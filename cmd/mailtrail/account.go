@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 
 	"mailtrail/adapters/imap"
@@ -36,7 +37,8 @@ func newLogger(g *Globals) (zerolog.Logger, error) {
 	if g.Debug || g.DebugTypes != "" {
 		level = zerolog.DebugLevel
 	}
-	var w io.Writer = zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly}
+	var w io.Writer = zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly,
+		NoColor: !isatty.IsTerminal(os.Stderr.Fd())}
 	if g.LogFile != "" {
 		f, err := os.OpenFile(expandHome(g.LogFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 		if err != nil {

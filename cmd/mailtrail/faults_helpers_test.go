@@ -86,7 +86,7 @@ func fltMustSync(t *testing.T, su setup, env ...string) fltRunResult {
 func fltAssertNothingToDo(t *testing.T, su setup, env ...string) {
 	t.Helper()
 	r := fltMustSync(t, su, env...)
-	if !strings.Contains(r.stdout, "nothing to do") || strings.Contains(r.stdout, "FAILED") {
+	if !strings.Contains(r.stdout, "nothing to do") || strings.Contains(r.output(), "FAILED") {
 		t.Fatalf("a sync after convergence still did something:\n%s%s", r.stdout, r.stderr)
 	}
 }

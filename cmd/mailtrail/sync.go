@@ -58,7 +58,7 @@ func (s *SyncCmd) Run(g *Globals, ctx context.Context) error {
 			case g.DryRun:
 				report.Plan(out, rep)
 			default:
-				report.Summary(out, rep, g.UI != "quiet")
+				report.Summary(out, os.Stderr, rep, g.UI != "quiet")
 				if rep.Failed() > 0 {
 					failed = append(failed, acct.Name)
 				}

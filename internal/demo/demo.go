@@ -95,7 +95,7 @@ func Run(ctx context.Context, dir string, out io.Writer) error {
 			return rep, err
 		}
 		fmt.Fprintf(out, "%s\n", step)
-		report.Summary(indent{out}, rep, true)
+		report.Summary(indent{out}, indent{out}, rep, true)
 		if rep.Failed() > 0 {
 			return rep, errors.New("demo: a folder failed to sync (see above)")
 		}
