@@ -942,7 +942,7 @@ func TestCrashThenUIDValidityChange(t *testing.T) {
 	crPutRemote(t, e, "Work", append(others, sample.Message{Body: local.Body, Flags: model.Seen, Date: local.Date}))
 
 	res := crRun(t, binary, nil, e.syncArgs()...)
-	if res.code == 0 || !strings.Contains(res.stdout, "UIDVALIDITY") {
+	if res.code == 0 || !strings.Contains(res.stdout+res.stderr, "UIDVALIDITY") {
 		t.Fatalf("the folder with a new UIDVALIDITY was not refused (exit %d):\n%s%s", res.code, res.stdout, res.stderr)
 	}
 	if after := crashLocalNames(t, e, "Work"); strings.Join(after, "\n") != strings.Join(filesBefore, "\n") {
