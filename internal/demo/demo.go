@@ -176,17 +176,33 @@ func changeLocal(root string) ([]string, error) {
 		return nil, fmt.Errorf("demo: INBOX has only %d files", len(files))
 	}
 	var did []string
-	// Flag the first message (and mark it read), as mutt would.
-	f := files[0]
-	base := filepath.Base(f)
-	if i := strings.Index(base, ":2,"); i >= 0 {
-		base = base[:i]
+	// Flag a message that is not flagged yet (and mark it read), as mutt
+	// would: by renaming its file. Then delete another one.
+	flagged := -1
+	for i, f := range files {
+		base := filepath.Base(f)
+		info := ""
+		if j := strings.Index(base, ":2,"); j >= 0 {
+			base, info = base[:j], base[j+3:]
+		}
+		if strings.Contains(info, "F") {
+			continue
+		}
+		if err := os.Rename(f, filepath.Join(inbox, "cur", base+":2,FS")); err != nil {
+			return nil, err
+		}
+		flagged = i
+		break
 	}
-	if err := os.Rename(f, filepath.Join(inbox, "cur", base+":2,FS")); err != nil {
-		return nil, err
+	if flagged < 0 {
+		return nil, errors.New("demo: every INBOX message is flagged already")
 	}
 	did = append(did, "Maildir: flagged and read a message in INBOX")
-	if err := os.Remove(files[1]); err != nil {
+	victim := 0
+	if flagged == 0 {
+		victim = 1
+	}
+	if err := os.Remove(files[victim]); err != nil {
 		return nil, err
 	}
 	did = append(did, "Maildir: deleted a message from INBOX")
