@@ -193,3 +193,41 @@ func TestUIDValidityChangeRefusesFolderOnly(t *testing.T) {
 		t.Fatalf("%d folders failed, want 1", rep.Failed())
 	}
 }
+
+// TestInterruptedUploadFoundWhenServerRewritesIt: a server without UIDPLUS
+// that adds a header to what it stores; the run was killed after APPEND.
+// The copy is found by its Message-ID (the only one above the recorded
+// UIDNEXT), not appended a second time.
+func TestInterruptedUploadFoundWhenServerRewritesIt(t *testing.T) {
+	r := newRig(t)
+	r.remote.SetUIDPlus(false)
+	m := sample.Messages("INBOX", 1, 8)[0]
+	key, err := r.local.AddMessage("INBOX", bytes.ReplaceAll(m.Body, []byte("\r\n"), []byte("\n")), model.Seen, m.Date)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, _ := r.j.BeginRun(journal.RunInfo{Command: "crashed"})
+	rf, _ := r.remote.SelectFolder(context.Background(), "INBOX")
+	minUID := rf.Status().UIDNext
+	rf.Close()
+	if _, err := r.j.AppendIntents(run, []model.Op{{Kind: model.OpUpload, Folder: "INBOX", Key: key, Flags: model.Seen,
+		MinUID: minUID, Reason: "new local message"}}); err != nil {
+		t.Fatal(err)
+	}
+	rewritten := append([]byte("X-Scanned: yes\r\n"), m.Body...)
+	if _, err := r.remote.AddMessage("INBOX", rewritten, model.Seen, m.Date); err != nil {
+		t.Fatal(err)
+	}
+	rep := r.sync(t)
+	if c := total(rep); c[model.OpUpload] != 0 || c[model.OpFetch] != 0 {
+		t.Fatalf("resumed run copied again: %v", c)
+	}
+	msgs, _ := r.remote.Messages("INBOX")
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages on the server, want 1", len(msgs))
+	}
+	st, _, _ := r.j.FolderStatus("INBOX")
+	if len(st.Rows) != 1 {
+		t.Fatalf("%d status rows, want 1", len(st.Rows))
+	}
+}

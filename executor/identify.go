@@ -1,12 +1,15 @@
 package executor
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
 	"hash"
 	"io"
+	"net/textproto"
+	"strings"
 
 	"mailtrail/model"
 )
@@ -82,7 +85,22 @@ func (e *Executor) findUploaded(ctx context.Context, p *Pair, op model.Op, taken
 			pick.offer(m.UID, m.Flags, op.Flags)
 		}
 	}
-	return pick.uid, nil
+	if pick.uid != 0 || msgID == "" {
+		return pick.uid, nil
+	}
+	// Last, by Message-ID alone, when exactly one unpaired message above
+	// the UID carries it: a server may rewrite what it stores (add a
+	// header, re-encode), and appending again would duplicate the message.
+	var only []uint32
+	for _, m := range loose.byMsgID[msgID] {
+		if _, ok := taken[m.UID]; !ok && m.UID >= op.MinUID {
+			only = append(only, m.UID)
+		}
+	}
+	if len(only) == 1 {
+		return only[0], nil
+	}
+	return 0, nil
 }
 
 // picker chooses among identical copies: the one whose flags are those
@@ -102,9 +120,10 @@ func (p *picker) offer(uid uint32, flags, want model.Flags) {
 // serverCopies are a server folder's messages at or above minUID, by the
 // hash of their content with CR runs before LF removed.
 type serverCopies struct {
-	minUID uint32
-	loaded bool
-	byHash map[string][]model.RemoteMsg
+	minUID  uint32
+	loaded  bool
+	byHash  map[string][]model.RemoteMsg
+	byMsgID map[string][]model.RemoteMsg
 }
 
 func (c *serverCopies) load(ctx context.Context, p *Pair) error {
@@ -122,6 +141,7 @@ func (c *serverCopies) load(ctx context.Context, p *Pair) error {
 		}
 	}
 	c.byHash = map[string][]model.RemoteMsg{}
+	c.byMsgID = map[string][]model.RemoteMsg{}
 	if len(uids) > 0 {
 		flags := make(map[uint32]model.Flags, len(msgs))
 		for _, m := range msgs {
@@ -129,11 +149,17 @@ func (c *serverCopies) load(ctx context.Context, p *Pair) error {
 		}
 		err = p.RemoteFolder.Fetch(ctx, uids, func(m model.RemoteMsg, body io.Reader) error {
 			h := newNormHash()
-			if _, err := io.Copy(h, body); err != nil {
+			br := bufio.NewReader(io.TeeReader(body, h))
+			hdr, _ := textproto.NewReader(br).ReadMIMEHeader()
+			if _, err := io.Copy(io.Discard, br); err != nil {
 				return err
 			}
 			k := string(h.Sum())
-			c.byHash[k] = append(c.byHash[k], model.RemoteMsg{UID: m.UID, Flags: flags[m.UID]})
+			rm := model.RemoteMsg{UID: m.UID, Flags: flags[m.UID]}
+			c.byHash[k] = append(c.byHash[k], rm)
+			if id := strings.TrimSpace(hdr.Get("Message-Id")); id != "" {
+				c.byMsgID[id] = append(c.byMsgID[id], rm)
+			}
 			return nil
 		})
 		if err != nil {
