@@ -121,14 +121,7 @@ func TestInterruptedUploadIsNotRepeated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run, _ := r.j.BeginRun(journal.RunInfo{Command: "crashed"})
-	rf, _ := r.remote.SelectFolder(context.Background(), "INBOX")
-	minUID := rf.Status().UIDNext
-	rf.Close()
-	if _, err := r.j.AppendIntents(run, []model.Op{{Kind: model.OpUpload, Folder: "INBOX", Key: key, Flags: model.Seen,
-		MinUID: minUID, Reason: "new local message"}}); err != nil {
-		t.Fatal(err)
-	}
+	r.journalUploadIntent(t, key)
 	// The APPEND reached the server; then the process died.
 	if _, err := r.remote.AddMessage("INBOX", m.Body, model.Seen, m.Date); err != nil {
 		t.Fatal(err)
@@ -206,14 +199,7 @@ func TestInterruptedUploadFoundWhenServerRewritesIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run, _ := r.j.BeginRun(journal.RunInfo{Command: "crashed"})
-	rf, _ := r.remote.SelectFolder(context.Background(), "INBOX")
-	minUID := rf.Status().UIDNext
-	rf.Close()
-	if _, err := r.j.AppendIntents(run, []model.Op{{Kind: model.OpUpload, Folder: "INBOX", Key: key, Flags: model.Seen,
-		MinUID: minUID, Reason: "new local message"}}); err != nil {
-		t.Fatal(err)
-	}
+	r.journalUploadIntent(t, key)
 	rewritten := append([]byte("X-Scanned: yes\r\n"), m.Body...)
 	if _, err := r.remote.AddMessage("INBOX", rewritten, model.Seen, m.Date); err != nil {
 		t.Fatal(err)
@@ -229,5 +215,25 @@ func TestInterruptedUploadFoundWhenServerRewritesIt(t *testing.T) {
 	st, _, _ := r.j.FolderStatus("INBOX")
 	if len(st.Rows) != 1 {
 		t.Fatalf("%d status rows, want 1", len(st.Rows))
+	}
+}
+
+// journalUploadIntent records the intent of uploading INBOX's key, as a
+// run does just before its APPEND, and leaves it pending: the run "died".
+func (r *rig) journalUploadIntent(t *testing.T, key string) {
+	t.Helper()
+	run, err := r.j.BeginRun(journal.RunInfo{Command: "crashed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rf, err := r.remote.SelectFolder(context.Background(), "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	minUID := rf.Status().UIDNext
+	rf.Close()
+	if _, err := r.j.AppendIntents(run, []model.Op{{Kind: model.OpUpload, Folder: "INBOX", Key: key, Flags: model.Seen,
+		MinUID: minUID, Reason: "new local message"}}); err != nil {
+		t.Fatal(err)
 	}
 }
