@@ -21,8 +21,8 @@ import (
 	"mailtrail/adapters/maildir"
 	"mailtrail/engine"
 	"mailtrail/internal/converge"
+	"mailtrail/internal/memserver"
 	"mailtrail/internal/sample"
-	"mailtrail/internal/testimap"
 	"mailtrail/journal"
 	"mailtrail/model"
 	"mailtrail/planner"
@@ -53,7 +53,7 @@ func Run(ctx context.Context, dir string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("demo: listen on loopback: %w", err)
 	}
-	srv, err := testimap.Serve(ln, testimap.Options{Users: map[string]string{user: password}})
+	srv, err := memserver.Serve(ln, memserver.Options{Users: map[string]string{user: password}})
 	if err != nil {
 		return err
 	}
@@ -236,7 +236,7 @@ func listFiles(folder string) ([]string, error) {
 }
 
 // changeRemote acts like another device on the server.
-func changeRemote(ctx context.Context, remote *imap.Store, srv *testimap.Server) ([]string, error) {
+func changeRemote(ctx context.Context, remote *imap.Store, srv *memserver.Server) ([]string, error) {
 	inbox, err := remote.SelectFolder(ctx, "INBOX")
 	if err != nil {
 		return nil, err
