@@ -102,6 +102,7 @@ func expandHome(p string) string {
 // returns the engine account with a function that closes all of it.
 func openAccount(ctx context.Context, g *Globals, cfg *config.Config, acct *config.Account, log zerolog.Logger) (*engine.Account, func(), error) {
 	dir := cfg.General.StoreDir(acct.Name)
+	jdir := journalDir(cfg, acct.Name)
 	var closers []func()
 	closeAll := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -118,10 +119,10 @@ func openAccount(ctx context.Context, g *Globals, cfg *config.Config, acct *conf
 	// against an empty one in memory for an account never synced.
 	jopts := journal.Options{}
 	if g.DryRun {
-		jopts.ReadOnly = journalExists(dir)
+		jopts.ReadOnly = journalExists(jdir)
 		jopts.InMemory = !jopts.ReadOnly
 	}
-	j, err := journal.Open(filepath.Join(dir, "journal"), jopts)
+	j, err := journal.Open(jdir, jopts)
 	if err != nil {
 		closeAll()
 		return nil, nil, err
@@ -188,8 +189,13 @@ func openAccount(ctx context.Context, g *Globals, cfg *config.Config, acct *conf
 	return a, closeAll, nil
 }
 
-func journalExists(dir string) bool {
-	_, err := os.Stat(filepath.Join(dir, "journal"))
+// journalDir is where an account's journal lives, beside its lock file.
+func journalDir(cfg *config.Config, account string) string {
+	return filepath.Join(cfg.General.StoreDir(account), "journal")
+}
+
+func journalExists(jdir string) bool {
+	_, err := os.Stat(jdir)
 	return err == nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"mailtrail/journal"
 )
@@ -40,7 +39,7 @@ func (c *JournalCheckCmd) Run(g *Globals, ctx context.Context) error {
 	}
 	bad := 0
 	for _, a := range accounts {
-		dir := filepath.Join(cfg.General.StoreDir(a.Name), "journal")
+		dir := journalDir(cfg, a.Name)
 		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
 			fmt.Printf("account %s: no journal yet (%s): nothing to check\n", a.Name, dir)
 			continue

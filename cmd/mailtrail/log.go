@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"mailtrail/journal"
 	"mailtrail/report"
@@ -27,8 +26,8 @@ func (l *LogCmd) Run(g *Globals, ctx context.Context) error {
 		return usageError{err}
 	}
 	for _, a := range accounts {
-		dir := filepath.Join(cfg.General.StoreDir(a.Name), "journal")
-		if _, err := os.Stat(dir); err != nil {
+		dir := journalDir(cfg, a.Name)
+		if !journalExists(dir) {
 			fmt.Printf("account %s: no journal yet (%s): nothing was synced\n", a.Name, dir)
 			continue
 		}
