@@ -92,11 +92,20 @@ type crRunResult struct {
 // longer hangs.
 const crashRunTimeout = 2 * time.Minute
 
-// runBinary runs bin with args and extra environment, and reports how it
+// crRun runs bin with args and extra environment, and reports how it
 // ended. A run that outlives crashRunTimeout fails the test (a hang).
 func crRun(t *testing.T, bin string, env []string, args ...string) crRunResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), crashRunTimeout)
+	return runBounded(t, bin, crashRunTimeout, env, args...)
+}
+
+// runBounded runs bin with args and extra environment and reports how it
+// ended: exit code, or -1 and whether it was SIGKILL when a signal ended
+// it. A run that outlives limit is killed and fails the test: it hung.
+// The crash and fault suites both run the binary through it.
+func runBounded(t *testing.T, bin string, limit time.Duration, env []string, args ...string) crRunResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), env...)
@@ -106,7 +115,7 @@ func crRun(t *testing.T, bin string, env []string, args ...string) crRunResult {
 	err := cmd.Run()
 	res := crRunResult{stdout: out.String(), stderr: errb.String(), elapsed: time.Since(start)}
 	if ctx.Err() != nil {
-		t.Fatalf("%s %v hung: killed after %v\nstdout:\n%s\nstderr:\n%s", filepath.Base(bin), args, crashRunTimeout, res.stdout, res.stderr)
+		t.Fatalf("%s %v hung: killed after %v\nstdout:\n%s\nstderr:\n%s", filepath.Base(bin), args, limit, res.stdout, res.stderr)
 	}
 	if err != nil {
 		if _, ok := err.(*exec.ExitError); !ok {

@@ -10,12 +10,10 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -43,29 +41,11 @@ func (r fltRunResult) output() string { return r.stdout + r.stderr }
 // is killed and fails the test: it hung.
 func fltRun(t *testing.T, env []string, limit time.Duration, args ...string) fltRunResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), limit)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = append(os.Environ(), env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	start := time.Now()
-	err := cmd.Run()
-	res := fltRunResult{stdout: out.String(), stderr: errb.String(), elapsed: time.Since(start)}
-	if ctx.Err() != nil {
-		t.Fatalf("mailtrail %v hung: killed after %v\nstdout:\n%s\nstderr:\n%s", args, limit, res.stdout, res.stderr)
+	r := runBounded(t, binary, limit, env, args...)
+	if r.code == -1 {
+		t.Fatalf("mailtrail died of a signal\nstdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	}
-	if err != nil {
-		if _, ok := err.(*exec.ExitError); !ok {
-			t.Fatalf("run mailtrail: %v", err)
-		}
-	}
-	ws := cmd.ProcessState.Sys().(syscall.WaitStatus)
-	if ws.Signaled() {
-		t.Fatalf("mailtrail died of signal %v\nstdout:\n%s\nstderr:\n%s", ws.Signal(), res.stdout, res.stderr)
-	}
-	res.code = ws.ExitStatus()
-	return res
+	return fltRunResult{code: r.code, stdout: r.stdout, stderr: r.stderr, elapsed: r.elapsed}
 }
 
 // fltSyncArgs are the arguments of a plain sync.
