@@ -70,14 +70,33 @@ type Config struct {
 	CAFile string
 	// InsecureSkipVerify accepts any certificate. For tests only.
 	InsecureSkipVerify bool
+	// Fingerprints pin the server's certificate (OfflineIMAP's
+	// cert_fingerprint): hex digests of its DER encoding, SHA-512, -384,
+	// -256, -224 or SHA-1 told apart by their length, colons allowed. When
+	// set, the certificate must have one of them; when CAFile is empty too,
+	// only the pin is checked (a self-signed certificate is then usable),
+	// otherwise the chain and host name are verified as well.
+	Fingerprints []string
+	// ClientCertFile and ClientKeyFile are a PEM certificate and key to
+	// present to the server (sslclientcert, sslclientkey). An empty key
+	// file means the key is in the certificate file.
+	ClientCertFile, ClientKeyFile string
+	// MinTLSVersion and MaxTLSVersion bound the TLS versions offered
+	// (tls.VersionTLS12 ...). Zero: TLS 1.2 and the newest. A minimum below
+	// TLS 1.2 is refused.
+	MinTLSVersion, MaxTLSVersion uint16
 
 	// AuthMechanisms lists the mechanisms to try, in order, as in
-	// OfflineIMAP's auth_mechanisms: "PLAIN" is AUTHENTICATE PLAIN (when the
-	// server advertises AUTH=PLAIN), "LOGIN" is the LOGIN command (unless the
-	// server advertises LOGINDISABLED). Names this adapter does not
-	// implement (GSSAPI, XOAUTH2, CRAM-MD5) are skipped. Empty: LOGIN, or
-	// AUTHENTICATE PLAIN when the server advertises LOGINDISABLED.
+	// OfflineIMAP's auth_mechanisms: "XOAUTH2" and "OAUTHBEARER" (with
+	// OAuth2 set, when the server advertises them), "CRAM-MD5" and "PLAIN"
+	// (AUTHENTICATE, when advertised), "LOGIN" (the LOGIN command, unless
+	// the server advertises LOGINDISABLED). "GSSAPI" is skipped. When one
+	// fails the next is tried, as OfflineIMAP does. Empty: OfflineIMAP's
+	// default order, DefaultAuthMechanisms.
 	AuthMechanisms []string
+	// OAuth2 holds the OAuth2 credentials for XOAUTH2 and OAUTHBEARER; nil
+	// when there are none.
+	OAuth2 *OAuth2
 
 	// MaxConnections bounds the connections open at once (0: 1). A selected
 	// folder holds one until it is closed.
@@ -123,6 +142,26 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = DefaultTimeout
 	}
+	if cfg.MinTLSVersion == 0 {
+		cfg.MinTLSVersion = tls.VersionTLS12
+	}
+	if cfg.MinTLSVersion < tls.VersionTLS12 {
+		return cfg, fmt.Errorf("imap config: TLS versions before 1.2 are refused (asked for %s)", tls.VersionName(cfg.MinTLSVersion))
+	}
+	if cfg.MaxTLSVersion != 0 && cfg.MaxTLSVersion < cfg.MinTLSVersion {
+		return cfg, fmt.Errorf("imap config: the newest TLS version allowed (%s) is older than the oldest (%s)",
+			tls.VersionName(cfg.MaxTLSVersion), tls.VersionName(cfg.MinTLSVersion))
+	}
+	for _, m := range cfg.AuthMechanisms {
+		if !knownMechanism(m) {
+			return cfg, fmt.Errorf("imap config: unknown authentication mechanism %q: want %s", m, strings.Join(append([]string{"GSSAPI"}, DefaultAuthMechanisms...), ", "))
+		}
+	}
+	for _, f := range cfg.Fingerprints {
+		if _, err := ParseFingerprint(f); err != nil {
+			return cfg, fmt.Errorf("imap config: %w", err)
+		}
+	}
 	return cfg, nil
 }
 
@@ -130,14 +169,20 @@ func (cfg Config) address() string {
 	return net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
 }
 
-// tlsConfig builds the TLS client configuration: certificates are verified
-// against CAFile when given, else against the system roots.
+// tlsConfig builds the TLS client configuration. Verification is done by
+// verifyConnection (certificate chain against CAFile or the system roots,
+// host name, pins), so that a rejected certificate can be described.
 func (cfg Config) tlsConfig() (*tls.Config, error) {
 	tc := &tls.Config{
-		ServerName:         cfg.Host,
-		MinVersion:         tls.VersionTLS12,
-		InsecureSkipVerify: cfg.InsecureSkipVerify,
+		ServerName: cfg.Host,
+		MinVersion: cfg.MinTLSVersion,
+		MaxVersion: cfg.MaxTLSVersion,
+		// Verification is verifyConnection's: it does what crypto/tls
+		// would, then checks the pins, and says which certificate it
+		// rejected and how to trust it.
+		InsecureSkipVerify: true,
 	}
+	v := &verifier{host: cfg.Host, skip: cfg.InsecureSkipVerify}
 	if cfg.CAFile != "" {
 		pem, err := os.ReadFile(cfg.CAFile)
 		if err != nil {
@@ -147,7 +192,48 @@ func (cfg Config) tlsConfig() (*tls.Config, error) {
 		if !roots.AppendCertsFromPEM(pem) {
 			return nil, fmt.Errorf("imap CA file %s: no PEM certificate in it", cfg.CAFile)
 		}
-		tc.RootCAs = roots
+		v.roots = roots
+		v.caFile = cfg.CAFile
+	}
+	for _, f := range cfg.Fingerprints {
+		fp, err := ParseFingerprint(f)
+		if err != nil {
+			return nil, err
+		}
+		v.pins = append(v.pins, fp)
+	}
+	v.pinOnly = len(v.pins) > 0 && cfg.CAFile == ""
+	tc.VerifyConnection = v.verifyConnection
+	if cfg.ClientCertFile != "" {
+		keyFile := cfg.ClientKeyFile
+		if keyFile == "" {
+			keyFile = cfg.ClientCertFile
+		}
+		cert, err := tls.LoadX509KeyPair(cfg.ClientCertFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("imap client certificate %s with key %s: %w", cfg.ClientCertFile, keyFile, err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	} else if cfg.ClientKeyFile != "" {
+		return nil, errors.New("imap config: a client key without a client certificate (set sslclientcert too)")
 	}
 	return tc, nil
 }
+
+// String describes the configuration without its secrets, so that printing
+// a Config (with %v or %+v) never shows the password or a token.
+func (cfg Config) String() string {
+	pass := "<unset>"
+	if cfg.Password != "" {
+		pass = "<redacted>"
+	}
+	oauth := "none"
+	if cfg.OAuth2 != nil {
+		oauth = "<redacted>"
+	}
+	return fmt.Sprintf("imap.Config{%s@%s tls=%s cafile=%q pins=%d clientcert=%q password=%s oauth2=%s mechanisms=%v}",
+		cfg.User, cfg.address(), cfg.TLS, cfg.CAFile, len(cfg.Fingerprints), cfg.ClientCertFile, pass, oauth, cfg.AuthMechanisms)
+}
+
+// GoString is String, for %#v.
+func (cfg Config) GoString() string { return cfg.String() }

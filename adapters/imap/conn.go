@@ -181,6 +181,13 @@ func (s *Store) dial(ctx context.Context) (*conn, error) {
 			c.client, err = imapclient.NewStartTLS(watched, options)
 			return err
 		}); err != nil {
+			if isServerRefusal(err) {
+				// Never go on in clear text: an attacker on the way can
+				// make a server seem to lack STARTTLS.
+				err = fmt.Errorf("%w (the server, or something between it and you, refused STARTTLS; mailtrail never "+
+					"logs in unencrypted when starttls is on: use ssl = yes if the server has implicit TLS, or set "+
+					"starttls = no to send the password in clear text on purpose)", err)
+			}
 			return fail("STARTTLS", err)
 		}
 	default:
@@ -218,67 +225,155 @@ func (c *conn) loadCaps(ctx context.Context) error {
 	})
 }
 
-// authenticate logs in with the first configured mechanism the server
-// offers; when one is refused it tries the next, like OfflineIMAP.
+// DefaultAuthMechanisms is OfflineIMAP's default auth_mechanisms order,
+// strongest first (its GSSAPI left out), with OAUTHBEARER beside XOAUTH2.
+var DefaultAuthMechanisms = []string{"XOAUTH2", "OAUTHBEARER", "CRAM-MD5", "PLAIN", "LOGIN"}
+
+func knownMechanism(m string) bool {
+	m = strings.ToUpper(strings.TrimSpace(m))
+	if m == "GSSAPI" {
+		return true
+	}
+	for _, k := range DefaultAuthMechanisms {
+		if m == k {
+			return true
+		}
+	}
+	return false
+}
+
+// authenticate logs in with the configured mechanisms the server offers,
+// in order; when one is refused it tries the next, like OfflineIMAP.
 func (c *conn) authenticate(ctx context.Context) error {
 	cfg := c.store.cfg
-	mechs := chooseAuth(cfg.AuthMechanisms, c.caps)
+	mechs := chooseAuth(cfg.AuthMechanisms, c.caps, cfg.Password != "", cfg.OAuth2.usable())
 	if len(mechs) == 0 {
-		return fmt.Errorf("no usable authentication mechanism: asked for %v, server offers %s", cfg.AuthMechanisms, capList(c.caps))
+		asked := cfg.AuthMechanisms
+		if len(asked) == 0 {
+			asked = DefaultAuthMechanisms
+		}
+		why := ""
+		if cfg.Password == "" && !cfg.OAuth2.usable() {
+			why = " (there is neither a password nor an OAuth2 token)"
+		} else if cfg.Password == "" {
+			why = " (there is no password, so only XOAUTH2 and OAUTHBEARER can be used)"
+		} else if !cfg.OAuth2.usable() {
+			why = " (XOAUTH2 and OAUTHBEARER need oauth2_access_token, or oauth2_refresh_token with oauth2_request_url)"
+		}
+		return fmt.Errorf("no usable authentication mechanism: asked for %s, the server offers %s%s",
+			strings.Join(asked, ", "), authOffered(c.caps), why)
 	}
 	var errs []string
 	for _, mech := range mechs {
-		var err error
-		switch mech {
-		case "PLAIN":
-			err = c.run(ctx, "AUTHENTICATE PLAIN", func() error {
-				return c.client.Authenticate(sasl.NewPlainClient("", cfg.User, cfg.Password))
-			})
-		case "LOGIN":
-			err = c.run(ctx, "LOGIN", func() error { return c.client.Login(cfg.User, cfg.Password).Wait() })
-		}
+		err := c.authenticateWith(ctx, mech)
 		if err == nil {
+			cfg.Logger.Debug().Str("server", c.store.name).Str("mechanism", mech).Msg("imap: logged in")
 			return nil
 		}
 		if c.broken != nil {
-			return err // the connection is gone: nothing more to try on it
+			return fmt.Errorf("%s: %w", mech, err) // the connection is gone: nothing more to try on it
 		}
+		cfg.Logger.Debug().Str("server", c.store.name).Str("mechanism", mech).Err(err).Msg("imap: authentication failed, trying the next mechanism")
 		errs = append(errs, mech+": "+err.Error())
-	}
-	if len(errs) == 1 {
-		return errors.New(strings.TrimPrefix(errs[0], mechs[0]+": "))
 	}
 	return errors.New(strings.Join(errs, "; "))
 }
 
-// chooseAuth picks the mechanisms to try, in order. "LOGIN" means the LOGIN
-// command, usable unless LOGINDISABLED; "PLAIN" needs AUTH=PLAIN.
-func chooseAuth(configured []string, caps imap.CapSet) []string {
-	loginOK := !caps.Has(imap.CapLoginDisabled)
-	plainOK := caps.Has(imap.AuthCap(sasl.Plain))
+// authenticateWith runs one mechanism. For OAuth2 a token the server
+// refuses is replaced by a fresh one from the token endpoint, once.
+func (c *conn) authenticateWith(ctx context.Context, mech string) error {
+	cfg := c.store.cfg
+	switch mech {
+	case "LOGIN":
+		return c.run(ctx, "LOGIN", func() error { return c.client.Login(cfg.User, cfg.Password).Wait() })
+	case "PLAIN":
+		return c.saslRun(ctx, sasl.NewPlainClient("", cfg.User, cfg.Password))
+	case "CRAM-MD5":
+		return c.saslRun(ctx, &cramMD5Client{user: cfg.User, password: cfg.Password})
+	case "XOAUTH2", "OAUTHBEARER":
+		for attempt := 0; ; attempt++ {
+			token, fresh, err := cfg.OAuth2.accessToken(ctx)
+			if err != nil {
+				return err
+			}
+			var client sasl.Client
+			if mech == "XOAUTH2" {
+				client = &xoauth2Client{user: cfg.User, token: token}
+			} else {
+				client = &oauthBearerClient{user: cfg.User, token: token, host: cfg.Host, port: cfg.Port}
+			}
+			err = c.saslRun(ctx, client)
+			if err == nil || c.broken != nil || fresh || attempt > 0 || !cfg.OAuth2.invalidate(token) {
+				return err
+			}
+			cfg.Logger.Debug().Str("server", c.store.name).Msg("imap: the OAuth2 access token was refused; asking for a new one")
+		}
+	}
+	return fmt.Errorf("mechanism %s is not implemented", mech)
+}
+
+// saslRun runs AUTHENTICATE with client.
+func (c *conn) saslRun(ctx context.Context, client sasl.Client) error {
+	mech, _, _ := client.Start()
+	// Start is called again by go-imap; it has no side effects here.
+	err := c.run(ctx, "AUTHENTICATE "+mech, func() error { return c.client.Authenticate(client) })
+	if err != nil {
+		return mechanismError(client, err)
+	}
+	return nil
+}
+
+// chooseAuth picks the mechanisms to try, in order: the configured ones
+// (or DefaultAuthMechanisms) that the server offers and that there are
+// credentials for. "LOGIN" is the LOGIN command, usable unless
+// LOGINDISABLED; the others need the server's AUTH=<name>. GSSAPI is
+// never used.
+func chooseAuth(configured []string, caps imap.CapSet, havePassword, haveOAuth bool) []string {
 	if len(configured) == 0 {
-		if loginOK {
-			return []string{"LOGIN"}
-		}
-		if plainOK {
-			return []string{"PLAIN"}
-		}
-		return nil
+		configured = DefaultAuthMechanisms
 	}
 	var out []string
+	seen := map[string]bool{}
 	for _, m := range configured {
-		switch strings.ToUpper(strings.TrimSpace(m)) {
+		m = strings.ToUpper(strings.TrimSpace(m))
+		if seen[m] {
+			continue
+		}
+		seen[m] = true
+		switch m {
 		case "LOGIN":
-			if loginOK {
-				out = append(out, "LOGIN")
+			if havePassword && !caps.Has(imap.CapLoginDisabled) {
+				out = append(out, m)
 			}
-		case "PLAIN":
-			if plainOK {
-				out = append(out, "PLAIN")
+		case "PLAIN", "CRAM-MD5":
+			if havePassword && caps.Has(imap.AuthCap(m)) {
+				out = append(out, m)
+			}
+		case "XOAUTH2", "OAUTHBEARER":
+			if haveOAuth && caps.Has(imap.AuthCap(m)) {
+				out = append(out, m)
 			}
 		}
 	}
 	return out
+}
+
+// authOffered lists the server's AUTH= mechanisms and LOGIN.
+func authOffered(caps imap.CapSet) string {
+	var l []string
+	for c := range caps {
+		if m, ok := strings.CutPrefix(string(c), "AUTH="); ok {
+			l = append(l, m)
+		}
+	}
+	sort.Strings(l)
+	if !caps.Has(imap.CapLoginDisabled) {
+		l = append(l, "LOGIN")
+	}
+	if len(l) == 0 {
+		return "none"
+	}
+	return strings.Join(l, ", ")
 }
 
 func capList(caps imap.CapSet) string {
@@ -293,13 +388,17 @@ func capList(caps imap.CapSet) string {
 	return strings.Join(l, " ")
 }
 
-// explainTLS adds what to do to a certificate verification failure.
+// explainTLS adds what to do to a certificate verification failure
+// (a CertificateError says it itself) and to a refused STARTTLS.
 func explainTLS(err error) error {
+	var ce *CertificateError
 	var unknown x509.UnknownAuthorityError
 	var hostname x509.HostnameError
 	switch {
+	case errors.As(err, &ce):
+		return err
 	case errors.As(err, &unknown):
-		return fmt.Errorf("%w (the server's certificate is not signed by a trusted authority: give its CA certificate with CAFile)", err)
+		return fmt.Errorf("%w (the server's certificate is not signed by a trusted authority: give its CA certificate with sslcacertfile, or pin it with cert_fingerprint)", err)
 	case errors.As(err, &hostname):
 		return fmt.Errorf("%w (the certificate does not name the host you connect to)", err)
 	}

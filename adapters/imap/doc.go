@@ -4,9 +4,11 @@
 // imapclient.
 //
 // It owns everything that touches the IMAP wire: connecting (implicit TLS,
-// STARTTLS or none; certificates verified against the system roots or a
-// given CA file), logging in, the hierarchy delimiter, the capability
-// checks, and the timeouts go-imap does not have.
+// STARTTLS or none; TLS 1.2 at least; certificates verified against the
+// system roots or a given CA file, host name included, and optionally
+// pinned by fingerprint; a client certificate), logging in (LOGIN, PLAIN,
+// CRAM-MD5, XOAUTH2, OAUTHBEARER with OAuth2 token refresh), the hierarchy
+// delimiter, the capability checks, and the timeouts go-imap does not have.
 //
 // Invariants:
 //   - Folder names crossing the package boundary are canonical ('/'
@@ -26,5 +28,8 @@
 //     holds one until Close.
 //   - QRESYNC is never enabled (go-imap v2 beta.8 cannot parse its
 //     responses); CONDSTORE is used when advertised.
-//   - The password never appears in an error or a log event.
+//   - The password, OAuth2 tokens and the client secret never appear in
+//     an error or a log event; Config and OAuth2 print redacted.
+//   - With STARTTLS asked for, nothing is sent after a refused STARTTLS:
+//     never a login in clear text.
 package imap

@@ -63,6 +63,10 @@ func Dial(ctx context.Context, cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("%s: %w", s.name, err)
 		}
 	}
+	if cfg.TLS == TLSNone && !isLoopback(cfg.Host) {
+		s.cfg.Logger.Warn().Str("server", s.name).Msg("imap: WARNING: TLS is off (ssl = no, starttls = no): the password and all mail cross the network to " +
+			cfg.Host + " unencrypted, readable by anyone on the way; set ssl = yes, or starttls = yes")
+	}
 	s.slots <- struct{}{}
 	c, err := s.dial(ctx)
 	if err != nil {
@@ -83,9 +87,6 @@ func Dial(ctx context.Context, cfg Config) (*Store, error) {
 		c.close()
 		<-s.slots
 		return nil, fmt.Errorf("%s: LIST (hierarchy delimiter): %w", s.name, err)
-	}
-	if cfg.TLS == TLSNone && !isLoopback(cfg.Host) {
-		s.cfg.Logger.Warn().Str("server", s.name).Msg("imap: TLS is off: the password and the mail cross the network unencrypted")
 	}
 	s.cfg.Logger.Debug().Str("server", s.name).Str("capabilities", capList(s.caps)).
 		Str("delimiter", string(s.delim)).Msg("imap connected")

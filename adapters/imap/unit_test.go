@@ -1,6 +1,7 @@
 package imap
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -68,29 +69,31 @@ func TestUIDChunks(t *testing.T) {
 func TestChooseAuth(t *testing.T) {
 	plain := imap.CapSet{imap.CapIMAP4rev1: {}, "AUTH=PLAIN": {}}
 	disabled := imap.CapSet{imap.CapIMAP4rev1: {}, "AUTH=PLAIN": {}, imap.CapLoginDisabled: {}}
+	all := imap.CapSet{imap.CapIMAP4rev1: {}, "AUTH=PLAIN": {}, "AUTH=CRAM-MD5": {}, "AUTH=XOAUTH2": {}, "AUTH=OAUTHBEARER": {}, "AUTH=GSSAPI": {}}
 	for _, tc := range []struct {
-		configured []string
-		caps       imap.CapSet
-		want       string
+		configured  []string
+		caps        imap.CapSet
+		pass, oauth bool
+		want        string
 	}{
-		{nil, plain, "LOGIN"},
-		{nil, disabled, "PLAIN"},
-		{nil, imap.CapSet{imap.CapLoginDisabled: {}}, ""},
-		{[]string{"GSSAPI", "XOAUTH2", "CRAM-MD5", "PLAIN", "LOGIN"}, plain, "PLAIN LOGIN"},
-		{[]string{"login", "plain"}, disabled, "PLAIN"},
-		{[]string{"CRAM-MD5"}, plain, ""},
-		{[]string{"PLAIN"}, imap.CapSet{imap.CapIMAP4rev1: {}}, ""},
+		// OfflineIMAP's default order, strongest first.
+		{nil, plain, true, false, "PLAIN LOGIN"},
+		{nil, disabled, true, false, "PLAIN"},
+		{nil, all, true, false, "CRAM-MD5 PLAIN LOGIN"},
+		{nil, all, true, true, "XOAUTH2 OAUTHBEARER CRAM-MD5 PLAIN LOGIN"},
+		{nil, all, false, true, "XOAUTH2 OAUTHBEARER"},
+		{nil, imap.CapSet{imap.CapLoginDisabled: {}}, true, true, ""},
+		{[]string{"GSSAPI", "XOAUTH2", "CRAM-MD5", "PLAIN", "LOGIN"}, plain, true, true, "PLAIN LOGIN"},
+		{[]string{"login", "plain"}, disabled, true, false, "PLAIN"},
+		{[]string{"LOGIN", "CRAM-MD5"}, all, true, false, "LOGIN CRAM-MD5"},
+		{[]string{"CRAM-MD5"}, plain, true, false, ""},
+		{[]string{"PLAIN"}, imap.CapSet{imap.CapIMAP4rev1: {}}, true, false, ""},
+		{[]string{"OAUTHBEARER", "XOAUTH2"}, all, true, true, "OAUTHBEARER XOAUTH2"},
+		{[]string{"XOAUTH2"}, all, true, false, ""},
 	} {
-		got := chooseAuth(tc.configured, tc.caps)
-		s := ""
-		for i, m := range got {
-			if i > 0 {
-				s += " "
-			}
-			s += m
-		}
-		if s != tc.want {
-			t.Errorf("chooseAuth(%v, %v) = %q, want %q", tc.configured, capList(tc.caps), s, tc.want)
+		got := strings.Join(chooseAuth(tc.configured, tc.caps, tc.pass, tc.oauth), " ")
+		if got != tc.want {
+			t.Errorf("chooseAuth(%v, %v, pass %t, oauth %t) = %q, want %q", tc.configured, capList(tc.caps), tc.pass, tc.oauth, got, tc.want)
 		}
 	}
 }

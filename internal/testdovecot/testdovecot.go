@@ -23,8 +23,12 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 	"math/big"
@@ -53,6 +57,10 @@ type Options struct {
 	Users []string
 	// Separator is the IMAP hierarchy separator: "/" (the default) or ".".
 	Separator string
+	// RequireClientCert makes the server ask for a TLS client certificate
+	// and refuse every login without one signed by its client CA; the
+	// certificate and key to present are ClientCertFile and ClientKeyFile.
+	RequireClientCert bool
 }
 
 // Server is a running Dovecot.
@@ -61,8 +69,14 @@ type Server struct {
 	Port    int    // plain IMAP, STARTTLS offered
 	TLSPort int    // implicit TLS (IMAPS)
 	CAFile  string // PEM of the self-signed certificate both ports present
-	Dir     string // everything: config, logs, mail
-	Users   []string
+	// Fingerprint is the SHA-256 of that certificate (hex, lower case);
+	// FingerprintSHA512 and FingerprintSHA1 likewise.
+	Fingerprint, FingerprintSHA512, FingerprintSHA1 string
+	// ClientCertFile and ClientKeyFile are a client certificate the server
+	// accepts (with Options.RequireClientCert), signed by a CA of its own.
+	ClientCertFile, ClientKeyFile string
+	Dir                           string // everything: config, logs, mail
+	Users                         []string
 
 	passwords map[string]string
 	conf      string
@@ -167,17 +181,32 @@ func StartWith(t testing.TB, opts Options) *Server {
 		s.passwords[name] = pass
 		fmt.Fprintf(&passwd, "%s:{PLAIN}%s\n", name, pass)
 	}
+	// Modes are set with Chmod, not left to the umask: the process may run
+	// with umask 077 (mailtrail sets it), and Dovecot's unprivileged
+	// processes must still reach these.
 	for _, sub := range []string{"run", "state", "mail", "home"} {
 		if err := os.Mkdir(filepath.Join(dir, sub), 0o755); err != nil {
 			t.Fatalf("testdovecot: %v", err)
 		}
+		if err := os.Chmod(filepath.Join(dir, sub), 0o755); err != nil {
+			t.Fatalf("testdovecot: %v", err)
+		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, "users"), []byte(passwd.String()), 0o644); err != nil {
+	if err := writeFileMode(filepath.Join(dir, "users"), []byte(passwd.String()), 0o644); err != nil {
 		t.Fatalf("testdovecot: %v", err)
 	}
 	s.CAFile = filepath.Join(dir, "tls.crt")
-	if err := writeCert(s.CAFile, filepath.Join(dir, "tls.key")); err != nil {
+	if err := WriteCert(s.CAFile, filepath.Join(dir, "tls.key")); err != nil {
 		t.Fatalf("testdovecot: certificate: %v", err)
+	}
+	if err := s.fingerprints(); err != nil {
+		t.Fatalf("testdovecot: certificate: %v", err)
+	}
+	if opts.RequireClientCert {
+		s.ClientCertFile, s.ClientKeyFile = filepath.Join(dir, "client.crt"), filepath.Join(dir, "client.key")
+		if err := writeClientCert(filepath.Join(dir, "client-ca.crt"), s.ClientCertFile, s.ClientKeyFile); err != nil {
+			t.Fatalf("testdovecot: client certificate: %v", err)
+		}
 	}
 	for _, sub := range []string{"mail", "home"} {
 		if err := os.Chown(filepath.Join(dir, sub), ids.mailUID, ids.mailGID); err != nil {
@@ -193,7 +222,7 @@ func StartWith(t testing.TB, opts Options) *Server {
 		}
 		s.Port, s.TLSPort = ports[0], ports[1]
 		s.conf = filepath.Join(dir, "dovecot.conf")
-		if err := os.WriteFile(s.conf, []byte(s.config(sep, ids)), 0o644); err != nil {
+		if err := writeFileMode(s.conf, []byte(s.config(sep, ids, opts)), 0o644); err != nil {
 			t.Fatalf("testdovecot: %v", err)
 		}
 		lastErr = s.start(bin)
@@ -209,7 +238,7 @@ func StartWith(t testing.TB, opts Options) *Server {
 	return nil
 }
 
-func (s *Server) config(sep string, ids ids) string {
+func (s *Server) config(sep string, ids ids, opts Options) string {
 	d := s.Dir
 	var b strings.Builder
 	fmt.Fprintf(&b, `base_dir = %[1]s/run
@@ -260,6 +289,13 @@ namespace inbox {
   separator = %[8]s
 }
 `, d, ids.loginUser, ids.internalUser, s.Port, s.TLSPort, ids.mailUID, ids.mailGID, sep)
+	if opts.RequireClientCert {
+		fmt.Fprintf(&b, `ssl_ca = <%[1]s/client-ca.crt
+ssl_verify_client_cert = yes
+ssl_require_crl = no
+auth_ssl_require_client_cert = yes
+`, d)
+	}
 	return b.String()
 }
 
@@ -386,9 +422,88 @@ func freePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
-// writeCert writes a self-signed ECDSA certificate for localhost,
-// 127.0.0.1 and ::1, usable as its own CA.
-func writeCert(certFile, keyFile string) error {
+// fingerprints fills in the digests of the server's certificate.
+func (s *Server) fingerprints() error {
+	b, err := os.ReadFile(s.CAFile)
+	if err != nil {
+		return err
+	}
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return fmt.Errorf("%s: no PEM block", s.CAFile)
+	}
+	s256 := sha256.Sum256(block.Bytes)
+	s512 := sha512.Sum512(block.Bytes)
+	s1 := sha1.Sum(block.Bytes)
+	s.Fingerprint, s.FingerprintSHA512, s.FingerprintSHA1 = hex.EncodeToString(s256[:]), hex.EncodeToString(s512[:]), hex.EncodeToString(s1[:])
+	return nil
+}
+
+// writeFileMode writes a file with exactly mode, whatever the umask.
+func writeFileMode(name string, data []byte, mode os.FileMode) error {
+	if err := os.WriteFile(name, data, mode); err != nil {
+		return err
+	}
+	return os.Chmod(name, mode)
+}
+
+// writeClientCert writes a CA (certificate only) and a client certificate
+// and key it signed.
+func writeClientCert(caFile, certFile, keyFile string) error {
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	caTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "mailtrail test client CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(10 * 365 * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		return err
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		return err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2),
+		Subject:      pkix.Name{CommonName: "alice"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(10 * 365 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		return err
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return err
+	}
+	if err := writeFileMode(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o644); err != nil {
+		return err
+	}
+	if err := writeFileMode(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		return err
+	}
+	return writeFileMode(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
+}
+
+// WriteCert writes a new self-signed ECDSA certificate for localhost,
+// 127.0.0.1 and ::1, usable as its own CA (tests use a second one as "a
+// CA that did not sign the server's certificate").
+func WriteCert(certFile, keyFile string) error {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return err
@@ -417,10 +532,10 @@ func writeCert(certFile, keyFile string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+	if err := writeFileMode(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
 		return err
 	}
-	return os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
+	return writeFileMode(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
 }
 
 func tail(path string, n int) string {
