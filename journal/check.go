@@ -92,6 +92,15 @@ func (s *Store) Check() error {
 			if err := msgpack.Unmarshal(v, &format); err != nil || format == 0 || format > FormatVersion {
 				problem("%s: unreadable or unsupported format version (%x)", keyFormat, v)
 			}
+		case string(k) == string(keyLastSeq) || string(k) == string(keyLastRun):
+			var n uint64
+			if err := msgpack.Unmarshal(v, &n); err != nil {
+				problem("%s: unreadable (%x)", k, v)
+			}
+		case hasPrefix(k, prefixObserved):
+			if _, err := decodeObserved(k, v); err != nil {
+				problem("%v", err)
+			}
 		case hasPrefix(k, prefixJournal):
 			seq, err := parseSeqKey(prefixJournal, k)
 			if err != nil {

@@ -23,10 +23,17 @@
 //   - An intent is pending (p/ key present) until exactly one Done record
 //     refers to it; Checkpoint removes the p/ key in the same batch as it
 //     writes the Done record and the status rows. Check verifies this.
-//   - Journal records are never changed or deleted. The run index, pending
-//     index and status keys are derived state, rewritten as they change.
-//   - Every value is msgpack and carries a version field V (currently 1). A
-//     reader refuses a V newer than it knows.
+//   - Journal records are never changed. They are deleted only by Compact,
+//     a whole run at a time (never a run with a pending intent), and
+//     observations also by EndRun beyond the latest ObservationRuns runs.
+//     Sequence numbers and run IDs are never reused (meta/lastseq and
+//     meta/lastrun keep the highest ones once compaction removed them).
+//     The run index, pending index and status keys are derived state,
+//     rewritten as they change; status rows are never compacted.
+//   - Every value is msgpack and carries a version field V (currently 2:
+//     intents carry the message they are about, and observations exist;
+//     version 1 values still decode). A reader refuses a V newer than it
+//     knows.
 //   - This package imports only mailtrail/model, Pebble, msgpack and the
 //     standard library.
 //
@@ -37,8 +44,12 @@
 // containing NUL).
 //
 //	meta/format                  msgpack uint: FormatVersion (1)
+//	meta/lastseq, meta/lastrun   msgpack uint: highest seq and run ever
+//	                             written (by Compact)
 //	j/<seq:8>                    journal Record (run-started, intent,
 //	                             done, run-ended), seq from 1
+//	o/<run:8><folder>            Record of kind observed: what the run
+//	                             observed of the folder and its plan
 //	p/<seq:8>                    pending index: {V, Run} of an intent
 //	                             that has no done record yet
 //	r/<run:8>                    run index: {V, Info, StartSeq, Ended,
@@ -52,7 +63,9 @@
 // NUL terminator keeps the rows of "INBOX" apart from those of "INBOX/Sub",
 // whose keys continue with '/' where INBOX's have 0x00.
 //
-// The Pebble on-disk format is pinned to PebbleFormat.
+// The Pebble on-disk format is pinned to PebbleFormat. docs/JOURNAL.md
+// documents the records, the queries (Operations, Observations) and the
+// replay bundles built from them.
 //
 // # Damage and locking
 //

@@ -45,46 +45,13 @@ func (s *Store) BeginRun(info RunInfo) (uint64, error) {
 // number; they increase with the order of ops, and across calls. Every
 // intent stays pending until a Checkpoint records its result.
 func (s *Store) AppendIntents(run uint64, ops []model.Op) ([]uint64, error) {
-	if err := s.checkWritable(); err != nil {
-		return nil, err
-	}
 	if len(ops) == 0 {
+		if err := s.checkWritable(); err != nil {
+			return nil, err
+		}
 		return nil, nil
 	}
-	for i, op := range ops {
-		if op.Kind == model.OpInvalid {
-			return nil, fmt.Errorf("journal %s: append intents: op %d (%s) has an invalid kind; nothing was written", s.dir, i, op)
-		}
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, err := s.openRun(run); err != nil {
-		return nil, err
-	}
-	now := s.now()
-	b := s.db.NewBatch()
-	defer b.Close()
-	seqs := make([]uint64, len(ops))
-	pending, err := encodeValue(pendingEntry{V: recordVersion, Run: run})
-	if err != nil {
-		return nil, s.writeError("append intents", err)
-	}
-	for i := range ops {
-		seq := s.lastSeq + 1 + uint64(i)
-		seqs[i] = seq
-		rec := Record{V: recordVersion, Kind: KindIntent, Run: run, Time: now, Op: &ops[i]}
-		if err := setValue(b, journalKey(seq), rec); err != nil {
-			return nil, s.writeError("append intents", err)
-		}
-		if err := b.Set(pendingKey(seq), pending, nil); err != nil {
-			return nil, s.writeError("append intents", err)
-		}
-	}
-	if err := commitSynced(b); err != nil {
-		return nil, s.writeError("append intents", err)
-	}
-	s.lastSeq += uint64(len(ops))
-	return seqs, nil
+	return s.AppendObserved(run, nil, ops, nil)
 }
 
 // Checkpoint commits, in one durable batch: a Done record for each result
@@ -268,6 +235,11 @@ func (s *Store) EndRun(run uint64, summary RunSummary) error {
 	if err := setValue(b, runKey(run), ri); err != nil {
 		return s.writeError("end run", err)
 	}
+	if keep := uint64(s.observationRuns); run > keep {
+		if err := pruneObservations(b, run-keep+1); err != nil {
+			return s.writeError("end run", err)
+		}
+	}
 	if err := commitSynced(b); err != nil {
 		return s.writeError("end run", err)
 	}
@@ -329,7 +301,7 @@ func (s *Store) Pending() ([]Intent, error) {
 		if rec.Kind != KindIntent {
 			return nil, kinded(ErrCorrupt, "journal %s: pending index names record %d, which is a %s, not an intent; run `mailtrail journal check`", s.dir, seq, rec.Kind)
 		}
-		out = append(out, Intent{Seq: seq, Run: rec.Run, Time: rec.Time, Op: *rec.Op})
+		out = append(out, Intent{Seq: seq, Run: rec.Run, Time: rec.Time, Op: *rec.Op, Msg: rec.Msg})
 	}
 	if err := it.Error(); err != nil {
 		return nil, s.readError("pending", err)

@@ -15,10 +15,21 @@ const (
 	prefixRun     = "r/"
 	prefixFolder  = "f/"
 	prefixStatus  = "s/"
+	// prefixObserved holds observations: o/<run:8><folder>.
+	prefixObserved = "o/"
 )
 
 // keyFormat holds the journal format version (msgpack unsigned integer).
 var keyFormat = []byte(prefixMeta + "format")
+
+// keyLastSeq and keyLastRun hold the highest journal position and run ID
+// ever written (msgpack unsigned integers), written by Compact: once old
+// records are deleted, the last remaining key may no longer be the
+// highest ever used, and numbers are never reused.
+var (
+	keyLastSeq = []byte(prefixMeta + "lastseq")
+	keyLastRun = []byte(prefixMeta + "lastrun")
+)
 
 // folderNameEnd terminates a folder name inside a status row key, so that a
 // folder's rows are one range and "INBOX" never matches "INBOX/Sub".

@@ -13,7 +13,11 @@ import (
 
 // recordVersion is the V field written in every value. A reader refuses a
 // value whose V is newer than it knows, and a zero V (no version at all).
-const recordVersion = 1
+//
+// Version 2 added the message fields of an intent (Record.Msg) and the
+// observation records (KindObserved, under o/); a version 1 value decodes
+// as the same struct with those fields empty.
+const recordVersion = 2
 
 // RunInfo describes one invocation of mailtrail. The journal keeps it for
 // ever and shows it in audits: the caller must leave secrets (a password
@@ -39,6 +43,25 @@ type Intent struct {
 	Run  uint64
 	Time time.Time
 	Op   model.Op
+	// Msg describes the message the operation is about, when it was known
+	// (version 2 records); nil otherwise.
+	Msg *MsgInfo
+}
+
+// MsgInfo is what a person recognises a message by: its Message-ID,
+// subject, sender and date, as found in its header (RFC 2047 words
+// decoded). The journal keeps it with an intent so that an audit can say
+// which message was deleted, long after it is gone. Any field may be empty.
+type MsgInfo struct {
+	MessageID string    `msgpack:"id,omitempty" json:"message_id,omitempty"`
+	Subject   string    `msgpack:"subj,omitempty" json:"subject,omitempty"`
+	From      string    `msgpack:"from,omitempty" json:"from,omitempty"`
+	Date      time.Time `msgpack:"date,omitempty" json:"date,omitempty"`
+}
+
+// IsZero reports whether nothing is known of the message.
+func (m MsgInfo) IsZero() bool {
+	return m.MessageID == "" && m.Subject == "" && m.From == "" && m.Date.IsZero()
 }
 
 // OpResult is the outcome of one intent, recorded by Checkpoint. Seq is the
@@ -66,6 +89,11 @@ const (
 	KindDone
 	// KindRunEnded: Summary is set.
 	KindRunEnded
+	// KindObserved: Obs is set. What a run observed of one folder pair and
+	// the plan it made of it. Stored under o/<run><folder>, not in the j/
+	// sequence, so that old observations can be pruned without touching the
+	// history of operations.
+	KindObserved
 )
 
 func (k RecordKind) String() string {
@@ -78,6 +106,8 @@ func (k RecordKind) String() string {
 		return "done"
 	case KindRunEnded:
 		return "run-ended"
+	case KindObserved:
+		return "observed"
 	}
 	return fmt.Sprintf("record-kind(%d)", uint8(k))
 }
@@ -96,6 +126,10 @@ type Record struct {
 	Op      *model.Op   `msgpack:"op,omitempty"`
 	Result  *OpResult   `msgpack:"res,omitempty"`
 	Summary *RunSummary `msgpack:"sum,omitempty"`
+	// Msg is set on some intents (version 2): the message the op is about.
+	Msg *MsgInfo `msgpack:"msg,omitempty"`
+	// Obs is set on KindObserved records.
+	Obs *Observation `msgpack:"obs,omitempty"`
 }
 
 // Run is one run as listed by Runs: how it started and, once EndRun was
@@ -216,6 +250,8 @@ func decodeRecord(seq uint64, value []byte) (Record, error) {
 		ok = r.Result != nil
 	case KindRunEnded:
 		ok = r.Summary != nil
+	case KindObserved:
+		ok = r.Obs != nil
 	default:
 		return Record{}, kinded(ErrCorrupt, "%s: unknown kind %d", what, r.Kind)
 	}

@@ -62,6 +62,10 @@ type Options struct {
 	// dropped.
 	ErrorLog func(msg string)
 
+	// ObservationRuns is how many of the latest runs keep their
+	// observations (see Observation); 0 means DefaultObservationRuns.
+	ObservationRuns int
+
 	// fs replaces the file system (tests: crash clones); implies InMemory
 	// semantics for the directory checks.
 	fs vfs.FS
@@ -73,9 +77,11 @@ type Store struct {
 	dir      string
 	readOnly bool
 	now      func() time.Time
-	db       *pebble.DB
-	lock     *pebble.Lock
-	closed   atomic.Bool
+
+	observationRuns int
+	db              *pebble.DB
+	lock            *pebble.Lock
+	closed          atomic.Bool
 
 	// mu serialises every write to the journal, so that sequence numbers
 	// are assigned and committed in key order, and so that a checkpoint's
@@ -91,7 +97,10 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.InMemory && opts.ReadOnly {
 		return nil, fmt.Errorf("journal %s: Options.InMemory and ReadOnly together make an empty store nobody can write; pick one", dir)
 	}
-	s := &Store{dir: dir, readOnly: opts.ReadOnly, now: opts.Now}
+	s := &Store{dir: dir, readOnly: opts.ReadOnly, now: opts.Now, observationRuns: opts.ObservationRuns}
+	if s.observationRuns <= 0 {
+		s.observationRuns = DefaultObservationRuns
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -269,6 +278,27 @@ func (s *Store) init() error {
 	}
 	if s.lastRun, err = s.lastNumber(prefixRun); err != nil {
 		return err
+	}
+	// After a compaction the last keys may be below the highest numbers
+	// ever used; those are kept under meta/.
+	for _, hw := range []struct {
+		key []byte
+		n   *uint64
+	}{{keyLastSeq, &s.lastSeq}, {keyLastRun, &s.lastRun}} {
+		v, closer, err := s.db.Get(hw.key)
+		if errors.Is(err, pebble.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return s.openReadError("read "+string(hw.key), err)
+		}
+		var n uint64
+		derr := msgpack.Unmarshal(v, &n)
+		closer.Close()
+		if derr != nil {
+			return kinded(ErrCorrupt, "journal %s: %s is unreadable; move the directory aside (keep it for a bug report)", s.dir, hw.key)
+		}
+		*hw.n = max(*hw.n, n)
 	}
 	return nil
 }

@@ -17,7 +17,8 @@ import (
 
 // kindOrder is the order in which counts are printed.
 var kindOrder = []model.OpKind{
-	model.OpCreateLocalFolder, model.OpCreateRemoteFolder, model.OpFetch, model.OpUpload,
+	model.OpCreateLocalFolder, model.OpCreateRemoteFolder, model.OpRebaseFolder, model.OpMoveRemote, model.OpMoveLocal,
+	model.OpFetch, model.OpUpload,
 	model.OpStoreRemote, model.OpSetLocalFlags, model.OpExpungeRemote, model.OpDeleteLocal,
 	model.OpPair, model.OpForget,
 }
@@ -64,26 +65,6 @@ func Summary(w, errw io.Writer, r engine.Report, verbose bool) {
 			line += fmt.Sprintf(", %d folders not synced", n)
 		}
 		fmt.Fprintln(w, line)
-	}
-}
-
-// Plan writes a dry run's plan: every operation with its reason.
-func Plan(w io.Writer, r engine.Report) {
-	for _, f := range r.Folders {
-		switch {
-		case f.Err != nil:
-			fmt.Fprintf(w, "%s: %s: cannot plan: %v\n", r.Account, f.Name, f.Err)
-			continue
-		case f.Plan.Refused != "":
-			fmt.Fprintf(w, "%s: %s: REFUSED: %s\n", r.Account, f.Name, f.Plan.Refused)
-			continue
-		case len(f.Plan.Ops) == 0:
-			continue
-		}
-		fmt.Fprintf(w, "%s: %s: would do %s\n", r.Account, f.Name, Counts(f.Plan.Counts()))
-		for _, op := range f.Plan.Ops {
-			fmt.Fprintf(w, "    %s\n", Op(op))
-		}
 	}
 }
 

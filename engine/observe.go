@@ -1,0 +1,278 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"mime"
+	"net/mail"
+	"sort"
+	"strings"
+	"time"
+
+	"mailtrail/adapters"
+	"mailtrail/executor"
+	"mailtrail/journal"
+	"mailtrail/model"
+	"mailtrail/planner"
+)
+
+// This file is the engine's part of "the journal as a product": naming the
+// messages a plan touches (for previews and the audit), and recording what
+// each run observed so that a bug report can be replayed.
+
+// headerFields are the only header fields read to name a message.
+var headerFields = []string{"Message-ID", "Subject", "From", "Date"}
+
+// IsDeletion reports whether op removes a message from one side.
+func IsDeletion(op model.Op) bool {
+	return op.Kind == model.OpExpungeRemote || op.Kind == model.OpDeleteLocal
+}
+
+// describedBy says where an operation's message can be read: on the server
+// (by UID) or in the local folder (by key); neither for bookkeeping.
+func describedBy(op model.Op) (remote, local bool) {
+	switch op.Kind {
+	case model.OpFetch, model.OpStoreRemote, model.OpExpungeRemote:
+		return true, false
+	case model.OpUpload, model.OpSetLocalFlags, model.OpDeleteLocal:
+		return false, true
+	}
+	return false, false
+}
+
+// describePlan names the messages of the plan's operations: in a dry run
+// only the deletions (a preview lists those), in a real run every
+// operation that changes a message (the journal keeps them for the audit).
+// A failure to read a header is logged and leaves that message unnamed:
+// naming is for people, never a reason not to sync.
+func (a *Account) describePlan(ctx context.Context, p *executor.Pair, in planner.Input, plan planner.Plan) []journal.MsgInfo {
+	if plan.Refused != "" || len(plan.Ops) == 0 {
+		return nil
+	}
+	want := func(_ int, op model.Op) bool { return op.Kind.ChangesMail() }
+	if a.DryRun {
+		want = func(_ int, op model.Op) bool { return IsDeletion(op) }
+	}
+	msgs, err := Describe(ctx, p.RemoteFolder, p.LocalFolder, plan.Ops, want)
+	if err != nil {
+		a.Log.Warn().Str("folder", in.Folder).Err(err).Msg("could not read the headers of the messages in the plan")
+	}
+	// A message without a Date header is dated by its internal date.
+	dates := map[uint32]time.Time{}
+	for _, m := range in.Remote.Msgs {
+		dates[m.UID] = m.InternalDate
+	}
+	for i, op := range plan.Ops {
+		if r, _ := describedBy(op); r && msgs[i].Date.IsZero() && want(i, op) {
+			msgs[i].Date = dates[op.UID]
+		}
+	}
+	return msgs
+}
+
+// Describe reads Message-ID, Subject, From and Date of the message of each
+// op that want selects (by index and op; only those header fields, only
+// those messages) and
+// returns them by op index. Ops whose message cannot be read get a zero
+// MsgInfo; the error is the first failure.
+func Describe(ctx context.Context, rf adapters.RemoteFolder, lf adapters.LocalFolder, ops []model.Op, want func(int, model.Op) bool) ([]journal.MsgInfo, error) {
+	out := make([]journal.MsgInfo, len(ops))
+	byUID := map[uint32][]int{}
+	var uids []uint32
+	var firstErr error
+	for i, op := range ops {
+		if !want(i, op) {
+			continue
+		}
+		remote, local := describedBy(op)
+		switch {
+		case remote && rf != nil && op.UID != 0:
+			if byUID[op.UID] == nil {
+				uids = append(uids, op.UID)
+			}
+			byUID[op.UID] = append(byUID[op.UID], i)
+		case local && lf != nil && op.Key != "":
+			hr, ok := lf.(adapters.HeaderReader)
+			if !ok && !IsDeletion(op) {
+				// Without a header reader the whole file would be read
+				// (OpenForUpload): only a deletion is worth it.
+				continue
+			}
+			h, err := localHeader(ctx, lf, hr, op.Key)
+			if err != nil {
+				if firstErr == nil {
+					firstErr = err
+				}
+				continue
+			}
+			out[i] = ParseMsgInfo(h)
+		}
+	}
+	if len(uids) > 0 {
+		sort.Slice(uids, func(i, j int) bool { return uids[i] < uids[j] })
+		set := func(uid uint32, header []byte) error {
+			info := ParseMsgInfo(header)
+			for _, i := range byUID[uid] {
+				out[i] = info
+			}
+			return nil
+		}
+		var err error
+		if hf, ok := rf.(adapters.HeaderFetcher); ok {
+			err = hf.FetchHeaderFields(ctx, uids, headerFields, set)
+		} else {
+			err = rf.Fetch(ctx, uids, func(m model.RemoteMsg, body io.Reader) error {
+				h, err := readHeader(body)
+				if err != nil {
+					return err
+				}
+				return set(m.UID, h)
+			})
+		}
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	return out, firstErr
+}
+
+func localHeader(ctx context.Context, lf adapters.LocalFolder, hr adapters.HeaderReader, key string) ([]byte, error) {
+	if hr != nil {
+		return hr.ReadHeader(ctx, key)
+	}
+	r, _, _, err := lf.OpenForUpload(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return readHeader(r)
+}
+
+func readHeader(r io.Reader) ([]byte, error) { return adapters.ReadHeaderSection(r) }
+
+var wordDecoder = mime.WordDecoder{}
+
+// ParseMsgInfo reads the fields of a header block; a field that cannot be
+// parsed is kept as written (RFC 2047 words decoded where possible).
+func ParseMsgInfo(header []byte) journal.MsgInfo {
+	block := append(bytes.Clone(header), "\r\n\r\n"...)
+	m, err := mail.ReadMessage(bytes.NewReader(block))
+	if err != nil {
+		return journal.MsgInfo{}
+	}
+	h := m.Header
+	info := journal.MsgInfo{
+		MessageID: strings.TrimSpace(h.Get("Message-Id")),
+		Subject:   decodeWords(h.Get("Subject")),
+		From:      decodeWords(h.Get("From")),
+	}
+	if a, err := mail.ParseAddress(h.Get("From")); err == nil {
+		info.From = a.String()
+		if a.Name != "" {
+			info.From = a.Name + " <" + a.Address + ">"
+		}
+	}
+	if d, err := mail.ParseDate(h.Get("Date")); err == nil {
+		info.Date = d
+	}
+	return info
+}
+
+func decodeWords(s string) string {
+	s = strings.TrimSpace(s)
+	if d, err := wordDecoder.DecodeHeader(s); err == nil {
+		return d
+	}
+	return s
+}
+
+// recordRefusal journals what the run observed of a folder the planner
+// refused (nothing else is journaled for it; a dry run records nothing).
+func (a *Account) recordRefusal(run uint64, in planner.Input, plan planner.Plan) {
+	if a.DryRun || plan.Refused == "" {
+		return
+	}
+	obs := Observe(in, a.Planner, plan)
+	if _, err := a.Journal.AppendObserved(run, &obs, nil, nil); err != nil {
+		a.Log.Warn().Str("folder", in.Folder).Err(err).Msg("could not record the observation of a refused folder")
+	}
+}
+
+// appendIntents journals the plan's operations with the messages they are
+// about and, in the same durable batch, what the run observed of the
+// folder.
+//
+// The observation records the planner's own plan for the input (recorded),
+// which replay can reproduce; the intents are the operations carried out,
+// which may differ by what the engine decides across folders (moves).
+func (a *Account) appendIntents(run uint64, in planner.Input, recorded planner.Plan, fr FolderReport) ([]uint64, error) {
+	obs := Observe(in, a.Planner, recorded)
+	return a.Journal.AppendObserved(run, &obs, fr.Plan.Ops, fr.Msgs)
+}
+
+// Observe is the journal's record of a folder's planner input, options and
+// plan.
+func Observe(in planner.Input, opts planner.Options, plan planner.Plan) journal.Observation {
+	o := journal.Observation{
+		Folder:       in.Folder,
+		Remote:       journal.ObservedRemote{Exists: in.Remote.Exists, Status: in.Remote.Status, Msgs: in.Remote.Msgs},
+		Local:        journal.ObservedLocal{Exists: in.Local.Exists, FMD5: in.Local.FMD5, Msgs: in.Local.Msgs},
+		Status:       journal.ObservedStatus{UIDValidity: in.Status.UIDValidity},
+		Options:      OptionsMap(opts),
+		Ops:          plan.Ops,
+		Refused:      plan.Refused,
+		VoidedStatus: plan.VoidedStatus,
+	}
+	for _, r := range in.Status.Rows {
+		o.Status.Rows = append(o.Status.Rows, r)
+	}
+	if in.Identities != nil {
+		o.Identities = &journal.ObservedIdentities{Remote: in.Identities.Remote, Local: in.Identities.Local}
+	}
+	sort.Slice(o.Status.Rows, func(i, j int) bool { return o.Status.Rows[i].UID < o.Status.Rows[j].UID })
+	return o
+}
+
+// OptionsMap is planner options by field name; a later mailtrail reads the
+// fields it knows and leaves new ones at their zero value.
+func OptionsMap(opts planner.Options) map[string]any {
+	b, err := json.Marshal(opts)
+	if err != nil {
+		return nil
+	}
+	var m map[string]any
+	if json.Unmarshal(b, &m) != nil {
+		return nil
+	}
+	return m
+}
+
+// Input turns an observation back into the planner's input and options.
+func Input(o journal.Observation) (planner.Input, planner.Options, error) {
+	in := planner.Input{
+		Folder: o.Folder,
+		Remote: planner.RemoteState{Exists: o.Remote.Exists, Status: o.Remote.Status, Msgs: o.Remote.Msgs},
+		Local:  planner.LocalState{Exists: o.Local.Exists, FMD5: o.Local.FMD5, Msgs: o.Local.Msgs},
+		Status: model.FolderStatus{Name: o.Folder, UIDValidity: o.Status.UIDValidity, Rows: map[uint32]model.StatusRow{}},
+	}
+	in.Remote.Status.Name = o.Folder
+	for _, r := range o.Status.Rows {
+		in.Status.Rows[r.UID] = r
+	}
+	if o.Identities != nil {
+		in.Identities = &planner.Identities{Remote: o.Identities.Remote, Local: o.Identities.Local}
+	}
+	var opts planner.Options
+	if len(o.Options) > 0 {
+		b, err := json.Marshal(o.Options)
+		if err != nil {
+			return in, opts, err
+		}
+		if err := json.Unmarshal(b, &opts); err != nil {
+			return in, opts, err
+		}
+	}
+	return in, opts, nil
+}

@@ -1,0 +1,331 @@
+package journal
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/vmihailenco/msgpack/v5"
+
+	"mailtrail/model"
+)
+
+// DefaultObservationRuns is how many of the latest runs keep their
+// observations when Options.ObservationRuns is 0: EndRun removes the
+// observations of older runs. Observations are the bulk of a journal (one
+// entry per message of every folder a run changed), and a bug report is
+// about a recent run.
+const DefaultObservationRuns = 50
+
+// Observation is what a run observed of one folder pair — exactly the
+// planner's input — and the plan it made of it. It is enough to plan the
+// folder again (replay) without the server or the Maildir: no message body
+// is kept, only UIDs, keys, flags, sizes and dates.
+type Observation struct {
+	Folder string
+	Remote ObservedRemote
+	Local  ObservedLocal
+	Status ObservedStatus
+	// Identities, when the planner needed them (a folder whose UIDs cannot
+	// be trusted), name each message by content: Message-ID and a hash of
+	// the body, as the executor computes them.
+	Identities *ObservedIdentities
+	// Options are the planner options the plan was made with, by their Go
+	// field names (so that options added later decode as their zero value).
+	Options map[string]any
+	// Ops is the plan in order; Refused the refusal (Ops is then empty);
+	// VoidedStatus that the status was set aside.
+	Ops          []model.Op
+	Refused      string
+	VoidedStatus bool
+}
+
+// ObservedRemote is the server folder as observed.
+type ObservedRemote struct {
+	Exists bool
+	Status model.RemoteFolderStatus
+	Msgs   []model.RemoteMsg
+}
+
+// ObservedLocal is the local folder as observed.
+type ObservedLocal struct {
+	Exists bool
+	FMD5   string
+	Msgs   []model.LocalMsg
+}
+
+// ObservedIdentities are content identities by remote UID and local key.
+type ObservedIdentities struct {
+	Remote map[uint32]string
+	Local  map[string]string
+}
+
+// ObservedStatus is the status store's memory of the folder as the planner
+// saw it.
+type ObservedStatus struct {
+	UIDValidity uint32
+	Rows        []model.StatusRow // by ascending UID
+}
+
+// The wire form of an observation: messages as msgpack arrays (no field
+// names), since an observation holds one entry per message.
+
+type obsWire struct {
+	Folder       string            `msgpack:"f"`
+	RExists      bool              `msgpack:"rx,omitempty"`
+	RStatus      obsRemoteStatus   `msgpack:"rs"`
+	RMsgs        []obsRemoteMsg    `msgpack:"rm"`
+	LExists      bool              `msgpack:"lx,omitempty"`
+	FMD5         string            `msgpack:"fmd5,omitempty"`
+	LMsgs        []obsLocalMsg     `msgpack:"lm"`
+	SUIDValidity uint32            `msgpack:"suv,omitempty"`
+	SRows        []obsStatusRow    `msgpack:"sr"`
+	Options      map[string]any    `msgpack:"opt,omitempty"`
+	Ops          []model.Op        `msgpack:"ops,omitempty"`
+	Refused      string            `msgpack:"refused,omitempty"`
+	VoidedStatus bool              `msgpack:"voided,omitempty"`
+	HasIDs       bool              `msgpack:"ids,omitempty"`
+	RIDs         map[uint32]string `msgpack:"rid,omitempty"`
+	LIDs         map[string]string `msgpack:"lid,omitempty"`
+}
+
+type obsRemoteStatus struct {
+	_msgpack      struct{} `msgpack:",as_array"`
+	UIDValidity   uint32
+	UIDNext       uint32
+	Messages      uint32
+	HighestModSeq uint64
+}
+
+type obsRemoteMsg struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	UID      uint32
+	Flags    uint8
+	Size     int64
+	Date     int64 // Unix nanoseconds; 0 when unknown
+}
+
+type obsLocalMsg struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	Key      string
+	UID      uint32
+	FMD5     string // "" when it is the folder's own FMD5
+	Flags    uint8
+	Size     int64
+}
+
+type obsStatusRow struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	UID      uint32
+	Key      string
+	Flags    uint8
+}
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromUnixNano(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// EncodeMsgpack writes the compact wire form.
+func (o *Observation) EncodeMsgpack(enc *msgpack.Encoder) error {
+	w := obsWire{
+		Folder: o.Folder, RExists: o.Remote.Exists, LExists: o.Local.Exists, FMD5: o.Local.FMD5,
+		RStatus:      obsRemoteStatus{UIDValidity: o.Remote.Status.UIDValidity, UIDNext: o.Remote.Status.UIDNext, Messages: o.Remote.Status.Messages, HighestModSeq: o.Remote.Status.HighestModSeq},
+		SUIDValidity: o.Status.UIDValidity, Options: o.Options, Ops: o.Ops, Refused: o.Refused, VoidedStatus: o.VoidedStatus,
+	}
+	if o.Identities != nil {
+		w.HasIDs, w.RIDs, w.LIDs = true, o.Identities.Remote, o.Identities.Local
+	}
+	w.RMsgs = make([]obsRemoteMsg, len(o.Remote.Msgs))
+	for i, m := range o.Remote.Msgs {
+		w.RMsgs[i] = obsRemoteMsg{UID: m.UID, Flags: uint8(m.Flags), Size: m.Size, Date: unixNano(m.InternalDate)}
+	}
+	w.LMsgs = make([]obsLocalMsg, len(o.Local.Msgs))
+	for i, m := range o.Local.Msgs {
+		fmd5 := m.FMD5
+		if fmd5 == o.Local.FMD5 {
+			fmd5 = ""
+		}
+		w.LMsgs[i] = obsLocalMsg{Key: m.Key, UID: m.UID, FMD5: fmd5, Flags: uint8(m.Flags), Size: m.Size}
+	}
+	w.SRows = make([]obsStatusRow, len(o.Status.Rows))
+	for i, r := range o.Status.Rows {
+		w.SRows[i] = obsStatusRow{UID: r.UID, Key: r.Key, Flags: uint8(r.Flags)}
+	}
+	return enc.Encode(&w)
+}
+
+// DecodeMsgpack reads the compact wire form.
+func (o *Observation) DecodeMsgpack(dec *msgpack.Decoder) error {
+	var w obsWire
+	if err := dec.Decode(&w); err != nil {
+		return err
+	}
+	*o = Observation{
+		Folder: w.Folder,
+		Remote: ObservedRemote{Exists: w.RExists, Status: model.RemoteFolderStatus{Name: w.Folder, UIDValidity: w.RStatus.UIDValidity,
+			UIDNext: w.RStatus.UIDNext, Messages: w.RStatus.Messages, HighestModSeq: w.RStatus.HighestModSeq}},
+		Local:   ObservedLocal{Exists: w.LExists, FMD5: w.FMD5},
+		Status:  ObservedStatus{UIDValidity: w.SUIDValidity},
+		Options: w.Options, Ops: w.Ops, Refused: w.Refused, VoidedStatus: w.VoidedStatus,
+	}
+	if w.HasIDs {
+		o.Identities = &ObservedIdentities{Remote: w.RIDs, Local: w.LIDs}
+	}
+	for _, m := range w.RMsgs {
+		if model.Flags(m.Flags)&^model.AllFlags != 0 {
+			return fmt.Errorf("remote uid %d: unknown flag bits %#x", m.UID, m.Flags)
+		}
+		o.Remote.Msgs = append(o.Remote.Msgs, model.RemoteMsg{UID: m.UID, Flags: model.Flags(m.Flags), Size: m.Size, InternalDate: fromUnixNano(m.Date)})
+	}
+	for _, m := range w.LMsgs {
+		fmd5 := m.FMD5
+		if fmd5 == "" && m.UID != 0 {
+			fmd5 = w.FMD5
+		}
+		o.Local.Msgs = append(o.Local.Msgs, model.LocalMsg{Key: m.Key, UID: m.UID, FMD5: fmd5, Flags: model.Flags(m.Flags), Size: m.Size})
+	}
+	for _, r := range w.SRows {
+		o.Status.Rows = append(o.Status.Rows, model.StatusRow{UID: r.UID, Key: r.Key, Flags: model.Flags(r.Flags)})
+	}
+	return nil
+}
+
+// obsKey is o/<run:8><folder>: a run's observations are one range, in
+// folder order.
+func obsKey(run uint64, folder string) []byte {
+	return append(seqKey(prefixObserved, run), folder...)
+}
+
+// AppendObserved is AppendIntents that also records, in the same durable
+// batch, what the run observed of the folder (obs, may be nil) and the
+// message each op is about (msgs[i] for ops[i]; msgs may be nil or shorter,
+// and a zero MsgInfo records nothing). With no ops it records only the
+// observation (a refused plan, say).
+func (s *Store) AppendObserved(run uint64, obs *Observation, ops []model.Op, msgs []MsgInfo) ([]uint64, error) {
+	if err := s.checkWritable(); err != nil {
+		return nil, err
+	}
+	if obs == nil && len(ops) == 0 {
+		return nil, nil
+	}
+	for i, op := range ops {
+		if op.Kind == model.OpInvalid {
+			return nil, fmt.Errorf("journal %s: append intents: op %d (%s) has an invalid kind; nothing was written", s.dir, i, op)
+		}
+	}
+	if obs != nil {
+		if err := checkFolderName(obs.Folder); err != nil {
+			return nil, fmt.Errorf("journal %s: record observation: %w; nothing was written", s.dir, err)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.openRun(run); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	b := s.db.NewBatch()
+	defer b.Close()
+	if obs != nil {
+		rec := Record{V: recordVersion, Kind: KindObserved, Run: run, Time: now, Obs: obs}
+		if err := setValue(b, obsKey(run, obs.Folder), rec); err != nil {
+			return nil, s.writeError("record observation", err)
+		}
+	}
+	seqs := make([]uint64, len(ops))
+	pending, err := encodeValue(pendingEntry{V: recordVersion, Run: run})
+	if err != nil {
+		return nil, s.writeError("append intents", err)
+	}
+	for i := range ops {
+		seq := s.lastSeq + 1 + uint64(i)
+		seqs[i] = seq
+		rec := Record{V: recordVersion, Kind: KindIntent, Run: run, Time: now, Op: &ops[i]}
+		if i < len(msgs) && !msgs[i].IsZero() {
+			rec.Msg = &msgs[i]
+		}
+		if err := setValue(b, journalKey(seq), rec); err != nil {
+			return nil, s.writeError("append intents", err)
+		}
+		if err := b.Set(pendingKey(seq), pending, nil); err != nil {
+			return nil, s.writeError("append intents", err)
+		}
+	}
+	if err := commitSynced(b); err != nil {
+		return nil, s.writeError("append intents", err)
+	}
+	s.lastSeq += uint64(len(ops))
+	if len(ops) == 0 {
+		return nil, nil
+	}
+	return seqs, nil
+}
+
+// Observations returns what run observed, one entry per folder it recorded
+// (folders whose plan had operations or was refused), by folder name. Runs
+// older than the kept window (Options.ObservationRuns) have none left.
+func (s *Store) Observations(run uint64) ([]Observation, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: seqKey(prefixObserved, run), UpperBound: seqKey(prefixObserved, run+1)})
+	if err != nil {
+		return nil, s.readError("observations", err)
+	}
+	defer it.Close()
+	var out []Observation
+	for ok := it.First(); ok; ok = it.Next() {
+		rec, err := decodeObserved(it.Key(), it.Value())
+		if err != nil {
+			return nil, fmt.Errorf("journal %s: %w", s.dir, err)
+		}
+		out = append(out, *rec.Obs)
+	}
+	if err := it.Error(); err != nil {
+		return nil, s.readError("observations", err)
+	}
+	return out, nil
+}
+
+// decodeObserved decodes the record under an o/ key and checks that it is
+// an observation of the run and folder the key names.
+func decodeObserved(k, v []byte) (Record, error) {
+	what := fmt.Sprintf("observation %q", k)
+	if len(k) <= len(prefixObserved)+8 {
+		return Record{}, kinded(ErrCorrupt, "%s: key is not o/<run><folder>", what)
+	}
+	run, _ := parseSeqKey(prefixObserved, k[:len(prefixObserved)+8])
+	folder := string(k[len(prefixObserved)+8:])
+	var r Record
+	if err := msgpack.Unmarshal(v, &r); err != nil {
+		return Record{}, decodeError(what, err)
+	}
+	if err := checkVersion(what, r.V); err != nil {
+		return Record{}, err
+	}
+	switch {
+	case r.Kind != KindObserved || r.Obs == nil:
+		return Record{}, kinded(ErrCorrupt, "%s: record of kind %s, want an observation", what, r.Kind)
+	case r.Run != run || r.Obs.Folder != folder:
+		return Record{}, kinded(ErrCorrupt, "%s: holds run %d folder %q", what, r.Run, r.Obs.Folder)
+	}
+	return r, nil
+}
+
+// pruneObservations deletes, in b, the observations of runs before keepFrom.
+func pruneObservations(b *pebble.Batch, keepFrom uint64) error {
+	if keepFrom <= 1 {
+		return nil
+	}
+	return b.DeleteRange([]byte(prefixObserved), seqKey(prefixObserved, keepFrom), nil)
+}
