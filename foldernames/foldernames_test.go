@@ -1,0 +1,133 @@
+package foldernames
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"mailtrail/adapters/memstore"
+	"mailtrail/config/lambda"
+)
+
+func trans(t *testing.T, src string) Trans {
+	t.Helper()
+	f, err := lambda.Compile("nametrans", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f.CallString
+}
+
+// The FAQ's shape: the server keeps everything under INBOX. (with '.'),
+// the Maildir has it at the top level.
+func TestInverseTranslation(t *testing.T) {
+	m := &Mapper{
+		RemoteDelim: func() byte { return '.' },
+		LocalSep:    '.',
+		Remote:      trans(t, `lambda f: re.sub('^INBOX\.', '', f)`),
+		Local:       trans(t, `lambda f: f if f == 'INBOX' else 'INBOX.' + f`),
+	}
+	for remote, local := range map[string]string{"INBOX": "INBOX", "INBOX/Sent": "Sent", "INBOX/Lists/go": "Lists/go"} {
+		got, err := m.CheckRemote(remote)
+		if err != nil || got != local {
+			t.Errorf("CheckRemote(%q) = %q, %v; want %q", remote, got, err, local)
+		}
+		back, err := m.CheckLocal(local)
+		if err != nil || back != remote {
+			t.Errorf("CheckLocal(%q) = %q, %v; want %q", local, back, err, remote)
+		}
+	}
+	// A server folder outside INBOX. comes back under it: not inverse.
+	if _, err := m.CheckRemote("Archive"); err == nil || !strings.Contains(err.Error(), "not inverse") {
+		t.Errorf("Archive: %v", err)
+	}
+}
+
+func TestRemoteWrapper(t *testing.T) {
+	ctx := context.Background()
+	inner := memstore.NewRemote()
+	for _, f := range []string{"INBOX", "Sent Items", "Trash"} {
+		if err := inner.CreateFolder(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := &Mapper{
+		LocalSep: '.',
+		Remote:   trans(t, `lambda f: {'Sent Items': 'Sent'}.get(f, f)`),
+		Local:    trans(t, `lambda f: {'Sent': 'Sent Items'}.get(f, f)`),
+	}
+	r := &Remote{Inner: inner, Mapper: m}
+	list, err := r.ListFolders(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range list {
+		names = append(names, f.Name)
+	}
+	if strings.Join(names, ",") != "INBOX,Sent,Trash" {
+		t.Fatalf("listed %v", names)
+	}
+	f, err := r.SelectFolder(ctx, "Sent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Status().Name != "Sent Items" {
+		t.Errorf("selected folder reports %q, want the server's name", f.Status().Name)
+	}
+	f.Close()
+	// A new local folder is created on the server under its translation.
+	if err := r.CreateFolder(ctx, "Projects"); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := inner.ListFolders(ctx)
+	found := false
+	for _, f := range raw {
+		found = found || f.Name == "Projects"
+	}
+	if !found {
+		t.Errorf("Projects not created on the server: %v", raw)
+	}
+
+	// Two server folders onto one local name: refused before anything.
+	bad := &Remote{Inner: inner, Mapper: &Mapper{LocalSep: '.',
+		Remote: trans(t, `lambda f: 'INBOX' if f == 'Trash' else f`),
+		Local:  trans(t, `lambda f: f`)}}
+	if _, err := bad.ListFolders(ctx); err == nil || !strings.Contains(err.Error(), "refusing to sync") {
+		t.Errorf("collision: %v", err)
+	}
+	// A filtered folder is not checked.
+	bad.Wanted = func(n string) bool { return n != "Trash" }
+	if _, err := bad.ListFolders(ctx); err != nil {
+		t.Errorf("with Trash filtered out: %v", err)
+	}
+	// A local folder whose translation does not come back is not created.
+	oneWay := &Remote{Inner: inner, Mapper: &Mapper{LocalSep: '.',
+		Remote: trans(t, `lambda f: f.lower()`), Local: trans(t, `lambda f: f`)}}
+	if err := oneWay.CreateFolder(ctx, "NEW"); err == nil || !strings.Contains(err.Error(), "not inverse") {
+		t.Errorf("one-way create: %v", err)
+	}
+}
+
+func TestUTF7(t *testing.T) {
+	for dec, enc := range map[string]string{
+		"INBOX": "INBOX", "Entwürfe": "Entw&APw-rfe", "A&B": "A&-B", "日本語": "&ZeVnLIqe-",
+		"Gel&öscht": "Gel&-&APY-scht", "~peter/mail/台北/日本語": "~peter/mail/&U,BTFw-/&ZeVnLIqe-",
+	} {
+		if got := EncodeUTF7(dec); got != enc {
+			t.Errorf("EncodeUTF7(%q) = %q, want %q", dec, got, enc)
+		}
+		if got, err := DecodeUTF7(enc); err != nil || got != dec {
+			t.Errorf("DecodeUTF7(%q) = %q, %v", enc, got, err)
+		}
+	}
+	for _, bad := range []string{"&", "&Jjo", "&AGE-", "&Jjo!-"} {
+		if got, err := DecodeUTF7(bad); err == nil {
+			t.Errorf("DecodeUTF7(%q) = %q, want an error", bad, got)
+		}
+	}
+	m := &Mapper{LocalSep: '.', UTF7: true}
+	if l, err := m.CheckRemote("Entwürfe/Alt"); err != nil || l != "Entw&APw-rfe/Alt" {
+		t.Errorf("CheckRemote: %q %v", l, err)
+	}
+}
