@@ -4,13 +4,27 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"time"
 
 	"mailtrail/model"
 )
 
+// TrimMessageID returns a Message-ID without surrounding white space and
+// angle brackets, the form in which identities are compared.
+func TrimMessageID(s string) string {
+	s = strings.TrimSpace(s)
+	s = strings.TrimPrefix(s, "<")
+	s = strings.TrimSuffix(s, ">")
+	return strings.TrimSpace(s)
+}
+
 // ErrNoFolder is returned (wrapped) when a folder does not exist.
 var ErrNoFolder = errors.New("no such folder")
+
+// ErrUnsupported is returned (wrapped) when a store cannot do what was
+// asked; nothing was changed.
+var ErrUnsupported = errors.New("not supported by this server")
 
 // ErrNoMessage is returned (wrapped) when a message does not exist.
 var ErrNoMessage = errors.New("no such message")
@@ -54,6 +68,18 @@ type RemoteFolder interface {
 	// and whose Message-ID header equals messageID ("" matches any). It
 	// finds a message appended without UIDPLUS, or before a crash.
 	FindByIdentity(ctx context.Context, minUID uint32, size int64, messageID string) ([]uint32, error)
+	// MessageIDs returns the Message-ID header of each of uids, trimmed of
+	// white space and angle brackets ("" when a message has none). UIDs
+	// that no longer exist are left out. It identifies messages when their
+	// UIDs cannot be trusted (a UIDVALIDITY change) and across folders
+	// (a move).
+	MessageIDs(ctx context.Context, uids []uint32) (map[uint32]string, error)
+	// Move moves uids of this folder into the folder dest (canonical name)
+	// on the server, flags and internal dates kept, and returns the UID each
+	// got there (UIDs already gone are missing from the map) and dest's
+	// UIDVALIDITY. It needs a server that reports the new UIDs (UIDPLUS);
+	// without one it moves nothing and returns ErrUnsupported.
+	Move(ctx context.Context, uids []uint32, dest string) (moved map[uint32]uint32, destValidity uint32, err error)
 	// Close unselects the folder and returns its connection.
 	Close() error
 }
@@ -92,6 +118,10 @@ type LocalFolder interface {
 	SetUID(ctx context.Context, key string, uid uint32) error
 	// Delete removes the message; an absent key is not an error.
 	Delete(ctx context.Context, key string) error
+	// MoveTo moves the message into dest, another folder of the same store,
+	// where it carries uid (with dest's FMD5) and flags; its key stays.
+	// ErrNoMessage when key is gone. No fsync: Flush both folders.
+	MoveTo(ctx context.Context, key string, dest LocalFolder, uid uint32, flags model.Flags) error
 	// Flush makes the renames and deletions done so far durable (directory
 	// fsync).
 	Flush(ctx context.Context) error
@@ -108,4 +138,27 @@ type LocalBatch interface {
 	Commit(ctx context.Context) error
 	// Abort removes the batch's files from tmp/.
 	Abort() error
+}
+
+// Stamp is a cheap fingerprint of a local folder's contents: it changes
+// whenever a message is added to, removed from or renamed in the folder
+// (for a Maildir, the nanosecond mtimes of cur/ and new/). The zero Stamp
+// means "unknown".
+type Stamp [2]int64
+
+// Stamper is implemented by Local stores that can stamp a folder without
+// opening or reading it. The engine skips a folder whose stamp, and whose
+// server status (UIDNEXT, MESSAGES, HIGHESTMODSEQ), are those recorded
+// after a sync that found nothing to do.
+type Stamper interface {
+	FolderStamp(ctx context.Context, name string) (Stamp, error)
+}
+
+// ScanStamper is implemented by LocalFolders whose last Scan can be
+// stamped: ScanStamp returns the stamp of the folder as that Scan saw it,
+// and ok only when no change could have slipped past it unseen (a change
+// in the same clock tick as the read leaves a Maildir's mtimes as they
+// were, so a stamp taken too close to the read is not trusted).
+type ScanStamper interface {
+	ScanStamp() (s Stamp, ok bool)
 }

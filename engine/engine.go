@@ -2,9 +2,9 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,23 +36,32 @@ type Account struct {
 	// MaxConnections is how many folders sync at once (default 1).
 	MaxConnections int
 	// DryRun plans and reports without changing anything.
-	DryRun  bool
+	DryRun bool
+	// Force lifts the account-level guards (a whole side that looks lost:
+	// see vanishedSide); the per-folder ones are Planner.Guard.
+	Force   bool
 	Planner planner.Options
 	// Command and Args are recorded with the run in the journal.
 	Command string
 	Args    []string
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
+
+	folders *folderIndex // this run's view of every folder (moves.go)
 }
 
 // FolderReport is the outcome for one folder.
 type FolderReport struct {
 	Name    string
 	Plan    planner.Plan
+	Msgs    []journal.MsgInfo // the message of each of Plan.Ops, where read (observe.go)
 	Done    map[model.OpKind]int
 	Failed  []executor.OpError
 	Err     error
 	Elapsed time.Duration
+	// Unchanged is true when the folder was skipped: neither side changed
+	// since a sync that found nothing to do (quiet.go).
+	Unchanged bool
 }
 
 // OK reports whether the folder synced with no error and no failed op.
@@ -93,6 +102,15 @@ func (a *Account) Sync(ctx context.Context) (Report, error) {
 	known, err := a.Journal.Folders()
 	if err != nil {
 		return rep, fmt.Errorf("read status folders: %w", err)
+	}
+	if err := a.vanishedSide(remoteList, localList, known); err != nil {
+		return rep, err
+	}
+	a.folders = &folderIndex{local: localList, remote: map[string]model.RemoteFolderStatus{}}
+	for _, r := range remoteList {
+		if !r.NoSelect {
+			a.folders.remote[r.Name] = r
+		}
 	}
 	remoteByName := map[string]model.RemoteFolderStatus{}
 	names := map[string]bool{}
@@ -146,7 +164,11 @@ func (a *Account) Sync(ctx context.Context) (Report, error) {
 	sort.Strings(folders)
 	sort.Slice(filterErrs, func(i, j int) bool { return filterErrs[i].Name < filterErrs[j].Name })
 
-	rep.Folders = append(filterErrs, a.syncFolders(ctx, rep.Run, folders, remoteByName, localSet, pending)...)
+	folders, quiet := a.quietFolders(ctx, folders, remoteByName, localSet, known, pending)
+	scans := a.scanLocal(ctx, rep.Run, folders, localSet, pending)
+	rep.Folders = append(filterErrs, a.syncFolders(ctx, rep.Run, folders, remoteByName, scans, pending)...)
+	rep.Folders = append(rep.Folders, quiet...)
+	sort.SliceStable(rep.Folders, func(i, j int) bool { return rep.Folders[i].Name < rep.Folders[j].Name })
 
 	// A server may create the parents of a folder created on it ("Work" for
 	// "Work/Projects") as folders of their own. They were not listed
@@ -169,7 +191,7 @@ func (a *Account) Sync(ctx context.Context) (Report, error) {
 			more = append(more, r.Name)
 		}
 		sort.Strings(more)
-		rep.Folders = append(rep.Folders, a.syncFolders(ctx, rep.Run, more, remoteByName, localSet, pending)...)
+		rep.Folders = append(rep.Folders, a.syncFolders(ctx, rep.Run, more, remoteByName, nil, pending)...)
 	}
 	reports := rep.Folders
 
@@ -190,32 +212,70 @@ func (a *Account) Sync(ctx context.Context) (Report, error) {
 	return rep, nil
 }
 
-// syncFolders syncs folders, up to MaxConnections at once, and returns
-// their reports in the order of folders.
+// folderWork is one folder between its planning and its execution.
+type folderWork struct {
+	fr  FolderReport
+	in  planner.Input
+	p   *executor.Pair
+	log zerolog.Logger
+	// guardLater: the planner's guard refused the plan, which was made
+	// again without it; it is checked once moves are matched (moves.go).
+	guardLater bool
+	guarded    planner.Plan // the refusal, kept for guardLater
+	// recorded is the planner's own plan for in, before the engine's
+	// decisions across folders: what the journal's observation records.
+	recorded planner.Plan
+}
+
+// syncFolders syncs folders in three phases and returns their reports in
+// the order of folders. First each folder is observed and planned, up to
+// MaxConnections at once, its server folder closed again; then the plans
+// are looked at together for messages the server moved from one folder to
+// another (moves.go); then the plans are journaled and carried out, up to
+// MaxConnections at once, each server folder selected again.
 func (a *Account) syncFolders(ctx context.Context, run uint64, folders []string, remoteByName map[string]model.RemoteFolderStatus,
-	localSet map[string]bool, pending map[string][]journal.Intent) []FolderReport {
-	reports := make([]FolderReport, len(folders))
-	par := a.MaxConnections
-	if par < 1 {
-		par = 1
+	scans map[string]*localScan, pending map[string][]journal.Intent) []FolderReport {
+	works := make([]*folderWork, len(folders))
+	a.eachFolder(len(folders), func(i int) {
+		_, rok := remoteByName[folders[i]]
+		start := time.Now()
+		works[i] = a.planFolder(ctx, run, folders[i], rok, scans[folders[i]], pending[folders[i]])
+		works[i].fr.Elapsed = time.Since(start)
+	})
+	a.matchServerMoves(ctx, works)
+	for _, w := range works {
+		a.checkGuardLater(run, w)
 	}
+	a.eachFolder(len(works), func(i int) {
+		start := time.Now()
+		a.executeFolder(ctx, run, works[i])
+		works[i].fr.Elapsed += time.Since(start)
+	})
+	reports := make([]FolderReport, len(works))
+	for i, w := range works {
+		if w.fr.Err != nil {
+			w.fr.Err = fmt.Errorf("folder %s: %w", w.fr.Name, w.fr.Err)
+		}
+		reports[i] = w.fr
+	}
+	return reports
+}
+
+// eachFolder calls fn(0..n-1), up to MaxConnections at once.
+func (a *Account) eachFolder(n int, fn func(i int)) {
+	par := max(a.MaxConnections, 1)
 	sem := make(chan struct{}, par)
 	var wg sync.WaitGroup
-	for i, name := range folders {
-		_, rok := remoteByName[name]
+	for i := range n {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			start := time.Now()
-			fr := a.syncFolder(ctx, run, name, rok, localSet[name], pending[name])
-			fr.Elapsed = time.Since(start)
-			reports[i] = fr
+			fn(i)
 		}()
 	}
 	wg.Wait()
-	return reports
 }
 
 // createdRemote reports whether a folder was created on the server.
@@ -250,61 +310,69 @@ func (a *Account) wanted(name string) (bool, error) {
 	return ok, nil
 }
 
-// syncFolder observes, plans, journals and executes one folder pair.
-func (a *Account) syncFolder(ctx context.Context, run uint64, name string, remoteExists, localExists bool, pending []journal.Intent) (fr FolderReport) {
-	fr = FolderReport{Name: name, Done: map[model.OpKind]int{}}
-	log := a.Log.With().Str("folder", name).Logger()
+// planFolder observes and plans one folder pair (resolving first what an
+// interrupted run left pending). The server folder is closed again before
+// it returns: executeFolder selects it anew.
+func (a *Account) planFolder(ctx context.Context, run uint64, name string, remoteExists bool, local *localScan, pending []journal.Intent) *folderWork {
+	w := &folderWork{fr: FolderReport{Name: name, Done: map[model.OpKind]int{}}, log: a.Log.With().Str("folder", name).Logger()}
+	fr, log := &w.fr, w.log
 	p := &executor.Pair{Name: name, Remote: a.Remote, Local: a.Local}
+	w.p = p
 	defer func() {
 		if p.RemoteFolder != nil {
 			if err := p.RemoteFolder.Close(); err != nil && fr.Err == nil {
 				log.Debug().Err(err).Msg("closing remote folder")
 			}
-		}
-		if fr.Err != nil {
-			fr.Err = fmt.Errorf("folder %s: %w", name, fr.Err)
+			p.RemoteFolder = nil
 		}
 	}()
 
 	in := planner.Input{Folder: name}
+	// The local folder was opened and scanned before any folder was
+	// synced, and the moves a mail client made into it mirrored on the
+	// server (moves.go).
+	rescan := len(pending) > 0
+	var moves []model.Op
+	if local != nil {
+		if local.err != nil {
+			fr.Err = local.err
+			return w
+		}
+		p.LocalFolder = local.lf
+		in.Local = planner.LocalState{Exists: true, FMD5: local.lf.FMD5(), Msgs: local.msgs}
+		local.msgs = nil // the planner's input holds them now
+		if local.moved > 0 {
+			fr.Done[model.OpMoveRemote] = local.moved
+			rescan = true
+		}
+		moves = local.moves
+	}
 	if remoteExists {
 		rf, err := a.Remote.SelectFolder(ctx, name)
 		if err != nil {
 			fr.Err = fmt.Errorf("select on server: %w", err)
-			return fr
+			return w
 		}
 		p.RemoteFolder = rf
 		in.Remote.Exists = true
 		in.Remote.Status = rf.Status()
 	}
-	if localExists {
-		lf, err := a.Local.OpenFolder(ctx, name)
-		if err != nil && !errors.Is(err, adapters.ErrNoFolder) {
-			fr.Err = fmt.Errorf("open local folder: %w", err)
-			return fr
-		}
-		if err == nil {
-			p.LocalFolder = lf
-			in.Local.Exists = true
-			in.Local.FMD5 = lf.FMD5()
-		}
-	}
 	st, _, err := a.Journal.FolderStatus(name)
 	if err != nil {
 		fr.Err = fmt.Errorf("read status: %w", err)
-		return fr
+		return w
 	}
-	exe := &executor.Executor{Journal: a.Journal, Log: log}
 	if len(pending) > 0 && !a.DryRun {
+		exe := &executor.Executor{Journal: a.Journal, Log: log}
 		found, err := exe.Recover(ctx, p, pending, st)
 		if err != nil {
 			fr.Err = fmt.Errorf("resolve operations of the interrupted run: %w", err)
-			return fr
+			return w
 		}
 		log.Info().Int("pending", len(pending)).Int("recovered", found).Msg("resolved interrupted run")
 		if st, _, err = a.Journal.FolderStatus(name); err != nil {
 			fr.Err = fmt.Errorf("read status: %w", err)
-			return fr
+			return w
 		}
 	}
 	in.Status = st
@@ -312,40 +380,183 @@ func (a *Account) syncFolder(ctx context.Context, run uint64, name string, remot
 		msgs, err := p.RemoteFolder.List(ctx)
 		if err != nil {
 			fr.Err = fmt.Errorf("list messages on server: %w", err)
-			return fr
+			return w
 		}
 		in.Remote.Msgs = msgs
 	}
-	if p.LocalFolder != nil {
+	if p.LocalFolder != nil && rescan {
 		msgs, err := p.LocalFolder.Scan(ctx)
 		if err != nil {
 			fr.Err = fmt.Errorf("scan local folder: %w", err)
-			return fr
+			return w
 		}
 		in.Local.Msgs = msgs
 	}
 
+	if planner.NeedsIdentities(in, a.Planner) {
+		r, l, err := executor.Identities(ctx, p, in.Remote.Msgs, in.Local.Msgs)
+		if err != nil {
+			fr.Err = fmt.Errorf("identify messages to re-pair them: %w", err)
+			return w
+		}
+		in.Identities = &planner.Identities{Remote: r, Local: l}
+	}
+	w.in = in
 	fr.Plan = planner.PlanFolder(in, a.Planner)
+	w.recorded = fr.Plan
+	if fr.Plan.NeedsReset {
+		fr.Plan.Refused += ": " + resetCommand(a.Name, name)
+	}
+	if fr.Plan.Guarded {
+		// Some of the deletions may be moves between folders: decided
+		// once every folder is planned (checkGuardLater).
+		w.guardLater, w.guarded = true, fr.Plan
+		noGuard := a.Planner
+		noGuard.Guard = nil
+		fr.Plan = planner.PlanFolder(in, noGuard)
+	}
+	if a.DryRun && len(moves) > 0 && fr.Plan.Refused == "" {
+		fr.Plan.Ops = withoutMovedUploads(append(moves, fr.Plan.Ops...))
+	}
+	if local != nil {
+		a.recordQuiet(in, fr.Plan, local.stamp, local.stampOK && !rescan)
+	}
+	fr.Msgs = a.describePlan(ctx, p, in, fr.Plan) // observe.go: name the messages
+	if !w.guardLater {
+		a.recordRefusal(run, in, w.recorded)
+	}
 	if fr.Plan.Refused != "" {
 		log.Warn().Str("reason", fr.Plan.Refused).Msg("folder refused")
-		return fr
 	}
-	if a.DryRun || len(fr.Plan.Ops) == 0 {
-		return fr
+	return w
+}
+
+// checkGuardLater applies the delete guard to a plan that the planner's
+// guard refused, now that deletions which were moves between folders are
+// moves: refused still, the folder keeps the planner's refusal.
+func (a *Account) checkGuardLater(run uint64, w *folderWork) {
+	if !w.guardLater || w.fr.Err != nil {
+		return
 	}
-	seqs, err := a.Journal.AppendIntents(run, fr.Plan.Ops)
+	checked := planner.CheckGuard(w.in, w.fr.Plan, a.Planner)
+	if checked.Refused == "" {
+		return
+	}
+	w.fr.Plan, w.fr.Msgs = w.guarded, nil
+	a.recordRefusal(run, w.in, w.recorded)
+	w.log.Warn().Str("reason", w.fr.Plan.Refused).Msg("folder refused")
+}
+
+// executeFolder journals and carries out a folder's plan, the server folder
+// selected again (and checked to be the one planned).
+func (a *Account) executeFolder(ctx context.Context, run uint64, w *folderWork) {
+	fr, p := &w.fr, w.p
+	if fr.Err != nil || fr.Plan.Refused != "" || a.DryRun || len(fr.Plan.Ops) == 0 {
+		return
+	}
+	// The executor may select a folder it creates: whichever is selected
+	// at the end is closed.
+	defer func() {
+		if p.RemoteFolder != nil {
+			if err := p.RemoteFolder.Close(); err != nil && fr.Err == nil {
+				w.log.Debug().Err(err).Msg("closing remote folder")
+			}
+			p.RemoteFolder = nil
+		}
+	}()
+	if w.in.Remote.Exists {
+		rf, err := a.Remote.SelectFolder(ctx, fr.Name)
+		if err != nil {
+			fr.Err = fmt.Errorf("select on server: %w", err)
+			return
+		}
+		p.RemoteFolder = rf
+		if uv := rf.Status().UIDValidity; uv != w.in.Remote.Status.UIDValidity {
+			fr.Err = fmt.Errorf("the server changed the folder's UIDVALIDITY (%d to %d) during the sync; nothing was done, sync again",
+				w.in.Remote.Status.UIDValidity, uv)
+			return
+		}
+	}
+	seqs, err := a.appendIntents(run, w.in, w.recorded, *fr) // observe.go: intents with their messages and the observation
 	if err != nil {
 		fr.Err = fmt.Errorf("journal intents: %w", err)
-		return fr
+		return
 	}
+	w.in = planner.Input{} // recorded: free it before the work
 	steps := make([]executor.Step, len(seqs))
 	for i := range seqs {
 		steps[i] = executor.Step{Seq: seqs[i], Op: fr.Plan.Ops[i]}
 	}
+	exe := &executor.Executor{Journal: a.Journal, Log: w.log}
 	res, err := exe.Execute(ctx, p, steps)
-	fr.Done, fr.Failed = res.Done, res.Failed
+	for k, n := range res.Done {
+		fr.Done[k] += n
+	}
+	fr.Failed = res.Failed
 	if err != nil {
 		fr.Err = err
+		return
 	}
-	return fr
+	if len(fr.Failed) == 0 {
+		a.verifyQuiet(ctx, w)
+	}
+}
+
+// resetCommand is the command line that resets folder of account.
+func resetCommand(account, folder string) string {
+	return "mailtrail reset-folder -a " + shellWord(account) + " " + shellWord(folder)
+}
+
+// shellWord quotes s for a POSIX shell when it needs it.
+func shellWord(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r == '/' || r == '.' || r == '-' || r == '_' || r == '@' || r == '+' || r == ',' || r == ':' ||
+			(r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z'))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// vanishedSide refuses the whole account when one side has no folder at
+// all while the status knows messages synced in its folders: an unmounted
+// disk, a wrong localfolders path, a server answering for the wrong user
+// or namespace. Folder by folder, each would look vanished and be copied
+// back from the other side (or, for a side merely emptied, its messages
+// deleted on the other side); refusing touches nothing. Force lifts it.
+func (a *Account) vanishedSide(remote []model.RemoteFolderStatus, local []string, known []journal.FolderMeta) error {
+	if a.Force || len(known) == 0 {
+		return nil
+	}
+	selectable := 0
+	for _, r := range remote {
+		if !r.NoSelect {
+			selectable++
+		}
+	}
+	if selectable > 0 && len(local) > 0 {
+		return nil
+	}
+	msgs, folders := 0, 0
+	for _, k := range known {
+		st, _, err := a.Journal.FolderStatus(k.Name)
+		if err != nil {
+			return fmt.Errorf("read status of %s: %w", k.Name, err)
+		}
+		if len(st.Rows) > 0 {
+			msgs += len(st.Rows)
+			folders++
+		}
+	}
+	if msgs == 0 {
+		return nil
+	}
+	if len(local) == 0 {
+		return fmt.Errorf("refused: the local Maildir has no folders, but %d messages in %d folders were synced to it. "+
+			"Is a disk not mounted, or localfolders wrong? Nothing was changed on either side. To download "+
+			"everything again into an empty Maildir, run again with --force", msgs, folders)
+	}
+	return fmt.Errorf("refused: the server lists no folders, but %d messages in %d folders were synced from it. "+
+		"Check remoteuser, reference and folderfilter. Nothing was changed on either side. To upload everything "+
+		"again to an empty account, run again with --force", msgs, folders)
 }

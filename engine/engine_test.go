@@ -144,6 +144,9 @@ func TestVanishedLocalFolderIsDownloadedNotDeleted(t *testing.T) {
 	for _, m := range sample.Messages("INBOX", 10, 5) {
 		r.remote.AddMessage("INBOX", m.Body, m.Flags, m.Date)
 	}
+	// Another folder stays: a Maildir with no folder left at all refuses
+	// the account (TestEmptyLocalSideRefusesAccount).
+	r.remote.AddMessage("Sent", sample.Messages("Sent", 1, 6)[0].Body, model.Seen, sample.Base)
 	r.sync(t)
 	if err := r.local.DeleteFolder("INBOX"); err != nil {
 		t.Fatal(err)
@@ -152,10 +155,32 @@ func TestVanishedLocalFolderIsDownloadedNotDeleted(t *testing.T) {
 	if c[model.OpExpungeRemote] != 0 || c[model.OpFetch] != 10 {
 		t.Fatalf("after the local folder vanished: %v", c)
 	}
+	r.converged(t, 11)
+}
+
+func TestEmptyLocalSideRefusesAccount(t *testing.T) {
+	r := newRig(t)
+	for _, m := range sample.Messages("INBOX", 10, 5) {
+		r.remote.AddMessage("INBOX", m.Body, m.Flags, m.Date)
+	}
+	r.sync(t)
+	if err := r.local.DeleteFolder("INBOX"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.acct.Sync(context.Background()); err == nil || !strings.Contains(err.Error(), "local Maildir has no folders") {
+		t.Fatalf("want the account refused, got %v", err)
+	}
+	if got, _ := r.remote.Messages("INBOX"); len(got) != 10 {
+		t.Fatalf("%d server messages left of 10", len(got))
+	}
+	r.acct.Force = true
+	if c := total(r.sync(t)); c[model.OpFetch] != 10 || c[model.OpExpungeRemote] != 0 {
+		t.Fatalf("forced: %v", c)
+	}
 	r.converged(t, 10)
 }
 
-func TestUIDValidityChangeRefusesFolderOnly(t *testing.T) {
+func TestUIDValidityChangeRepairsByIdentity(t *testing.T) {
 	r := newRig(t)
 	for _, m := range sample.Messages("INBOX", 4, 6) {
 		r.remote.AddMessage("INBOX", m.Body, m.Flags, m.Date)
@@ -166,6 +191,32 @@ func TestUIDValidityChangeRefusesFolderOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.remote.AddMessage("Other", sample.Messages("x", 1, 7)[0].Body, 0, sample.Base)
+	c := total(r.sync(t))
+	if c[model.OpRebaseFolder] != 1 || c[model.OpPair] != 4 || c[model.OpFetch] != 1 || c[model.OpUpload] != 0 {
+		t.Fatalf("want INBOX re-paired without copying and Other synced on: %v", c)
+	}
+	if c := total(r.sync(t)); len(c) != 0 {
+		t.Fatalf("second sync did %v", c)
+	}
+	r.converged(t, 9)
+}
+
+func TestUIDValidityChangeWithTooFewFoundRefusesFolderOnly(t *testing.T) {
+	r := newRig(t)
+	for _, m := range sample.Messages("INBOX", 4, 6) {
+		r.remote.AddMessage("INBOX", m.Body, m.Flags, m.Date)
+		r.remote.AddMessage("Other", m.Body, m.Flags, m.Date)
+	}
+	r.sync(t)
+	if err := r.remote.ChangeUIDValidity("INBOX", 999); err != nil {
+		t.Fatal(err)
+	}
+	for uid := uint32(1); uid <= 3; uid++ {
+		if err := r.remote.DeleteMessage("INBOX", uid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.remote.AddMessage("Other", sample.Messages("x", 1, 7)[0].Body, 0, sample.Base)
 	rep, err := r.acct.Sync(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -173,8 +224,8 @@ func TestUIDValidityChangeRefusesFolderOnly(t *testing.T) {
 	for _, f := range rep.Folders {
 		switch f.Name {
 		case "INBOX":
-			if f.Plan.Refused == "" || len(f.Done) != 0 {
-				t.Fatalf("INBOX not refused: %+v", f)
+			if !strings.Contains(f.Plan.Refused, "mailtrail reset-folder -a t INBOX") || len(f.Done) != 0 {
+				t.Fatalf("INBOX not refused with the reset command: %+v", f)
 			}
 		case "Other":
 			if !f.OK() || f.Done[model.OpFetch] != 1 {
@@ -184,6 +235,94 @@ func TestUIDValidityChangeRefusesFolderOnly(t *testing.T) {
 	}
 	if rep.Failed() != 1 {
 		t.Fatalf("%d folders failed, want 1", rep.Failed())
+	}
+	// reset-folder: the one message left is re-paired, the three the
+	// server lost are uploaded again.
+	r.acct.Planner.Reset, r.acct.Folders = true, []string{"INBOX"}
+	c := total(r.sync(t))
+	if c[model.OpUpload] != 3 || c[model.OpFetch] != 0 || c[model.OpExpungeRemote]+c[model.OpDeleteLocal] != 0 {
+		t.Fatalf("reset: %v", c)
+	}
+	r.acct.Planner.Reset, r.acct.Folders = false, nil
+	r.converged(t, 9)
+}
+
+func TestEmptyServerListRefusesAccount(t *testing.T) {
+	r := newRig(t)
+	for _, m := range sample.Messages("INBOX", 4, 6) {
+		r.remote.AddMessage("INBOX", m.Body, m.Flags, m.Date)
+	}
+	r.sync(t)
+	if err := r.remote.DeleteFolder("INBOX"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := r.acct.Sync(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "server lists no folders, but 4 messages in 1 folders") {
+		t.Fatalf("want the account refused, got %v", err)
+	}
+	if msgs, _ := r.local.Messages("INBOX"); len(msgs) != 4 {
+		t.Fatalf("%d local messages left of 4", len(msgs))
+	}
+	r.acct.Force = true
+	if c := total(r.sync(t)); c[model.OpUpload] != 4 {
+		t.Fatalf("forced: %v", c)
+	}
+	r.converged(t, 4)
+}
+
+// moveLocal moves a local message to another folder as a mail client does:
+// the file keeps its name, so its UID and FMD5 name the old folder.
+func (r *rig) moveLocal(t *testing.T, from, to, key string) {
+	t.Helper()
+	m, err := r.local.Message(from, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.local.DeleteMessage(from, key); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.local.PutMessage(to, m); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLocalMoveBecomesServerMove(t *testing.T) {
+	for _, uidplus := range []bool{true, false} {
+		r := newRig(t)
+		r.remote.SetUIDPlus(uidplus)
+		for _, m := range sample.Messages("INBOX", 5, 9) {
+			r.remote.AddMessage("INBOX", m.Body, m.Flags, m.Date)
+		}
+		// memstore's keys are only unique within a folder (Maildir's are
+		// unique on the host): Archive starts empty so that the moved
+		// files keep their names, as a mail client's move does.
+		if err := r.remote.CreateFolder(context.Background(), "Archive"); err != nil {
+			t.Fatal(err)
+		}
+		r.sync(t)
+		msgs, _ := r.local.Messages("INBOX")
+		r.moveLocal(t, "INBOX", "Archive", msgs[0].Key)
+		r.moveLocal(t, "INBOX", "Archive", msgs[1].Key)
+		c := total(r.sync(t))
+		want := map[model.OpKind]int{model.OpMoveRemote: 2}
+		if !uidplus { // the new UIDs cannot be known: uploaded and expunged
+			want = map[model.OpKind]int{model.OpUpload: 2, model.OpExpungeRemote: 2}
+		}
+		for k, n := range want {
+			if c[k] != n {
+				t.Fatalf("uidplus=%v: %v, want %v", uidplus, c, want)
+			}
+		}
+		if c[model.OpFetch] != 0 || (uidplus && c[model.OpUpload] != 0) {
+			t.Fatalf("uidplus=%v: copied: %v", uidplus, c)
+		}
+		if c := total(r.sync(t)); len(c) != 0 {
+			t.Fatalf("uidplus=%v: second sync did %v", uidplus, c)
+		}
+		r.converged(t, 5)
+		if got, _ := r.remote.Messages("Archive"); len(got) != 2 {
+			t.Fatalf("uidplus=%v: %d messages in Archive on the server, want 2", uidplus, len(got))
+		}
 	}
 }
 
@@ -235,5 +374,134 @@ func (r *rig) journalUploadIntent(t *testing.T, key string) {
 	if _, err := r.j.AppendIntents(run, []model.Op{{Kind: model.OpUpload, Folder: "INBOX", Key: key, Flags: model.Seen,
 		MinUID: minUID, Reason: "new local message"}}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// moveRemote moves a server message to another folder, as another mail
+// client does: it gets a new UID there.
+func (r *rig) moveRemote(t *testing.T, from, to string, uid uint32) {
+	t.Helper()
+	m, err := r.remote.Message(from, uid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.remote.DeleteMessage(from, uid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.remote.AddMessage(to, m.Body, m.Flags, m.InternalDate); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestServerMoveBecomesLocalRename(t *testing.T) {
+	r := newRig(t)
+	for _, m := range sample.Messages("INBOX", 5, 11) {
+		r.remote.AddMessage("INBOX", m.Body, m.Flags|model.Seen, m.Date)
+	}
+	if err := r.remote.CreateFolder(context.Background(), "Archive"); err != nil {
+		t.Fatal(err)
+	}
+	r.sync(t)
+	before, _ := r.local.Messages("INBOX")
+	r.moveRemote(t, "INBOX", "Archive", 2)
+	r.moveRemote(t, "INBOX", "Archive", 4)
+	c := total(r.sync(t))
+	if c[model.OpMoveLocal] != 2 || c[model.OpFetch] != 0 || c[model.OpDeleteLocal] != 0 {
+		t.Fatalf("want 2 local moves and no copy: %v", c)
+	}
+	after, _ := r.local.Messages("Archive")
+	if len(after) != 2 || after[0].Key != before[1].Key || after[1].Key != before[3].Key {
+		t.Fatalf("Archive holds %+v, want the files %s and %s moved", after, before[1].Key, before[3].Key)
+	}
+	if c := total(r.sync(t)); len(c) != 0 {
+		t.Fatalf("second sync did %v", c)
+	}
+	r.converged(t, 5)
+}
+
+func TestUnconfirmedServerMoveIsDownloaded(t *testing.T) {
+	r := newRig(t)
+	msgs := sample.Messages("INBOX", 2, 12)
+	for _, m := range msgs {
+		r.remote.AddMessage("INBOX", m.Body, m.Flags, m.Date)
+	}
+	if err := r.remote.CreateFolder(context.Background(), "Archive"); err != nil {
+		t.Fatal(err)
+	}
+	r.sync(t)
+	// One message expunged from INBOX, and another of exactly its size
+	// (but another Message-ID) delivered to Archive: paired by size,
+	// refused by content.
+	gone, _ := r.remote.Message("INBOX", 1)
+	other := bytes.Replace(gone.Body, []byte("Message-ID: <"), []byte("Message-ID: <x"), 1)
+	other = bytes.Replace(other, []byte("Subject: "), []byte("Subject:"), 1)
+	if len(other) != len(gone.Body) {
+		t.Fatalf("test message sizes %d %d", len(other), len(gone.Body))
+	}
+	must(t, r.remote.DeleteMessage("INBOX", 1))
+	if _, err := r.remote.AddMessage("Archive", other, 0, sample.Base); err != nil {
+		t.Fatal(err)
+	}
+	c := total(r.sync(t))
+	if c[model.OpMoveLocal] != 0 || c[model.OpFetch] != 1 || c[model.OpDeleteLocal] != 1 {
+		t.Fatalf("want the unconfirmed pair downloaded: %v", c)
+	}
+	if c := total(r.sync(t)); len(c) != 0 {
+		t.Fatalf("second sync did %v", c)
+	}
+	r.converged(t, 2)
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestUnchangedFoldersAreSkipped(t *testing.T) {
+	r := newRig(t)
+	r.remote.SetCondstore(true)
+	for _, f := range []string{"INBOX", "Archive"} {
+		for _, m := range sample.Messages(f, 5, 13) {
+			r.remote.AddMessage(f, m.Body, m.Flags, m.Date)
+		}
+	}
+	r.sync(t) // cold: the state after it is recorded
+	unchanged := func(rep Report) map[string]bool {
+		out := map[string]bool{}
+		for _, f := range rep.Folders {
+			out[f.Name] = f.Unchanged
+		}
+		return out
+	}
+	if u := unchanged(r.sync(t)); !u["INBOX"] || !u["Archive"] {
+		t.Fatalf("nothing changed, yet not skipped: %v", u)
+	}
+	// A flag changed on the server: that folder only is synced.
+	msgs, _ := r.remote.Messages("INBOX")
+	must(t, r.remote.SetMessageFlags("INBOX", msgs[0].UID, msgs[0].Flags^model.Flagged))
+	rep := r.sync(t)
+	if u := unchanged(rep); u["INBOX"] || !u["Archive"] {
+		t.Fatalf("after a server flag change: %v", u)
+	}
+	if c := total(rep); c[model.OpSetLocalFlags] != 1 {
+		t.Fatalf("flag change not synced: %v", c)
+	}
+	// A local change: that folder is synced.
+	lm, _ := r.local.Messages("Archive")
+	must(t, r.local.SetMessageFlags("Archive", lm[0].Key, lm[0].Flags^model.Answered))
+	rep = r.sync(t)
+	if u := unchanged(rep); !u["INBOX"] || u["Archive"] {
+		t.Fatalf("after a local flag change: %v", u)
+	}
+	if c := total(rep); c[model.OpStoreRemote] != 1 {
+		t.Fatalf("local flag change not synced: %v", c)
+	}
+	r.converged(t, 10)
+	// Without CONDSTORE nothing is skipped.
+	r.remote.SetCondstore(false)
+	if u := unchanged(r.sync(t)); u["INBOX"] || u["Archive"] {
+		t.Fatalf("skipped without CONDSTORE: %v", u)
 	}
 }

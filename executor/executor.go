@@ -96,6 +96,8 @@ func (e *Executor) Execute(ctx context.Context, p *Pair, steps []Step) (Result, 
 			err = e.createRemote(ctx, p, group, &res)
 		case model.OpFetch:
 			err = e.fetch(ctx, p, group, &res)
+		case model.OpMoveLocal:
+			err = e.moveLocal(ctx, p, group, &res)
 		case model.OpUpload:
 			err = e.upload(ctx, p, group, &res)
 		case model.OpStoreRemote:
@@ -106,6 +108,10 @@ func (e *Executor) Execute(ctx context.Context, p *Pair, steps []Step) (Result, 
 			err = e.expungeRemote(ctx, p, group, &res)
 		case model.OpPair, model.OpForget:
 			err = e.bookkeeping(p, group, &res)
+		case model.OpRebaseFolder:
+			var pairs int
+			pairs, err = e.rebase(ctx, p, steps[i:], &res)
+			j = i + 1 + pairs
 		default:
 			err = fmt.Errorf("executor: unknown operation %v", steps[i].Op)
 		}
@@ -527,10 +533,16 @@ func isFolderFatal(err error) bool {
 	return strings.Contains(s, "timed out") || strings.Contains(s, "connection") || strings.Contains(s, "broken pipe")
 }
 
+// uploadLike reports whether an operation puts a local message into this
+// server folder: an upload, or a server-side move mirroring a local one.
+// Interrupted, both are found again the same way.
+func uploadLike(k model.OpKind) bool { return k == model.OpUpload || k == model.OpMoveRemote }
+
 // Recover resolves the operations a previous run journaled but never
 // checkpointed, before the folder is planned again:
 //
-//   - An upload may have reached the server before the crash. Its copy is
+//   - An upload (or a server-side move, OpMoveRemote) may have reached
+//     the server before the crash. Its copy is
 //     looked for at or above the UIDNEXT recorded in the intent, by size,
 //     Message-ID and content (findUploaded), among the UIDs the status st
 //     does not pair yet; when found, the UID goes into the local file name
@@ -559,7 +571,7 @@ func (e *Executor) Recover(ctx context.Context, p *Pair, pending []journal.Inten
 	// upload was planned serves every upload the exact search misses.
 	var loose *serverCopies
 	for _, in := range pending {
-		if in.Op.Kind == model.OpUpload && (loose == nil || in.Op.MinUID < loose.minUID) {
+		if uploadLike(in.Op.Kind) && (loose == nil || in.Op.MinUID < loose.minUID) {
 			loose = &serverCopies{minUID: in.Op.MinUID}
 		}
 	}
@@ -603,7 +615,7 @@ func (e *Executor) Recover(ctx context.Context, p *Pair, pending []journal.Inten
 				continue
 			}
 		}
-		if op.Kind == model.OpUpload && sameFolder {
+		if uploadLike(op.Kind) && sameFolder {
 			uid, err := e.findUploaded(ctx, p, op, known, loose)
 			if err != nil && !errors.Is(err, adapters.ErrNoMessage) {
 				return found, err
@@ -616,6 +628,9 @@ func (e *Executor) Recover(ctx context.Context, p *Pair, pending []journal.Inten
 				cp.Upsert = append(cp.Upsert, journal.FolderRow{Folder: p.Name, Row: model.StatusRow{UID: uid, Key: op.Key, Flags: op.Flags}})
 				if op.UID != 0 && op.UID != uid {
 					cp.Delete = append(cp.Delete, journal.FolderUID{Folder: p.Name, UID: op.UID})
+				}
+				if op.Kind == model.OpMoveRemote {
+					cp.Delete = append(cp.Delete, journal.FolderUID{Folder: op.From, UID: op.FromUID})
 				}
 				known[uid] = model.StatusRow{UID: uid, Key: op.Key, Flags: op.Flags}
 				found++

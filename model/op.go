@@ -31,6 +31,23 @@ const (
 	OpCreateLocalFolder
 	// OpCreateRemoteFolder creates the remote folder Folder.
 	OpCreateRemoteFolder
+	// OpRebaseFolder replaces the folder's status after its UIDs were
+	// invalidated (a UIDVALIDITY change, or reset-folder): the status is
+	// set aside, Validity becomes the recorded UIDVALIDITY, and the OpPair
+	// operations that follow it in the plan (the messages re-paired by
+	// identity) are recorded together with it, their UIDs written into the
+	// local file names. Other local files lose their stale UIDs.
+	OpRebaseFolder
+	// OpMoveRemote moves remote UID of folder From into Folder on the
+	// server (MOVE, or COPY and expunge), because a mail client moved the
+	// local file Key from From into Folder: no body is uploaded again. The
+	// status row From/UID is replaced by Folder/<new UID> with Flags.
+	OpMoveRemote
+	// OpMoveLocal moves local file Key of folder From into Folder, with UID
+	// and Flags, because the server moved the message (it vanished from
+	// From and appeared in Folder as UID in the same run): no body is
+	// downloaded again. The status row From/FromUID is replaced.
+	OpMoveLocal
 )
 
 var opNames = [...]string{
@@ -45,6 +62,9 @@ var opNames = [...]string{
 	OpForget:             "forget",
 	OpCreateLocalFolder:  "create-local-folder",
 	OpCreateRemoteFolder: "create-remote-folder",
+	OpRebaseFolder:       "rebase-folder",
+	OpMoveRemote:         "move-remote",
+	OpMoveLocal:          "move-local",
 }
 
 func (k OpKind) String() string {
@@ -73,7 +93,13 @@ type Op struct {
 	// selected: after a crash between APPEND and its checkpoint, the
 	// appended copy is looked for at or above it.
 	MinUID uint32 `msgpack:"min,omitempty"`
-	Reason string `msgpack:"why"`
+	// Validity, for OpRebaseFolder, is the server folder's new UIDVALIDITY.
+	Validity uint32 `msgpack:"uv,omitempty"`
+	// From and FromUID, for moves, name the folder the message leaves and
+	// its UID there (its status row).
+	From    string `msgpack:"from,omitempty"`
+	FromUID uint32 `msgpack:"fu,omitempty"`
+	Reason  string `msgpack:"why"`
 }
 
 func (o Op) String() string {
@@ -89,6 +115,10 @@ func (o Op) String() string {
 		s += fmt.Sprintf(" +%s -%s", o.Add, o.Remove)
 	case OpFetch, OpUpload, OpSetLocalFlags, OpPair:
 		s += " flags=" + o.Flags.String()
+	case OpMoveRemote, OpMoveLocal:
+		s += fmt.Sprintf(" from=%s/%d flags=%s", o.From, o.FromUID, o.Flags)
+	case OpRebaseFolder:
+		s += fmt.Sprintf(" uidvalidity=%d", o.Validity)
 	}
 	if o.Reason != "" {
 		s += " (" + o.Reason + ")"

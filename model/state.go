@@ -26,11 +26,14 @@ type LocalMsg struct {
 	// Key identifies the message within its folder across renames: the file
 	// name without the ",U=", ",FMD5=" fields and without the ":2,<flags>"
 	// info. Keys are unique within a folder.
-	Key   string
-	UID   uint32 // from ",U=" in the file name; 0 when it has none or it belongs to another folder (FMD5)
-	FMD5  string // from ",FMD5=": md5 hex of the folder the UID belongs to
-	Flags Flags
-	Size  int64 // on-disk size (LF line endings); 0 when the scan did not measure it
+	Key  string
+	UID  uint32 // from ",U=" in the file name; 0 when it has none or it belongs to another folder (FMD5)
+	FMD5 string // from ",FMD5=": md5 hex of the folder the UID belongs to
+	// FromUID is the UID in the file name when its FMD5 names another
+	// folder: the file was moved or copied from there by a mail client.
+	FromUID uint32
+	Flags   Flags
+	Size    int64 // on-disk size (LF line endings); 0 when the scan did not measure it
 }
 
 // StatusRow records one message as both sides held it after the last

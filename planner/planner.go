@@ -29,6 +29,9 @@ type Input struct {
 	Remote RemoteState
 	Local  LocalState
 	Status model.FolderStatus
+	// Identities, when set, identify messages by content for a folder
+	// whose UIDs cannot be trusted (see NeedsIdentities).
+	Identities *Identities
 }
 
 // Options change what a plan may do.
@@ -44,6 +47,12 @@ type Options struct {
 	// pending: the status keeps what both sides last agreed on.
 	RemoteReadOnly bool
 	LocalReadOnly  bool
+	// Guard, when set, refuses a plan that deletes too much on one side
+	// (maxdelete). Nil: no limit (--force).
+	Guard *DeleteGuard
+	// Reset re-pairs the folder's messages by identity, whatever the
+	// status says (reset-folder): nothing is deleted on either side.
+	Reset bool
 }
 
 // Plan is the outcome for one folder pair: either operations, or a refusal
@@ -57,6 +66,12 @@ type Plan struct {
 	// VoidedStatus is true when the status was set aside because one side
 	// vanished; the plan then treats both sides as new to each other.
 	VoidedStatus bool
+	// Guarded is true when Options.Guard refused the plan.
+	Guarded bool
+	// NeedsReset is true when the folder was refused because its UIDs can
+	// no longer be trusted and too few messages could be re-paired:
+	// reset-folder is the way out.
+	NeedsReset bool
 }
 
 // Counts tallies a plan's operations by kind.
@@ -81,11 +96,11 @@ func PlanFolder(in Input, opt Options) Plan {
 			}
 		}
 		return p
+	case NeedsIdentities(in, opt):
+		return guard(in, rebase(in, opt), opt)
 	case in.Remote.Exists && st.UIDValidity != 0 && in.Remote.Status.UIDValidity != st.UIDValidity:
-		p.Refused = fmt.Sprintf("the server changed the folder's UIDVALIDITY from %d to %d, so its UIDs no longer "+
-			"match the ones mailtrail recorded; nothing was deleted or downloaded. The folder stays unsynced "+
-			"until it is reset (see docs/FAQ.md, \"UIDVALIDITY changed\")", st.UIDValidity, in.Remote.Status.UIDValidity)
-		return p
+		// The local folder is gone as well: it is created again below and
+		// the status voided, so the stale UIDs never count.
 	case !in.Local.Exists:
 		if !opt.CreateLocalFolders || opt.LocalReadOnly {
 			p.Refused = "the folder exists only on the server and the local repository may not create folders (createfolders = no, or readonly)"
@@ -107,8 +122,25 @@ func PlanFolder(in Input, opt Options) Plan {
 	}
 	p.Ops = append(p.Ops, planMessages(in, st)...)
 	p.Ops = dropReadOnly(p.Ops, opt)
+	return guard(in, p, opt)
+}
+
+// guard applies Options.Guard: a plan that deletes too much is refused
+// whole.
+func guard(in Input, p Plan, opt Options) Plan {
+	if opt.Guard == nil || p.Refused != "" {
+		return p
+	}
+	if msg := guardDeletes(in, p.Ops, *opt.Guard); msg != "" {
+		p.Refused, p.Ops, p.VoidedStatus, p.Guarded = msg, nil, false, true
+	}
 	return p
 }
+
+// CheckGuard applies Options.Guard to a plan made without it and changed
+// since (the engine turns some deletions into moves first): a plan that
+// still deletes too much is refused whole.
+func CheckGuard(in Input, p Plan, opt Options) Plan { return guard(in, p, opt) }
 
 // changesRemote and changesLocal say which side an operation writes to.
 func changesRemote(k model.OpKind) bool {

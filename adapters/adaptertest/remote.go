@@ -49,6 +49,8 @@ func RunRemote(t *testing.T, newStore func(t *testing.T) adapters.Remote) {
 		{"UIDsAndValidity", remoteUIDsAndValidity},
 		{"HighestModSeq", remoteHighestModSeq},
 		{"FindByIdentity", remoteFindByIdentity},
+		{"MessageIDs", remoteMessageIDs},
+		{"Move", remoteMove},
 		{"LongUIDLists", remoteLongUIDLists},
 		{"ConcurrentFolders", remoteConcurrentFolders},
 	}
@@ -735,6 +737,78 @@ func remoteFindByIdentity(t *testing.T, ctx context.Context, s adapters.Remote) 
 		slices.Sort(got)
 		if !slices.Equal(got, c.want) {
 			t.Errorf("FindByIdentity(%d, %d, %q) (%s) = %v, want %v", c.minUID, c.size, c.id, c.what, got, c.want)
+		}
+	}
+}
+
+func remoteMessageIDs(t *testing.T, ctx context.Context, s adapters.Remote) {
+	f := createSelect(t, ctx, s, "message-ids")
+	one := NewMessage("mid-one", "text")
+	eight := Messages()[1] // its header is spelt "Message-Id"
+	none := Message{Name: "no-id", Body: []byte("From: a@example.org\r\nSubject: none\r\n\r\nno id\r\n")}
+	u1 := appendMessage(t, ctx, f, one, 0, 0)
+	u8 := appendMessage(t, ctx, f, eight, 0, 1)
+	if _, err := f.Append(ctx, none.Size(), bytesReader(none.Body), 0, Date(2)); err != nil {
+		t.Fatal(err)
+	}
+	var un uint32
+	for uid := range listMap(t, ctx, f) {
+		if uid != u1 && uid != u8 {
+			un = uid
+		}
+	}
+	got, err := f.MessageIDs(ctx, []uint32{u1, u8, un, un + 100})
+	if err != nil {
+		t.Fatalf("MessageIDs: %v", err)
+	}
+	want := map[uint32]string{u1: adapters.TrimMessageID(one.MessageID), u8: adapters.TrimMessageID(eight.MessageID), un: ""}
+	if !maps.Equal(got, want) {
+		t.Fatalf("MessageIDs = %v, want %v (no brackets; missing UIDs left out)", got, want)
+	}
+}
+
+func remoteMove(t *testing.T, ctx context.Context, s adapters.Remote) {
+	if err := s.CreateFolder(ctx, "move-to"); err != nil {
+		t.Fatal(err)
+	}
+	f := createSelect(t, ctx, s, "move-from")
+	msgs := []Message{NewMessage("mv-1", "one"), NewMessage("mv-2", "two"), NewMessage("mv-3", "three")}
+	u1 := appendMessage(t, ctx, f, msgs[0], model.Seen|model.Flagged, 0)
+	u2 := appendMessage(t, ctx, f, msgs[1], 0, 1)
+	u3 := appendMessage(t, ctx, f, msgs[2], model.Answered, 2)
+	moved, validity, err := f.Move(ctx, []uint32{u1, u3, u3 + 100}, "move-to")
+	if errors.Is(err, adapters.ErrUnsupported) {
+		if got := listMap(t, ctx, f); len(got) != 3 {
+			t.Fatalf("Move refused (%v) but the folder has %d messages, not 3", err, len(got))
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("Move: %v", err)
+	}
+	if len(moved) != 2 || moved[u1] == 0 || moved[u3] == 0 {
+		t.Fatalf("Move = %v, want new UIDs for %d and %d only", moved, u1, u3)
+	}
+	if got := listMap(t, ctx, f); len(got) != 1 || got[u2].UID != u2 {
+		t.Fatalf("source after Move: %v, want only %d", got, u2)
+	}
+	if st := folderStatus(t, ctx, s, "move-to"); st.UIDValidity != validity {
+		t.Fatalf("Move reported UIDVALIDITY %d, the folder has %d", validity, st.UIDValidity)
+	}
+	to := selectFolder(t, ctx, s, "move-to")
+	got := listMap(t, ctx, to)
+	for old, want := range map[uint32]model.Flags{u1: model.Seen | model.Flagged, u3: model.Answered} {
+		if m, ok := got[moved[old]]; !ok || m.Flags != want {
+			t.Fatalf("moved %d -> %d: listed %+v, want flags %s", old, moved[old], m, want)
+		}
+	}
+	for _, fm := range fetchAll(t, ctx, to, []uint32{moved[u1], moved[u3]}) {
+		want := msgs[0].Body
+		if fm.msg.UID == moved[u3] {
+			want = msgs[2].Body
+		}
+		if string(fm.body) != string(want) {
+			t.Fatalf("moved %d: body changed", fm.msg.UID)
 		}
 	}
 }

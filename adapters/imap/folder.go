@@ -598,6 +598,86 @@ func (f *Folder) FindByIdentity(ctx context.Context, minUID uint32, size int64, 
 	return found, nil
 }
 
+// Move moves uids into dest with UID MOVE (or UID COPY, STORE \Deleted
+// and UID EXPUNGE on a server without MOVE) and reads the new UIDs from
+// the COPYUID response code. Without UIDPLUS it moves nothing: the new
+// UIDs could not be known, and the fallback would EXPUNGE every message
+// marked \Deleted.
+func (f *Folder) Move(ctx context.Context, uids []uint32, dest string) (map[uint32]uint32, uint32, error) {
+	if !f.store.has(imap.CapUIDPlus) && !f.store.has(imap.CapIMAP4rev2) {
+		return nil, 0, fmt.Errorf("%s: move to %q: %w (no UIDPLUS)", f.store.name, dest, adapters.ErrUnsupported)
+	}
+	server, err := toServerName(dest, f.store.delim)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: MOVE: %w", f.store.name, err)
+	}
+	moved := map[uint32]uint32{}
+	var validity uint32
+	for _, set := range uidChunks(uids, 0, maxRangesPerCommand) {
+		err := f.do(ctx, "UID MOVE", func(c *conn) error {
+			data, err := c.client.Move(set, server).Wait()
+			if err != nil {
+				return err
+			}
+			if data.SourceUIDs == nil || data.DestUIDs == nil {
+				return fmt.Errorf("the server moved the messages but did not report their new UIDs (COPYUID)")
+			}
+			src, ok1 := data.SourceUIDs.(imap.UIDSet)
+			dst, ok2 := data.DestUIDs.(imap.UIDSet)
+			from, ok3 := src.Nums()
+			to, ok4 := dst.Nums()
+			if !ok1 || !ok2 || !ok3 || !ok4 || len(from) != len(to) {
+				return fmt.Errorf("the server reported a COPYUID that does not pair UIDs: %v %v", data.SourceUIDs, data.DestUIDs)
+			}
+			for i := range from {
+				moved[uint32(from[i])] = uint32(to[i])
+			}
+			validity = data.UIDValidity
+			return nil
+		})
+		if err != nil {
+			return moved, validity, err
+		}
+		faultinject.Step(faultinject.Effect, "imap UID MOVE")
+	}
+	return moved, validity, nil
+}
+
+// MessageIDs fetches the Message-ID header of uids, in commands of at most
+// messageIDBatch UIDs.
+func (f *Folder) MessageIDs(ctx context.Context, uids []uint32) (map[uint32]string, error) {
+	out := make(map[uint32]string, len(uids))
+	section := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, HeaderFields: []string{"Message-ID"}, Peek: true}
+	for start := 0; start < len(uids); start += messageIDBatch {
+		end := min(start+messageIDBatch, len(uids))
+		var set imap.UIDSet
+		for _, uid := range uids[start:end] {
+			set.AddNum(imap.UID(uid))
+		}
+		err := f.do(ctx, "UID FETCH (BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])", func(c *conn) error {
+			cmd := c.client.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}})
+			for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+				buf, err := msg.Collect()
+				if err != nil {
+					_ = cmd.Close()
+					return err
+				}
+				if buf.UID != 0 {
+					out[uint32(buf.UID)] = adapters.TrimMessageID(headerValue(buf.FindBodySection(section), "Message-ID"))
+				}
+			}
+			return cmd.Close()
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// messageIDBatch bounds the UIDs of one MessageIDs FETCH.
+const messageIDBatch = 2000
+
 // headerValue returns the first value of header name in a header block,
 // unfolded and trimmed.
 func headerValue(block []byte, name string) string {
@@ -609,13 +689,7 @@ func headerValue(block []byte, name string) string {
 // sameMessageID compares two Message-IDs, ignoring surrounding white space
 // and angle brackets.
 func sameMessageID(a, b string) bool {
-	norm := func(s string) string {
-		s = strings.TrimSpace(s)
-		s = strings.TrimPrefix(s, "<")
-		s = strings.TrimSuffix(s, ">")
-		return strings.TrimSpace(s)
-	}
-	return a != "" && norm(a) == norm(b)
+	return a != "" && adapters.TrimMessageID(a) == adapters.TrimMessageID(b)
 }
 
 // Close unselects the folder (UNSELECT, which expunges nothing, when the

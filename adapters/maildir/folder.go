@@ -102,6 +102,34 @@ type ScanState struct {
 	Started            time.Time
 }
 
+// stampMargin is how much older than the start of a Scan the directory
+// mtimes must be for the scan's stamp to be trusted: longer than the file
+// system's timestamp granularity, so that a change made in the same tick
+// as the read cannot leave the mtimes as they were. ext4, XFS, btrfs and
+// tmpfs keep nanoseconds and advance them by the kernel tick (at most
+// 10 ms): 50 ms. A file system that keeps whole seconds (mtimes without a
+// sub-second part: some NFS servers, FAT) gets 2 s.
+const (
+	stampMargin       = 50 * time.Millisecond
+	stampMarginCoarse = 2 * time.Second
+)
+
+// ScanStamp is the last Scan's mtimes of cur/ and new/ as an
+// adapters.Stamp, trusted when both are older than the scan by the margin.
+func (f *Folder) ScanStamp() (adapters.Stamp, bool) {
+	st := f.LastScan()
+	if st.Started.IsZero() {
+		return adapters.Stamp{}, false
+	}
+	margin := stampMargin
+	if st.CurMtime.Nanosecond() == 0 && st.NewMtime.Nanosecond() == 0 {
+		margin = stampMarginCoarse
+	}
+	limit := st.Started.Add(-margin)
+	ok := st.CurMtime.Before(limit) && st.NewMtime.Before(limit)
+	return adapters.Stamp{st.CurMtime.UnixNano(), st.NewMtime.UnixNano()}, ok
+}
+
 // LastScan returns the state seen by the last successful Scan (the zero
 // value before any).
 func (f *Folder) LastScan() ScanState {
@@ -175,6 +203,8 @@ func (f *Folder) readDirs(ctx context.Context) ([]model.LocalMsg, map[string]fil
 			msg := model.LocalMsg{Key: fn.key, FMD5: fn.fmd5}
 			if fn.fmd5 == f.fmd5 {
 				msg.UID = fn.uid
+			} else if fn.fmd5 != "" {
+				msg.FromUID = fn.uid
 			}
 			msg.Flags, _ = model.ParseMaildir(fn.info)
 			if f.store.scanSizes {
@@ -314,9 +344,10 @@ func (f *Folder) SetUID(ctx context.Context, key string, uid uint32) error {
 			return nil
 		}
 		// The info stays as it was; a file without one (delivered to
-		// new/ by another client) stays without one.
+		// new/ by another client) gets an empty one, ":2,", as
+		// OfflineIMAP names it (the differential test compares).
 		suffix := fn.otherEnd
-		if fn.hasInfo {
+		if fn.hasInfo || fn.otherEnd == "" {
 			suffix = infoSuffix(f.store.infosep, fn.info)
 		}
 		newName := formatBase(fn.key, uid, f.fmd5) + suffix
@@ -349,6 +380,55 @@ func (f *Folder) Delete(ctx context.Context, key string) error {
 		return fmt.Errorf("maildir folder %s: delete %s: %w", f.name, key, withAdvice(err))
 	}
 	return nil
+}
+
+// MoveTo renames the message into dest (a folder of the same store: one
+// rename, the bytes never copied), with uid, dest's FMD5 and flags in its
+// name, into cur/ or new/ as SetFlags would. Letters that are not
+// standard flags are kept. No fsync: Flush both folders.
+func (f *Folder) MoveTo(ctx context.Context, key string, dest adapters.LocalFolder, uid uint32, flags model.Flags) error {
+	to, ok := dest.(*Folder)
+	if !ok || to.store != f.store {
+		return fmt.Errorf("maildir folder %s: move %s: the destination is not a folder of this Maildir", f.name, key)
+	}
+	if to == f {
+		return fmt.Errorf("maildir folder %s: move %s into its own folder", f.name, key)
+	}
+	// Lock both folders in a fixed order: two moves in opposite
+	// directions must not wait for each other.
+	first, second := f, to
+	if to.path < f.path {
+		first, second = to, f
+	}
+	first.mu.Lock()
+	defer first.mu.Unlock()
+	second.mu.Lock()
+	defer second.mu.Unlock()
+	err := f.withFile(ctx, key, func(ref fileRef) error {
+		fn := parseFileName(ref.name, f.store.infosep)
+		_, extra := model.ParseMaildir(fn.info)
+		newRef := fileRef{sub: subdirFor(flags),
+			name: formatBase(fn.key, uid, to.fmd5) + infoSuffix(f.store.infosep, infoLetters(flags, extra))}
+		dst := to.filePath(newRef)
+		if _, err := os.Lstat(dst); err == nil {
+			return fmt.Errorf("%s already exists", dst)
+		}
+		if err := os.Rename(f.filePath(ref), dst); err != nil {
+			return err
+		}
+		faultinject.Step(faultinject.Effect, "maildir move "+newRef.name)
+		delete(f.index, key)
+		if to.index != nil {
+			to.index[fn.key] = newRef
+		}
+		f.dirty[filepath.Join(f.path, ref.sub)] = true
+		to.dirty[filepath.Join(to.path, newRef.sub)] = true
+		return nil
+	})
+	if err != nil && !errors.Is(err, adapters.ErrNoMessage) {
+		return fmt.Errorf("maildir folder %s: move %s to %s: %w", f.name, key, to.name, withAdvice(err))
+	}
+	return err
 }
 
 // Flush fsyncs the directories that SetFlags, SetUID and Delete changed

@@ -234,7 +234,7 @@ func TestScanForeignNames(t *testing.T) {
 		{Key: "1700000001.R456.host"},
 		{Key: "1700000002.M1P2.host,S=1234,W=1260", Flags: model.Seen | model.Answered},
 		{Key: "1700000003_0.99.h", UID: 7, FMD5: f.FMD5(), Flags: model.Seen},
-		{Key: "1700000004_0.99.h", FMD5: other, Flags: model.Seen},
+		{Key: "1700000004_0.99.h", FMD5: other, FromUID: 8, Flags: model.Seen},
 		{Key: "1700000005.123_4.host", Flags: model.Flagged},
 	}
 	if !reflect.DeepEqual(msgs, want) {
@@ -338,7 +338,9 @@ func TestSetUIDKeepsKeyAndInfo(t *testing.T) {
 	}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("cur/ holds %v, want %v", got, want)
 	}
-	if got, want := listDir(t, filepath.Join(f.path, "new")), []string{"1700000001.R456.host,U=42,FMD5=" + md5}; !reflect.DeepEqual(got, want) {
+	if got, want := listDir(t, filepath.Join(f.path, "new")), []string{"1700000001.R456.host,U=42,FMD5=" + md5 + ":2,"}; !reflect.DeepEqual(got, want) {
+		// A file delivered without info gets an empty one, as OfflineIMAP
+		// names it.
 		t.Fatalf("new/ holds %v, want %v", got, want)
 	}
 	msgs, err := f.Scan(ctx)

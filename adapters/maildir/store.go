@@ -316,6 +316,23 @@ func (s *Store) OpenFolder(ctx context.Context, name string) (adapters.LocalFold
 	return f, nil
 }
 
+// FolderStamp is the folder's current cur/ and new/ mtimes, read with two
+// stats and without opening the folder.
+func (s *Store) FolderStamp(ctx context.Context, name string) (adapters.Stamp, error) {
+	if err := ctx.Err(); err != nil {
+		return adapters.Stamp{}, err
+	}
+	f, err := s.Folder(name)
+	if err != nil {
+		return adapters.Stamp{}, err
+	}
+	cur, nw, err := f.DirMtimes()
+	if err != nil {
+		return adapters.Stamp{}, err
+	}
+	return adapters.Stamp{cur.UnixNano(), nw.UnixNano()}, nil
+}
+
 // StaleTmpAge is how old a file in tmp/ must be before OpenFolder removes
 // it: the 36 hours Maildir readers conventionally allow a delivery.
 const StaleTmpAge = 36 * time.Hour

@@ -6,6 +6,7 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"slices"
 	"sync"
@@ -130,6 +131,8 @@ func (l *Local) OpenFolder(ctx context.Context, name string) (adapters.LocalFold
 type LocalFolder struct {
 	store *Local
 	name  string
+	// scanned is the stamp of the folder at the last Scan.
+	scanned adapters.Stamp
 }
 
 func (f *LocalFolder) lock(ctx context.Context) (*localFolder, error) {
@@ -181,6 +184,7 @@ func (f *LocalFolder) Scan(ctx context.Context) ([]model.LocalMsg, error) {
 		return nil, err
 	}
 	defer f.store.mu.Unlock()
+	f.scanned = lf.stamp()
 	fmd5 := FolderMD5(lf.name)
 	out := make([]model.LocalMsg, 0, len(lf.msgs))
 	for _, k := range lf.sortedKeys() {
@@ -188,6 +192,8 @@ func (f *LocalFolder) Scan(ctx context.Context) ([]model.LocalMsg, error) {
 		msg := model.LocalMsg{Key: m.key, FMD5: m.fmd5, Flags: m.flags, Size: int64(len(m.body))}
 		if m.fmd5 == fmd5 {
 			msg.UID = m.uid
+		} else if m.fmd5 != "" {
+			msg.FromUID = m.uid
 		}
 		out = append(out, msg)
 	}
@@ -252,6 +258,38 @@ func (f *LocalFolder) SetUID(ctx context.Context, key string, uid uint32) error 
 }
 
 // Delete removes the message; an absent key is not an error.
+// MoveTo moves the message into dest (a folder of the same store) with
+// uid and flags; the key stays. A key dest already has is an error.
+func (f *LocalFolder) MoveTo(ctx context.Context, key string, dest adapters.LocalFolder, uid uint32, flags model.Flags) error {
+	to, ok := dest.(*LocalFolder)
+	if !ok || to.store != f.store || to.name == f.name {
+		return fmt.Errorf("memstore local folder %q: move %s: the destination is not another folder of this store", f.name, key)
+	}
+	lf, err := f.lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer f.store.mu.Unlock()
+	m, err := lf.messageLocked(key)
+	if err != nil {
+		return err
+	}
+	dst, err := f.store.folderLocked(to.name)
+	if err != nil {
+		return err
+	}
+	if _, dup := dst.msgs[key]; dup {
+		return fmt.Errorf("memstore local folder %q: move %s: the key exists in %q", f.name, key, to.name)
+	}
+	m.uid, m.fmd5, m.flags = uid, "", flags&model.AllFlags
+	if uid != 0 {
+		m.fmd5 = FolderMD5(dst.name)
+	}
+	dst.msgs[key] = m
+	delete(lf.msgs, key)
+	return nil
+}
+
 func (f *LocalFolder) Delete(ctx context.Context, key string) error {
 	lf, err := f.lock(ctx)
 	if err != nil {
@@ -444,4 +482,37 @@ func (l *Local) DeleteFolder(name string) error {
 	}
 	delete(l.folders, name)
 	return nil
+}
+
+// stamp hashes what a Maildir's directory mtimes would tell: every key,
+// with its UID, FMD5 and flags.
+func (lf *localFolder) stamp() adapters.Stamp {
+	h := fnv.New64a()
+	for _, k := range lf.sortedKeys() {
+		m := lf.msgs[k]
+		fmt.Fprintf(h, "%s\x00%d\x00%s\x00%d\x00", m.key, m.uid, m.fmd5, m.flags)
+	}
+	return adapters.Stamp{int64(h.Sum64()), int64(len(lf.msgs)) + 1}
+}
+
+// FolderStamp is a hash of the folder's messages' names (key, UID, FMD5,
+// flags): what a Maildir's directory mtimes follow.
+func (l *Local) FolderStamp(ctx context.Context, name string) (adapters.Stamp, error) {
+	if err := ctx.Err(); err != nil {
+		return adapters.Stamp{}, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lf, err := l.folderLocked(name)
+	if err != nil {
+		return adapters.Stamp{}, err
+	}
+	return lf.stamp(), nil
+}
+
+// ScanStamp is the stamp at the last Scan; in memory nothing slips past.
+func (f *LocalFolder) ScanStamp() (adapters.Stamp, bool) {
+	f.store.mu.Lock()
+	defer f.store.mu.Unlock()
+	return f.scanned, f.scanned != adapters.Stamp{}
 }

@@ -396,6 +396,55 @@ func (f *RemoteFolder) FindByIdentity(ctx context.Context, minUID uint32, size i
 	return out, nil
 }
 
+// Move moves the existing uids into dest, appending them there in order
+// with their flags and dates, and returns their new UIDs. Without UIDPLUS
+// (SetUIDPlus) it moves nothing.
+func (f *RemoteFolder) Move(ctx context.Context, uids []uint32, dest string) (map[uint32]uint32, uint32, error) {
+	rf, err := f.lock(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.store.mu.Unlock()
+	if f.store.noUIDPlus {
+		return nil, 0, fmt.Errorf("memstore: move to %q: %w", dest, adapters.ErrUnsupported)
+	}
+	to, ok := f.store.folders[canonicalRemoteName(dest)]
+	if !ok {
+		return nil, 0, fmt.Errorf("memstore: move to %q: %w", dest, adapters.ErrNoFolder)
+	}
+	moved := map[uint32]uint32{}
+	for _, u := range uids {
+		m, ok := rf.msgs[u]
+		if !ok {
+			continue
+		}
+		moved[u] = to.appendLocked(m.body, m.flags, m.date)
+		delete(rf.msgs, u)
+		rf.modSeq++
+	}
+	return moved, to.uidValidity, nil
+}
+
+// MessageIDs returns the Message-ID of each existing uid, without
+// surrounding white space and angle brackets.
+func (f *RemoteFolder) MessageIDs(ctx context.Context, uids []uint32) (map[uint32]string, error) {
+	rf, err := f.lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer f.store.mu.Unlock()
+	out := make(map[uint32]string, len(uids))
+	for _, u := range uids {
+		m, ok := rf.msgs[u]
+		if !ok {
+			continue
+		}
+		id, _ := HeaderValue(m.body, "Message-ID")
+		out[u] = adapters.TrimMessageID(id)
+	}
+	return out, nil
+}
+
 // Close ends the selection; later calls on f fail.
 func (f *RemoteFolder) Close() error {
 	f.store.mu.Lock()

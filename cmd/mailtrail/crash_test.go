@@ -507,6 +507,41 @@ var crashScenarios = []crashScenario{
 			crMust(t, os.Rename(f, filepath.Join(crLocalDir(e, "A"), "cur", filepath.Base(f))))
 		},
 	},
+	{
+		// Another client moved messages between folders on the server:
+		// renamed locally from one folder to the other, not downloaded.
+		name: "server-move",
+		prepare: func(t *testing.T, e *crashEnv) {
+			a := crPutRemote(t, e, "A", sample.Messages("A", 5, 16))
+			crPutRemote(t, e, "B", sample.Messages("B", 2, 17))
+			crInitialSync(t, e)
+			var moved []sample.Message
+			crChangeRemote(t, e, "A", func(f adapters.RemoteFolder) {
+				crMust(t, f.Fetch(context.Background(), []uint32{a[1], a[3]}, func(m model.RemoteMsg, body io.Reader) error {
+					b, err := io.ReadAll(body)
+					moved = append(moved, sample.Message{Body: b, Flags: m.Flags, Date: m.InternalDate})
+					return err
+				}))
+				crMust(t, f.Expunge(context.Background(), []uint32{a[1], a[3]}))
+			})
+			crPutRemote(t, e, "B", moved)
+		},
+	},
+	{
+		// The server renumbers a folder (new UIDVALIDITY) and lost one
+		// message meanwhile; a flag changed locally. The folder is
+		// re-paired by identity: nothing copied but the lost message
+		// (uploaded back), the flag change kept.
+		name: "uidvalidity-change",
+		prepare: func(t *testing.T, e *crashEnv) {
+			msgs := sample.Messages("R", 6, 15)
+			uids := crPutRemote(t, e, "R", msgs)
+			crInitialSync(t, e)
+			crDeleteRemoteFolder(t, e, "R")
+			crPutRemote(t, e, "R", msgs[1:])
+			crSetLocalFlags(t, crLocalFiles(t, e, "R")[uids[2]], model.Flagged|model.Seen)
+		},
+	},
 }
 
 func crMust(t *testing.T, err error) {

@@ -1,0 +1,420 @@
+package main_test
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	goimap "github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	adimap "mailtrail/adapters/imap"
+	"mailtrail/internal/lockfile"
+)
+
+// The scenarios of docs/RELIABILITY.md "Safety guards", each on a real
+// Dovecot, asserting the exact state of both sides afterwards.
+
+// rawIMAP logs in to the test server with a bare IMAP client, to do what
+// another mail client (or the server's administrator) would.
+func rawIMAP(t *testing.T, s server) *imapclient.Client {
+	t.Helper()
+	addr := net.JoinHostPort(s.host, strconv.Itoa(s.port))
+	var c *imapclient.Client
+	var err error
+	if s.tls == adimap.TLSImplicit {
+		pem, rerr := os.ReadFile(s.ca)
+		if rerr != nil {
+			t.Fatal(rerr)
+		}
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(pem)
+		c, err = imapclient.DialTLS(addr, &imapclient.Options{TLSConfig: &tls.Config{RootCAs: pool, ServerName: s.host}})
+	} else {
+		c, err = imapclient.DialInsecure(addr, nil)
+	}
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.Login(s.user, s.pass).Wait(); err != nil {
+		t.Fatalf("login: %v", err)
+	}
+	return c
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// renumber gives a server folder a new UIDVALIDITY and new UIDs, keeping
+// its messages and their flags: rename it away, create it again, move the
+// messages back. This is what a server migration or a rebuilt index does.
+func renumber(t *testing.T, s server, folder string) {
+	t.Helper()
+	c := rawIMAP(t, s)
+	old := folder + "-renumbered"
+	must(t, c.Rename(folder, old, nil).Wait())
+	must(t, c.Create(folder, nil).Wait())
+	if _, err := c.Select(old, nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Move(goimap.SeqSet{goimap.SeqRange{Start: 1, Stop: 0}}, folder).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	must(t, c.Unselect().Wait())
+	must(t, c.Delete(old).Wait())
+	must(t, c.Logout().Wait())
+}
+
+// expungeFirst expunges the first n messages of a server folder.
+func expungeFirst(t *testing.T, s server, folder string, n int) {
+	t.Helper()
+	c := rawIMAP(t, s)
+	if _, err := c.Select(folder, nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	set := goimap.SeqSet{goimap.SeqRange{Start: 1, Stop: uint32(n)}}
+	must(t, c.Store(set, &goimap.StoreFlags{Op: goimap.StoreFlagsAdd, Silent: true, Flags: []goimap.Flag{goimap.FlagDeleted}}, nil).Close())
+	must(t, c.Expunge().Close())
+	must(t, c.Logout().Wait())
+}
+
+// serverCount is how many messages a server folder holds.
+func serverCount(t *testing.T, s server, folder string) int {
+	t.Helper()
+	f, err := s.dial(t).SelectFolder(context.Background(), folder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	msgs, err := f.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(msgs)
+}
+
+// localKeys lists a local folder's message keys (file names without UID,
+// FMD5 and flags): a message downloaded again gets a new key.
+func localKeys(t *testing.T, su setup, dir string) []string {
+	t.Helper()
+	var keys []string
+	for _, sub := range []string{"cur", "new"} {
+		ents, err := os.ReadDir(filepath.Join(su.maildir, dir, sub))
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			k := e.Name()
+			if i := strings.Index(k, ",U="); i >= 0 {
+				k = k[:i]
+			} else if i := strings.Index(k, ":2,"); i >= 0 {
+				k = k[:i]
+			}
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// runSync runs a sync and returns its exit code and output.
+func (su setup) runSync(t *testing.T, extra ...string) (int, string, string) {
+	t.Helper()
+	return run(t, append([]string{"-c", su.config, "-o", "-u", "basic"}, extra...)...)
+}
+
+func requireNothingToDo(t *testing.T, su setup) {
+	t.Helper()
+	out := su.sync(t)
+	if !strings.Contains(out, "nothing to do") {
+		t.Fatalf("a sync after convergence still did something:\n%s", out)
+	}
+}
+
+func TestUIDValidityChangeRepairedWithoutCopying(t *testing.T) {
+	s := dovecotServer(t)
+	total := seed(t, s)
+	su := newSetup(t, s, "")
+	su.sync(t)
+	before := localKeys(t, su, "Archive.2024")
+	renumber(t, s, "Archive/2024")
+	// A flag changed locally meanwhile survives the re-pairing.
+	renameFlags(t, su, "Archive.2024", before[0], "FS")
+
+	code, out, errs := su.runSync(t, "--dry-run")
+	if code != 0 || !strings.Contains(out, "rebase-folder") || strings.Contains(out, "fetch") || strings.Contains(out, "upload") {
+		t.Fatalf("dry run: exit %d\n%s%s", code, out, errs)
+	}
+	out = su.sync(t)
+	if !strings.Contains(out, "Archive/2024: 1 rebase-folder, 1 store-remote-flags") || strings.Contains(out, "fetch") || strings.Contains(out, "upload") {
+		t.Fatalf("re-pairing copied messages or lost the flag change:\n%s", out)
+	}
+	if after := localKeys(t, su, "Archive.2024"); strings.Join(after, " ") != strings.Join(before, " ") {
+		t.Fatalf("local files replaced:\nbefore %v\nafter  %v", before, after)
+	}
+	assertConverged(t, s, su, total)
+	requireNothingToDo(t, su)
+}
+
+func TestUIDValidityChangeTooFewFoundNeedsResetFolder(t *testing.T) {
+	s := dovecotServer(t)
+	total := seed(t, s)
+	su := newSetup(t, s, "")
+	su.sync(t)
+	renumber(t, s, "Archive/2024")
+	expungeFirst(t, s, "Archive/2024", 60) // 20 of 80 left
+
+	code, out, errs := su.runSync(t)
+	if code != 1 || !strings.Contains(errs, "only 20 of the 80 messages") ||
+		!strings.Contains(errs, "mailtrail reset-folder -a Test Archive/2024") {
+		t.Fatalf("want a refusal naming reset-folder: exit %d\n%s%s", code, out, errs)
+	}
+	if n := len(localKeys(t, su, "Archive.2024")); n != 80 {
+		t.Fatalf("refused folder lost local messages: %d left of 80", n)
+	}
+	if n := serverCount(t, s, "Archive/2024"); n != 20 {
+		t.Fatalf("refused folder changed on the server: %d messages, want 20", n)
+	}
+
+	code, out, errs = run(t, "-c", su.config, "reset-folder", "-a", "Test", "Archive/2024")
+	if code != 0 || !strings.Contains(out, "60 upload") || strings.Contains(out, "fetch") || strings.Contains(out, "delete") {
+		t.Fatalf("reset-folder: exit %d\n%s%s", code, out, errs)
+	}
+	assertConverged(t, s, su, total)
+	requireNothingToDo(t, su)
+}
+
+func TestMaxDeleteGuard(t *testing.T) {
+	s := dovecotServer(t)
+	total := seed(t, s)
+	su := newSetup(t, s, "")
+	su.sync(t)
+	keys := localKeys(t, su, "Archive.2024")
+	for _, k := range keys[:50] {
+		removeByKey(t, su, "Archive.2024", k)
+	}
+	for _, args := range [][]string{{"--dry-run"}, nil} {
+		code, out, errs := su.runSync(t, args...)
+		all := out + errs
+		if code == 0 && args == nil || !strings.Contains(all, "REFUSED") ||
+			!strings.Contains(all, "delete 50 of the 80 messages on the server (62%)") || !strings.Contains(all, "--max-delete 63") {
+			t.Fatalf("%v: want the folder refused with counts and the override: exit %d\n%s", args, code, all)
+		}
+	}
+	if n := serverCount(t, s, "Archive/2024"); n != 80 {
+		t.Fatalf("guard let %d deletions through", 80-n)
+	}
+	out := su.sync(t, "--max-delete", "63")
+	if !strings.Contains(out, "Archive/2024: 50 expunge-remote") {
+		t.Fatalf("override did not delete:\n%s", out)
+	}
+	assertConverged(t, s, su, total-50)
+}
+
+func TestEmptiedServerFolderDeletesNothingLocally(t *testing.T) {
+	s := dovecotServer(t)
+	seed(t, s)
+	su := newSetup(t, s, "maxdelete = 100") // the remote repository's own limit does not matter here
+	su.sync(t)
+	expungeFirst(t, s, "Archive/2024", 80)
+	code, out, errs := su.runSync(t)
+	if code != 1 || !strings.Contains(errs, "server folder is empty, but 80 messages") {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	if n := len(localKeys(t, su, "Archive.2024")); n != 80 {
+		t.Fatalf("%d local messages left of 80", n)
+	}
+}
+
+func TestMissingMaildirRootRefusesAccount(t *testing.T) {
+	s := dovecotServer(t)
+	total := seed(t, s)
+	su := newSetup(t, s, "")
+	su.sync(t)
+	must(t, os.Rename(su.maildir, su.maildir+".unmounted"))
+	code, out, errs := su.runSync(t)
+	if code != 1 || !strings.Contains(errs, "local Maildir has no folders, but") || !strings.Contains(errs, "--force") {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	for _, c := range corpus {
+		if n := serverCount(t, s, c.folder); n != c.n {
+			t.Fatalf("%s: %d messages on the server, want %d", c.folder, n, c.n)
+		}
+	}
+	// Told to, it downloads everything again rather than delete anything.
+	su.sync(t, "--force")
+	assertConverged(t, s, su, total)
+}
+
+func TestVanishedLocalFolderDownloadsAgain(t *testing.T) {
+	s := dovecotServer(t)
+	total := seed(t, s)
+	su := newSetup(t, s, "")
+	su.sync(t)
+	must(t, os.RemoveAll(filepath.Join(su.maildir, "Archive.2024")))
+	out := su.sync(t)
+	if !strings.Contains(out, "Archive/2024: 1 create-local-folder, 80 fetch") || strings.Contains(out, "expunge") {
+		t.Fatalf("want the folder downloaded again and nothing expunged:\n%s", out)
+	}
+	assertConverged(t, s, su, total)
+	requireNothingToDo(t, su)
+}
+
+// moveFiles moves (or copies) the files of keys from one local folder to
+// another keeping their names, as a mail client does.
+func moveFiles(t *testing.T, su setup, from, to string, keys []string, copyOnly bool) {
+	t.Helper()
+	for _, k := range keys {
+		src := findFile(t, su, from, k)
+		dst := filepath.Join(su.maildir, to, "cur", filepath.Base(src))
+		if copyOnly {
+			b, err := os.ReadFile(src)
+			must(t, err)
+			must(t, os.WriteFile(dst, b, 0o600))
+			continue
+		}
+		must(t, os.Rename(src, dst))
+	}
+}
+
+func TestLocalMoveIsMovedOnServer(t *testing.T) {
+	s := dovecotServer(t)
+	total := seed(t, s)
+	su := newSetup(t, s, "")
+	su.sync(t)
+	keys := localKeys(t, su, "Archive.2024")[:3]
+	renameFlags(t, su, "Archive.2024", keys[0], "FS") // flagged, then moved
+	moveFiles(t, su, "Archive.2024", "Archive.2025", keys, false)
+
+	out := su.sync(t)
+	if !strings.Contains(out, "Archive/2025: 3 move-remote") || strings.Contains(out, "upload") ||
+		strings.Contains(out, "expunge") || strings.Contains(out, "fetch") {
+		t.Fatalf("want 3 server-side moves and no copy:\n%s", out)
+	}
+	if a, b := serverCount(t, s, "Archive/2024"), serverCount(t, s, "Archive/2025"); a != 77 || b != 63 {
+		t.Fatalf("server: Archive/2024 %d (want 77), Archive/2025 %d (want 63)", a, b)
+	}
+	got := strings.Join(localKeys(t, su, "Archive.2025"), " ")
+	for _, k := range keys {
+		if !strings.Contains(got, k) {
+			t.Fatalf("moved file %s replaced by a download", k)
+		}
+	}
+	assertConverged(t, s, su, total) // the flag reached the server with the message
+	requireNothingToDo(t, su)
+}
+
+func TestLocalCopyIsUploadedOnce(t *testing.T) {
+	s := dovecotServer(t)
+	total := seed(t, s)
+	su := newSetup(t, s, "")
+	su.sync(t)
+	key := localKeys(t, su, "Archive.2024")[0]
+	moveFiles(t, su, "Archive.2024", "Archive.2025", []string{key}, true)
+
+	out := su.sync(t)
+	if !strings.Contains(out, "Archive/2025: 1 upload") || strings.Contains(out, "move") ||
+		strings.Contains(out, "expunge") || strings.Contains(out, "fetch") || strings.Contains(out, "delete") {
+		t.Fatalf("want the copy uploaded once and nothing else:\n%s", out)
+	}
+	if a, b := serverCount(t, s, "Archive/2024"), serverCount(t, s, "Archive/2025"); a != 80 || b != 61 {
+		t.Fatalf("server: Archive/2024 %d (want 80), Archive/2025 %d (want 61)", a, b)
+	}
+	// The copy keeps its file: it now carries the new UID.
+	if f := findFile(t, su, "Archive.2025", key); !strings.Contains(f, ",U=61,") && !strings.Contains(filepath.Base(f), ",U=") {
+		t.Fatalf("copy %s has no UID of its own", f)
+	}
+	assertConverged(t, s, su, total+1)
+	requireNothingToDo(t, su)
+}
+
+func TestStaleLockIsTakenOver(t *testing.T) {
+	s := memServer(t)
+	total := seed(t, s)
+	su := newSetup(t, s, "")
+	// The lock file of a process that died without releasing it (kill -9,
+	// power loss): its PID is there, its flock went with it.
+	dead := exec.Command("true")
+	must(t, dead.Run())
+	lock := filepath.Join(su.dir, "meta", "mailtrail", "Test", "lock")
+	must(t, os.MkdirAll(filepath.Dir(lock), 0o700))
+	must(t, os.WriteFile(lock, []byte(strconv.Itoa(dead.ProcessState.Pid())+"\n"), 0o600))
+	su.sync(t)
+	assertConverged(t, s, su, total)
+}
+
+func TestSeparateMetadataAllowsAnotherInstance(t *testing.T) {
+	s := memServer(t)
+	total := seed(t, s)
+	su := newSetup(t, s, "")
+	held, err := lockfile.Acquire(filepath.Join(su.dir, "meta", "mailtrail", "Test", "lock"), "account Test")
+	must(t, err)
+	defer held.Release()
+	if code, _, errs := su.runSync(t); code != 1 || !strings.Contains(errs, "account Test is locked by process") {
+		t.Fatalf("same metadata: exit %d, %s", code, errs)
+	}
+	// Another metadata directory (and Maildir): another instance, as the
+	// OfflineIMAP FAQ describes.
+	cfg, err := os.ReadFile(su.config)
+	must(t, err)
+	other := setup{dir: su.dir, config: filepath.Join(su.dir, "other.rc"), maildir: filepath.Join(su.dir, "Mail2")}
+	text := strings.Replace(string(cfg), "metadata = "+su.dir+"/meta", "metadata = "+su.dir+"/meta2", 1)
+	text = strings.Replace(text, "localfolders = "+su.maildir, "localfolders = "+other.maildir, 1)
+	must(t, os.WriteFile(other.config, []byte(text), 0o600))
+	other.sync(t)
+	assertConverged(t, s, other, total)
+}
+
+func TestServerMoveIsRenamedLocally(t *testing.T) {
+	s := dovecotServer(t)
+	total := seed(t, s)
+	su := newSetup(t, s, "")
+	su.sync(t)
+	before := localKeys(t, su, "Archive.2024")
+	c := rawIMAP(t, s)
+	if _, err := c.Select("Archive/2024", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Move(goimap.SeqSet{goimap.SeqRange{Start: 1, Stop: 3}}, "Archive/2025").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	must(t, c.Logout().Wait())
+
+	out := su.sync(t)
+	if !strings.Contains(out, "Archive/2025: 3 move-local") || strings.Contains(out, "fetch") || strings.Contains(out, "delete") {
+		t.Fatalf("want 3 local renames and no download:\n%s", out)
+	}
+	left := map[string]bool{}
+	for _, k := range localKeys(t, su, "Archive.2024") {
+		left[k] = true
+	}
+	got := strings.Join(localKeys(t, su, "Archive.2025"), " ")
+	moved := 0
+	for _, k := range before {
+		if left[k] {
+			continue
+		}
+		moved++
+		if !strings.Contains(got, k) {
+			t.Fatalf("file %s left Archive.2024 but is not in Archive.2025 (downloaded again?)", k)
+		}
+	}
+	if moved != 3 || len(left) != 77 {
+		t.Fatalf("%d files left Archive.2024 (%d stay), want 3 (77)", moved, len(left))
+	}
+	assertConverged(t, s, su, total)
+	requireNothingToDo(t, su)
+}

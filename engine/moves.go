@@ -1,0 +1,459 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+
+	"mailtrail/adapters"
+	"mailtrail/journal"
+	"mailtrail/model"
+)
+
+// localScan is a local folder opened and scanned at the start of a run,
+// with the moves made into it (moveIn).
+type localScan struct {
+	lf    adapters.LocalFolder
+	msgs  []model.LocalMsg
+	moved int        // moves carried out
+	moves []model.Op // in a dry run: the moves that would be made
+	gone  bool       // the folder vanished since the listing
+	err   error
+	// stamp is the folder as the scan saw it (stampOK: trusted), for the
+	// no-change fast path (quiet.go).
+	stamp   adapters.Stamp
+	stampOK bool
+}
+
+// localScanners bounds how many local folders are scanned at once.
+const localScanners = 4
+
+// scanLocal opens and scans every local folder of folders, then mirrors on
+// the server the moves a mail client made between them (moveIn), folder by
+// folder, before any folder is synced: were the folders synced first, the
+// one a message left could expunge it on the server before the one it
+// arrived in moved it, and the message would be uploaded again.
+func (a *Account) scanLocal(ctx context.Context, run uint64, folders []string, exists map[string]bool,
+	pending map[string][]journal.Intent) map[string]*localScan {
+	scans := map[string]*localScan{}
+	var names []string
+	for _, n := range folders {
+		if exists[n] {
+			scans[n] = &localScan{}
+			names = append(names, n)
+		}
+	}
+	sem := make(chan struct{}, localScanners)
+	var wg sync.WaitGroup
+	for _, n := range names {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			sc := scans[n]
+			lf, err := a.Local.OpenFolder(ctx, n)
+			if errors.Is(err, adapters.ErrNoFolder) {
+				sc.gone = true
+				return
+			}
+			if err != nil {
+				sc.err = fmt.Errorf("open local folder: %w", err)
+				return
+			}
+			sc.lf = lf
+			if sc.msgs, err = lf.Scan(ctx); err != nil {
+				sc.err = fmt.Errorf("scan local folder: %w", err)
+			}
+			if ss, ok := lf.(adapters.ScanStamper); ok && sc.err == nil {
+				sc.stamp, sc.stampOK = ss.ScanStamp()
+			}
+		}()
+	}
+	wg.Wait()
+	for _, n := range names {
+		if scans[n].gone {
+			delete(scans, n) // gone since the listing: synced as missing
+		}
+	}
+	if a.folders != nil {
+		a.folders.scans = scans
+	}
+	for _, n := range names {
+		sc := scans[n]
+		if sc == nil || sc.err != nil {
+			continue
+		}
+		sc.moved, sc.moves, sc.err = a.moveIn(ctx, run, n, sc.lf, sc.msgs, pending[n])
+		if sc.err != nil {
+			sc.err = fmt.Errorf("mirror local moves on the server: %w", sc.err)
+		}
+	}
+	return scans
+}
+
+// folderIndex is what one run knows of the account's folders beyond the
+// one being synced: the server's folder list and the local folders by the
+// FMD5 their file names carry. Local moves between folders are found with
+// it.
+type folderIndex struct {
+	local  []string
+	remote map[string]model.RemoteFolderStatus
+	scans  map[string]*localScan // the local folders of this run, scanned
+
+	once   sync.Once
+	byFMD5 map[string]string
+	err    error
+}
+
+// folderForFMD5 names the local folder whose file names carry fmd5, or "".
+// The first call opens every local folder once to learn their FMD5s.
+func (x *folderIndex) folderForFMD5(ctx context.Context, local adapters.Local, fmd5 string) (string, error) {
+	x.once.Do(func() {
+		x.byFMD5 = make(map[string]string, len(x.local))
+		for _, name := range x.local {
+			lf, err := local.OpenFolder(ctx, name)
+			if errors.Is(err, adapters.ErrNoFolder) {
+				continue
+			}
+			if err != nil {
+				x.err = fmt.Errorf("open local folder %s: %w", name, err)
+				return
+			}
+			x.byFMD5[lf.FMD5()] = name
+		}
+	})
+	return x.byFMD5[fmd5], x.err
+}
+
+// moveIn mirrors on the server the moves a mail client made locally into
+// folder name: a file that arrived here from folder A still carries A's
+// FMD5 and its UID n there. When A's status pairs n with that very file,
+// the message is moved on the server (UID MOVE from A to this folder)
+// instead of being uploaded here and expunged from A: no body crosses the
+// network again, flags stay, no duplicate. The status row A/n becomes
+// this folder's row under the new UID, with A's row flags as the common
+// ancestor of later changes, and the file gets the new UID and this
+// folder's FMD5, so the plan that follows finds the message paired.
+//
+// It runs before the folder is selected (it needs its own connection to A)
+// and only when the server can report the new UIDs (UIDPLUS); otherwise,
+// or when anything does not line up, the ordinary plan uploads the file
+// and expunges it from A: slower, never wrong. Files that an interrupted
+// run was already moving are left to Recover. In a dry run it returns the
+// moves it would make without making them.
+func (a *Account) moveIn(ctx context.Context, run uint64, name string, lf adapters.LocalFolder, local []model.LocalMsg,
+	pending []journal.Intent) (moved int, planned []model.Op, err error) {
+	x := a.folders
+	if x == nil || lf == nil {
+		return 0, nil, nil
+	}
+	dest, ok := x.remote[name]
+	if !ok || a.Planner.RemoteReadOnly || a.Planner.LocalReadOnly {
+		return 0, nil, nil
+	}
+	busy := map[string]bool{}
+	for _, in := range pending {
+		busy[in.Op.Key] = true
+	}
+	bySource := map[string][]model.LocalMsg{}
+	for _, m := range local {
+		if m.FromUID == 0 || m.FMD5 == "" || m.FMD5 == lf.FMD5() || busy[m.Key] {
+			continue
+		}
+		from, err := x.folderForFMD5(ctx, a.Local, m.FMD5)
+		if err != nil {
+			return 0, nil, err
+		}
+		if from != "" && from != name {
+			bySource[from] = append(bySource[from], m)
+		}
+	}
+	if len(bySource) == 0 {
+		return 0, nil, nil
+	}
+	_, destMeta, err := a.Journal.FolderStatus(name)
+	if err != nil {
+		return 0, nil, fmt.Errorf("read status: %w", err)
+	}
+	if destMeta.UIDValidity != 0 && destMeta.UIDValidity != dest.UIDValidity {
+		return 0, nil, nil // re-paired by identity instead (rebase)
+	}
+	sources := make([]string, 0, len(bySource))
+	for s := range bySource {
+		sources = append(sources, s)
+	}
+	sort.Strings(sources)
+	for _, from := range sources {
+		ops, err := a.planMovesFrom(from, name, dest, bySource[from])
+		if err != nil {
+			return moved, planned, err
+		}
+		if len(ops) == 0 {
+			continue
+		}
+		planned = append(planned, ops...)
+		if a.DryRun {
+			continue
+		}
+		n, err := a.moveFrom(ctx, run, from, name, lf, destMeta.UIDValidity, ops)
+		moved += n
+		if err != nil {
+			return moved, planned, err
+		}
+	}
+	return moved, planned, nil
+}
+
+// planMovesFrom keeps the candidates whose UID in folder from is paired,
+// in from's status, with the same file (the message the file was), and
+// that are no longer in from (a move, not a copy: a copy is uploaded).
+func (a *Account) planMovesFrom(from, to string, dest model.RemoteFolderStatus, cands []model.LocalMsg) ([]model.Op, error) {
+	src, ok := a.folders.remote[from]
+	scan := a.folders.scans[from]
+	if !ok || scan == nil || scan.err != nil {
+		return nil, nil // not synced in this run: cannot tell a move from a copy
+	}
+	left := make(map[string]bool, len(scan.msgs))
+	for _, m := range scan.msgs {
+		left[m.Key] = true
+	}
+	st, meta, err := a.Journal.FolderStatus(from)
+	if err != nil {
+		return nil, fmt.Errorf("read status of %s: %w", from, err)
+	}
+	if meta.UIDValidity != src.UIDValidity {
+		return nil, nil
+	}
+	var ops []model.Op
+	for _, m := range cands {
+		row, ok := st.Rows[m.FromUID]
+		if !ok || row.Key != m.Key || left[m.Key] {
+			continue // not that message, or a copy: the original is still there
+		}
+		ops = append(ops, model.Op{Kind: model.OpMoveRemote, Folder: to, Key: m.Key, Flags: row.Flags,
+			From: from, FromUID: m.FromUID, MinUID: dest.UIDNext,
+			Reason: "moved here from " + from + " by a mail client: moved on the server too, not uploaded again"})
+	}
+	return ops, nil
+}
+
+// moveFrom journals and carries out the moves ops from folder from into
+// folder to. destValidity is the UIDVALIDITY the status records for to (0:
+// never synced).
+func (a *Account) moveFrom(ctx context.Context, run uint64, from, to string, lf adapters.LocalFolder, destValidity uint32, ops []model.Op) (int, error) {
+	seqs, err := a.Journal.AppendIntents(run, ops)
+	if err != nil {
+		return 0, fmt.Errorf("journal intents: %w", err)
+	}
+	rf, err := a.Remote.SelectFolder(ctx, from)
+	if err != nil {
+		return 0, fmt.Errorf("select %s on server to move messages out of it: %w", from, err)
+	}
+	uids := make([]uint32, len(ops))
+	for i, op := range ops {
+		uids[i] = op.FromUID
+	}
+	newUIDs, validity, moveErr := rf.Move(ctx, uids, to)
+	_ = rf.Close()
+	cp := journal.Checkpoint{}
+	if errors.Is(moveErr, adapters.ErrUnsupported) {
+		for _, s := range seqs {
+			cp.Results = append(cp.Results, journal.OpResult{Seq: s, Skipped: true,
+				Err: "the server cannot report moved UIDs (no UIDPLUS): uploaded and expunged instead"})
+		}
+		return 0, a.Journal.Checkpoint(cp)
+	}
+	record := destValidity == 0 || destValidity == validity
+	moved := 0
+	for i, op := range ops {
+		uid, ok := newUIDs[op.FromUID]
+		if !ok {
+			if moveErr == nil {
+				cp.Results = append(cp.Results, journal.OpResult{Seq: seqs[i], Skipped: true,
+					Err: "no longer in " + from + " on the server: planned again"})
+			}
+			continue // after an error: left pending for Recover
+		}
+		if err := lf.SetUID(ctx, op.Key, uid); err != nil && !errors.Is(err, adapters.ErrNoMessage) {
+			return moved, fmt.Errorf("record uid %d of moved message in %q: %w", uid, op.Key, err)
+		}
+		cp.Results = append(cp.Results, journal.OpResult{Seq: seqs[i], UID: uid, Key: op.Key})
+		cp.Delete = append(cp.Delete, journal.FolderUID{Folder: from, UID: op.FromUID})
+		if record {
+			cp.Upsert = append(cp.Upsert, journal.FolderRow{Folder: to, Row: model.StatusRow{UID: uid, Key: op.Key, Flags: op.Flags}})
+		}
+		moved++
+	}
+	if moved > 0 {
+		if err := lf.Flush(ctx); err != nil {
+			return 0, fmt.Errorf("flush local folder %q: %w", to, err)
+		}
+	}
+	if record && destValidity == 0 && len(cp.Upsert) > 0 {
+		cp.Folders = []journal.FolderMeta{{Name: to, UIDValidity: validity}}
+	}
+	if len(cp.Results) > 0 {
+		if err := a.Journal.Checkpoint(cp); err != nil {
+			return moved, fmt.Errorf("journal checkpoint: %w", err)
+		}
+	}
+	if moveErr != nil {
+		return moved, fmt.Errorf("move from %s on the server: %w", from, moveErr)
+	}
+	a.Log.Info().Str("folder", to).Str("from", from).Int("moved", moved).Msg("local moves mirrored on the server")
+	return moved, nil
+}
+
+// withoutMovedUploads drops, from a dry run's plan, the uploads of the
+// files that the moves at its head would move instead.
+func withoutMovedUploads(ops []model.Op) []model.Op {
+	moved := map[string]bool{}
+	for _, op := range ops {
+		if op.Kind == model.OpMoveRemote {
+			moved[op.Key] = true
+		}
+	}
+	out := ops[:0]
+	for _, op := range ops {
+		if op.Kind == model.OpUpload && moved[op.Key] {
+			continue
+		}
+		out = append(out, op)
+	}
+	return out
+}
+
+// matchServerMoves finds the messages the server moved between folders
+// since the last sync: a message gone from folder A (so A's plan deletes
+// its local file) and new in folder B (so B's plan downloads it) in the
+// same run. Such a pair becomes one OpMoveLocal in B's plan: the file is
+// renamed from A into B, not downloaded again. The plans only know sizes
+// here, so a pair is made only when exactly one deletion and one download
+// of the account have that size (in wire form); the executor confirms it
+// by Message-ID or content before renaming, and otherwise downloads and
+// deletes as planned.
+func (a *Account) matchServerMoves(ctx context.Context, works []*folderWork) {
+	type ref struct {
+		w *folderWork
+		i int
+	}
+	executable := func(w *folderWork) bool {
+		return w.fr.Err == nil && w.fr.Plan.Refused == "" && w.p.LocalFolder != nil && !a.Planner.LocalReadOnly
+	}
+	fetches := map[int64][]ref{}
+	for _, w := range works {
+		if !executable(w) || !w.in.Remote.Exists {
+			continue
+		}
+		for i, op := range w.fr.Plan.Ops {
+			if op.Kind == model.OpFetch && op.Size > 0 {
+				fetches[op.Size] = append(fetches[op.Size], ref{w, i})
+			}
+		}
+	}
+	if len(fetches) == 0 {
+		return
+	}
+	deletes := map[int64][]ref{}
+	for _, w := range works {
+		if !executable(w) {
+			continue
+		}
+		for i, op := range w.fr.Plan.Ops {
+			if op.Kind != model.OpDeleteLocal {
+				continue
+			}
+			r, size, _, err := w.p.LocalFolder.OpenForUpload(ctx, op.Key)
+			if err != nil {
+				continue // gone or unreadable: deleted as planned
+			}
+			r.Close()
+			if len(fetches[size]) > 0 {
+				deletes[size] = append(deletes[size], ref{w, i})
+			}
+		}
+	}
+	drop := map[*folderWork]map[int]bool{}
+	for size, ds := range deletes {
+		fs := fetches[size]
+		if len(ds) != 1 || len(fs) != 1 || ds[0].w == fs[0].w {
+			continue
+		}
+		d, f := ds[0], fs[0]
+		del, fetch := d.w.fr.Plan.Ops[d.i], f.w.fr.Plan.Ops[f.i]
+		f.w.fr.Plan.Ops[f.i] = model.Op{Kind: model.OpMoveLocal, Folder: f.w.fr.Name, UID: fetch.UID, Key: del.Key,
+			Flags: fetch.Flags, Size: fetch.Size, From: d.w.fr.Name, FromUID: del.UID,
+			Reason: "moved on the server from " + d.w.fr.Name + ": the local file is moved too, not downloaded again"}
+		if len(d.w.fr.Msgs) == len(d.w.fr.Plan.Ops) && len(f.w.fr.Msgs) == len(f.w.fr.Plan.Ops) {
+			f.w.fr.Msgs[f.i] = d.w.fr.Msgs[d.i] // the same message
+		}
+		if drop[d.w] == nil {
+			drop[d.w] = map[int]bool{}
+		}
+		drop[d.w][d.i] = true
+		a.Log.Debug().Str("from", d.w.fr.Name).Str("folder", f.w.fr.Name).Uint32("uid", fetch.UID).Msg("server move candidate")
+	}
+	for w, idx := range drop {
+		w.fr.Plan.Ops, w.fr.Msgs = dropOps(w.fr.Plan.Ops, w.fr.Msgs, idx)
+	}
+	for _, w := range works {
+		moveLocalFirst(&w.fr)
+	}
+}
+
+// dropOps removes the operations at the indexes idx, and the message
+// descriptions beside them when there are.
+func dropOps(ops []model.Op, msgs []journal.MsgInfo, idx map[int]bool) ([]model.Op, []journal.MsgInfo) {
+	keepMsgs := len(msgs) == len(ops)
+	var outOps []model.Op
+	var outMsgs []journal.MsgInfo
+	for i := range ops {
+		if idx[i] {
+			continue
+		}
+		outOps = append(outOps, ops[i])
+		if keepMsgs {
+			outMsgs = append(outMsgs, msgs[i])
+		}
+	}
+	if !keepMsgs {
+		outMsgs = msgs
+	}
+	return outOps, outMsgs
+}
+
+// moveLocalFirst puts a plan's OpMoveLocal operations first (where the
+// downloads they replace were), so that they run as one group before the
+// downloads.
+func moveLocalFirst(fr *FolderReport) {
+	ops := fr.Plan.Ops
+	n := 0
+	for _, op := range ops {
+		if op.Kind == model.OpMoveLocal {
+			n++
+		}
+	}
+	if n == 0 {
+		return
+	}
+	withMsgs := len(fr.Msgs) == len(ops)
+	outOps := make([]model.Op, 0, len(ops))
+	var outMsgs []journal.MsgInfo
+	for pass := 0; pass < 2; pass++ {
+		for i, op := range ops {
+			if (op.Kind == model.OpMoveLocal) == (pass == 0) {
+				outOps = append(outOps, op)
+				if withMsgs {
+					outMsgs = append(outMsgs, fr.Msgs[i])
+				}
+			}
+		}
+	}
+	fr.Plan.Ops = outOps
+	if withMsgs {
+		fr.Msgs = outMsgs
+	}
+}

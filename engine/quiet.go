@@ -1,0 +1,121 @@
+package engine
+
+import (
+	"context"
+	"time"
+
+	"mailtrail/adapters"
+	"mailtrail/journal"
+	"mailtrail/model"
+	"mailtrail/planner"
+)
+
+// The no-change fast path. A folder whose last sync found nothing to do
+// records what both sides looked like then: the server's UIDVALIDITY,
+// UIDNEXT, MESSAGES and HIGHESTMODSEQ (CONDSTORE), and the local folder's
+// stamp (the mtimes of cur/ and new/). While the server's LIST-STATUS
+// answer and the local stamp stay exactly those, nothing changed on either
+// side (UIDNEXT and HIGHESTMODSEQ only grow; any message added, removed,
+// re-flagged or renamed moves them or the stamp), so the folder is neither
+// selected nor listed nor scanned. Anything else — a server without
+// CONDSTORE, a pending intent, a plan that did something, a stamp taken
+// too close to a change — leaves nothing recorded, or something that
+// differs next time, and the folder is synced in full.
+
+// quietFolders splits folders into those to sync and those known
+// unchanged, which get an empty report.
+func (a *Account) quietFolders(ctx context.Context, folders []string, remote map[string]model.RemoteFolderStatus,
+	local map[string]bool, known []journal.FolderMeta, pending map[string][]journal.Intent) ([]string, []FolderReport) {
+	stamper, ok := a.Local.(adapters.Stamper)
+	if !ok || a.Planner.Reset {
+		return folders, nil
+	}
+	meta := make(map[string]journal.FolderMeta, len(known))
+	for _, m := range known {
+		meta[m.Name] = m
+	}
+	var sync []string
+	var quiet []FolderReport
+	for _, name := range folders {
+		m, r := meta[name], remote[name]
+		unchanged := local[name] && len(pending[name]) == 0 && m.HighestModSeq != 0 &&
+			r.UIDValidity == m.UIDValidity && r.UIDNext == m.UIDNext && r.Messages == m.Messages &&
+			r.HighestModSeq == m.HighestModSeq && (m.LocalCurMtime != 0 || m.LocalNewMtime != 0)
+		if unchanged {
+			st, err := stamper.FolderStamp(ctx, name)
+			unchanged = err == nil && st == adapters.Stamp{m.LocalCurMtime, m.LocalNewMtime}
+		}
+		if !unchanged {
+			sync = append(sync, name)
+			continue
+		}
+		quiet = append(quiet, FolderReport{Name: name, Done: map[model.OpKind]int{}, Unchanged: true})
+	}
+	return sync, quiet
+}
+
+// recordQuiet records, after a plan with nothing to do, what both sides
+// looked like when they were observed, for quietFolders next time. stamp
+// is the local folder's as its scan saw it (ok when trusted).
+func (a *Account) recordQuiet(in planner.Input, plan planner.Plan, stamp adapters.Stamp, ok bool) {
+	rs := in.Remote.Status
+	if a.DryRun || !ok || len(plan.Ops) > 0 || plan.Refused != "" || !in.Remote.Exists || !in.Local.Exists ||
+		rs.HighestModSeq == 0 || rs.UIDValidity != in.Status.UIDValidity {
+		return
+	}
+	m := journal.FolderMeta{Name: in.Folder, UIDValidity: rs.UIDValidity, UIDNext: rs.UIDNext, Messages: rs.Messages,
+		HighestModSeq: rs.HighestModSeq, LocalCurMtime: stamp[0], LocalNewMtime: stamp[1], Synced: a.Now()}
+	if err := a.Journal.Checkpoint(journal.Checkpoint{Folders: []journal.FolderMeta{m}}); err != nil {
+		a.Log.Warn().Str("folder", in.Folder).Err(err).Msg("could not record the folder as unchanged (it is synced in full next time)")
+	}
+}
+
+// settleWait is how long verifyQuiet waits once for the local folder's
+// last change to be old enough for its stamp to be trusted.
+const settleWait = 60 * time.Millisecond
+
+// verifyQuiet observes and plans a folder again right after its plan was
+// carried out without failure: when nothing is left to do, the state just
+// observed is recorded for the fast path, so that the next sync (a
+// no-change sync right after a cold one, typically) skips the folder.
+// Only what this second look saw is recorded, never the state the plan
+// expected: a change made by someone else meanwhile shows up here (a plan
+// with operations, or values that differ next time), never is skipped.
+func (a *Account) verifyQuiet(ctx context.Context, w *folderWork) {
+	p := w.p
+	if a.DryRun || p.LocalFolder == nil || p.RemoteFolder == nil || p.RemoteFolder.Status().HighestModSeq == 0 {
+		return
+	}
+	if _, ok := p.LocalFolder.(adapters.ScanStamper); !ok {
+		return
+	}
+	// Select again: the status the folder was selected with is stale.
+	_ = p.RemoteFolder.Close()
+	p.RemoteFolder = nil
+	rf, err := a.Remote.SelectFolder(ctx, w.fr.Name)
+	if err != nil {
+		return
+	}
+	p.RemoteFolder = rf
+	in := planner.Input{Folder: w.fr.Name, Remote: planner.RemoteState{Exists: true, Status: rf.Status()}}
+	if in.Remote.Msgs, err = rf.List(ctx); err != nil {
+		return
+	}
+	var stamp adapters.Stamp
+	var trusted bool
+	for try := 0; try < 2; try++ {
+		msgs, err := p.LocalFolder.Scan(ctx)
+		if err != nil {
+			return
+		}
+		in.Local = planner.LocalState{Exists: true, FMD5: p.LocalFolder.FMD5(), Msgs: msgs}
+		if stamp, trusted = p.LocalFolder.(adapters.ScanStamper).ScanStamp(); trusted {
+			break
+		}
+		time.Sleep(settleWait) // our own renames were just now
+	}
+	if in.Status, _, err = a.Journal.FolderStatus(w.fr.Name); err != nil {
+		return
+	}
+	a.recordQuiet(in, planner.PlanFolder(in, a.Planner), stamp, trusted)
+}

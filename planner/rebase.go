@@ -1,0 +1,181 @@
+package planner
+
+import (
+	"fmt"
+	"sort"
+
+	"mailtrail/model"
+)
+
+// Identities name messages by what they are rather than by UID: an equal
+// string on both sides means the same message. The engine computes them
+// (Message-ID and size, or a content digest where those do not tell
+// messages apart) only when UIDs cannot be trusted: after the server
+// changed a folder's UIDVALIDITY, and for reset-folder. An empty string
+// means "could not be identified".
+type Identities struct {
+	Remote map[uint32]string
+	Local  map[string]string // by local key
+}
+
+// NeedsIdentities reports whether planning in needs Input.Identities: the
+// server folder's UIDVALIDITY differs from the one the status was recorded
+// under, or the folder is being reset.
+func NeedsIdentities(in Input, opt Options) bool {
+	if !in.Remote.Exists || !in.Local.Exists {
+		return false
+	}
+	if opt.Reset {
+		return true
+	}
+	return in.Status.UIDValidity != 0 && in.Remote.Status.UIDValidity != in.Status.UIDValidity
+}
+
+// rebase plans a folder whose UIDs can no longer be trusted. Messages are
+// re-paired by identity: a local file and a server message with the same
+// identity, each unique on its side, become a status row under the new
+// UIDVALIDITY, their old row's flags kept as the common ancestor of both
+// sides' changes. Everything else is new to the other side (copied, never
+// deleted): the old rows that found no partner are dropped.
+//
+// Without Options.Reset, it re-pairs only when more than half of the
+// messages the status knows, and still present locally, are confirmed on
+// the server; otherwise it refuses the folder and names reset-folder.
+func rebase(in Input, opt Options) Plan {
+	p := Plan{Folder: in.Folder}
+	st := in.Status
+	newUV := in.Remote.Status.UIDValidity
+	if opt.LocalReadOnly {
+		p.Refused = fmt.Sprintf("the server changed the folder's UIDVALIDITY (from %d to %d) and the local repository is "+
+			"readonly, so the local file names cannot be re-paired with the new UIDs; nothing was changed", st.UIDValidity, newUV)
+		return p
+	}
+	if in.Identities == nil {
+		p.Refused = fmt.Sprintf("the server changed the folder's UIDVALIDITY from %d to %d; nothing was deleted or "+
+			"downloaded. Run reset-folder for it", st.UIDValidity, newUV)
+		p.NeedsReset = true
+		return p
+	}
+	ids := in.Identities
+
+	// Identities unique on each side.
+	remoteBy := uniqueRemote(in.Remote.Msgs, ids.Remote)
+	localBy := uniqueLocal(in.Local.Msgs, ids.Local)
+	remoteFlags := make(map[uint32]model.Flags, len(in.Remote.Msgs))
+	for _, m := range in.Remote.Msgs {
+		remoteFlags[m.UID] = m.Flags
+	}
+	rowByKey := make(map[string]model.StatusRow, len(st.Rows))
+	for _, r := range st.Rows {
+		rowByKey[r.Key] = r
+	}
+	present := make(map[string]model.LocalMsg, len(in.Local.Msgs))
+	for _, m := range in.Local.Msgs {
+		present[m.Key] = m
+	}
+
+	known, confirmed := 0, 0
+	rows := map[uint32]model.StatusRow{}
+	for _, key := range sortedKeys(present) {
+		l := present[key]
+		row, hadRow := rowByKey[key]
+		if hadRow {
+			known++
+		}
+		id := ids.Local[key]
+		if id == "" || localBy[id] != key {
+			continue
+		}
+		uid, ok := remoteBy[id]
+		if !ok {
+			continue
+		}
+		ancestor := row.Flags
+		if !hadRow {
+			// A message new on both sides (or, in a reset, one the status
+			// never knew): no common ancestor. The flags both sides share,
+			// so that the merge keeps every flag either side has.
+			ancestor = remoteFlags[uid] & l.Flags
+		} else {
+			confirmed++
+		}
+		rows[uid] = model.StatusRow{UID: uid, Key: key, Flags: ancestor}
+	}
+	if !opt.Reset && (known == 0 || confirmed*2 <= known) {
+		p.Refused = fmt.Sprintf("the server changed the folder's UIDVALIDITY from %d to %d, and only %d of the %d messages "+
+			"synced before could be found again on the server by Message-ID and content, too few to re-pair them "+
+			"safely; nothing was deleted or downloaded. Run reset-folder for it: it re-pairs what it can, "+
+			"downloads only what is new and uploads (never deletes) the local messages it cannot find",
+			st.UIDValidity, newUV, confirmed, known)
+		p.NeedsReset = true
+		return p
+	}
+
+	reason := fmt.Sprintf("UIDVALIDITY changed from %d to %d: re-paired by Message-ID and content", st.UIDValidity, newUV)
+	if opt.Reset {
+		reason = "reset-folder: re-paired by Message-ID and content"
+	}
+	p.Ops = append(p.Ops, model.Op{Kind: model.OpRebaseFolder, Folder: in.Folder, Validity: newUV,
+		Reason: fmt.Sprintf("%s (%d messages); the old UIDs are forgotten", reason, len(rows))})
+	uids := make([]uint32, 0, len(rows))
+	for u := range rows {
+		uids = append(uids, u)
+	}
+	sort.Slice(uids, func(i, j int) bool { return uids[i] < uids[j] })
+	for _, u := range uids {
+		r := rows[u]
+		p.Ops = append(p.Ops, model.Op{Kind: model.OpPair, Folder: in.Folder, UID: u, Key: r.Key, Flags: r.Flags,
+			Reason: reason})
+	}
+
+	// Plan the rest against the re-paired status. The UIDs in local file
+	// names belong to the old UIDVALIDITY: they count for nothing.
+	rebased := in
+	rebased.Status = model.FolderStatus{Name: st.Name, UIDValidity: newUV, Rows: rows}
+	rebased.Local.Msgs = make([]model.LocalMsg, len(in.Local.Msgs))
+	for i, m := range in.Local.Msgs {
+		m.UID = 0
+		rebased.Local.Msgs[i] = m
+	}
+	p.Ops = append(p.Ops, planMessages(rebased, rebased.Status)...)
+	p.Ops = dropReadOnly(p.Ops, opt)
+	return p
+}
+
+func uniqueRemote(msgs []model.RemoteMsg, ids map[uint32]string) map[string]uint32 {
+	seen := map[string]int{}
+	by := map[string]uint32{}
+	for _, m := range msgs {
+		id := ids[m.UID]
+		if id == "" {
+			continue
+		}
+		seen[id]++
+		by[id] = m.UID
+	}
+	for id, n := range seen {
+		if n > 1 {
+			delete(by, id)
+		}
+	}
+	return by
+}
+
+func uniqueLocal(msgs []model.LocalMsg, ids map[string]string) map[string]string {
+	seen := map[string]int{}
+	by := map[string]string{}
+	for _, m := range msgs {
+		id := ids[m.Key]
+		if id == "" {
+			continue
+		}
+		seen[id]++
+		by[id] = m.Key
+	}
+	for id, n := range seen {
+		if n > 1 {
+			delete(by, id)
+		}
+	}
+	return by
+}
