@@ -101,7 +101,9 @@ func joinErrors(errs []*Error) error {
 }
 
 // secretOptions are options whose value is never written into a message.
-var secretOptions = set("remotepass")
+var secretOptions = set("remotepass", "remotepasseval", "remotepasscommand", "oauth2_client_secret",
+	"oauth2_refresh_token", "oauth2_access_token", "oauth2_client_secret_eval",
+	"oauth2_refresh_token_eval", "oauth2_access_token_eval")
 
 // builder turns the syntax tree into the model, collecting errors and
 // warnings as it goes.
@@ -134,6 +136,7 @@ func (b *builder) build() *Config {
 	}
 	cfg := &Config{Path: b.file.name}
 	g, accountsOpt := b.general(view{b, gsec})
+	b.readGeneralExtras(view{b, gsec}, &g)
 	cfg.General = g
 	b.checkOptions(gsec, kindGeneral)
 	for _, name := range g.Accounts {
@@ -141,7 +144,7 @@ func (b *builder) build() *Config {
 			cfg.Accounts = append(cfg.Accounts, acc)
 		}
 	}
-	b.checkMbnames()
+	b.readMbnames(cfg)
 	b.checkOtherSections(g.Accounts)
 	b.checkDefaults()
 	return cfg
@@ -153,6 +156,7 @@ func (b *builder) general(v view) (General, *iniOption) {
 		MaxSyncAccounts: v.integer("maxsyncaccounts", 1, 1, 1000),
 		SockTimeout:     time.Duration(v.integer("socktimeout", 0, 1, 86400)) * time.Second,
 	}
+	g.JournalRetention = time.Duration(v.integer("journalretention", 0, 1, 36500)) * 24 * time.Hour
 	// The list may go on over several lines ("A,\n  B"), as in OfflineIMAP.
 	list, opt, ok := v.value("accounts")
 	switch {
@@ -222,6 +226,7 @@ func (b *builder) account(name string, accountsOpt *iniOption) *Account {
 	remoteName, remoteOpt, remoteOK := v.requiredLine("remoterepository",
 		"name the [Repository ...] section of the IMAP server, as in remoterepository = "+name+"-remote")
 	b.checkOptions(sec, kindAccount)
+	b.readAccountExtras(v, acc)
 	if localOK && remoteOK && localName == remoteName {
 		b.errorf(remoteOpt.line, "[Account %s]: localrepository and remoterepository both name %q; they must be two different repositories", name, localName)
 		return nil
@@ -303,6 +308,15 @@ func (b *builder) readRepository(sec *iniSection, name string) *Repository {
 			r.FolderFilter = fn
 		}
 	}
+	if src, o, ok := v.value("nametrans"); ok {
+		fn, err := lambda.Compile("nametrans", src)
+		if err != nil {
+			b.errorf(o.line, "[%s] %v", sec.name, err)
+		} else {
+			r.NameTrans = fn
+		}
+	}
+	b.readExtras(v, r)
 	if len(b.errs) > errsBefore {
 		return nil
 	}
@@ -324,6 +338,7 @@ func (b *builder) readMaildir(v view, r *Repository) {
 	}
 	r.CreateFolders = v.boolean("createfolders", true)
 	r.ReadOnly = v.boolean("readonly", false)
+	r.MaxDelete = v.integer("maxdelete", DefaultMaxDelete, 0, 100)
 }
 
 func (b *builder) readIMAP(v view, r *Repository) {
@@ -343,43 +358,11 @@ func (b *builder) readIMAP(v view, r *Repository) {
 		defaultPort = 993
 	}
 	r.RemotePort = v.integer("remoteport", defaultPort, 1, 65535)
-	r.RemoteUser, _, _ = v.requiredUnlessEval("remoteuser", "remoteusereval",
-		"name the user to log in as, as in remoteuser = jane@example.org")
-
-	switch {
-	case v.has("remotepass"):
-		pass, o, ok := v.line("remotepass")
-		if ok && pass == "" {
-			b.errorf(o.line, "%s is empty; set the password, or remove the line to use remotepassfile, ~/.netrc or a prompt", v.where(o))
-		}
-		r.RemotePass = NewSecret(pass)
-		if f := v.lookup("remotepassfile"); f != nil {
-			b.warnf(v.sec, f.line, f.key, "[%s] option 'remotepassfile' is ignored because remotepass is set (OfflineIMAP does the same)", v.sec.name)
-		}
-	case v.has("remotepassfile"):
-		file, o, ok := v.line("remotepassfile")
-		if !ok {
-			break
-		}
-		// OfflineIMAP expands only ~ here, not $NAME.
-		path := b.env.expandUser(file)
-		pass, err := readPassFile(path)
-		switch {
-		case err != nil:
-			b.errs = append(b.errs, &Error{File: b.file.name, Line: o.line,
-				Msg: fmt.Sprintf("%s: cannot read the password file %s", v.where(o), path), Err: err})
-		case pass == "":
-			b.errorf(o.line, "%s: the first line of the password file %s is empty; write the password on it", v.where(o), path)
-		default:
-			r.RemotePass = NewSecret(pass)
-			r.RemotePassFile = path
-		}
-	case v.has("remotepasseval"):
-		o := v.lookup("remotepasseval")
-		b.errorf(o.line, "[%s] gets its password only from remotepasseval, which is Python code that mailtrail does not run yet; "+
-			"write the password in a file only you can read and set remotepassfile to it (or set remotepass)", v.sec.name)
-	}
-
+	b.readUser(v, r)
+	b.readPassword(v, r)
+	b.readOAuth2(v, r)
+	b.readAuthMechanisms(v, r)
+	b.readTLSOptions(v, r)
 	if ca, o, ok := v.line("sslcacertfile"); ok {
 		switch {
 		case ca == "OS-DEFAULT":
@@ -398,6 +381,7 @@ func (b *builder) readIMAP(v view, r *Repository) {
 	r.MaxConnections = v.integer("maxconnections", 1, 1, 1000)
 	r.CreateFolders = v.boolean("createfolders", true)
 	r.ReadOnly = v.boolean("readonly", false)
+	r.MaxDelete = v.integer("maxdelete", DefaultMaxDelete, 0, 100)
 }
 
 // readPassFile returns the first line of the file with surrounding white
@@ -474,23 +458,6 @@ func kindsUnderstanding(key string) string {
 		}
 	}
 	return strings.Join(names, " and ")
-}
-
-// checkMbnames warns that mbnames is not supported when it is enabled. Its
-// options do nothing in OfflineIMAP either while it is disabled, so then
-// there is nothing to say.
-func (b *builder) checkMbnames() {
-	sec := b.file.byName["mbnames"]
-	if sec == nil {
-		return
-	}
-	v := view{b, sec}
-	if !v.boolean("enabled", false) {
-		return
-	}
-	o := v.lookup("enabled")
-	b.warnf(sec, o.line, o.key, "[mbnames] enabled = %s: writing the mailboxes file is not supported yet; mailtrail does not write it", o.value)
-	b.checkOptions(sec, kindMbnames)
 }
 
 // checkOtherSections warns about sections nothing reads.

@@ -18,6 +18,8 @@ type Config struct {
 	// Accounts are the accounts named in [general] accounts, in that
 	// order. Each has both repositories set.
 	Accounts []*Account
+	// Mbnames is the [mbnames] section (zero, Enabled false, without one).
+	Mbnames Mbnames
 }
 
 // Account returns the account called name, or nil.
@@ -53,6 +55,14 @@ type General struct {
 	// (OfflineIMAP waits forever by default; a sync that can hang forever
 	// is worse than one that fails and resumes.)
 	SockTimeout time.Duration
+	// JournalRetention is "journalretention" (days in the file): `mailtrail
+	// journal compact` removes the runs that finished longer ago, with
+	// their operations; status rows are never removed. Zero when unset:
+	// the journal's default (180 days) applies. A mailtrail option
+	// (OfflineIMAP has no journal).
+	JournalRetention time.Duration
+	// Extra holds ui, pythonfile and the file-name defaults (extras.go).
+	Extra GeneralExtra
 }
 
 // StoreDir is the directory holding mailtrail's state (journal and status)
@@ -75,6 +85,9 @@ type Account struct {
 	Local *Repository
 	// Remote is the "remoterepository": always IMAP.
 	Remote *Repository
+	// Extra holds autorefresh, the hooks and the other account options of
+	// extras.go.
+	Extra AccountExtra
 }
 
 // String describes the account without any password.
@@ -91,6 +104,9 @@ const (
 	Maildir RepositoryType = "Maildir"
 	IMAP    RepositoryType = "IMAP"
 )
+
+// DefaultMaxDelete is maxdelete's default, in percent.
+const DefaultMaxDelete = 50
 
 // Repository is one [Repository Name] section. Which fields are meaningful
 // depends on Type; the others are zero.
@@ -109,12 +125,25 @@ type Repository struct {
 	// ReadOnly is "readonly" (default false): nothing in this repository
 	// is ever changed.
 	ReadOnly bool
+	// MaxDelete is "maxdelete" (a mailtrail option; default
+	// DefaultMaxDelete): the largest share, in percent of a folder's
+	// messages in this repository, that one sync may delete here. A sync
+	// that would delete more refuses the folder and says how to override
+	// it (--max-delete, --force). 100 lets every deletion through.
+	MaxDelete int
 
 	// FolderFilter is "folderfilter": a Python lambda called with each of
 	// this repository's folder names in its own form (the server's
 	// delimiter, or the Maildir's sep); a folder it rejects is not synced.
 	// Nil when unset.
 	FolderFilter *lambda.Func
+	// NameTrans is "nametrans": a Python lambda turning this repository's
+	// folder names (in its own form) into the other repository's. Nil when
+	// unset. See package foldernames for how the pair must be inverse.
+	NameTrans *lambda.Func
+	// Extra holds the options read by extras.go (Maildir file names,
+	// folderincludes, ...).
+	Extra RepositoryExtra
 
 	// Maildir.
 
@@ -140,6 +169,40 @@ type Repository struct {
 	// RemotePassFile is the file RemotePass was read from (~ expanded), or
 	// "" when the password did not come from a file.
 	RemotePassFile string
+	// PasswordFrom says where RemotePass came from when it was neither
+	// remotepass nor remotepassfile: "remotepasseval", or the netrc file.
+	PasswordFrom string
+	// RemotePassCommand is mailtrail's "remotepasscommand": a shell command
+	// whose first line of output is the password, run by Password when
+	// the account is synced (never while the configuration is read).
+	RemotePassCommand string
+	// RemoteUserFrom is the netrc file the user name came from, or "".
+	RemoteUserFrom string
+	// AuthMechanisms is "auth_mechanisms", upper case, GSSAPI left out;
+	// nil: OfflineIMAP's default order.
+	AuthMechanisms []string
+	// OAuth2 credentials for XOAUTH2 and OAUTHBEARER: oauth2_client_id,
+	// oauth2_client_secret, oauth2_refresh_token, oauth2_access_token
+	// (each possibly from its _eval variant) and oauth2_request_url.
+	OAuth2ClientID     string
+	OAuth2ClientSecret Secret
+	OAuth2RefreshToken Secret
+	OAuth2AccessToken  Secret
+	OAuth2RequestURL   string
+	// CertFingerprints is "cert_fingerprint": hex digests of the server
+	// certificate, lower case without colons (the algorithm is told by the
+	// length). With them the certificate must match one.
+	CertFingerprints []string
+	// TLSLevel is "tls_level" (tls_compat, tls_no_ssl, tls_secure) as
+	// written; every level means TLS 1.2 or newer in mailtrail.
+	TLSLevel string
+	// SSLVersion is "ssl_version": "" or ssl23 (negotiate, TLS 1.2 or
+	// newer), tls1_2 (exactly 1.2) or tls1_3 (exactly 1.3).
+	SSLVersion string
+	// SSLClientCert and SSLClientKey are "sslclientcert" and
+	// "sslclientkey" with ~ and $NAME expanded: a client certificate to
+	// present (the key may be in the certificate file).
+	SSLClientCert, SSLClientKey string
 	// SSL is "ssl" (default true): TLS from the first byte.
 	SSL bool
 	// STARTTLS is "starttls" (default true): without SSL, upgrade the
@@ -182,6 +245,15 @@ func (r *Repository) Redacted() string {
 		}
 		fmt.Fprintf(&b, " ssl=%t starttls=%t sslcacertfile=%s maxconnections=%d",
 			r.SSL, r.STARTTLS, ca, r.MaxConnections)
+		if len(r.CertFingerprints) > 0 {
+			fmt.Fprintf(&b, " cert_fingerprint=%s", strings.Join(r.CertFingerprints, ","))
+		}
+		if len(r.AuthMechanisms) > 0 {
+			fmt.Fprintf(&b, " auth_mechanisms=%s", strings.Join(r.AuthMechanisms, ","))
+		}
+		if r.HasOAuth2() {
+			b.WriteString(" oauth2=<redacted>")
+		}
 	}
 	fmt.Fprintf(&b, " createfolders=%t readonly=%t", r.CreateFolders, r.ReadOnly)
 	return b.String()
@@ -191,10 +263,14 @@ func (r *Repository) passwordSource() string {
 	switch {
 	case r.RemotePassFile != "":
 		return "<from " + strconv.Quote(r.RemotePassFile) + ">"
+	case r.PasswordFrom != "":
+		return "<from " + r.PasswordFrom + ">"
 	case r.RemotePass.IsSet():
 		return "<set in the configuration>"
+	case r.RemotePassCommand != "":
+		return "<from remotepasscommand>"
 	default:
-		return "<netrc or prompt>"
+		return "<none>"
 	}
 }
 

@@ -22,15 +22,21 @@ func (k sectionKind) String() string {
 // support a new option: read it in build.go, add it to the model, and list
 // it here.
 var understood = map[sectionKind]map[string]bool{
-	kindGeneral: set("accounts", "metadata", "maxsyncaccounts", "socktimeout"),
+	kindGeneral: set("accounts", "metadata", "maxsyncaccounts", "socktimeout", "journalretention"),
 	kindAccount: set("localrepository", "remoterepository"),
-	kindMaildir: set("type", "localfolders", "sep", "createfolders", "readonly", "folderfilter"),
+	kindMaildir: set("type", "localfolders", "sep", "createfolders", "readonly", "folderfilter", "maxdelete"),
 	kindIMAP: set("type", "remotehost", "remoteport", "remoteuser", "remotepass",
 		"remotepassfile", "ssl", "starttls", "sslcacertfile", "maxconnections",
-		"createfolders", "readonly", "folderfilter"),
-	// mbnames writes a mailboxes file for mail readers. mailtrail reads only
-	// "enabled", to tell the user that it does not write the file; the
-	// other options are reported only when it is enabled.
+		"createfolders", "readonly", "folderfilter", "maxdelete",
+		// Security (docs/SECURITY.md): credentials, authentication, TLS.
+		"remoteusereval", "remotepasseval", "remotepasscommand", "auth_mechanisms",
+		"oauth2_client_id", "oauth2_client_secret", "oauth2_refresh_token",
+		"oauth2_access_token", "oauth2_request_url", "oauth2_client_id_eval",
+		"oauth2_client_secret_eval", "oauth2_refresh_token_eval",
+		"oauth2_access_token_eval", "cert_fingerprint", "tls_level", "ssl_version",
+		"sslclientcert", "sslclientkey"),
+	// mbnames writes a mailboxes file for mail readers; its other options
+	// are read (extras.go) and checked only when it is enabled.
 	kindMbnames: set("enabled"),
 }
 
@@ -52,14 +58,11 @@ var harmlessWhen = map[string]bool{
 var harmlessAlways = set("expunge")
 
 // unsafeToIgnore lists options whose being ignored could delete or
-// duplicate mail: a folder filter or name translation left out syncs
-// folders the user excluded or renamed (duplicating every message of
-// Gmail's "All Mail", say), and sync_deletes = no left out propagates
-// deletions the user wanted kept. (folderfilter is read now, in repository
-// sections; in [mbnames] it is only a warning: no mail depends on it.)
-// The command line refuses to sync while
-// one is set, unless told --force.
-var unsafeToIgnore = set("nametrans", "sync_deletes")
+// duplicate mail: sync_deletes = no left out propagates deletions the user
+// wanted kept. (folderfilter and nametrans, once on this list, are read
+// now.) The command line refuses to sync while one is set, unless told
+// --force.
+var unsafeToIgnore = set("sync_deletes")
 
 // pythonOptions are OfflineIMAP options whose value is Python code (or a
 // Python literal) evaluated by OfflineIMAP. mailtrail does not evaluate
@@ -132,7 +135,7 @@ var consequence = map[string]string{
 	"newmail_hook":     "the hook is not run",
 	"preauthtunnel":    "mailtrail connects to remotehost directly",
 	"transporttunnel":  "mailtrail connects to remotehost directly",
-	"cert_fingerprint": "the server certificate is verified against the CA roots only",
+	"cert_fingerprint": "the server certificate is verified against the CA roots only", // unused since it is read (kept to spare a realignment)
 	"subscribedonly":   "every folder is synchronised, subscribed or not",
 }
 

@@ -9,9 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
-	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 
 	"mailtrail/adapters/imap"
@@ -22,33 +20,6 @@ import (
 	"mailtrail/journal"
 	"mailtrail/planner"
 )
-
-// newLogger builds the logger for -u and --debug. Logs go to stderr;
-// summaries and plans go to stdout.
-func newLogger(g *Globals) (zerolog.Logger, error) {
-	level := zerolog.WarnLevel
-	switch strings.ToLower(g.UI) {
-	case "quiet":
-		level = zerolog.ErrorLevel
-	case "basic", "ttyui", "blinkenlights", "syslog", "machineui", "":
-	default:
-		return zerolog.Nop(), fmt.Errorf("-u %s: unknown interface; use quiet or basic", g.UI)
-	}
-	if g.Debug || g.DebugTypes != "" {
-		level = zerolog.DebugLevel
-	}
-	var w io.Writer = zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly,
-		NoColor: !isatty.IsTerminal(os.Stderr.Fd())}
-	if g.LogFile != "" {
-		f, err := os.OpenFile(expandHome(g.LogFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-		if err != nil {
-			return zerolog.Nop(), fmt.Errorf("-l %s: %w", g.LogFile, err)
-		}
-		// The file is closed by the process's exit.
-		w = zerolog.MultiLevelWriter(w, zerolog.ConsoleWriter{Out: f, NoColor: true, TimeFormat: time.DateTime})
-	}
-	return zerolog.New(w).Level(level).With().Timestamp().Logger(), nil
-}
 
 // loadConfig reads the -c file and prints its warnings. When syncing, it
 // refuses options whose absence could delete or duplicate mail.
@@ -134,26 +105,28 @@ func openAccount(ctx context.Context, g *Globals, cfg *config.Config, acct *conf
 		closeAll()
 		return nil, nil, usageError{fmt.Errorf("account %s: local repository %s is of type %s: only Maildir is supported as the local side yet (IMAP to IMAP is planned)", acct.Name, lr.Name, lr.Type)}
 	}
-	local, err := maildir.New(lr.LocalFolders, lr.Sep[0], maildir.Options{})
+	local, err := maildir.New(lr.LocalFolders, lr.Sep[0], maildirOptions(acct))
 	if err != nil {
 		closeAll()
 		return nil, nil, fmt.Errorf("local repository %s: %w", lr.Name, err)
 	}
 	rr := acct.Remote
-	if !rr.RemotePass.IsSet() {
+	pass, err := remotePassword(ctx, cfg, rr)
+	if err != nil {
 		closeAll()
-		return nil, nil, usageError{fmt.Errorf("repository %s: no password: set remotepass or remotepassfile in %s", rr.Name, cfg.Path)}
+		return nil, nil, err
 	}
 	icfg := imap.Config{
 		Host:           rr.RemoteHost,
 		Port:           rr.RemotePort,
 		User:           rr.RemoteUser,
-		Password:       rr.RemotePass.Reveal(),
+		Password:       pass.Reveal(),
 		CAFile:         rr.SSLCACertFile,
 		MaxConnections: rr.MaxConnections,
 		Timeout:        cfg.General.SockTimeout,
 		Logger:         log,
 	}
+	imapSecurity(rr, &icfg)
 	switch {
 	case rr.SSL:
 		icfg.TLS = imap.TLSImplicit
@@ -169,14 +142,24 @@ func openAccount(ctx context.Context, g *Globals, cfg *config.Config, acct *conf
 	}
 	closers = append(closers, func() { _ = remote.Close() })
 
+	localFolders, err := local.ListFolders(ctx)
+	if err != nil {
+		closeAll()
+		return nil, nil, fmt.Errorf("local repository %s: %w", lr.Name, err)
+	}
+	names := newFolderNames(acct, remote, localFolders)
+	if err := adoptOfflineIMAP(ctx, cfg, acct, j, local, names, g.DryRun, jopts.ReadOnly, log); err != nil {
+		closeAll()
+		return nil, nil, err
+	}
 	a := &engine.Account{
-		Filter:         folderFilter(rr, lr, remote, local),
+		Filter:         folderFilter(rr, lr, remote, local, names),
 		Name:           acct.Name,
-		Remote:         remote,
+		Remote:         names.wrap(remote, remoteWanted(rr, remote, names)),
 		Local:          local,
 		Journal:        j,
 		Log:            log.With().Str("account", acct.Name).Logger(),
-		Folders:        g.Folders,
+		Folders:        names.folderArgs(g.Folders),
 		MaxConnections: rr.MaxConnections,
 		DryRun:         g.DryRun,
 		Planner: planner.Options{
@@ -184,9 +167,23 @@ func openAccount(ctx context.Context, g *Globals, cfg *config.Config, acct *conf
 			CreateLocalFolders:  lr.MayCreateFolders(),
 			RemoteReadOnly:      rr.ReadOnly,
 			LocalReadOnly:       lr.ReadOnly,
+			Guard:               deleteGuard(g, rr, lr),
 		},
+		Force: g.Force,
 	}
 	return a, closeAll, nil
+}
+
+// deleteGuard is the planner's maxdelete guard: the repositories'
+// maxdelete, or --max-delete for both; none with --force.
+func deleteGuard(g *Globals, rr, lr *config.Repository) *planner.DeleteGuard {
+	if g.Force {
+		return nil
+	}
+	if g.MaxDelete >= 0 {
+		return &planner.DeleteGuard{RemotePercent: g.MaxDelete, LocalPercent: g.MaxDelete}
+	}
+	return &planner.DeleteGuard{RemotePercent: rr.MaxDelete, LocalPercent: lr.MaxDelete}
 }
 
 // journalDir is where an account's journal lives, beside its lock file.
@@ -203,17 +200,18 @@ func journalExists(jdir string) bool {
 // sees folder names as its own repository writes them: the server's with
 // its hierarchy delimiter (decoded from modified UTF-7), the Maildir's with
 // its sep. A folder either rejects is not synced. Nil when neither is set.
-func folderFilter(rr, lr *config.Repository, remote *imap.Store, local *maildir.Store) func(string) (bool, error) {
+func folderFilter(rr, lr *config.Repository, remote *imap.Store, local *maildir.Store, names *folderNames) func(string) (bool, error) {
 	if rr.FolderFilter == nil && lr.FolderFilter == nil {
 		return nil
 	}
 	return func(name string) (bool, error) {
 		if rr.FolderFilter != nil {
-			serverName := name
-			if d := remote.Delimiter(); d != 0 && d != '/' {
-				serverName = strings.ReplaceAll(name, "/", string(d))
+			// With nametrans, the server folder of the engine's name.
+			server, err := names.serverName(name)
+			if err != nil {
+				return false, err
 			}
-			ok, err := rr.FolderFilter.CallBool(serverName)
+			ok, err := remoteFilter(rr, remote, names, server)
 			if err != nil || !ok {
 				return false, err
 			}

@@ -40,9 +40,9 @@ func TestUnknownAccountAndFlagExit2(t *testing.T) {
 
 func TestUnsafeUnsupportedOptionRefusedUnlessForced(t *testing.T) {
 	s := memServer(t)
-	su := newSetup(t, s, "nametrans = lambda f: f.replace('.', '/')")
+	su := newSetup(t, s, "sync_deletes = no")
 	code, _, errs := run(t, "-c", su.config, "-o")
-	if code != 2 || !strings.Contains(errs, "nametrans") || !strings.Contains(errs, "--force") {
+	if code != 2 || !strings.Contains(errs, "sync_deletes") || !strings.Contains(errs, "--force") {
 		t.Fatalf("exit %d, stderr %q", code, errs)
 	}
 	if _, err := os.Stat(su.maildir); err == nil {

@@ -421,8 +421,11 @@ func TestOddFolderNames(t *testing.T) {
 				fltPut(t, direct, n, sample.Messages("folder-"+n, 2, int64(40+i)))
 			}
 
+			// Local folders named in UTF-8, not in OfflineIMAP's default
+			// modified UTF-7.
+			args := append(fltSyncArgs(su), "-k", "Account Test:utf8foldernames=yes")
 			p.Record(true)
-			r := fltRun(t, nil, 2*time.Minute, fltSyncArgs(su)...)
+			r := fltRun(t, nil, 2*time.Minute, args...)
 			t.Logf("sync: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 			fltCheckDotted(t, r, dotted)
 
@@ -431,7 +434,7 @@ func TestOddFolderNames(t *testing.T) {
 				fltMakeLocalFolder(t, su, dir)
 				deliver(t, filepath.Join(su.maildir, dir), "m1", "From: me@example.org\nSubject: local folder\nMessage-ID: <"+fmt.Sprint(len(dir))+"@x>\n\nhello\n")
 			}
-			r = fltRun(t, nil, 2*time.Minute, fltSyncArgs(su)...)
+			r = fltRun(t, nil, 2*time.Minute, args...)
 			t.Logf("sync: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 			fltCheckDotted(t, r, dotted)
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/alecthomas/kong"
@@ -29,29 +30,36 @@ const (
 
 // Globals are the options OfflineIMAP users pass on every invocation.
 type Globals struct {
-	Config     string           `short:"c" help:"Configuration file (OfflineIMAP format)." default:"~/.offlineimaprc" placeholder:"FILE"`
-	Accounts   []string         `short:"a" help:"Sync only these accounts (comma separated)." sep:"," placeholder:"ACCT"`
-	Folders    []string         `short:"f" help:"Sync only these folders (comma separated; levels separated by /, e.g. Archive/2025)." sep:"," placeholder:"FOLDER"`
-	Once       bool             `short:"o" help:"Run only once (mailtrail always does; accepted for OfflineIMAP compatibility)."`
-	UI         string           `short:"u" help:"Interface: quiet or basic (ttyui, blinkenlights, syslog and machineui act as basic)." default:"basic" placeholder:"UI"`
-	DryRun     bool             `name:"dry-run" help:"Plan and print what a sync would do; change nothing."`
-	Override   []string         `short:"k" help:"Override a configuration option: [section:]option=value (repeatable)." sep:"none" placeholder:"SEC:OPT=VAL"`
-	Single     bool             `short:"1" help:"Use one connection and sync one account at a time."`
-	LogFile    string           `short:"l" help:"Also write the log to this file (appended)." placeholder:"FILE"`
-	DebugTypes string           `short:"d" help:"Debug output (OfflineIMAP's types, e.g. imap,maildir: any value enables full debug logging)." placeholder:"TYPES"`
-	Quick      bool             `short:"q" help:"OfflineIMAP's quick sync: accepted; mailtrail always does a full sync (it never misses a flag change)."`
-	Version    kong.VersionFlag `short:"V" help:"Print the version and exit."`
-	Force      bool             `help:"Sync even though the configuration sets options that mailtrail does not support yet and whose absence could delete or duplicate mail."`
-	Debug      bool             `help:"Log every operation."`
+	Config       string           `short:"c" help:"Configuration file (OfflineIMAP format)." default:"~/.offlineimaprc" placeholder:"FILE"`
+	Accounts     []string         `short:"a" help:"Sync only these accounts (comma separated)." sep:"," placeholder:"ACCT"`
+	Folders      []string         `short:"f" help:"Sync only these folders (comma separated; levels separated by /, e.g. Archive/2025)." sep:"," placeholder:"FOLDER"`
+	Once         bool             `short:"o" help:"Run only once, ignoring autorefresh."`
+	UI           string           `short:"u" help:"Interface: quiet, basic, ttyui, blinkenlights (as ttyui), syslog or machineui (default: [general] ui, else basic)." placeholder:"UI"`
+	DryRun       bool             `name:"dry-run" help:"Plan and print what a sync would do; change nothing."`
+	Override     []string         `short:"k" help:"Override a configuration option: [section:]option=value (repeatable)." sep:"none" placeholder:"SEC:OPT=VAL"`
+	Single       bool             `short:"1" help:"Use one connection and sync one account at a time."`
+	LogFile      string           `short:"l" help:"Also write the log to this file (appended)." placeholder:"FILE"`
+	DebugTypes   string           `short:"d" help:"Debug output (OfflineIMAP's types, e.g. imap,maildir: any value enables full debug logging)." placeholder:"TYPES"`
+	Quick        bool             `short:"q" help:"OfflineIMAP's quick sync: accepted; mailtrail always does a full sync (it never misses a flag change)."`
+	Version      kong.VersionFlag `short:"V" help:"Print the version and exit."`
+	Force        bool             `help:"Lift the safety guards: sync although the configuration sets options mailtrail does not support and whose absence could delete or duplicate mail, although a plan deletes more than maxdelete allows, or although one whole side has no folders."`
+	MaxDelete    int              `name:"max-delete" help:"Allow one sync to delete up to this percentage of a folder's messages on either side (overrides maxdelete; default from the configuration, 50)." default:"-1" placeholder:"PERCENT"`
+	Debug        bool             `help:"Log every operation."`
+	Info         bool             `help:"Print what mailtrail makes of the configuration, where it keeps its state and what it adopted (or would adopt) from OfflineIMAP; sync nothing."`
+	MbnamesPrune bool             `name:"mbnames-prune" help:"Remove the mbnames entries of accounts no longer in [general] accounts, rewrite the mbnames file, and sync nothing."`
 }
 
 type cli struct {
 	Globals
 
-	Sync    SyncCmd    `cmd:"" default:"withargs" help:"Synchronise the accounts (the default command)."`
-	Demo    DemoCmd    `cmd:"" help:"Run a self-contained demonstration on an embedded IMAP server."`
-	Log     LogCmd     `cmd:"" help:"Print what the journal recorded."`
-	Journal JournalCmd `cmd:"" help:"Look after the journal (check)."`
+	Sync        SyncCmd        `cmd:"" default:"withargs" help:"Synchronise the accounts (the default command)."`
+	Demo        DemoCmd        `cmd:"" help:"Run a self-contained demonstration on an embedded IMAP server."`
+	Log         LogCmd         `cmd:"" help:"Print what the journal recorded."`
+	Journal     JournalCmd     `cmd:"" help:"Look after the journal (check, compact, export)."`
+	Plan        PlanCmd        `cmd:"" help:"Preview a sync: what it would do, every deletion named; changes nothing."`
+	Runs        RunsCmd        `cmd:"" help:"List the sync runs the journal remembers."`
+	Replay      ReplayCmd      `cmd:"" help:"Re-plan a replay bundle with this build and show the differences."`
+	ResetFolder ResetFolderCmd `cmd:"" name:"reset-folder" help:"Re-pair a folder's messages by content after its UIDs changed (UIDVALIDITY): nothing is deleted."`
 }
 
 // usageError marks errors that exit with status 2.
@@ -67,10 +75,19 @@ type failedError struct{ msg string }
 func (e failedError) Error() string { return e.msg }
 
 func main() {
+	restrictUmask()
 	os.Exit(run(os.Args[1:]))
 }
 
 func run(args []string) int {
+	if path := os.Getenv("MAILTRAIL_CPUPROFILE"); path != "" {
+		// A developer's aid (docs/PERFORMANCE.md): a CPU profile of the run.
+		if f, err := os.Create(path); err == nil {
+			if pprof.StartCPUProfile(f) == nil {
+				defer pprof.StopCPUProfile()
+			}
+		}
+	}
 	var c cli
 	parser, err := kong.New(&c,
 		kong.Name("mailtrail"),

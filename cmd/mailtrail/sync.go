@@ -17,8 +17,22 @@ import (
 // SyncCmd synchronises the configured accounts, as `offlineimap` does.
 type SyncCmd struct{}
 
-// Run syncs every selected account; accounts run maxsyncaccounts at a time.
+// Run syncs the selected accounts, then goes on syncing those with
+// autorefresh (refresh.go). --info and --mbnames-prune, OfflineIMAP's
+// flags of this command, do only that.
 func (s *SyncCmd) Run(g *Globals, ctx context.Context) error {
+	switch {
+	case g.Info:
+		return runInfo(ctx, g, os.Stdout)
+	case g.MbnamesPrune:
+		return runMbnamesPrune(g, os.Stdout)
+	}
+	return s.autorefresh(g, ctx, s.syncAll(g, ctx))
+}
+
+// syncAll syncs every selected account once; accounts run maxsyncaccounts
+// at a time.
+func (s *SyncCmd) syncAll(g *Globals, ctx context.Context) error {
 	log, err := newLogger(g)
 	if err != nil {
 		return usageError{err}
@@ -26,6 +40,13 @@ func (s *SyncCmd) Run(g *Globals, ctx context.Context) error {
 	cfg, err := loadConfig(g, os.Stderr, true)
 	if err != nil {
 		return err
+	}
+	if g.UI == "" && cfg.General.Extra.UI != "" {
+		// [general] ui, when -u does not say.
+		g.UI = cfg.General.Extra.UI
+		if log, err = newLogger(g); err != nil {
+			return usageError{err}
+		}
 	}
 	accounts, err := selectAccounts(cfg, g.Accounts)
 	if err != nil {
@@ -42,6 +63,7 @@ func (s *SyncCmd) Run(g *Globals, ctx context.Context) error {
 		wg     sync.WaitGroup
 	)
 	out := os.Stdout
+	mb := newMbnames(cfg, g, log)
 	for _, acct := range accounts {
 		wg.Add(1)
 		sem <- struct{}{}
@@ -57,15 +79,24 @@ func (s *SyncCmd) Run(g *Globals, ctx context.Context) error {
 				failed = append(failed, acct.Name)
 			case g.DryRun:
 				report.Plan(out, rep)
+			case uiName(g) == "machineui":
+				machineSummary(out, rep)
+				if rep.Failed() > 0 {
+					failed = append(failed, acct.Name)
+				}
 			default:
 				report.Summary(out, os.Stderr, rep, g.UI != "quiet")
 				if rep.Failed() > 0 {
 					failed = append(failed, acct.Name)
 				}
 			}
+			if err == nil {
+				mb.accountDone(ctx, acct, rep)
+			}
 		}()
 	}
 	wg.Wait()
+	mb.finish()
 	if len(failed) > 0 {
 		return failedError{} // details already printed per account and folder
 	}
@@ -77,14 +108,20 @@ func (s *SyncCmd) Run(g *Globals, ctx context.Context) error {
 
 // syncAccount opens everything one account needs, syncs it and closes it.
 func syncAccount(ctx context.Context, g *Globals, cfg *config.Config, acct *config.Account, log zerolog.Logger) (engine.Report, error) {
+	runHook(ctx, g, acct, "presynchook", acct.Extra.PreSyncHook, log)
 	a, closeAll, err := openAccount(ctx, g, cfg, acct, log)
 	if err != nil {
 		return engine.Report{Account: acct.Name}, err
 	}
 	defer closeAll()
+	defer restoreAtimes(acct, log)()
 	a.Command = "sync"
 	a.Args = os.Args[1:]
-	return a.Sync(ctx)
+	rep, err := a.Sync(ctx)
+	if err == nil {
+		runHook(ctx, g, acct, "postsynchook", acct.Extra.PostSyncHook, log)
+	}
+	return rep, err
 }
 
 // selectAccounts applies -a to general.accounts.

@@ -55,6 +55,10 @@ func TestDependencyDirection(t *testing.T) {
 		{"adapters/memstore", []string{"mailtrail/model", "mailtrail/adapters"}},
 		{"executor", []string{"mailtrail/model", "mailtrail/adapters", "mailtrail/journal"}},
 		{"engine", []string{"mailtrail/model", "mailtrail/adapters", "mailtrail/journal", "mailtrail/executor", "mailtrail/planner"}},
+		{"takeover", []string{"mailtrail/model", "mailtrail/adapters", "mailtrail/journal"}},
+		{"foldernames", []string{"mailtrail/model", "mailtrail/adapters"}},
+		{"mbnames", []string{"mailtrail/config"}},
+		{"replay", []string{"mailtrail/model", "mailtrail/journal", "mailtrail/planner", "mailtrail/engine", "mailtrail/adapters/memstore", "mailtrail/internal/converge"}},
 	}
 	for _, rule := range rules {
 		for imp := range imports(t, filepath.Join(r, rule.pkg)) {
