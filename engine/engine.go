@@ -46,6 +46,10 @@ type Account struct {
 	Args    []string
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
+	// Progress, when set, is told what each folder's sync is doing and how
+	// far it is (progress.go). Folders sync in parallel: it must be safe
+	// for concurrent use.
+	Progress func(Event)
 
 	folders *folderIndex // this run's view of every folder (moves.go)
 }
@@ -239,6 +243,7 @@ func (a *Account) syncFolders(ctx context.Context, run uint64, folders []string,
 	a.eachFolder(len(folders), func(i int) {
 		_, rok := remoteByName[folders[i]]
 		start := time.Now()
+		a.progress(Event{Folder: folders[i], Phase: PhasePlan})
 		works[i] = a.planFolder(ctx, run, folders[i], rok, scans[folders[i]], pending[folders[i]])
 		works[i].fr.Elapsed = time.Since(start)
 	})
@@ -249,6 +254,7 @@ func (a *Account) syncFolders(ctx context.Context, run uint64, folders []string,
 	a.eachFolder(len(works), func(i int) {
 		start := time.Now()
 		a.executeFolder(ctx, run, works[i])
+		a.folderDone(&works[i].fr)
 		works[i].fr.Elapsed += time.Since(start)
 	})
 	reports := make([]FolderReport, len(works))
@@ -487,7 +493,7 @@ func (a *Account) executeFolder(ctx context.Context, run uint64, w *folderWork) 
 	for i := range seqs {
 		steps[i] = executor.Step{Seq: seqs[i], Op: fr.Plan.Ops[i]}
 	}
-	exe := &executor.Executor{Journal: a.Journal, Log: w.log}
+	exe := &executor.Executor{Journal: a.Journal, Log: w.log, Progress: a.folderProgress(fr.Name, fr.Plan.Ops)}
 	res, err := exe.Execute(ctx, p, steps)
 	for k, n := range res.Done {
 		fr.Done[k] += n

@@ -37,6 +37,9 @@ type Executor struct {
 	// CheckpointEvery bounds how many uploads or local renames are done
 	// before a directory fsync and a journal checkpoint (default 200).
 	CheckpointEvery int
+	// Progress, when set, is called after each checkpoint with each kind
+	// of operation it finished and how many of that kind are done so far.
+	Progress func(kind model.OpKind, done int)
 }
 
 // Result tallies what was done for one folder.
@@ -137,6 +140,11 @@ func (e *Executor) checkpoint(p *Pair, res *Result, cp journal.Checkpoint, ok []
 	}
 	for _, op := range ok {
 		res.Done[op.Kind]++
+	}
+	for i, op := range ok {
+		if e.Progress != nil && (i == len(ok)-1 || ok[i+1].Kind != op.Kind) {
+			e.Progress(op.Kind, res.Done[op.Kind])
+		}
 	}
 	return nil
 }

@@ -105,6 +105,23 @@ type Config struct {
 	// byte before the connection is closed (0: DefaultTimeout).
 	Timeout time.Duration
 
+	// Reference is the reference of every LIST (OfflineIMAP's reference):
+	// folders are listed with LIST "<Reference>" "*", so only those the
+	// server matches under it; their names are the full names the server
+	// gives (nothing is stripped). A folder created outside it would not
+	// be listed again, so CreateFolder refuses one (unless it is in
+	// Include). Empty: every folder.
+	Reference string
+	// SubscribedOnly lists only the subscribed folders (OfflineIMAP's
+	// subscribedonly), with LIST (SUBSCRIBED): the server must offer
+	// LIST-EXTENDED or IMAP4rev2. A folder CreateFolder creates is
+	// subscribed, so that it is listed again.
+	SubscribedOnly bool
+	// Include names server folders (with the server's delimiter, UTF-8)
+	// that ListFolders lists when they exist even though Reference or
+	// SubscribedOnly leave them out (OfflineIMAP's folderincludes).
+	Include []string
+
 	// Logger receives debug and warning events; the zero value logs nothing.
 	Logger zerolog.Logger
 }

@@ -57,10 +57,12 @@ func (c *conn) run(ctx context.Context, command string, f func() error) error {
 	stopCtx := context.AfterFunc(ctx, func() {
 		c.dog.abort(fmt.Errorf("cancelled: %w", context.Cause(ctx)))
 	})
+	start := time.Now()
 	err := f()
 	stopCtx()
 	c.dog.disarm()
 	c.lastUsed = time.Now()
+	c.debugCommand(command, c.lastUsed.Sub(start), err)
 	if reason := c.dog.reason(); reason != nil {
 		c.markBroken(reason)
 		if err == nil {
@@ -82,6 +84,15 @@ func (c *conn) run(ctx context.Context, command string, f func() error) error {
 		c.markBroken(err)
 	}
 	return err
+}
+
+// debugCommand logs a command at debug level (OfflineIMAP's -d imap): its
+// name (never its arguments, which may hold a password), how long it took
+// and how it ended.
+func (c *conn) debugCommand(command string, took time.Duration, err error) {
+	if e := c.store.cfg.Logger.Debug(); e != nil {
+		e.Str("server", c.store.name).Str("command", command).Dur("took", took).Err(err).Msg("imap command")
+	}
 }
 
 // errConnectionLost is wrapped by every error of a command whose

@@ -28,6 +28,8 @@ type backend struct {
 	seed func(t *testing.T, serverFolder string, body []byte, flags []string, date time.Time) uint32
 	// mkdir creates a server folder.
 	mkdir func(t *testing.T, serverFolder string)
+	// subscribe subscribes a server folder (unsubscribes it with false).
+	subscribe func(t *testing.T, serverFolder string, on bool)
 }
 
 // serverName turns a canonical name into this backend's.
@@ -69,7 +71,25 @@ func memBackend(t *testing.T, name string, caps imap.CapSet) *backend {
 			t.Fatal(err)
 		}
 	}
+	b.subscribe = subscriber(srv.Addr, "alice", "pw")
 	return b
+}
+
+// subscriber subscribes and unsubscribes server folders through a client
+// of its own.
+func subscriber(addr, user, pass string) func(t *testing.T, folder string, on bool) {
+	return func(t *testing.T, folder string, on bool) {
+		t.Helper()
+		c := rawClient(t, addr, user, pass)
+		defer c.Close()
+		cmd := c.Unsubscribe
+		if on {
+			cmd = c.Subscribe
+		}
+		if err := cmd(folder).Wait(); err != nil {
+			t.Fatalf("seed (UN)SUBSCRIBE %q: %v", folder, err)
+		}
+	}
 }
 
 func dovecotBackend(t *testing.T, srv *testdovecot.Server, sep string) *backend {
@@ -110,6 +130,7 @@ func dovecotBackend(t *testing.T, srv *testdovecot.Server, sep string) *backend 
 			t.Fatalf("seed CREATE %q: %v", folder, err)
 		}
 	}
+	b.subscribe = subscriber(srv.Addr(), "alice", srv.Password("alice"))
 	return b
 }
 

@@ -39,6 +39,9 @@ type Store struct {
 	idle    []*conn
 	folders map[*Folder]struct{}
 	closed  bool
+	// unlisted holds the folders the last ListFolders found on the server
+	// but left out (Reference, SubscribedOnly): see Unlisted.
+	unlisted map[string]bool
 }
 
 var _ adapters.Remote = (*Store)(nil)
@@ -74,8 +77,10 @@ func Dial(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	s.caps = c.caps
-	if err := c.run(ctx, `LIST "" ""`, func() error {
-		l, err := c.client.List("", "", nil).Collect()
+	// The delimiter where the folders are: LIST "<reference>" "", as
+	// OfflineIMAP asks.
+	if err := c.run(ctx, "LIST "+quoteRef(cfg.Reference)+` ""`, func() error {
+		l, err := c.client.List(cfg.Reference, "", nil).Collect()
 		if err != nil {
 			return err
 		}
@@ -182,21 +187,33 @@ func (s *Store) withConn(ctx context.Context, f func(c *conn) error) error {
 // STATUS per folder (pipelined). \Noselect and \NonExistent entries are
 // left out, and so are names that cannot be made canonical (a '/' inside a
 // name on a server whose delimiter is not '/'; they are logged).
+//
+// With Config.Reference or Config.SubscribedOnly the LIST is narrowed
+// (LIST (SUBSCRIBED) "<reference>" "*"), and one more LIST of every folder
+// (names only) finds the folders it left out: those in Config.Include are
+// listed all the same, the others are reported by Unlisted.
 func (s *Store) ListFolders(ctx context.Context) ([]model.RemoteFolderStatus, error) {
 	items := &imap.StatusOptions{UIDValidity: true, UIDNext: true, NumMessages: true, HighestModSeq: s.hasCondStore()}
 	listStatus := s.has(imap.CapListStatus)
+	if s.cfg.SubscribedOnly && !s.has(imap.CapListExtended) {
+		return nil, fmt.Errorf("%s: subscribedonly = yes needs LIST (SUBSCRIBED), and this server offers neither LIST-EXTENDED nor IMAP4rev2; "+
+			"set subscribedonly = no and choose the folders with folderfilter", s.name)
+	}
 	var out []model.RemoteFolderStatus
+	unlisted := map[string]bool{}
 	err := s.withConn(ctx, func(c *conn) error {
-		var opts *imap.ListOptions
-		command := `LIST "" "*"`
+		opts := &imap.ListOptions{SelectSubscribed: s.cfg.SubscribedOnly}
 		if listStatus {
-			opts = &imap.ListOptions{ReturnStatus: items}
-			command = `LIST "" "*" RETURN (STATUS)`
+			opts.ReturnStatus = items
+		}
+		command := listCommand(s.cfg.Reference, opts)
+		if !opts.SelectSubscribed && opts.ReturnStatus == nil {
+			opts = nil
 		}
 		var list []*imap.ListData
 		err := c.run(ctx, command, func() error {
 			var err error
-			list, err = c.client.List("", "*", opts).Collect()
+			list, err = c.client.List(s.cfg.Reference, "*", opts).Collect()
 			return err
 		})
 		if err != nil {
@@ -210,17 +227,23 @@ func (s *Store) ListFolders(ctx context.Context) ([]model.RemoteFolderStatus, er
 		}
 		var entries []*entry
 		seen := make(map[string]bool)
-		for _, l := range list {
+		// canonical is the canonical name of a selectable, representable
+		// entry not seen before.
+		canonical := func(l *imap.ListData) (string, bool) {
 			if hasAttr(l.Attrs, imap.MailboxAttrNoSelect) || hasAttr(l.Attrs, imap.MailboxAttrNonExistent) {
-				continue
+				return "", false
 			}
 			name, ok := fromServerName(l.Mailbox, l.Delim)
 			if !ok {
 				s.cfg.Logger.Warn().Str("server", s.name).Str("folder", l.Mailbox).Str("delimiter", string(l.Delim)).
 					Msg("skipping folder: its name contains '/' but the server's hierarchy delimiter is not '/'")
-				continue
+				return "", false
 			}
-			if seen[name] {
+			return name, !seen[name]
+		}
+		for _, l := range list {
+			name, ok := canonical(l)
+			if !ok {
 				continue
 			}
 			seen[name] = true
@@ -230,6 +253,31 @@ func (s *Store) ListFolders(ctx context.Context) ([]model.RemoteFolderStatus, er
 				e.known = true
 			}
 			entries = append(entries, e)
+		}
+		if s.narrowed() {
+			// Every folder, to tell the ones left out: included, or
+			// unlisted (not to be mistaken for folders gone).
+			var all []*imap.ListData
+			err := c.run(ctx, `LIST "" "*"`, func() error {
+				var err error
+				all, err = c.client.List("", "*", nil).Collect()
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("%s: LIST \"\" \"*\" (the folders %s leaves out): %w", s.name, command, err)
+			}
+			for _, l := range all {
+				name, ok := canonical(l)
+				if !ok {
+					continue
+				}
+				seen[name] = true
+				if !s.included(l.Mailbox) {
+					unlisted[name] = true
+					continue
+				}
+				entries = append(entries, &entry{server: l.Mailbox, status: model.RemoteFolderStatus{Name: name}})
+			}
 		}
 
 		// STATUS for every folder LIST-STATUS did not cover, pipelined.
@@ -279,6 +327,9 @@ func (s *Store) ListFolders(ctx context.Context) ([]model.RemoteFolderStatus, er
 	if err != nil {
 		return nil, err
 	}
+	s.mu.Lock()
+	s.unlisted = unlisted
+	s.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
@@ -313,6 +364,9 @@ func (s *Store) CreateFolder(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("%s: CREATE: %w", s.name, err)
 	}
+	if err := s.checkCreatable(name, server); err != nil {
+		return err
+	}
 	levels := []string{server}
 	if s.delim != 0 {
 		parts := strings.Split(server, string(s.delim))
@@ -331,7 +385,7 @@ func (s *Store) CreateFolder(ctx context.Context, name string) error {
 				return fmt.Errorf("%s: folder %q: CREATE: %w", s.name, canonical, err)
 			}
 		}
-		return nil
+		return s.subscribe(ctx, c, name, server)
 	})
 }
 
@@ -434,4 +488,43 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// KeepAlive sends a NOOP on every idle connection, so that the server
+// does not log it out between syncs (OfflineIMAP's keepalive, with
+// holdconnectionopen). A connection that fails is closed; the next use
+// of the store connects again. Call it between syncs: connections in use
+// are not touched. The error is the first failure, for the log.
+func (s *Store) KeepAlive(ctx context.Context) error {
+	s.mu.Lock()
+	idle := s.idle
+	s.idle = nil
+	s.mu.Unlock()
+	var keep []*conn
+	var firstErr error
+	for _, c := range idle {
+		err := c.run(ctx, "NOOP", func() error { return c.client.Noop().Wait() })
+		if c.broken != nil {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("%s: NOOP: %w", s.name, c.broken)
+			}
+			c.close()
+			continue
+		}
+		if err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("%s: NOOP: %w", s.name, err)
+		}
+		keep = append(keep, c)
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		for _, c := range keep {
+			c.close()
+		}
+		return firstErr
+	}
+	s.idle = append(s.idle, keep...)
+	s.mu.Unlock()
+	return firstErr
 }

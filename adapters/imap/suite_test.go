@@ -42,6 +42,7 @@ func runSuite(t *testing.T, b *backend) {
 	t.Run("FindByIdentity", func(t *testing.T) { testFindByIdentity(t, b) })
 	t.Run("CreateAndMissingFolder", func(t *testing.T) { testCreateAndMissingFolder(t, b) })
 	t.Run("ReconnectAfterBrokenConnection", func(t *testing.T) { testReconnect(t, b) })
+	t.Run("ReferenceSubscribedInclude", func(t *testing.T) { testReferenceSubscribed(t, b) })
 }
 
 func findFolder(list []model.RemoteFolderStatus, name string) (model.RemoteFolderStatus, bool) {

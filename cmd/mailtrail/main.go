@@ -39,7 +39,7 @@ type Globals struct {
 	Override     []string         `short:"k" help:"Override a configuration option: [section:]option=value (repeatable)." sep:"none" placeholder:"SEC:OPT=VAL"`
 	Single       bool             `short:"1" help:"Use one connection and sync one account at a time."`
 	LogFile      string           `short:"l" help:"Also write the log to this file (appended)." placeholder:"FILE"`
-	DebugTypes   string           `short:"d" help:"Debug output (OfflineIMAP's types, e.g. imap,maildir: any value enables full debug logging)." placeholder:"TYPES"`
+	DebugTypes   string           `short:"d" help:"Debug output of some parts, as OfflineIMAP's types: imap (IMAP commands), maildir and thread (the sync engine), all (everything, as --debug); comma separated." placeholder:"TYPES"`
 	Quick        bool             `short:"q" help:"OfflineIMAP's quick sync: accepted; mailtrail always does a full sync (it never misses a flag change)."`
 	Version      kong.VersionFlag `short:"V" help:"Print the version and exit."`
 	Force        bool             `help:"Lift the safety guards: sync although the configuration sets options mailtrail does not support and whose absence could delete or duplicate mail, although a plan deletes more than maxdelete allows, or although one whole side has no folders."`
@@ -47,6 +47,11 @@ type Globals struct {
 	Debug        bool             `help:"Log every operation."`
 	Info         bool             `help:"Print what mailtrail makes of the configuration, where it keeps its state and what it adopted (or would adopt) from OfflineIMAP; sync nothing."`
 	MbnamesPrune bool             `name:"mbnames-prune" help:"Remove the mbnames entries of accounts no longer in [general] accounts, rewrite the mbnames file, and sync nothing."`
+	// OfflineIMAP's other flags (oiflags.go).
+	Syslog       bool   `short:"s" help:"Also log to the system log (as -u syslog does, besides the interface's own output)."`
+	ProfileDir   string `short:"P" name:"profile" help:"Profile mode: write Go CPU and heap profiles of the run into DIR (created when missing)." placeholder:"DIR"`
+	DeleteFolder string `name:"delete-folder" hidden:"" help:"OfflineIMAP's; not supported (says why)." placeholder:"FOLDER"`
+	MigrateFMD5  bool   `name:"migrate-fmd5-using-nametrans" hidden:"" help:"OfflineIMAP's; not supported (says why)."`
 }
 
 type cli struct {
@@ -116,6 +121,20 @@ func run(args []string) int {
 			fmt.Fprintf(os.Stderr, "mailtrail: %v\n", perr)
 			code = exitUsage
 			return
+		}
+		if err := c.Globals.unsupported(); err != nil {
+			fmt.Fprintf(os.Stderr, "mailtrail: %v\n", err)
+			code = exitUsage
+			return
+		}
+		if c.ProfileDir != "" {
+			stopProfile, err := startProfile(c.ProfileDir)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "mailtrail: %v\n", err)
+				code = exitUsage
+				return
+			}
+			defer stopProfile()
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()

@@ -4,18 +4,33 @@ import (
 	"context"
 	"io"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // autorefresh follows the first sync (whose result is err): for the
 // accounts with autorefresh, it syncs each again every autorefresh minutes
 // until interrupted, as OfflineIMAP does. -o (and --dry-run) sync once.
+// The connections held between syncs (holdconnectionopen, remote.go) get
+// a NOOP every keepalive seconds while it waits, and are closed when it
+// returns.
 func (s *SyncCmd) autorefresh(g *Globals, ctx context.Context, err error) error {
+	defer held.closeAll()
 	if g.Once || g.DryRun || ctx.Err() != nil {
 		return err
 	}
-	periods := refreshPeriods(g)
+	periods, keepalive := refreshPeriods(g)
 	if len(periods) == 0 {
 		return err
+	}
+	pings := map[string]time.Time{}
+	now0 := time.Now()
+	for name, every := range keepalive {
+		pings[name] = now0.Add(every)
+	}
+	log, lerr := newLogger(g)
+	if lerr != nil {
+		log = zerolog.Nop()
 	}
 	next := map[string]time.Time{}
 	now := time.Now()
@@ -29,12 +44,8 @@ func (s *SyncCmd) autorefresh(g *Globals, ctx context.Context, err error) error 
 				wake = t
 			}
 		}
-		timer := time.NewTimer(time.Until(wake))
-		select {
-		case <-ctx.Done():
-			timer.Stop()
+		if !waitKeepingAlive(ctx, wake, keepalive, pings, log) {
 			return nil
-		case <-timer.C:
 		}
 		now := time.Now()
 		round := *g
@@ -48,25 +59,58 @@ func (s *SyncCmd) autorefresh(g *Globals, ctx context.Context, err error) error 
 		// A failed round is reported and the loop goes on, as OfflineIMAP's
 		// does; the exit status is that of the first sync.
 		_ = s.syncAll(&round, ctx)
+		for _, name := range round.Accounts {
+			if every, ok := keepalive[name]; ok {
+				pings[name] = time.Now().Add(every) // the connections were just used
+			}
+		}
 	}
 }
 
-// refreshPeriods reads the autorefresh of each selected account (the
+// refreshPeriods reads the autorefresh of each selected account, and the
+// keepalive of those whose connections are held between syncs (the
 // configuration again, quietly: its warnings were printed by the sync).
-func refreshPeriods(g *Globals) map[string]time.Duration {
+func refreshPeriods(g *Globals) (periods, keepalive map[string]time.Duration) {
 	cfg, err := loadConfig(g, io.Discard, false)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	accounts, err := selectAccounts(cfg, g.Accounts)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
-	out := map[string]time.Duration{}
+	periods, keepalive = map[string]time.Duration{}, map[string]time.Duration{}
 	for _, a := range accounts {
 		if a.Extra.AutoRefresh > 0 {
-			out[a.Name] = a.Extra.AutoRefresh
+			periods[a.Name] = a.Extra.AutoRefresh
+		}
+		if holdsConnection(g, a) && a.Remote.KeepAlive > 0 {
+			keepalive[a.Name] = a.Remote.KeepAlive
 		}
 	}
-	return out
+	return periods, keepalive
+}
+
+// waitKeepingAlive waits until wake, sending the keepalives that fall due
+// meanwhile; false when ctx ended first.
+func waitKeepingAlive(ctx context.Context, wake time.Time, keepalive map[string]time.Duration, pings map[string]time.Time, log zerolog.Logger) bool {
+	for {
+		until := wake
+		for _, t := range pings {
+			if t.Before(until) {
+				until = t
+			}
+		}
+		timer := time.NewTimer(time.Until(until))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return false
+		case <-timer.C:
+		}
+		if !time.Now().Before(wake) {
+			return true
+		}
+		held.keepAlive(ctx, keepalive, pings, log)
+	}
 }

@@ -62,7 +62,7 @@ func (s *SyncCmd) syncAll(g *Globals, ctx context.Context) error {
 		failed []string
 		wg     sync.WaitGroup
 	)
-	out := os.Stdout
+	out := term.around(os.Stdout) // below ttyui's status line
 	mb := newMbnames(cfg, g, log)
 	for _, acct := range accounts {
 		wg.Add(1)
@@ -116,6 +116,7 @@ func syncAccount(ctx context.Context, g *Globals, cfg *config.Config, acct *conf
 	defer closeAll()
 	defer restoreAtimes(acct, log)()
 	a.Command = "sync"
+	a.Progress = progressHook(g)
 	a.Args = os.Args[1:]
 	rep, err := a.Sync(ctx)
 	if err == nil {
