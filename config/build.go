@@ -242,6 +242,9 @@ func (b *builder) account(name string, accountsOpt *iniOption) *Account {
 	if acc.Local == nil || acc.Remote == nil {
 		return nil
 	}
+	if o := v.lookup("maxage"); o != nil && (!acc.Local.Extra.StartDate.IsZero() || !acc.Remote.Extra.StartDate.IsZero()) {
+		b.errorf(o.line, "[Account %s]: maxage cannot be used with startdate (in the repositories), as in OfflineIMAP; keep one", name)
+	}
 	return acc
 }
 
@@ -379,9 +382,29 @@ func (b *builder) readIMAP(v view, r *Repository) {
 		}
 	}
 	r.MaxConnections = v.integer("maxconnections", 1, 1, 1000)
+	if ref, o, ok := v.line("reference"); ok {
+		r.Reference = imapReference(ref)
+		if strings.ContainsAny(r.Reference, "*%") {
+			b.errorf(o.line, "%s = %s: a reference holds no wildcard (* or %%); name the folder the others are under, as in reference = Mail", v.where(o), ref)
+		}
+	}
+	r.SubscribedOnly = v.boolean("subscribedonly", false)
+	r.HoldConnectionOpen = v.boolean("holdconnectionopen", false)
+	r.KeepAlive = time.Duration(v.integer("keepalive", 0, 0, 86400)) * time.Second
 	r.CreateFolders = v.boolean("createfolders", true)
 	r.ReadOnly = v.boolean("readonly", false)
 	r.MaxDelete = v.integer("maxdelete", DefaultMaxDelete, 0, 100)
+}
+
+// imapReference reads "reference" as the IMAP string OfflineIMAP sends it
+// as: "" (its default) or another quoted string is unquoted (\" and \\
+// undone), anything else is taken as it is.
+func imapReference(s string) string {
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		s = s[1 : len(s)-1]
+		s = strings.NewReplacer(`\"`, `"`, `\\`, `\`).Replace(s)
+	}
+	return s
 }
 
 // readPassFile returns the first line of the file with surrounding white

@@ -612,7 +612,6 @@ x = 1
 		at("lonely = nobody uses me", "[DEFAULT] option 'lonely' is neither an option mailtrail reads nor used in a %(lonely)s reference, so it is ignored"),
 		// [DEFAULT] folderfilter is not [mbnames]' own: not read there.
 		at("sorting = yes", "[mbnames] option 'sorting' is not an OfflineIMAP option (a typo?) and is ignored"),
-		at("maxsize = 5", "[Account Test] option 'maxsize' is not supported yet and is ignored: messages of every size are synchronised"),
 		at("remotehost = misplaced", "[Account Test] option 'remotehost' is read by mailtrail only in IMAP repository sections, so here it is ignored"),
 		at("[Account Unlisted]", "[Account Unlisted] is not listed in [general] accounts, so it is ignored"),
 		at("localfolders = Mail", "[Repository Local] localfolders = Mail is a relative path: it is taken relative to the directory mailtrail is started in"),
@@ -695,7 +694,8 @@ func TestFullConfig(t *testing.T) {
 		"Work-Local": {Name: "Work-Local", Line: 60, Type: Maildir, LocalFolders: home + "/Mail/Work", Sep: ".", MaxDelete: 50},
 		"Work-Remote": {Name: "Work-Remote", Line: 65, Type: IMAP, RemoteHost: "mail.corp.example", RemotePort: 1143,
 			RemoteUser: "jdoe", RemotePass: NewSecret("100%-secret"), SSL: false, STARTTLS: true,
-			SSLCACertFile: home + "/.certs/work-ca.pem", MaxConnections: 1, CreateFolders: true, ReadOnly: true, MaxDelete: 50},
+			SSLCACertFile: home + "/.certs/work-ca.pem", MaxConnections: 1, CreateFolders: true, ReadOnly: true, MaxDelete: 50,
+			HoldConnectionOpen: true, KeepAlive: 60 * time.Second},
 	}
 	if f := p.Remote.FolderFilter; f == nil || !strings.Contains(f.Source(), "'Spam'") {
 		t.Errorf("Personal-Remote folderfilter not compiled: %v", f)
@@ -732,8 +732,6 @@ func TestFullConfig(t *testing.T) {
 	}
 	wantWarnings := []string{
 		"12 general pythonfile",
-		"58 Account Work maxage",
-		"77 Repository Work-Remote holdconnectionopen",
 		"80 ui.Curses.Blinkenlights ",
 	}
 	if !reflect.DeepEqual(got, wantWarnings) {
@@ -895,5 +893,35 @@ func TestOverrides(t *testing.T) {
 	}
 	if _, _, err := LoadWithOverrides(path, []Override{{"Repository Remote", "ssl", "maybe"}}); err == nil || !strings.Contains(err.Error(), "ssl = maybe") {
 		t.Fatalf("bad override value: %v", err)
+	}
+}
+
+func TestWindowOptions(t *testing.T) {
+	acct := strings.Replace(base, "remoterepository = Remote", "remoterepository = Remote\nmaxage = 30\nmaxsize = 2000000", 1)
+	c, _, err := parseString(acct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := c.Accounts[0]
+	if a.Extra.MaxAgeDays != 30 || a.Extra.MaxSize != 2000000 {
+		t.Fatalf("maxage/maxsize read as %+v", a.Extra)
+	}
+	now := time.Date(2026, 3, 31, 15, 4, 5, 0, time.Local)
+	if got := a.Extra.Cutoff(now); !got.Equal(time.Date(2026, 3, 1, 0, 0, 0, 0, time.Local)) {
+		t.Fatalf("cutoff of maxage = 30 on 2026-03-31: %v", got)
+	}
+	c, _, err = parseString(strings.Replace(base, "remoterepository = Remote", "remoterepository = Remote\nmaxage = 2025-04-01", 1))
+	if err != nil || !c.Accounts[0].Extra.MaxAgeDate.Equal(time.Date(2025, 4, 1, 0, 0, 0, 0, time.Local)) {
+		t.Fatalf("maxage as a date: %v %+v", err, c)
+	}
+	for _, bad := range []struct{ text, want string }{
+		{strings.Replace(base, "remoterepository = Remote", "remoterepository = Remote\nmaxage = soon", 1), "want a number of days"},
+		{strings.Replace(base, "remoterepository = Remote", "remoterepository = Remote\nmaxsize = -3", 1), "want a size in bytes"},
+		{strings.Replace(base, "remoterepository = Remote", "remoterepository = Remote\nmaxage = 3", 1) + "startdate = 2025-01-01\n", "maxage cannot be used with startdate"},
+		{base + "startdate = 1.1.2025\n", "want a date yyyy-mm-dd"},
+	} {
+		if _, _, err := parseString(bad.text); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("want an error containing %q, got %v", bad.want, err)
+		}
 	}
 }

@@ -22,14 +22,10 @@ func init() {
 		}
 	}
 	add(kindGeneral, "ui", "filename_use_mail_timestamp")
-	add(kindAccount, "autorefresh", "presynchook", "postsynchook", "maildir-windows-compatible", "utf8foldernames")
-	add(kindMaildir, "nametrans", "filename_use_mail_timestamp", "restoreatime")
-	add(kindIMAP, "nametrans", "folderincludes")
-	// mailtrail connects afresh for every sync, which is what
-	// holdconnectionopen = no asks for; keepalive only acts on a held
-	// connection.
-	harmlessWhen["holdconnectionopen"] = false
-	harmlessAlways["keepalive"] = true
+	add(kindAccount, "autorefresh", "presynchook", "postsynchook", "maildir-windows-compatible", "utf8foldernames",
+		"maxage", "maxsize")
+	add(kindMaildir, "nametrans", "filename_use_mail_timestamp", "restoreatime", "startdate")
+	add(kindIMAP, "nametrans", "folderincludes", "startdate")
 	// Every sync is as cheap as a quick one when little changed and never
 	// misses a flag change.
 	harmlessAlways["quick"] = true
@@ -37,7 +33,6 @@ func init() {
 	// which is what utime_from_header = yes asks for in substance.
 	harmlessWhen["utime_from_header"] = true
 	consequence["utime_from_header"] = "a new file's mtime is the server's internal date of the message"
-	consequence["holdconnectionopen"] = "mailtrail connects afresh for every sync (autorefresh)"
 	add(kindMbnames, "filename", "header", "peritem", "sep", "footer", "incremental", "folderfilter", "sort_keyfunc")
 }
 
@@ -68,10 +63,37 @@ type AccountExtra struct {
 	// modified UTF-7 ("Entw&APw-rfe"), which is also what folderfilter and
 	// nametrans are given.
 	UTF8FolderNames bool
+	// MaxAgeDays is "maxage" given as a number of days (0 when unset or
+	// given as a date); MaxAgeDate is "maxage" given as yyyy-mm-dd. Only
+	// messages dated from then on are synced; older ones are left alone on
+	// both sides.
+	MaxAgeDays int
+	MaxAgeDate time.Time
+	// MaxSize is "maxsize" in bytes (0: no limit): larger messages are left
+	// alone on both sides.
+	MaxSize int64
+}
+
+// Cutoff is the date before which maxage leaves messages alone, for a sync
+// starting at now: the start of the day maxage days ago (local time), as
+// OfflineIMAP's SEARCH SINCE; zero without maxage.
+func (e AccountExtra) Cutoff(now time.Time) time.Time {
+	switch {
+	case !e.MaxAgeDate.IsZero():
+		return e.MaxAgeDate
+	case e.MaxAgeDays > 0:
+		d := now.AddDate(0, 0, -e.MaxAgeDays)
+		return time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, now.Location())
+	}
+	return time.Time{}
 }
 
 // RepositoryExtra is the rest of a repository section.
 type RepositoryExtra struct {
+	// StartDate is "startdate": this repository's messages dated before it
+	// are left alone (not copied, not deleted). Zero when unset.
+	StartDate time.Time
+
 	// Maildir.
 
 	// FilenameUseMailTimestamp is "filename_use_mail_timestamp" (default
@@ -139,12 +161,36 @@ func (b *builder) readAccountExtras(v view, a *Account) {
 	}
 	a.Extra.WindowsCompatible = v.boolean("maildir-windows-compatible", false)
 	a.Extra.UTF8FolderNames = v.boolean("utf8foldernames", false)
+	if s, o, ok := v.line("maxage"); ok {
+		if d, err := time.ParseInLocation("2006-01-02", s, time.Local); err == nil {
+			a.Extra.MaxAgeDate = d
+		} else if n, err := strconv.Atoi(s); err == nil && n >= 1 && n <= 365*200 {
+			a.Extra.MaxAgeDays = n
+		} else {
+			b.errorf(o.line, "%s = %s: want a number of days (such as 30) or a date yyyy-mm-dd", v.where(o), s)
+		}
+	}
+	if s, o, ok := v.line("maxsize"); ok {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 1 {
+			b.errorf(o.line, "%s = %s: want a size in bytes, such as 2000000", v.where(o), s)
+		} else {
+			a.Extra.MaxSize = n
+		}
+	}
 }
 
 // readExtras reads a repository's extra options; general is the [general]
 // view for the options whose default is set there.
 func (b *builder) readExtras(v view, r *Repository) {
 	gv := view{b, b.file.byName["general"]}
+	if s, o, ok := v.line("startdate"); ok {
+		if d, err := time.ParseInLocation("2006-01-02", s, time.Local); err == nil {
+			r.Extra.StartDate = d
+		} else {
+			b.errorf(o.line, "%s = %s: want a date yyyy-mm-dd", v.where(o), s)
+		}
+	}
 	switch r.Type {
 	case Maildir:
 		r.Extra.FilenameUseMailTimestamp = v.boolean("filename_use_mail_timestamp", gv.boolean("filename_use_mail_timestamp", false))

@@ -214,6 +214,21 @@ type Repository struct {
 	SSLCACertFile string
 	// MaxConnections is "maxconnections" (default 1, at least 1).
 	MaxConnections int
+	// Reference is "reference" (default none): the LIST reference, as the
+	// server names it (surrounding double quotes removed, as IMAP reads
+	// OfflineIMAP's raw value). Only folders under it are synced, under
+	// their full names.
+	Reference string
+	// SubscribedOnly is "subscribedonly" (default false): sync only the
+	// folders subscribed on the server.
+	SubscribedOnly bool
+	// HoldConnectionOpen is "holdconnectionopen" (default false): with
+	// autorefresh, the connections stay open between syncs.
+	HoldConnectionOpen bool
+	// KeepAlive is "keepalive" (seconds in the file; 0: none): while the
+	// connections are held between syncs, a NOOP is sent on each this
+	// often.
+	KeepAlive time.Duration
 }
 
 // MayCreateFolders reports whether folders may be created in this
@@ -253,6 +268,15 @@ func (r *Repository) Redacted() string {
 		}
 		if r.HasOAuth2() {
 			b.WriteString(" oauth2=<redacted>")
+		}
+		if r.Reference != "" {
+			fmt.Fprintf(&b, " reference=%q", r.Reference)
+		}
+		if r.SubscribedOnly {
+			b.WriteString(" subscribedonly=true")
+		}
+		if r.HoldConnectionOpen {
+			fmt.Fprintf(&b, " holdconnectionopen=true keepalive=%s", r.KeepAlive)
 		}
 	}
 	fmt.Fprintf(&b, " createfolders=%t readonly=%t", r.CreateFolders, r.ReadOnly)

@@ -28,6 +28,7 @@ var understood = map[sectionKind]map[string]bool{
 	kindIMAP: set("type", "remotehost", "remoteport", "remoteuser", "remotepass",
 		"remotepassfile", "ssl", "starttls", "sslcacertfile", "maxconnections",
 		"createfolders", "readonly", "folderfilter", "maxdelete",
+		"reference", "subscribedonly", "holdconnectionopen", "keepalive",
 		// Security (docs/SECURITY.md): credentials, authentication, TLS.
 		"remoteusereval", "remotepasseval", "remotepasscommand", "auth_mechanisms",
 		"oauth2_client_id", "oauth2_client_secret", "oauth2_refresh_token",
@@ -127,16 +128,12 @@ var consequence = map[string]string{
 	"folderfilter":     "every folder is synchronised",
 	"folderincludes":   "no extra folders are added",
 	"sync_deletes":     "deletions ARE propagated to the other side",
-	"maxage":           "messages of every age are synchronised",
-	"maxsize":          "messages of every size are synchronised",
-	"startdate":        "messages of every date are synchronised",
 	"presynchook":      "the hook is not run",
 	"postsynchook":     "the hook is not run",
 	"newmail_hook":     "the hook is not run",
 	"preauthtunnel":    "mailtrail connects to remotehost directly",
 	"transporttunnel":  "mailtrail connects to remotehost directly",
 	"cert_fingerprint": "the server certificate is verified against the CA roots only", // unused since it is read (kept to spare a realignment)
-	"subscribedonly":   "every folder is synchronised, subscribed or not",
 }
 
 func set(keys ...string) map[string]bool {

@@ -34,6 +34,9 @@ type LocalMsg struct {
 	FromUID uint32
 	Flags   Flags
 	Size    int64 // on-disk size (LF line endings); 0 when the scan did not measure it
+	// Date is the file's mtime (mailtrail writes the internal date there);
+	// zero when the scan did not stat the file.
+	Date time.Time
 }
 
 // StatusRow records one message as both sides held it after the last

@@ -53,6 +53,9 @@ type Options struct {
 	// Reset re-pairs the folder's messages by identity, whatever the
 	// status says (reset-folder): nothing is deleted on either side.
 	Reset bool
+	// Window leaves messages out of the sync by date and size (maxage,
+	// maxsize, startdate).
+	Window Window
 }
 
 // Plan is the outcome for one folder pair: either operations, or a refusal
@@ -85,6 +88,7 @@ func (p Plan) Counts() map[model.OpKind]int {
 
 // PlanFolder plans the sync of one folder pair.
 func PlanFolder(in Input, opt Options) Plan {
+	in = applyWindow(in, opt.Window)
 	p := Plan{Folder: in.Folder}
 	st := in.Status
 	switch {
@@ -140,7 +144,9 @@ func guard(in Input, p Plan, opt Options) Plan {
 // CheckGuard applies Options.Guard to a plan made without it and changed
 // since (the engine turns some deletions into moves first): a plan that
 // still deletes too much is refused whole.
-func CheckGuard(in Input, p Plan, opt Options) Plan { return guard(in, p, opt) }
+func CheckGuard(in Input, p Plan, opt Options) Plan {
+	return guard(applyWindow(in, opt.Window), p, opt)
+}
 
 // changesRemote and changesLocal say which side an operation writes to.
 func changesRemote(k model.OpKind) bool {

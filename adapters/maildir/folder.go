@@ -216,6 +216,7 @@ func (f *Folder) readDirs(ctx context.Context) ([]model.LocalMsg, map[string]fil
 					return nil, nil, fmt.Errorf("maildir folder %s: stat %s/%s: %w", f.name, sub, name, err)
 				}
 				msg.Size = info.Size()
+				msg.Date = info.ModTime()
 			}
 			ref := fileRef{sub: sub, name: name}
 			if prev, dup := index[fn.key]; dup {

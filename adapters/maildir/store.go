@@ -38,7 +38,8 @@ type Options struct {
 	// does (md5 of getvisiblename()). Default: the local name unchanged.
 	VisibleName func(localName string) string
 	// ScanSizes makes Scan stat every file to fill LocalMsg.Size (the
-	// on-disk, LF, length). Without it Size is 0: a scan of 100,000 files
+	// on-disk, LF, length) and LocalMsg.Date (the mtime). Without it both
+	// are zero: a scan of 100,000 files
 	// costs about 0.13 s with a warm cache without stat, 0.36 s with.
 	ScanSizes bool
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -111,36 +112,12 @@ func openAccount(ctx context.Context, g *Globals, cfg *config.Config, acct *conf
 		return nil, nil, fmt.Errorf("local repository %s: %w", lr.Name, err)
 	}
 	rr := acct.Remote
-	pass, err := remotePassword(ctx, cfg, rr)
+	remote, releaseRemote, err := openRemote(ctx, g, cfg, acct, log) // remote.go
 	if err != nil {
 		closeAll()
 		return nil, nil, err
 	}
-	icfg := imap.Config{
-		Host:           rr.RemoteHost,
-		Port:           rr.RemotePort,
-		User:           rr.RemoteUser,
-		Password:       pass.Reveal(),
-		CAFile:         rr.SSLCACertFile,
-		MaxConnections: rr.MaxConnections,
-		Timeout:        cfg.General.SockTimeout,
-		Logger:         log,
-	}
-	imapSecurity(rr, &icfg)
-	switch {
-	case rr.SSL:
-		icfg.TLS = imap.TLSImplicit
-	case rr.STARTTLS:
-		icfg.TLS = imap.TLSStartTLS
-	default:
-		icfg.TLS = imap.TLSNone
-	}
-	remote, err := imap.Dial(ctx, icfg)
-	if err != nil {
-		closeAll()
-		return nil, nil, fmt.Errorf("remote repository %s: %w", rr.Name, err)
-	}
-	closers = append(closers, func() { _ = remote.Close() })
+	closers = append(closers, releaseRemote)
 
 	localFolders, err := local.ListFolders(ctx)
 	if err != nil {
@@ -158,7 +135,7 @@ func openAccount(ctx context.Context, g *Globals, cfg *config.Config, acct *conf
 		Remote:         names.wrap(remote, remoteWanted(rr, remote, names)),
 		Local:          local,
 		Journal:        j,
-		Log:            log.With().Str("account", acct.Name).Logger(),
+		Log:            componentLog(g, log, "maildir", "thread").With().Str("account", acct.Name).Logger(),
 		Folders:        names.folderArgs(g.Folders),
 		MaxConnections: rr.MaxConnections,
 		DryRun:         g.DryRun,
@@ -168,10 +145,32 @@ func openAccount(ctx context.Context, g *Globals, cfg *config.Config, acct *conf
 			RemoteReadOnly:      rr.ReadOnly,
 			LocalReadOnly:       lr.ReadOnly,
 			Guard:               deleteGuard(g, rr, lr),
+			Window:              syncWindow(acct, time.Now()),
 		},
 		Force: g.Force,
 	}
 	return a, closeAll, nil
+}
+
+// syncWindow is the planner's window from maxage, maxsize and startdate:
+// maxage applies to both sides, each repository's startdate to its own.
+func syncWindow(acct *config.Account, now time.Time) planner.Window {
+	unix := func(t time.Time) int64 {
+		if t.IsZero() {
+			return 0
+		}
+		return t.Unix()
+	}
+	w := planner.Window{MaxSize: acct.Extra.MaxSize}
+	cut := unix(acct.Extra.Cutoff(now))
+	w.RemoteSince, w.LocalSince = cut, cut
+	if d := acct.Remote.Extra.StartDate; !d.IsZero() {
+		w.RemoteSince = unix(d)
+	}
+	if d := acct.Local.Extra.StartDate; !d.IsZero() {
+		w.LocalSince = unix(d)
+	}
+	return w
 }
 
 // deleteGuard is the planner's maxdelete guard: the repositories'
@@ -201,10 +200,14 @@ func journalExists(jdir string) bool {
 // its hierarchy delimiter (decoded from modified UTF-7), the Maildir's with
 // its sep. A folder either rejects is not synced. Nil when neither is set.
 func folderFilter(rr, lr *config.Repository, remote *imap.Store, local *maildir.Store, names *folderNames) func(string) (bool, error) {
-	if rr.FolderFilter == nil && lr.FolderFilter == nil {
+	narrowed := rr.Reference != "" || rr.SubscribedOnly
+	if rr.FolderFilter == nil && lr.FolderFilter == nil && !narrowed {
 		return nil
 	}
 	return func(name string) (bool, error) {
+		if narrowed && unlisted(remote, names, name) {
+			return false, nil
+		}
 		if rr.FolderFilter != nil {
 			// With nametrans, the server folder of the engine's name.
 			server, err := names.serverName(name)

@@ -173,6 +173,10 @@ func maildirOptions(acct *config.Account) maildir.Options {
 	if acct.Extra.WindowsCompatible {
 		o.InfoSep = '!'
 	}
+	// maxage, maxsize and startdate judge local messages by their files'
+	// mtime and size: one stat per file.
+	o.ScanSizes = acct.Extra.MaxSize > 0 || acct.Extra.MaxAgeDays > 0 || !acct.Extra.MaxAgeDate.IsZero() ||
+		!acct.Local.Extra.StartDate.IsZero()
 	return o
 }
 
