@@ -46,6 +46,9 @@ func (a *Account) quietFolders(ctx context.Context, folders []string, remote map
 			unchanged = err == nil && st == adapters.Stamp{m.LocalCurMtime, m.LocalNewMtime}
 		}
 		if !unchanged {
+			a.Log.Debug().Str("folder", name).Uint64("modseq", m.HighestModSeq).Uint64("server_modseq", r.HighestModSeq).
+				Uint32("uidnext", m.UIDNext).Uint32("server_uidnext", r.UIDNext).Uint32("messages", m.Messages).
+				Uint32("server_messages", r.Messages).Int("pending", len(pending[name])).Msg("folder synced in full")
 			sync = append(sync, name)
 			continue
 		}
@@ -60,7 +63,7 @@ func (a *Account) quietFolders(ctx context.Context, folders []string, remote map
 func (a *Account) recordQuiet(in planner.Input, plan planner.Plan, stamp adapters.Stamp, ok bool) {
 	rs := in.Remote.Status
 	if a.DryRun || !ok || len(plan.Ops) > 0 || plan.Refused != "" || !in.Remote.Exists || !in.Local.Exists ||
-		rs.HighestModSeq == 0 || rs.UIDValidity != in.Status.UIDValidity {
+		rs.HighestModSeq == 0 || (rs.UIDValidity != in.Status.UIDValidity && !(in.Status.UIDValidity == 0 && len(in.Status.Rows) == 0)) {
 		return
 	}
 	m := journal.FolderMeta{Name: in.Folder, UIDValidity: rs.UIDValidity, UIDNext: rs.UIDNext, Messages: rs.Messages,

@@ -94,7 +94,7 @@ func (s *Store) Compact(cutoff time.Time) (CompactStats, error) {
 			return CompactStats{}, s.writeError("compact", err)
 		}
 	}
-	if err := commitSynced(b); err != nil {
+	if err := s.commit(b); err != nil {
 		return CompactStats{}, s.writeError("compact", err)
 	}
 	// Reclaim the space now rather than at Pebble's leisure.

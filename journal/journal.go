@@ -12,8 +12,14 @@ import (
 	"mailtrail/model"
 )
 
-// BeginRun records the start of a run and returns its ID. Run IDs increase
-// by one from 1. A zero info.Started is replaced by the current time.
+// BeginRun begins a run and returns its ID. Run IDs increase by one from
+// 1. A zero info.Started is replaced by the current time.
+//
+// Nothing is written yet: the run's start is recorded in the batch of its
+// first write (intents, an observation, its end). A run that ends having
+// done nothing and failed nothing is not recorded at all, and its ID is
+// handed out again: a sync that finds nothing to do writes nothing. The
+// journal's first run is always recorded.
 func (s *Store) BeginRun(info RunInfo) (uint64, error) {
 	if err := s.checkWritable(); err != nil {
 		return 0, err
@@ -23,21 +29,45 @@ func (s *Store) BeginRun(info RunInfo) (uint64, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	run, seq := s.lastRun+1, s.lastSeq+1
-	b := s.db.NewBatch()
-	defer b.Close()
+	run := s.lastRun + 1
+	if s.lazy == nil {
+		s.lazy = map[uint64]RunInfo{}
+	}
+	s.lazy[run] = info
+	s.lastRun = run
+	return run, nil
+}
+
+// startRun returns the index of run, open for writing. When run is the
+// run begun and not written yet, its start (a RunStarted record at the
+// next sequence number, and its index) is added to b, and started is 1:
+// the caller's own records follow it. Call with s.mu held; after b
+// commits, call s.started.
+func (s *Store) startRun(b *pebble.Batch, run uint64) (ri runIndex, started uint64, err error) {
+	info, lazy := s.lazy[run]
+	if !lazy {
+		ri, err = s.openRun(run)
+		return ri, 0, err
+	}
+	seq := s.lastSeq + 1
 	rec := Record{V: recordVersion, Kind: KindRunStarted, Run: run, Time: info.Started, Info: &info}
 	if err := setValue(b, journalKey(seq), rec); err != nil {
-		return 0, s.writeError("begin run", err)
+		return runIndex{}, 0, err
 	}
-	if err := setValue(b, runKey(run), runIndex{V: recordVersion, Info: info, StartSeq: seq}); err != nil {
-		return 0, s.writeError("begin run", err)
+	ri = runIndex{V: recordVersion, Info: info, StartSeq: seq}
+	if err := setValue(b, runKey(run), ri); err != nil {
+		return runIndex{}, 0, err
 	}
-	if err := commitSynced(b); err != nil {
-		return 0, s.writeError("begin run", err)
+	return ri, 1, nil
+}
+
+// started notes, after the batch that startRun wrote into committed, that
+// the run is recorded.
+func (s *Store) started(run uint64, n uint64) {
+	if n > 0 {
+		delete(s.lazy, run)
+		s.hasRuns = true
 	}
-	s.lastRun, s.lastSeq = run, seq
-	return run, nil
 }
 
 // AppendIntents journals ops as intents of run, in order, in one durable
@@ -134,7 +164,7 @@ func (s *Store) Checkpoint(c Checkpoint) error {
 	if b.Empty() {
 		return nil
 	}
-	if err := commitSynced(b); err != nil {
+	if err := s.commit(b); err != nil {
 		return s.writeError("checkpoint", err)
 	}
 	s.lastSeq += uint64(len(c.Results))
@@ -220,13 +250,20 @@ func (s *Store) EndRun(run uint64, summary RunSummary) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ri, err := s.openRun(run)
+	if _, lazy := s.lazy[run]; lazy && !summary.Did() && s.hasRuns {
+		delete(s.lazy, run) // nothing done, nothing failed: not recorded
+		if run == s.lastRun {
+			s.lastRun--
+		}
+		return nil
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	ri, started, err := s.startRun(b, run)
 	if err != nil {
 		return err
 	}
-	seq := s.lastSeq + 1
-	b := s.db.NewBatch()
-	defer b.Close()
+	seq := s.lastSeq + 1 + started
 	rec := Record{V: recordVersion, Kind: KindRunEnded, Run: run, Time: summary.Finished, Summary: &summary}
 	if err := setValue(b, journalKey(seq), rec); err != nil {
 		return s.writeError("end run", err)
@@ -240,9 +277,10 @@ func (s *Store) EndRun(run uint64, summary RunSummary) error {
 			return s.writeError("end run", err)
 		}
 	}
-	if err := commitSynced(b); err != nil {
+	if err := s.commit(b); err != nil {
 		return s.writeError("end run", err)
 	}
+	s.started(run, started)
 	s.lastSeq = seq
 	return nil
 }
@@ -378,6 +416,16 @@ func setValue(b *pebble.Batch, key []byte, v any) error {
 
 func (s *Store) writeError(what string, err error) error {
 	return fmt.Errorf("journal %s: %s: %w", s.dir, what, err)
+}
+
+// commit is commitSynced for the store's own writes, which notes that
+// this session wrote. Call with s.mu held.
+func (s *Store) commit(b *pebble.Batch) error {
+	if err := commitSynced(b); err != nil {
+		return err
+	}
+	s.wrote = true
+	return nil
 }
 
 // commitSynced commits one batch durably (pebble.Sync). Every journal and

@@ -129,6 +129,15 @@ func TestRunsRoundTrip(t *testing.T) {
 		t.Errorf("AppendIntents to a run never begun: %v, want ErrUnknownRun", err)
 	}
 
+	// Run 2 wrote nothing yet: it is not recorded. Its first write
+	// records its start in the same batch.
+	if runs, err := s.Runs(); err != nil || len(runs) != 1 {
+		t.Fatalf("Runs before run 2 wrote = %+v, %v; want run 1 only", runs, err)
+	}
+	seqs, err := s.AppendIntents(r2, ops("INBOX", 1, 1))
+	if err != nil || len(seqs) != 1 || seqs[0] != 4 {
+		t.Fatalf("AppendIntents(run 2) = %v, %v; want seq 4 after its start at 3", seqs, err)
+	}
 	runs, err := s.Runs()
 	if err != nil {
 		t.Fatal(err)
@@ -138,10 +147,10 @@ func TestRunsRoundTrip(t *testing.T) {
 	}
 	got := runs[0]
 	if got.ID != 1 || !got.Info.Started.Equal(started) || got.Info.Command != "sync" || !slices.Equal(got.Info.Args, []string{"-a", "work"}) ||
-		!got.Ended || got.StartSeq != 1 || got.EndSeq != 3 || !got.Summary.Finished.Equal(sum.Finished) || got.Summary.Counts["fetch"] != 3 {
+		!got.Ended || got.StartSeq != 1 || got.EndSeq != 2 || !got.Summary.Finished.Equal(sum.Finished) || got.Summary.Counts["fetch"] != 3 {
 		t.Errorf("run 1 = %+v", got)
 	}
-	if r := runs[1]; r.ID != 2 || r.Ended || !r.Info.DryRun || r.StartSeq != 2 || r.Info.Started.IsZero() {
+	if r := runs[1]; r.ID != 2 || r.Ended || !r.Info.DryRun || r.StartSeq != 3 || r.Info.Started.IsZero() {
 		t.Errorf("run 2 = %+v", r)
 	}
 
@@ -152,9 +161,17 @@ func TestRunsRoundTrip(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"1:run-started:run1", "2:run-started:run2", "3:run-ended:run1"}
+	want := []string{"1:run-started:run1", "2:run-ended:run1", "3:run-started:run2", "4:intent:run2"}
 	if !slices.Equal(kinds, want) {
 		t.Errorf("records = %v, want %v", kinds, want)
+	}
+	// A run that ends having done nothing is never recorded.
+	r3, _ := s.BeginRun(RunInfo{Command: "sync"})
+	if err := s.EndRun(r3, RunSummary{}); err != nil {
+		t.Fatal(err)
+	}
+	if runs, _ := s.Runs(); len(runs) != 2 {
+		t.Errorf("a run that did nothing was recorded: %+v", runs)
 	}
 	mustCheck(t, s)
 }

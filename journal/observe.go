@@ -71,13 +71,17 @@ type ObservedStatus struct {
 // names), since an observation holds one entry per message.
 
 type obsWire struct {
-	Folder       string            `msgpack:"f"`
-	RExists      bool              `msgpack:"rx,omitempty"`
-	RStatus      obsRemoteStatus   `msgpack:"rs"`
-	RMsgs        []obsRemoteMsg    `msgpack:"rm"`
-	LExists      bool              `msgpack:"lx,omitempty"`
-	FMD5         string            `msgpack:"fmd5,omitempty"`
-	LMsgs        []obsLocalMsg     `msgpack:"lm"`
+	Folder  string          `msgpack:"f"`
+	RExists bool            `msgpack:"rx,omitempty"`
+	RStatus obsRemoteStatus `msgpack:"rs"`
+	RMsgs   []obsRemoteMsg  `msgpack:"rm"`
+	LExists bool            `msgpack:"lx,omitempty"`
+	FMD5    string          `msgpack:"fmd5,omitempty"`
+	LMsgs   []obsLocalMsg   `msgpack:"lm"`
+	// LExtra, parallel to LMsgs, holds the fields added after the first
+	// observations (the UID a moved file carries from another folder, the
+	// file's mtime); absent when all are zero, and from older records.
+	LExtra       []obsLocalExtra   `msgpack:"lmx,omitempty"`
 	SUIDValidity uint32            `msgpack:"suv,omitempty"`
 	SRows        []obsStatusRow    `msgpack:"sr"`
 	Options      map[string]any    `msgpack:"opt,omitempty"`
@@ -112,6 +116,12 @@ type obsLocalMsg struct {
 	FMD5     string // "" when it is the folder's own FMD5
 	Flags    uint8
 	Size     int64
+}
+
+type obsLocalExtra struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	FromUID  uint32
+	Date     int64 // Unix nanoseconds; 0 when the scan did not stat the file
 }
 
 type obsStatusRow struct {
@@ -156,6 +166,12 @@ func (o *Observation) EncodeMsgpack(enc *msgpack.Encoder) error {
 			fmd5 = ""
 		}
 		w.LMsgs[i] = obsLocalMsg{Key: m.Key, UID: m.UID, FMD5: fmd5, Flags: uint8(m.Flags), Size: m.Size}
+		if m.FromUID != 0 || !m.Date.IsZero() {
+			if w.LExtra == nil {
+				w.LExtra = make([]obsLocalExtra, len(o.Local.Msgs))
+			}
+			w.LExtra[i] = obsLocalExtra{FromUID: m.FromUID, Date: unixNano(m.Date)}
+		}
 	}
 	w.SRows = make([]obsStatusRow, len(o.Status.Rows))
 	for i, r := range o.Status.Rows {
@@ -187,12 +203,19 @@ func (o *Observation) DecodeMsgpack(dec *msgpack.Decoder) error {
 		}
 		o.Remote.Msgs = append(o.Remote.Msgs, model.RemoteMsg{UID: m.UID, Flags: model.Flags(m.Flags), Size: m.Size, InternalDate: fromUnixNano(m.Date)})
 	}
-	for _, m := range w.LMsgs {
+	if len(w.LExtra) != 0 && len(w.LExtra) != len(w.LMsgs) {
+		return fmt.Errorf("observation of %q: %d local messages but %d extra fields", w.Folder, len(w.LMsgs), len(w.LExtra))
+	}
+	for i, m := range w.LMsgs {
 		fmd5 := m.FMD5
 		if fmd5 == "" && m.UID != 0 {
 			fmd5 = w.FMD5
 		}
-		o.Local.Msgs = append(o.Local.Msgs, model.LocalMsg{Key: m.Key, UID: m.UID, FMD5: fmd5, Flags: model.Flags(m.Flags), Size: m.Size})
+		lm := model.LocalMsg{Key: m.Key, UID: m.UID, FMD5: fmd5, Flags: model.Flags(m.Flags), Size: m.Size}
+		if len(w.LExtra) != 0 {
+			lm.FromUID, lm.Date = w.LExtra[i].FromUID, fromUnixNano(w.LExtra[i].Date)
+		}
+		o.Local.Msgs = append(o.Local.Msgs, lm)
 	}
 	for _, r := range w.SRows {
 		o.Status.Rows = append(o.Status.Rows, model.StatusRow{UID: r.UID, Key: r.Key, Flags: model.Flags(r.Flags)})
@@ -230,12 +253,13 @@ func (s *Store) AppendObserved(run uint64, obs *Observation, ops []model.Op, msg
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, err := s.openRun(run); err != nil {
-		return nil, err
-	}
 	now := s.now()
 	b := s.db.NewBatch()
 	defer b.Close()
+	_, started, err := s.startRun(b, run)
+	if err != nil {
+		return nil, err
+	}
 	if obs != nil {
 		rec := Record{V: recordVersion, Kind: KindObserved, Run: run, Time: now, Obs: obs}
 		if err := setValue(b, obsKey(run, obs.Folder), rec); err != nil {
@@ -248,7 +272,7 @@ func (s *Store) AppendObserved(run uint64, obs *Observation, ops []model.Op, msg
 		return nil, s.writeError("append intents", err)
 	}
 	for i := range ops {
-		seq := s.lastSeq + 1 + uint64(i)
+		seq := s.lastSeq + 1 + started + uint64(i)
 		seqs[i] = seq
 		rec := Record{V: recordVersion, Kind: KindIntent, Run: run, Time: now, Op: &ops[i]}
 		if i < len(msgs) && !msgs[i].IsZero() {
@@ -261,10 +285,11 @@ func (s *Store) AppendObserved(run uint64, obs *Observation, ops []model.Op, msg
 			return nil, s.writeError("append intents", err)
 		}
 	}
-	if err := commitSynced(b); err != nil {
+	if err := s.commit(b); err != nil {
 		return nil, s.writeError("append intents", err)
 	}
-	s.lastSeq += uint64(len(ops))
+	s.started(run, started)
+	s.lastSeq += started + uint64(len(ops))
 	if len(ops) == 0 {
 		return nil, nil
 	}

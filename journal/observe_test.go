@@ -144,7 +144,7 @@ func TestCompactKeepsStatusPendingAndNumbers(t *testing.T) {
 	s.AppendIntents(run2, ops("INBOX", 1, 9))
 	now = now.Add(200 * 24 * time.Hour)
 	run3, _ := s.BeginRun(RunInfo{Command: "sync"})
-	s.EndRun(run3, RunSummary{})
+	s.EndRun(run3, RunSummary{Counts: map[string]int{"fetch": 1}})
 
 	st, err := s.Compact(now.Add(-DefaultRetention))
 	if err != nil {

@@ -36,6 +36,20 @@ type RunSummary struct {
 	Err      string         `msgpack:"err,omitempty"`
 }
 
+// Did reports whether the run did or failed anything: a count above zero,
+// or an error.
+func (r RunSummary) Did() bool {
+	if r.Err != "" {
+		return true
+	}
+	for _, n := range r.Counts {
+		if n > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // Intent is an operation written down before it is carried out. Seq is its
 // position in the journal; Time is when it was journalled.
 type Intent struct {

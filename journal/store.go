@@ -88,7 +88,20 @@ type Store struct {
 	// check that its intents are pending holds until its batch commits.
 	mu      sync.Mutex
 	lastSeq uint64 // last journal position written
-	lastRun uint64 // last run ID written
+	lastRun uint64 // last run ID handed out
+	// lazy holds the runs begun and not yet written: a run's start is recorded
+	// with its first write (startRun), and a run that ends having written
+	// and done nothing is never recorded at all, so that a sync that finds
+	// nothing to do costs no journal write.
+	lazy map[uint64]RunInfo
+	// wrote is set by the first write of this session: Close flushes only
+	// then.
+	wrote bool
+	// hasRuns is set once the journal holds a recorded run. Until then
+	// every run is recorded, even one that did nothing: "mailtrail has run
+	// here" must stay true once true (OfflineIMAP's status is adopted only
+	// before the first run).
+	hasRuns bool
 }
 
 // Open opens the journal in dir, creating it when missing (unless
@@ -300,6 +313,7 @@ func (s *Store) init() error {
 		}
 		*hw.n = max(*hw.n, n)
 	}
+	s.hasRuns = s.lastRun > 0
 	return nil
 }
 
@@ -353,13 +367,17 @@ func (s *Store) Dir() string { return s.dir }
 //
 // The flush moves everything written into checksummed tables, so that
 // between runs no data lives only in the write-ahead log, whose damage
-// Pebble may take for a torn end and skip silently.
+// Pebble may take for a torn end and skip silently. A session that wrote
+// nothing has nothing to flush.
 func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
 	var err error
-	if !s.readOnly {
+	s.mu.Lock()
+	wrote := s.wrote
+	s.mu.Unlock()
+	if !s.readOnly && wrote {
 		err = s.db.Flush()
 	}
 	if cerr := s.db.Close(); err == nil {

@@ -103,6 +103,10 @@ type LocalMsg struct {
 	FMD5  string `json:"fmd5,omitempty"`
 	Flags string `json:"flags"`
 	Size  int64  `json:"size,omitempty"`
+	// FromUID is the UID the file name carries with another folder's FMD5;
+	// Date the file's mtime when the scan read it (maxage, startdate).
+	FromUID uint32    `json:"from_uid,omitempty"`
+	Date    time.Time `json:"date,omitzero"`
 }
 
 // Status is the status store's memory of the folder.
@@ -257,7 +261,8 @@ func (f Folder) Observation() (journal.Observation, error) {
 		if err != nil {
 			return o, err
 		}
-		o.Local.Msgs = append(o.Local.Msgs, model.LocalMsg{Key: m.Key, UID: m.UID, FMD5: m.FMD5, Flags: fl, Size: m.Size})
+		o.Local.Msgs = append(o.Local.Msgs, model.LocalMsg{Key: m.Key, UID: m.UID, FMD5: m.FMD5, Flags: fl, Size: m.Size,
+			FromUID: m.FromUID, Date: m.Date})
 	}
 	for _, r := range f.Status.Rows {
 		fl, err := parseFlags(fmt.Sprintf("folder %s status uid %d", f.Name, r.UID), r.Flags)
@@ -301,7 +306,12 @@ func FolderFromObservation(obs journal.Observation, msgs []*journal.MsgInfo, res
 		f.Remote.Msgs = append(f.Remote.Msgs, RemoteMsg{UID: m.UID, Flags: m.Flags.Maildir(), Size: m.Size, Date: d})
 	}
 	for _, m := range obs.Local.Msgs {
-		f.Local.Msgs = append(f.Local.Msgs, LocalMsg{Key: m.Key, UID: m.UID, FMD5: m.FMD5, Flags: m.Flags.Maildir(), Size: m.Size})
+		var d time.Time
+		if !m.Date.IsZero() {
+			d = m.Date.UTC()
+		}
+		f.Local.Msgs = append(f.Local.Msgs, LocalMsg{Key: m.Key, UID: m.UID, FMD5: m.FMD5, Flags: m.Flags.Maildir(), Size: m.Size,
+			FromUID: m.FromUID, Date: d})
 	}
 	for _, r := range obs.Status.Rows {
 		f.Status.Rows = append(f.Status.Rows, StatusRow{UID: r.UID, Key: r.Key, Flags: r.Flags.Maildir()})
