@@ -178,9 +178,41 @@ func (b *Batch) Commit(ctx context.Context) error {
 	return nil
 }
 
-// syncFiles sets the date of every pending tmp/ file and fsyncs it, with a
-// small worker pool, and returns the first error.
+// syncfsFrom is the batch size from which Commit makes the files durable
+// with one syncfs(2) of the file system instead of an fsync per file: a
+// cold sync of thousands of messages spends most of its time in per-file
+// fsyncs otherwise (mbsync's cost). syncfs also flushes other programs'
+// writes to that file system, which for a handful of files can cost more
+// than it saves.
+const syncfsFrom = 16
+
+// syncFiles sets the date of every pending tmp/ file and makes the files
+// durable: with one syncfs where the platform has it and the batch is
+// large, else with an fsync per file by a small worker pool. It returns
+// the first error.
 func (b *Batch) syncFiles(ctx context.Context) error {
+	if len(b.pending) >= syncfsFrom && haveSyncfs {
+		tmp := filepath.Join(b.folder.path, "tmp")
+		for _, p := range b.pending {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			path := filepath.Join(tmp, p.name)
+			if err := os.Chtimes(path, p.date, p.date); err != nil {
+				return fmt.Errorf("set date of %s: %w", path, err)
+			}
+		}
+		if err := syncfs(tmp); err != nil {
+			return fmt.Errorf("syncfs %s: %w", tmp, err)
+		}
+		return nil
+	}
+	return b.fsyncFiles(ctx)
+}
+
+// fsyncFiles sets the date of every pending tmp/ file and fsyncs it, with
+// a small worker pool, and returns the first error.
+func (b *Batch) fsyncFiles(ctx context.Context) error {
 	jobs := make(chan pendingFile)
 	errs := make(chan error, fsyncWorkers)
 	tmp := filepath.Join(b.folder.path, "tmp")
