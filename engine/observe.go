@@ -1,14 +1,10 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
-	"mime"
-	"net/mail"
 	"sort"
-	"strings"
 	"time"
 
 	"mailtrail/adapters"
@@ -42,16 +38,23 @@ func describedBy(op model.Op) (remote, local bool) {
 	return false, false
 }
 
+// namedFromBytes: downloads and uploads are named by the executor from
+// the bytes they move (their done record carries the name), not read
+// beforehand: reading every header of a cold sync first would cost a
+// second pass over the mailbox.
+func namedFromBytes(k model.OpKind) bool { return k == model.OpFetch || k == model.OpUpload }
+
 // describePlan names the messages of the plan's operations: in a dry run
 // only the deletions (a preview lists those), in a real run every
-// operation that changes a message (the journal keeps them for the audit).
+// operation that changes a message (the journal keeps them for the audit),
+// but downloads and uploads (namedFromBytes).
 // A failure to read a header is logged and leaves that message unnamed:
 // naming is for people, never a reason not to sync.
 func (a *Account) describePlan(ctx context.Context, p *executor.Pair, in planner.Input, plan planner.Plan) []journal.MsgInfo {
 	if plan.Refused != "" || len(plan.Ops) == 0 {
 		return nil
 	}
-	want := func(_ int, op model.Op) bool { return op.Kind.ChangesMail() }
+	want := func(_ int, op model.Op) bool { return op.Kind.ChangesMail() && !namedFromBytes(op.Kind) }
 	if a.DryRun {
 		want = func(_ int, op model.Op) bool { return IsDeletion(op) }
 	}
@@ -152,41 +155,8 @@ func localHeader(ctx context.Context, lf adapters.LocalFolder, hr adapters.Heade
 
 func readHeader(r io.Reader) ([]byte, error) { return adapters.ReadHeaderSection(r) }
 
-var wordDecoder = mime.WordDecoder{}
-
-// ParseMsgInfo reads the fields of a header block; a field that cannot be
-// parsed is kept as written (RFC 2047 words decoded where possible).
-func ParseMsgInfo(header []byte) journal.MsgInfo {
-	block := append(bytes.Clone(header), "\r\n\r\n"...)
-	m, err := mail.ReadMessage(bytes.NewReader(block))
-	if err != nil {
-		return journal.MsgInfo{}
-	}
-	h := m.Header
-	info := journal.MsgInfo{
-		MessageID: strings.TrimSpace(h.Get("Message-Id")),
-		Subject:   decodeWords(h.Get("Subject")),
-		From:      decodeWords(h.Get("From")),
-	}
-	if a, err := mail.ParseAddress(h.Get("From")); err == nil {
-		info.From = a.String()
-		if a.Name != "" {
-			info.From = a.Name + " <" + a.Address + ">"
-		}
-	}
-	if d, err := mail.ParseDate(h.Get("Date")); err == nil {
-		info.Date = d
-	}
-	return info
-}
-
-func decodeWords(s string) string {
-	s = strings.TrimSpace(s)
-	if d, err := wordDecoder.DecodeHeader(s); err == nil {
-		return d
-	}
-	return s
-}
+// ParseMsgInfo is journal.ParseMsgInfo.
+func ParseMsgInfo(header []byte) journal.MsgInfo { return journal.ParseMsgInfo(header) }
 
 // recordRefusal journals what the run observed of a folder the planner
 // refused (nothing else is journaled for it; a dry run records nothing).

@@ -282,16 +282,23 @@ func (e *Executor) fetchBatch(ctx context.Context, p *Pair, steps []Step, res *R
 	}
 	batch := p.LocalFolder.NewBatch()
 	keys := make(map[uint32]string, len(steps))
+	names := make(map[uint32]journal.MsgInfo, len(steps))
 	err := p.RemoteFolder.Fetch(ctx, uids, func(m model.RemoteMsg, body io.Reader) error {
 		s, ok := byUID[m.UID]
 		if !ok {
 			return nil
 		}
-		key, err := batch.Add(m.UID, s.Op.Flags, m.InternalDate, body)
+		sniff := journal.NewHeaderSniffer(body)
+		key, err := batch.Add(m.UID, s.Op.Flags, m.InternalDate, sniff)
 		if err != nil {
 			return fmt.Errorf("write uid %d into local folder %q: %w", m.UID, p.Name, err)
 		}
 		keys[m.UID] = key
+		info := sniff.Info()
+		if info.Date.IsZero() {
+			info.Date = m.InternalDate
+		}
+		names[m.UID] = info
 		return nil
 	})
 	if err != nil {
@@ -312,7 +319,8 @@ func (e *Executor) fetchBatch(ctx context.Context, p *Pair, steps []Step, res *R
 			cp.Results = append(cp.Results, journal.OpResult{Seq: s.Seq, Skipped: true})
 			continue
 		}
-		cp.Results = append(cp.Results, journal.OpResult{Seq: s.Seq, UID: s.Op.UID, Key: key})
+		info := names[s.Op.UID]
+		cp.Results = append(cp.Results, journal.OpResult{Seq: s.Seq, UID: s.Op.UID, Key: key, Msg: &info})
 		cp.Upsert = append(cp.Upsert, journal.FolderRow{Folder: p.Name, Row: model.StatusRow{UID: s.Op.UID, Key: key, Flags: s.Op.Flags}})
 		ok = append(ok, s.Op)
 	}
@@ -343,7 +351,7 @@ func (e *Executor) upload(ctx context.Context, p *Pair, steps []Step, res *Resul
 	lc := &localCheckpoints{e: e, p: p, res: res}
 	cp := &lc.cp
 	for i, s := range steps {
-		uid, err := e.uploadOne(ctx, p, s.Op)
+		uid, info, err := e.uploadOne(ctx, p, s.Op)
 		var unrec *uidNotRecordedError
 		switch {
 		case errors.As(err, &unrec):
@@ -361,7 +369,7 @@ func (e *Executor) upload(ctx context.Context, p *Pair, steps []Step, res *Resul
 		case err != nil:
 			failed(res, cp, s, err)
 		default:
-			cp.Results = append(cp.Results, journal.OpResult{Seq: s.Seq, UID: uid, Key: s.Op.Key})
+			cp.Results = append(cp.Results, journal.OpResult{Seq: s.Seq, UID: uid, Key: s.Op.Key, Msg: &info})
 			if s.Op.UID != 0 && s.Op.UID != uid {
 				cp.Delete = append(cp.Delete, journal.FolderUID{Folder: p.Name, UID: s.Op.UID})
 			}
@@ -378,34 +386,42 @@ func (e *Executor) upload(ctx context.Context, p *Pair, steps []Step, res *Resul
 }
 
 // uploadOne appends one local message and records its UID in the file name.
-func (e *Executor) uploadOne(ctx context.Context, p *Pair, op model.Op) (uint32, error) {
+// uploadOne appends local op.Key, named from the bytes sent, and records
+// its UID in the file name.
+func (e *Executor) uploadOne(ctx context.Context, p *Pair, op model.Op) (uint32, journal.MsgInfo, error) {
+	var info journal.MsgInfo
 	r, size, date, err := p.LocalFolder.OpenForUpload(ctx, op.Key)
 	if err != nil {
-		return 0, err
+		return 0, info, err
 	}
 	defer r.Close()
-	uid, err := p.RemoteFolder.Append(ctx, size, r, op.Flags, date)
+	sniff := journal.NewHeaderSniffer(r)
+	uid, err := p.RemoteFolder.Append(ctx, size, sniff, op.Flags, date)
+	info = sniff.Info()
+	if info.Date.IsZero() {
+		info.Date = date
+	}
 	if err != nil {
-		return 0, fmt.Errorf("append to %q: %w", p.Name, err)
+		return 0, info, fmt.Errorf("append to %q: %w", p.Name, err)
 	}
 	if uid == 0 {
 		uid, err = e.findUploaded(ctx, p, op, nil, nil)
 		if err != nil {
-			return 0, err
+			return 0, info, err
 		}
 		if uid == 0 {
-			return 0, fmt.Errorf("appended to %q, but the copy was not found on the server (no UIDPLUS, and no message at or above UID %d has the same size and content: the server changed the message?)", p.Name, op.MinUID)
+			return 0, info, fmt.Errorf("appended to %q, but the copy was not found on the server (no UIDPLUS, and no message at or above UID %d has the same size and content: the server changed the message?)", p.Name, op.MinUID)
 		}
 	}
 	if err := p.LocalFolder.SetUID(ctx, op.Key, uid); err != nil {
 		if errors.Is(err, adapters.ErrNoMessage) {
 			// Deleted locally meanwhile: the copy on the server comes
 			// back at the next sync; nothing is lost.
-			return 0, fmt.Errorf("record uid %d in local file %q: %w", uid, op.Key, err)
+			return 0, info, fmt.Errorf("record uid %d in local file %q: %w", uid, op.Key, err)
 		}
-		return 0, &uidNotRecordedError{uid: uid, key: op.Key, err: err}
+		return 0, info, &uidNotRecordedError{uid: uid, key: op.Key, err: err}
 	}
-	return uid, nil
+	return uid, info, nil
 }
 
 // uidNotRecordedError: a message reached the server, but its UID could

@@ -49,6 +49,9 @@ func (s *Store) Operations(fn func(OpEntry) error) error {
 				return nil // its intent was compacted away (never: compaction drops whole runs)
 			}
 			e.Finished, e.ResultUID, e.ResultKey = rec.Time, rec.Result.UID, rec.Result.Key
+			if e.Msg == nil && rec.Result.Msg != nil {
+				e.Msg = rec.Result.Msg
+			}
 			switch {
 			case rec.Result.Err != "":
 				e.State, e.Err = StateFailed, rec.Result.Err

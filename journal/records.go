@@ -89,6 +89,9 @@ type OpResult struct {
 	Key     string `msgpack:"key,omitempty"`
 	Err     string `msgpack:"err,omitempty"`
 	Skipped bool   `msgpack:"skip,omitempty"`
+	// Msg names the message when the intent did not (a download or an
+	// upload is named from the bytes it moved, not read beforehand).
+	Msg *MsgInfo `msgpack:"msg,omitempty"`
 }
 
 // RecordKind tells which member of the Record union is set.
