@@ -229,6 +229,9 @@ type folderWork struct {
 	// recorded is the planner's own plan for in, before the engine's
 	// decisions across folders: what the journal's observation records.
 	recorded planner.Plan
+	// verify: the plan was carried out without failure; the folder is
+	// observed again for the fast path (verifyAll).
+	verify bool
 }
 
 // syncFolders syncs folders in three phases and returns their reports in
@@ -257,6 +260,7 @@ func (a *Account) syncFolders(ctx context.Context, run uint64, folders []string,
 		a.folderDone(&works[i].fr)
 		works[i].fr.Elapsed += time.Since(start)
 	})
+	a.verifyAll(ctx, works)
 	reports := make([]FolderReport, len(works))
 	for i, w := range works {
 		if w.fr.Err != nil {
@@ -503,9 +507,7 @@ func (a *Account) executeFolder(ctx context.Context, run uint64, w *folderWork) 
 		fr.Err = err
 		return
 	}
-	if len(fr.Failed) == 0 {
-		a.verifyQuiet(ctx, w)
-	}
+	w.verify = len(fr.Failed) == 0 && p.LocalFolder != nil
 }
 
 // resetCommand is the command line that resets folder of account.

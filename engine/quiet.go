@@ -73,52 +73,97 @@ func (a *Account) recordQuiet(in planner.Input, plan planner.Plan, stamp adapter
 	}
 }
 
-// settleWait is how long verifyQuiet waits once for the local folder's
-// last change to be old enough for its stamp to be trusted.
+// settleWait is how long verifyAll waits, once, for the local folders
+// just written to be old enough for their stamps to be trusted.
 const settleWait = 60 * time.Millisecond
 
-// verifyQuiet observes and plans a folder again right after its plan was
-// carried out without failure: when nothing is left to do, the state just
-// observed is recorded for the fast path, so that the next sync (a
-// no-change sync right after a cold one, typically) skips the folder.
+// verifyAll observes and plans again the folders whose plans were just
+// carried out without failure: when nothing is left to do in one, the
+// state just observed is recorded for the fast path, so that the next
+// sync (a no-change sync right after a cold one, typically) skips it.
 // Only what this second look saw is recorded, never the state the plan
 // expected: a change made by someone else meanwhile shows up here (a plan
 // with operations, or values that differ next time), never is skipped.
-func (a *Account) verifyQuiet(ctx context.Context, w *folderWork) {
-	p := w.p
-	if a.DryRun || p.LocalFolder == nil || p.RemoteFolder == nil || p.RemoteFolder.Status().HighestModSeq == 0 {
+// The server folders are listed first, then the local ones scanned; those
+// written too recently to be stamped are scanned again after one wait.
+func (a *Account) verifyAll(ctx context.Context, works []*folderWork) {
+	if a.DryRun {
 		return
 	}
-	if _, ok := p.LocalFolder.(adapters.ScanStamper); !ok {
+	if _, ok := a.Local.(adapters.Stamper); !ok {
 		return
 	}
-	// Select again: the status the folder was selected with is stale.
-	_ = p.RemoteFolder.Close()
-	p.RemoteFolder = nil
-	rf, err := a.Remote.SelectFolder(ctx, w.fr.Name)
-	if err != nil {
+	var ws []*folderWork
+	for _, w := range works {
+		if w.verify {
+			ws = append(ws, w)
+		}
+	}
+	if len(ws) == 0 {
 		return
 	}
-	p.RemoteFolder = rf
-	in := planner.Input{Folder: w.fr.Name, Remote: planner.RemoteState{Exists: true, Status: rf.Status()}}
-	if in.Remote.Msgs, err = rf.List(ctx); err != nil {
-		return
-	}
-	var stamp adapters.Stamp
-	var trusted bool
-	for try := 0; try < 2; try++ {
-		msgs, err := p.LocalFolder.Scan(ctx)
-		if err != nil {
+	ins := make([]*planner.Input, len(ws))
+	a.eachFolder(len(ws), func(i int) { ins[i] = a.observeRemoteAgain(ctx, ws[i]) })
+	stamps := make([]adapters.Stamp, len(ws))
+	trusted := make([]bool, len(ws))
+	scan := func(i int) {
+		ss, ok := ws[i].p.LocalFolder.(adapters.ScanStamper)
+		if ins[i] == nil || !ok {
+			ins[i] = nil
 			return
 		}
-		in.Local = planner.LocalState{Exists: true, FMD5: p.LocalFolder.FMD5(), Msgs: msgs}
-		if stamp, trusted = p.LocalFolder.(adapters.ScanStamper).ScanStamp(); trusted {
-			break
+		msgs, err := ws[i].p.LocalFolder.Scan(ctx)
+		if err != nil {
+			ins[i] = nil
+			return
 		}
-		time.Sleep(settleWait) // our own renames were just now
+		ins[i].Local = planner.LocalState{Exists: true, FMD5: ws[i].p.LocalFolder.FMD5(), Msgs: msgs}
+		stamps[i], trusted[i] = ss.ScanStamp()
 	}
-	if in.Status, _, err = a.Journal.FolderStatus(w.fr.Name); err != nil {
-		return
+	waited := false
+	for i := range ws {
+		scan(i)
 	}
-	a.recordQuiet(in, planner.PlanFolder(in, a.Planner), stamp, trusted)
+	for i := range ws {
+		if ins[i] != nil && !trusted[i] {
+			if !waited {
+				time.Sleep(settleWait) // our own renames were just now
+				waited = true
+			}
+			scan(i)
+		}
+	}
+	for i, w := range ws {
+		in := ins[i]
+		if in == nil {
+			continue
+		}
+		st, _, err := a.Journal.FolderStatus(w.fr.Name)
+		if err != nil {
+			continue
+		}
+		in.Status = st
+		a.recordQuiet(*in, planner.PlanFolder(*in, a.Planner), stamps[i], trusted[i])
+		ins[i] = nil
+	}
+}
+
+// observeRemoteAgain selects and lists the server folder afresh (the
+// status it was selected with earlier is stale); nil when the server
+// cannot vouch for unchanged folders (no CONDSTORE) or on any error.
+func (a *Account) observeRemoteAgain(ctx context.Context, w *folderWork) *planner.Input {
+	rf, err := a.Remote.SelectFolder(ctx, w.fr.Name)
+	if err != nil {
+		return nil
+	}
+	defer rf.Close()
+	st := rf.Status()
+	if st.HighestModSeq == 0 {
+		return nil
+	}
+	msgs, err := rf.List(ctx)
+	if err != nil {
+		return nil
+	}
+	return &planner.Input{Folder: w.fr.Name, Remote: planner.RemoteState{Exists: true, Status: st, Msgs: msgs}}
 }
