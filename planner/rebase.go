@@ -59,8 +59,16 @@ func rebase(in Input, opt Options) Plan {
 	ids := in.Identities
 
 	// Identities unique on each side.
-	remoteBy := uniqueRemote(in.Remote.Msgs, ids.Remote)
-	localBy := uniqueLocal(in.Local.Msgs, ids.Local)
+	uids := make([]uint32, len(in.Remote.Msgs))
+	for i, m := range in.Remote.Msgs {
+		uids[i] = m.UID
+	}
+	keys := make([]string, len(in.Local.Msgs))
+	for i, m := range in.Local.Msgs {
+		keys[i] = m.Key
+	}
+	remoteBy := unique(uids, ids.Remote)
+	localBy := unique(keys, ids.Local)
 	remoteFlags := make(map[uint32]model.Flags, len(in.Remote.Msgs))
 	for _, m := range in.Remote.Msgs {
 		remoteFlags[m.UID] = m.Flags
@@ -117,12 +125,12 @@ func rebase(in Input, opt Options) Plan {
 	}
 	p.Ops = append(p.Ops, model.Op{Kind: model.OpRebaseFolder, Folder: in.Folder, Validity: newUV,
 		Reason: fmt.Sprintf("%s (%d messages); the old UIDs are forgotten", reason, len(rows))})
-	uids := make([]uint32, 0, len(rows))
+	paired := make([]uint32, 0, len(rows))
 	for u := range rows {
-		uids = append(uids, u)
+		paired = append(paired, u)
 	}
-	sort.Slice(uids, func(i, j int) bool { return uids[i] < uids[j] })
-	for _, u := range uids {
+	sort.Slice(paired, func(i, j int) bool { return paired[i] < paired[j] })
+	for _, u := range paired {
 		r := rows[u]
 		p.Ops = append(p.Ops, model.Op{Kind: model.OpPair, Folder: in.Folder, UID: u, Key: r.Key, Flags: r.Flags,
 			Reason: reason})
@@ -142,35 +150,18 @@ func rebase(in Input, opt Options) Plan {
 	return p
 }
 
-func uniqueRemote(msgs []model.RemoteMsg, ids map[uint32]string) map[string]uint32 {
+// unique maps each identity held by exactly one message of a side to that
+// message (its UID or key); an identity two messages share names neither.
+func unique[K comparable](keys []K, ids map[K]string) map[string]K {
 	seen := map[string]int{}
-	by := map[string]uint32{}
-	for _, m := range msgs {
-		id := ids[m.UID]
+	by := map[string]K{}
+	for _, k := range keys {
+		id := ids[k]
 		if id == "" {
 			continue
 		}
 		seen[id]++
-		by[id] = m.UID
-	}
-	for id, n := range seen {
-		if n > 1 {
-			delete(by, id)
-		}
-	}
-	return by
-}
-
-func uniqueLocal(msgs []model.LocalMsg, ids map[string]string) map[string]string {
-	seen := map[string]int{}
-	by := map[string]string{}
-	for _, m := range msgs {
-		id := ids[m.Key]
-		if id == "" {
-			continue
-		}
-		seen[id]++
-		by[id] = m.Key
+		by[id] = k
 	}
 	for id, n := range seen {
 		if n > 1 {

@@ -643,30 +643,15 @@ func (f *Folder) Move(ctx context.Context, uids []uint32, dest string) (map[uint
 	return moved, validity, nil
 }
 
-// MessageIDs fetches the Message-ID header of uids, in commands of at most
-// messageIDBatch UIDs.
+// MessageIDs fetches the Message-ID header of uids (FetchHeaderFields), in
+// commands of at most messageIDBatch UIDs.
 func (f *Folder) MessageIDs(ctx context.Context, uids []uint32) (map[uint32]string, error) {
 	out := make(map[uint32]string, len(uids))
-	section := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, HeaderFields: []string{"Message-ID"}, Peek: true}
 	for start := 0; start < len(uids); start += messageIDBatch {
 		end := min(start+messageIDBatch, len(uids))
-		var set imap.UIDSet
-		for _, uid := range uids[start:end] {
-			set.AddNum(imap.UID(uid))
-		}
-		err := f.do(ctx, "UID FETCH (BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])", func(c *conn) error {
-			cmd := c.client.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}})
-			for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
-				buf, err := msg.Collect()
-				if err != nil {
-					_ = cmd.Close()
-					return err
-				}
-				if buf.UID != 0 {
-					out[uint32(buf.UID)] = adapters.TrimMessageID(headerValue(buf.FindBodySection(section), "Message-ID"))
-				}
-			}
-			return cmd.Close()
+		err := f.FetchHeaderFields(ctx, uids[start:end], []string{"Message-ID"}, func(uid uint32, header []byte) error {
+			out[uid] = adapters.TrimMessageID(headerValue(header, "Message-ID"))
+			return nil
 		})
 		if err != nil {
 			return nil, err

@@ -22,6 +22,20 @@ import (
 	"mailtrail/planner"
 )
 
+// configAndAccounts loads the configuration (loadConfig) and the accounts
+// -a selects: the preamble of every command that works on accounts.
+func configAndAccounts(g *Globals, syncing bool) (*config.Config, []*config.Account, error) {
+	cfg, err := loadConfig(g, os.Stderr, syncing)
+	if err != nil {
+		return nil, nil, err
+	}
+	accounts, err := selectAccounts(cfg, g.Accounts)
+	if err != nil {
+		return nil, nil, usageError{err}
+	}
+	return cfg, accounts, nil
+}
+
 // loadConfig reads the -c file and prints its warnings. When syncing, it
 // refuses options whose absence could delete or duplicate mail.
 func loadConfig(g *Globals, warn io.Writer, syncing bool) (*config.Config, error) {

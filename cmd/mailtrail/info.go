@@ -21,13 +21,9 @@ import (
 // Like OfflineIMAP's --info it syncs nothing; unlike it, it does not
 // connect to the server.
 func runInfo(ctx context.Context, g *Globals, out io.Writer) error {
-	cfg, err := loadConfig(g, os.Stderr, false)
+	cfg, accounts, err := configAndAccounts(g, false)
 	if err != nil {
 		return err
-	}
-	accounts, err := selectAccounts(cfg, g.Accounts)
-	if err != nil {
-		return usageError{err}
 	}
 	fmt.Fprintf(out, "mailtrail %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	fmt.Fprint(out, cfg.Redacted())

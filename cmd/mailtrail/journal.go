@@ -35,13 +35,9 @@ then may reappear: delete or clear them again afterwards.`
 
 // Run checks each account and returns an error when any journal is damaged.
 func (c *JournalCheckCmd) Run(g *Globals, ctx context.Context) error {
-	cfg, err := loadConfig(g, os.Stderr, false)
+	cfg, accounts, err := configAndAccounts(g, false)
 	if err != nil {
 		return err
-	}
-	accounts, err := selectAccounts(cfg, g.Accounts)
-	if err != nil {
-		return usageError{err}
 	}
 	bad := 0
 	for _, a := range accounts {
@@ -78,13 +74,9 @@ type JournalCompactCmd struct{}
 
 // Run compacts each account's journal under the account's lock.
 func (c *JournalCompactCmd) Run(g *Globals, ctx context.Context) error {
-	cfg, err := loadConfig(g, os.Stderr, false)
+	cfg, accounts, err := configAndAccounts(g, false)
 	if err != nil {
 		return err
-	}
-	accounts, err := selectAccounts(cfg, g.Accounts)
-	if err != nil {
-		return usageError{err}
 	}
 	retention := cfg.General.JournalRetention
 	if retention <= 0 {
@@ -134,13 +126,9 @@ type JournalExportCmd struct {
 // Run exports one account's run (with several accounts configured, name
 // one with -a).
 func (c *JournalExportCmd) Run(g *Globals, ctx context.Context) error {
-	cfg, err := loadConfig(g, os.Stderr, false)
+	cfg, accounts, err := configAndAccounts(g, false)
 	if err != nil {
 		return err
-	}
-	accounts, err := selectAccounts(cfg, g.Accounts)
-	if err != nil {
-		return usageError{err}
 	}
 	if len(accounts) != 1 {
 		return usageError{fmt.Errorf("journal export writes one account's run: name it with -a (accounts: %s)", accountNames(cfg))}

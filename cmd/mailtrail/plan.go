@@ -26,13 +26,9 @@ func (p *PlanCmd) Run(g *Globals, ctx context.Context) error {
 	if err != nil {
 		return usageError{err}
 	}
-	cfg, err := loadConfig(g, os.Stderr, true) // refuses what a sync refuses
+	cfg, accounts, err := configAndAccounts(g, true) // refuses what a sync refuses
 	if err != nil {
 		return err
-	}
-	accounts, err := selectAccounts(cfg, g.Accounts)
-	if err != nil {
-		return usageError{err}
 	}
 	failed := false
 	for _, acct := range accounts {

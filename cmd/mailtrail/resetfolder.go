@@ -27,13 +27,9 @@ func (r *ResetFolderCmd) Run(g *Globals, ctx context.Context) error {
 	if err != nil {
 		return usageError{err}
 	}
-	cfg, err := loadConfig(g, os.Stderr, true)
+	cfg, accounts, err := configAndAccounts(g, true)
 	if err != nil {
 		return err
-	}
-	accounts, err := selectAccounts(cfg, g.Accounts)
-	if err != nil {
-		return usageError{err}
 	}
 	if len(accounts) != 1 {
 		return usageError{fmt.Errorf("reset-folder: name the account with -a (accounts: %s)", accountNames(cfg))}

@@ -17,13 +17,9 @@ type RunsCmd struct {
 
 // Run lists the runs of each selected account, oldest first.
 func (r *RunsCmd) Run(g *Globals, ctx context.Context) error {
-	cfg, err := loadConfig(g, os.Stderr, false)
+	cfg, accounts, err := configAndAccounts(g, false)
 	if err != nil {
 		return err
-	}
-	accounts, err := selectAccounts(cfg, g.Accounts)
-	if err != nil {
-		return usageError{err}
 	}
 	for _, a := range accounts {
 		j, ok, err := openJournalReadOnly(cfg, a.Name, !r.JSON)
