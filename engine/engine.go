@@ -66,7 +66,14 @@ type FolderReport struct {
 	// Unchanged is true when the folder was skipped: neither side changed
 	// since a sync that found nothing to do (quiet.go).
 	Unchanged bool
+	// Planned is how many operations the plan had; after execution the
+	// operations themselves are dropped (only the counts are reported).
+	Planned int
 }
+
+// PlannedOps is how many operations were planned: Planned once the plan
+// was carried out, len(Plan.Ops) before (and in a dry run).
+func (f FolderReport) PlannedOps() int { return max(f.Planned, len(f.Plan.Ops)) }
 
 // OK reports whether the folder synced with no error and no failed op.
 func (f FolderReport) OK() bool { return f.Err == nil && len(f.Failed) == 0 && f.Plan.Refused == "" }
@@ -499,6 +506,10 @@ func (a *Account) executeFolder(ctx context.Context, run uint64, w *folderWork) 
 	}
 	exe := &executor.Executor{Journal: a.Journal, Log: w.log, Progress: a.folderProgress(fr.Name, fr.Plan.Ops)}
 	res, err := exe.Execute(ctx, p, steps)
+	// Carried out and journaled: the report needs the counts, not the
+	// operations (a cold sync of a large folder holds one per message).
+	fr.Planned = len(fr.Plan.Ops)
+	steps, fr.Plan.Ops, fr.Msgs = nil, nil, nil
 	for k, n := range res.Done {
 		fr.Done[k] += n
 	}

@@ -75,5 +75,5 @@ func (a *Account) folderProgress(folder string, ops []model.Op) func(kind model.
 
 // folderDone reports that a folder is finished.
 func (a *Account) folderDone(fr *FolderReport) {
-	a.progress(Event{Folder: fr.Name, Phase: PhaseDone, Planned: len(fr.Plan.Ops), Failed: !fr.OK()})
+	a.progress(Event{Folder: fr.Name, Phase: PhaseDone, Planned: fr.PlannedOps(), Failed: !fr.OK()})
 }

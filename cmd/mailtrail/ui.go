@@ -120,7 +120,7 @@ func machineSummary(w io.Writer, rep engine.Report) {
 	total := map[string]int{}
 	for _, f := range rep.Folders {
 		ev := machineEvent{Time: now, Event: "folder", Account: rep.Account, Folder: f.Name, Ops: map[string]int{},
-			Planned: len(f.Plan.Ops), Refused: f.Plan.Refused, Failed: len(f.Failed), Elapsed: f.Elapsed.Seconds()}
+			Planned: f.PlannedOps(), Refused: f.Plan.Refused, Failed: len(f.Failed), Elapsed: f.Elapsed.Seconds()}
 		for k, n := range f.Done {
 			ev.Ops[k.String()] = n
 			total[k.String()] += n
