@@ -2,13 +2,28 @@ package journal
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
+
+	"github.com/cockroachdb/pebble/v2"
 
 	"mailtrail/model"
 )
 
+// The journal benchmarks measure what a sync pays the journal per message:
+// reading a folder's status at the start (BenchmarkFolderStatus100k) and
+// journaling then checkpointing ops in synced batches
+// (BenchmarkAppendAndCheckpoint*). docs/PERFORMANCE.md quotes them. CI runs
+// them once (-benchtime 1x) so that they keep working.
+
+func benchRowKey(uid int) string {
+	return fmt.Sprintf("1700000000.M%dP4242Q%d.mail.example.org", uid, uid)
+}
+
 // BenchmarkFolderStatus100k loads one folder of 100,000 status rows from a
-// reopened store (rows in tables on disk, as at the start of a sync).
+// reopened store (rows in tables on disk, as at the start of a sync). It
+// reports the time per row, the stored bytes per row (key and value:
+// row-B) and the memory the loaded status holds per row (mem-B/row).
 func BenchmarkFolderStatus100k(b *testing.B) {
 	const rows, chunk = 100_000, 10_000
 	dir := b.TempDir()
@@ -19,8 +34,7 @@ func BenchmarkFolderStatus100k(b *testing.B) {
 	for start := 1; start <= rows; start += chunk {
 		var c Checkpoint
 		for uid := start; uid < start+chunk; uid++ {
-			key := fmt.Sprintf("1700000000.M%dP4242Q%d.mail.example.org", uid, uid)
-			c.Upsert = append(c.Upsert, FolderRow{"INBOX", model.StatusRow{UID: uint32(uid), Key: key, Flags: model.Seen}})
+			c.Upsert = append(c.Upsert, FolderRow{"INBOX", model.StatusRow{UID: uint32(uid), Key: benchRowKey(uid), Flags: model.Seen}})
 		}
 		if err := s.Checkpoint(c); err != nil {
 			b.Fatal(err)
@@ -31,7 +45,22 @@ func BenchmarkFolderStatus100k(b *testing.B) {
 	}
 	s.Close()
 	s = openT(b, dir, Options{ReadOnly: true})
+	rowBytes := storedRowBytes(b, s, "INBOX")
+
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	held, _, err := s.FolderStatus("INBOX")
+	if err != nil {
+		b.Fatal(err)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	memPerRow := float64(after.HeapAlloc-before.HeapAlloc) / rows
+	runtime.KeepAlive(held)
+
 	b.ReportAllocs()
+	b.ResetTimer()
 	for b.Loop() {
 		st, _, err := s.FolderStatus("INBOX")
 		if err != nil {
@@ -42,12 +71,34 @@ func BenchmarkFolderStatus100k(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/rows, "ns/row")
+	b.ReportMetric(rowBytes, "row-B")
+	b.ReportMetric(memPerRow, "mem-B/row")
 }
 
-// BenchmarkAppendAndCheckpoint500 journals 500 ops and checkpoints them
-// with their 500 status rows: two synced batches, on disk.
-func BenchmarkAppendAndCheckpoint500(b *testing.B) {
-	const batch = 500
+// storedRowBytes is the mean size of folder's status rows as stored (key
+// plus value, before Pebble's compression and block overhead).
+func storedRowBytes(b *testing.B, s *Store, folder string) float64 {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: statusFolderPrefix(folder), UpperBound: statusFolderUpperBound(folder)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer it.Close()
+	var n, total int
+	for ok := it.First(); ok; ok = it.Next() {
+		n++
+		total += len(it.Key()) + len(it.Value())
+	}
+	if n == 0 {
+		b.Fatal("no status rows")
+	}
+	return float64(total) / float64(n)
+}
+
+// benchAppendAndCheckpoint journals batches of ops (one synced batch) and
+// checkpoints each batch with its status rows (a second synced batch), as
+// the executor does for fetched messages. It reports the time per message
+// and messages per second.
+func benchAppendAndCheckpoint(b *testing.B, batch int) {
 	s := openT(b, b.TempDir(), Options{})
 	run, err := s.BeginRun(RunInfo{Command: "bench"})
 	if err != nil {
@@ -55,24 +106,45 @@ func BenchmarkAppendAndCheckpoint500(b *testing.B) {
 	}
 	uid := uint32(0)
 	b.ReportAllocs()
+	msgs := 0
 	for b.Loop() {
-		in := make([]model.Op, batch)
-		for i := range in {
-			uid++
-			in[i] = model.Op{Kind: model.OpFetch, Folder: "INBOX", UID: uid, Flags: model.Seen, Size: 4096, Reason: "new on remote"}
-		}
-		seqs, err := s.AppendIntents(run, in)
-		if err != nil {
-			b.Fatal(err)
-		}
-		c := Checkpoint{Folders: []FolderMeta{{Name: "INBOX", UIDValidity: 1, UIDNext: uid + 1}}}
-		for i, seq := range seqs {
-			key := fmt.Sprintf("1700000000.M%dP4242Q%d.mail.example.org", in[i].UID, in[i].UID)
-			c.Results = append(c.Results, OpResult{Seq: seq, Key: key})
-			c.Upsert = append(c.Upsert, FolderRow{"INBOX", model.StatusRow{UID: in[i].UID, Key: key, Flags: model.Seen}})
-		}
-		if err := s.Checkpoint(c); err != nil {
-			b.Fatal(err)
+		// A batch of 1 costs two fsyncs per message: run enough of them to
+		// see it; larger batches run once per iteration.
+		rounds := max(1, 500/batch/5)
+		for range rounds {
+			in := make([]model.Op, batch)
+			for i := range in {
+				uid++
+				in[i] = model.Op{Kind: model.OpFetch, Folder: "INBOX", UID: uid, Flags: model.Seen, Size: 4096, Reason: "new on remote"}
+			}
+			seqs, err := s.AppendIntents(run, in)
+			if err != nil {
+				b.Fatal(err)
+			}
+			c := Checkpoint{Folders: []FolderMeta{{Name: "INBOX", UIDValidity: 1, UIDNext: uid + 1}}}
+			for i, seq := range seqs {
+				key := benchRowKey(int(in[i].UID))
+				c.Results = append(c.Results, OpResult{Seq: seq, Key: key})
+				c.Upsert = append(c.Upsert, FolderRow{"INBOX", model.StatusRow{UID: in[i].UID, Key: key, Flags: model.Seen}})
+			}
+			if err := s.Checkpoint(c); err != nil {
+				b.Fatal(err)
+			}
+			msgs += batch
 		}
 	}
+	secs := b.Elapsed().Seconds()
+	b.ReportMetric(secs*1e9/float64(msgs), "ns/msg")
+	b.ReportMetric(float64(msgs)/secs, "msgs/s")
 }
+
+// BenchmarkAppendAndCheckpoint500 journals 500 ops and checkpoints them
+// with their 500 status rows: two synced batches, on disk.
+func BenchmarkAppendAndCheckpoint500(b *testing.B) { benchAppendAndCheckpoint(b, 500) }
+
+// BenchmarkAppendAndCheckpoint50: smaller batches, the same protocol.
+func BenchmarkAppendAndCheckpoint50(b *testing.B) { benchAppendAndCheckpoint(b, 50) }
+
+// BenchmarkAppendAndCheckpoint1: one message per batch, what a journal
+// without batching would pay (two synced writes per message).
+func BenchmarkAppendAndCheckpoint1(b *testing.B) { benchAppendAndCheckpoint(b, 1) }

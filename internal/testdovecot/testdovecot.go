@@ -1,4 +1,6 @@
-// Package testdovecot runs a private, real Dovecot IMAP server for one test.
+// Package testdovecot runs a private, real Dovecot IMAP server for one test
+// (Start, StartWith), or for a program such as cmd/mailtrail-bench (Launch,
+// Close).
 //
 // It owns the server's whole life: a fresh directory under the system temp
 // dir (mode 0755, so that Dovecot's mail processes, which run as nobody,
@@ -9,7 +11,8 @@
 // Invariants: the server listens on 127.0.0.1 only, plain IMAP with
 // STARTTLS on Port and implicit TLS on TLSPort; mail is Maildir under
 // MailDir(user), owned by nobody; when Dovecot is not installed or cannot
-// start, the test is skipped with the reason, unless MAILTRAIL_REQUIRE_DOVECOT=1,
+// start, Launch returns an error wrapping ErrUnavailable and the test is
+// skipped with the reason, unless MAILTRAIL_REQUIRE_DOVECOT=1,
 // in which case it fails. Stopping kills Dovecot's whole process group.
 //
 // Beware: after a failed login, Dovecot delays every later login from
@@ -30,6 +33,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 	"net"
@@ -104,6 +108,9 @@ func (s *Server) LogFile() string { return filepath.Join(s.Dir, "dovecot.log") }
 // Log returns the end of Dovecot's log, for failure messages.
 func (s *Server) Log() string { return tail(s.LogFile(), 4000) }
 
+// MailOwner is the user and group that must own the mail under MailDir.
+func (s *Server) MailOwner() (uid, gid int) { return s.mailUID, s.mailGID }
+
 // ChownMail gives everything under mail/ to the mail user again: call it
 // after writing files into MailDir directly.
 func (s *Server) ChownMail() error {
@@ -115,6 +122,15 @@ func (s *Server) ChownMail() error {
 	})
 }
 
+// ErrUnavailable is wrapped by the errors of Launch that mean "Dovecot
+// cannot run here" (not installed, not root, missing system users, it did
+// not start): the tests skip on them, other callers report them.
+var ErrUnavailable = errors.New("dovecot is unavailable")
+
+func unavailable(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrUnavailable, fmt.Sprintf(format, args...))
+}
+
 // Start runs Dovecot with users ("name:password" or "name") for the test
 // and stops it at cleanup.
 func Start(t testing.TB, users ...string) *Server {
@@ -122,48 +138,75 @@ func Start(t testing.TB, users ...string) *Server {
 	return StartWith(t, Options{Users: users})
 }
 
-// StartWith is Start with all the options.
+// StartWith is Start with all the options. When Dovecot cannot run here the
+// test is skipped, or fails with RequireEnv=1.
 func StartWith(t testing.TB, opts Options) *Server {
 	t.Helper()
-	unavailable := func(format string, args ...any) {
-		t.Helper()
-		msg := "testdovecot: " + fmt.Sprintf(format, args...)
+	s, err := Launch(opts)
+	if err != nil {
+		if !errors.Is(err, ErrUnavailable) {
+			t.Fatal(err)
+		}
+		msg := "testdovecot: " + strings.TrimPrefix(err.Error(), ErrUnavailable.Error()+": ")
 		if os.Getenv(RequireEnv) == "1" {
 			t.Fatal(msg + " (" + RequireEnv + "=1)")
 		}
 		t.Skip(msg)
 	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Launch runs Dovecot for a caller that is not a test (a benchmark): the
+// same server as StartWith, which the caller must Close. An error wraps
+// ErrUnavailable when Dovecot cannot run here; nothing is left behind.
+func Launch(opts Options) (*Server, error) {
 	bin, err := exec.LookPath("dovecot")
 	if err != nil {
 		if _, serr := os.Stat("/usr/sbin/dovecot"); serr != nil {
-			unavailable("dovecot is not installed (apt-get install dovecot-imapd)")
+			return nil, unavailable("dovecot is not installed (apt-get install dovecot-imapd)")
 		}
 		bin = "/usr/sbin/dovecot"
 	}
 	if os.Getuid() != 0 {
-		unavailable("Dovecot needs root here (it switches to its own users)")
+		return nil, unavailable("Dovecot needs root here (it switches to its own users)")
 	}
 	ids, err := lookupIDs()
 	if err != nil {
-		unavailable("%v", err)
+		return nil, unavailable("%v", err)
 	}
 	sep := opts.Separator
 	if sep == "" {
 		sep = "/"
 	}
 	if sep != "/" && sep != "." {
-		t.Fatalf("testdovecot: separator %q: want \"/\" or \".\"", sep)
+		return nil, fmt.Errorf("testdovecot: separator %q: want \"/\" or \".\"", sep)
 	}
 
 	dir, err := os.MkdirTemp("", "mailtrail-dovecot-")
 	if err != nil {
-		t.Fatalf("testdovecot: %v", err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatalf("testdovecot: %v", err)
+		return nil, fmt.Errorf("testdovecot: %v", err)
 	}
 	s := &Server{Host: "127.0.0.1", Dir: dir, passwords: map[string]string{}, mailUID: ids.mailUID, mailGID: ids.mailGID}
+	if err := s.launch(bin, sep, ids, opts); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close stops Dovecot (its whole process group) and removes Dir.
+func (s *Server) Close() {
+	s.stop()
+	os.RemoveAll(s.Dir)
+}
+
+// launch writes the server's files into s.Dir and starts Dovecot.
+func (s *Server) launch(bin, sep string, ids ids, opts Options) error {
+	dir := s.Dir
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return fmt.Errorf("testdovecot: %v", err)
+	}
 	users := opts.Users
 	if len(users) == 0 {
 		users = []string{"alice:" + DefaultPassword}
@@ -175,7 +218,7 @@ func StartWith(t testing.TB, opts Options) *Server {
 			pass = DefaultPassword
 		}
 		if name == "" || strings.ContainsAny(name, ":/\n") {
-			t.Fatalf("testdovecot: bad user name %q", name)
+			return fmt.Errorf("testdovecot: bad user name %q", name)
 		}
 		s.Users = append(s.Users, name)
 		s.passwords[name] = pass
@@ -186,31 +229,31 @@ func StartWith(t testing.TB, opts Options) *Server {
 	// processes must still reach these.
 	for _, sub := range []string{"run", "state", "mail", "home"} {
 		if err := os.Mkdir(filepath.Join(dir, sub), 0o755); err != nil {
-			t.Fatalf("testdovecot: %v", err)
+			return fmt.Errorf("testdovecot: %v", err)
 		}
 		if err := os.Chmod(filepath.Join(dir, sub), 0o755); err != nil {
-			t.Fatalf("testdovecot: %v", err)
+			return fmt.Errorf("testdovecot: %v", err)
 		}
 	}
 	if err := writeFileMode(filepath.Join(dir, "users"), []byte(passwd.String()), 0o644); err != nil {
-		t.Fatalf("testdovecot: %v", err)
+		return fmt.Errorf("testdovecot: %v", err)
 	}
 	s.CAFile = filepath.Join(dir, "tls.crt")
 	if err := WriteCert(s.CAFile, filepath.Join(dir, "tls.key")); err != nil {
-		t.Fatalf("testdovecot: certificate: %v", err)
+		return fmt.Errorf("testdovecot: certificate: %v", err)
 	}
 	if err := s.fingerprints(); err != nil {
-		t.Fatalf("testdovecot: certificate: %v", err)
+		return fmt.Errorf("testdovecot: certificate: %v", err)
 	}
 	if opts.RequireClientCert {
 		s.ClientCertFile, s.ClientKeyFile = filepath.Join(dir, "client.crt"), filepath.Join(dir, "client.key")
 		if err := writeClientCert(filepath.Join(dir, "client-ca.crt"), s.ClientCertFile, s.ClientKeyFile); err != nil {
-			t.Fatalf("testdovecot: client certificate: %v", err)
+			return fmt.Errorf("testdovecot: client certificate: %v", err)
 		}
 	}
 	for _, sub := range []string{"mail", "home"} {
 		if err := os.Chown(filepath.Join(dir, sub), ids.mailUID, ids.mailGID); err != nil {
-			t.Fatalf("testdovecot: %v", err)
+			return fmt.Errorf("testdovecot: %v", err)
 		}
 	}
 
@@ -218,24 +261,22 @@ func StartWith(t testing.TB, opts Options) *Server {
 	for attempt := 0; attempt < 3; attempt++ {
 		ports, err := freePorts(2)
 		if err != nil {
-			t.Fatalf("testdovecot: %v", err)
+			return fmt.Errorf("testdovecot: %v", err)
 		}
 		s.Port, s.TLSPort = ports[0], ports[1]
 		s.conf = filepath.Join(dir, "dovecot.conf")
 		if err := writeFileMode(s.conf, []byte(s.config(sep, ids, opts)), 0o644); err != nil {
-			t.Fatalf("testdovecot: %v", err)
+			return fmt.Errorf("testdovecot: %v", err)
 		}
 		lastErr = s.start(bin)
 		if lastErr == nil {
-			t.Cleanup(s.stop)
-			return s
+			return nil
 		}
 		if !strings.Contains(lastErr.Error(), "in use") {
 			break
 		}
 	}
-	unavailable("dovecot did not start: %v", lastErr)
-	return nil
+	return unavailable("dovecot did not start: %v", lastErr)
 }
 
 func (s *Server) config(sep string, ids ids, opts Options) string {

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"net"
 	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -84,5 +86,52 @@ func TestCleanupStopsEverything(t *testing.T) {
 	}
 	if _, err := os.Stat(s.Dir); !os.IsNotExist(err) {
 		t.Errorf("%s still exists: %v", s.Dir, err)
+	}
+}
+
+// TestLaunchAndClose: the non-test API starts the same server and Close
+// stops it and removes its directory.
+func TestLaunchAndClose(t *testing.T) {
+	s, err := Launch(Options{Users: []string{"bench"}})
+	if errors.Is(err, ErrUnavailable) {
+		if os.Getenv(RequireEnv) == "1" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := greets(s.Addr()); err != nil {
+		s.Close()
+		t.Fatal(err)
+	}
+	if uid, _ := s.MailOwner(); uid == 0 {
+		t.Errorf("mail owner uid 0: want nobody")
+	}
+	s.Close()
+	if c, err := net.DialTimeout("tcp", s.Addr(), time.Second); err == nil {
+		c.Close()
+		t.Errorf("%s still accepts connections after Close", s.Addr())
+	}
+	if _, err := os.Stat(s.Dir); !os.IsNotExist(err) {
+		t.Errorf("%s still exists after Close: %v", s.Dir, err)
+	}
+}
+
+// TestLaunchRefusesBadOptions with an error that is not ErrUnavailable.
+func TestLaunchRefusesBadOptions(t *testing.T) {
+	if _, err := exec.LookPath("dovecot"); err != nil || os.Getuid() != 0 {
+		t.Skip("needs dovecot and root to get as far as the options")
+	}
+	for _, opts := range []Options{{Separator: ":"}, {Users: []string{"a/b"}}} {
+		s, err := Launch(opts)
+		if err == nil {
+			s.Close()
+			t.Fatalf("Launch(%+v) succeeded", opts)
+		}
+		if errors.Is(err, ErrUnavailable) {
+			t.Errorf("Launch(%+v): %v: want an error that is not ErrUnavailable", opts, err)
+		}
 	}
 }
