@@ -504,12 +504,15 @@ func (a *Account) executeFolder(ctx context.Context, run uint64, w *folderWork) 
 	for i := range seqs {
 		steps[i] = executor.Step{Seq: seqs[i], Op: fr.Plan.Ops[i]}
 	}
-	exe := &executor.Executor{Journal: a.Journal, Log: w.log, Progress: a.folderProgress(fr.Name, fr.Plan.Ops)}
-	res, err := exe.Execute(ctx, p, steps)
-	// Carried out and journaled: the report needs the counts, not the
-	// operations (a cold sync of a large folder holds one per message).
+	progress := a.folderProgress(fr.Name, fr.Plan.Ops)
+	// The steps hold the operations now, and the journal their names:
+	// the report needs only the counts (a cold sync of a large folder
+	// has one operation per message).
 	fr.Planned = len(fr.Plan.Ops)
-	steps, fr.Plan.Ops, fr.Msgs = nil, nil, nil
+	fr.Plan.Ops, fr.Msgs = nil, nil
+	exe := &executor.Executor{Journal: a.Journal, Log: w.log, Progress: progress}
+	res, err := exe.Execute(ctx, p, steps)
+	steps = nil
 	for k, n := range res.Done {
 		fr.Done[k] += n
 	}

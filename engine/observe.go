@@ -54,13 +54,19 @@ func (a *Account) describePlan(ctx context.Context, p *executor.Pair, in planner
 	if plan.Refused != "" || len(plan.Ops) == 0 {
 		return nil
 	}
-	want := func(_ int, op model.Op) bool { return op.Kind.ChangesMail() && !namedFromBytes(op.Kind) }
+	want := func(_ int, op model.Op) bool {
+		r, l := describedBy(op)
+		return (r || l) && !namedFromBytes(op.Kind)
+	}
 	if a.DryRun {
 		want = func(_ int, op model.Op) bool { return IsDeletion(op) }
 	}
 	msgs, err := Describe(ctx, p.RemoteFolder, p.LocalFolder, plan.Ops, want)
 	if err != nil {
 		a.Log.Warn().Str("folder", in.Folder).Err(err).Msg("could not read the headers of the messages in the plan")
+	}
+	if msgs == nil {
+		return nil
 	}
 	// A message without a Date header is dated by its internal date.
 	dates := map[uint32]time.Time{}
@@ -81,7 +87,18 @@ func (a *Account) describePlan(ctx context.Context, p *executor.Pair, in planner
 // returns them by op index. Ops whose message cannot be read get a zero
 // MsgInfo; the error is the first failure.
 func Describe(ctx context.Context, rf adapters.RemoteFolder, lf adapters.LocalFolder, ops []model.Op, want func(int, model.Op) bool) ([]journal.MsgInfo, error) {
-	out := make([]journal.MsgInfo, len(ops))
+	// Allocated only when some message is to be named: a cold sync names
+	// none beforehand (namedFromBytes), and holds one entry per message.
+	var out []journal.MsgInfo
+	for i, op := range ops {
+		if want(i, op) {
+			out = make([]journal.MsgInfo, len(ops))
+			break
+		}
+	}
+	if out == nil {
+		return nil, nil
+	}
 	byUID := map[uint32][]int{}
 	var uids []uint32
 	var firstErr error

@@ -229,8 +229,11 @@ func obsKey(run uint64, folder string) []byte {
 	return append(seqKey(prefixObserved, run), folder...)
 }
 
-// AppendObserved is AppendIntents that also records, in the same durable
-// batch, what the run observed of the folder (obs, may be nil) and the
+// intentBatch bounds the intents of one durable batch (AppendObserved).
+const intentBatch = 4096
+
+// AppendObserved is AppendIntents that also records, with the first durable
+// batch of intents, what the run observed of the folder (obs, may be nil) and the
 // message each op is about (msgs[i] for ops[i]; msgs may be nil or shorter,
 // and a zero MsgInfo records nothing). With no ops it records only the
 // observation (a refused plan, say).
@@ -254,42 +257,56 @@ func (s *Store) AppendObserved(run uint64, obs *Observation, ops []model.Op, msg
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	b := s.db.NewBatch()
-	defer b.Close()
-	_, started, err := s.startRun(b, run)
-	if err != nil {
-		return nil, err
-	}
-	if obs != nil {
-		rec := Record{V: recordVersion, Kind: KindObserved, Run: run, Time: now, Obs: obs}
-		if err := setValue(b, obsKey(run, obs.Folder), rec); err != nil {
-			return nil, s.writeError("record observation", err)
-		}
-	}
-	seqs := make([]uint64, len(ops))
 	pending, err := encodeValue(pendingEntry{V: recordVersion, Run: run})
 	if err != nil {
 		return nil, s.writeError("append intents", err)
 	}
-	for i := range ops {
-		seq := s.lastSeq + 1 + started + uint64(i)
-		seqs[i] = seq
-		rec := Record{V: recordVersion, Kind: KindIntent, Run: run, Time: now, Op: &ops[i]}
-		if i < len(msgs) && !msgs[i].IsZero() {
-			rec.Msg = &msgs[i]
+	seqs := make([]uint64, len(ops))
+	// The intents go in batches of intentBatch, each committed durably
+	// before the next is built: a cold sync of a large folder must not
+	// hold one batch of every intent in memory. All are committed before
+	// this returns, so before any is carried out; a crash between two
+	// batches leaves intents pending that the next run resolves as
+	// superseded, like any other.
+	for start := 0; start == 0 || start < len(ops); start += intentBatch {
+		end := min(start+intentBatch, len(ops))
+		b := s.db.NewBatch()
+		_, started, err := s.startRun(b, run)
+		if err != nil {
+			b.Close()
+			return nil, err
 		}
-		if err := setValue(b, journalKey(seq), rec); err != nil {
+		if obs != nil && start == 0 {
+			rec := Record{V: recordVersion, Kind: KindObserved, Run: run, Time: now, Obs: obs}
+			if err := setValue(b, obsKey(run, obs.Folder), rec); err != nil {
+				b.Close()
+				return nil, s.writeError("record observation", err)
+			}
+		}
+		for i := start; i < end; i++ {
+			seq := s.lastSeq + 1 + started + uint64(i-start)
+			seqs[i] = seq
+			rec := Record{V: recordVersion, Kind: KindIntent, Run: run, Time: now, Op: &ops[i]}
+			if i < len(msgs) && !msgs[i].IsZero() {
+				rec.Msg = &msgs[i]
+			}
+			if err := setValue(b, journalKey(seq), rec); err != nil {
+				b.Close()
+				return nil, s.writeError("append intents", err)
+			}
+			if err := b.Set(pendingKey(seq), pending, nil); err != nil {
+				b.Close()
+				return nil, s.writeError("append intents", err)
+			}
+		}
+		err = s.commit(b)
+		b.Close()
+		if err != nil {
 			return nil, s.writeError("append intents", err)
 		}
-		if err := b.Set(pendingKey(seq), pending, nil); err != nil {
-			return nil, s.writeError("append intents", err)
-		}
+		s.started(run, started)
+		s.lastSeq += started + uint64(end-start)
 	}
-	if err := s.commit(b); err != nil {
-		return nil, s.writeError("append intents", err)
-	}
-	s.started(run, started)
-	s.lastSeq += started + uint64(len(ops))
 	if len(ops) == 0 {
 		return nil, nil
 	}

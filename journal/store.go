@@ -148,7 +148,13 @@ func Open(dir string, opts Options) (*Store, error) {
 	s.lock = lock
 
 	logger := pebbleLogger{errorLog: opts.ErrorLog}
+	// Small: the journal is written in batches and read in scans, and a
+	// sync's peak memory matters more than Pebble's speed here.
+	cache := pebble.NewCache(2 << 20)
+	defer cache.Unref() // the store holds its own reference
 	popts := &pebble.Options{
+		Cache:              cache,
+		MemTableSize:       2 << 20,
 		FS:                 filesys,
 		FormatMajorVersion: PebbleFormat,
 		ReadOnly:           opts.ReadOnly,

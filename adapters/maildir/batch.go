@@ -86,11 +86,14 @@ func (b *Batch) Add(uid uint32, flags model.Flags, date time.Time, body io.Reade
 			return "", fmt.Errorf("maildir folder %s: create %s: %w", f.name, tmpPath, withAdvice(err))
 		}
 	}
-	w := bufio.NewWriterSize(file, copyBufferSize)
+	w := fileWriters.Get().(*bufio.Writer)
+	w.Reset(file)
 	_, err := copyCRLFToLF(w, body)
 	if err == nil {
 		err = w.Flush()
 	}
+	w.Reset(nil)
+	fileWriters.Put(w)
 	if cerr := file.Close(); err == nil {
 		err = cerr
 	}

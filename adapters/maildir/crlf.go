@@ -6,10 +6,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // copyBufferSize is the chunk size of every streamed copy in this package.
 const copyBufferSize = 64 << 10
+
+// copyBuffers recycles the chunks of streamed copies: a cold sync copies
+// one message after another, and a new chunk for each would churn
+// gigabytes through the garbage collector.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, copyBufferSize); return &b }}
+
+// fileWriters recycles the buffered writers of new files (Batch.Add).
+var fileWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, copyBufferSize) }}
 
 var crlf = []byte("\r\n")
 
@@ -18,7 +27,9 @@ var crlf = []byte("\r\n")
 // newline. It holds one chunk in memory, never the whole message, and
 // returns the number of bytes written.
 func copyCRLFToLF(dst io.Writer, src io.Reader) (int64, error) {
-	buf := make([]byte, copyBufferSize)
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
+	buf := *bp
 	var written int64
 	write := func(p []byte) error {
 		n, err := dst.Write(p)
@@ -73,7 +84,9 @@ func copyCRLFToLF(dst io.Writer, src io.Reader) (int64, error) {
 // crlfSize returns the length of r's content once every LF not preceded by
 // CR has become CRLF, reading r once in chunks.
 func crlfSize(r io.Reader) (int64, error) {
-	buf := make([]byte, copyBufferSize)
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
+	buf := *bp
 	var size int64
 	prevCR := false
 	for {

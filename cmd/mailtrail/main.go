@@ -93,6 +93,11 @@ func run(args []string) int {
 			}
 		}
 	}
+	if path := os.Getenv("MAILTRAIL_HEAPPROFILE"); path != "" {
+		// A developer's aid: the heap profile taken when the heap in use
+		// was largest (sampled every 50 ms), to see what the peak is made of.
+		defer peakHeapProfile(path)()
+	}
 	var c cli
 	parser, err := kong.New(&c,
 		kong.Name("mailtrail"),
