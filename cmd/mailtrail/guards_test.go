@@ -177,6 +177,9 @@ func TestUIDValidityChangeTooFewFoundNeedsResetFolder(t *testing.T) {
 	renumber(t, s, "Archive/2024")
 	expungeFirst(t, s, "Archive/2024", 60) // 20 of 80 left
 
+	if _, out, errs := su.runSync(t, "--dry-run"); !strings.Contains(out+errs, "mailtrail reset-folder -a Test Archive/2024") {
+		t.Fatalf("dry run does not show the refusal:\n%s%s", out, errs)
+	}
 	code, out, errs := su.runSync(t)
 	if code != 1 || !strings.Contains(errs, "only 20 of the 80 messages") ||
 		!strings.Contains(errs, "mailtrail reset-folder -a Test Archive/2024") {
@@ -230,6 +233,9 @@ func TestEmptiedServerFolderDeletesNothingLocally(t *testing.T) {
 	su := newSetup(t, s, "maxdelete = 100") // the remote repository's own limit does not matter here
 	su.sync(t)
 	expungeFirst(t, s, "Archive/2024", 80)
+	if _, out, errs := su.runSync(t, "--dry-run"); !strings.Contains(out+errs, "server folder is empty, but 80 messages") {
+		t.Fatalf("dry run does not show the refusal:\n%s%s", out, errs)
+	}
 	code, out, errs := su.runSync(t)
 	if code != 1 || !strings.Contains(errs, "server folder is empty, but 80 messages") {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
@@ -245,6 +251,9 @@ func TestMissingMaildirRootRefusesAccount(t *testing.T) {
 	su := newSetup(t, s, "")
 	su.sync(t)
 	must(t, os.Rename(su.maildir, su.maildir+".unmounted"))
+	if code, out, errs := su.runSync(t, "--dry-run"); code != 1 || !strings.Contains(errs, "local Maildir has no folders, but") {
+		t.Fatalf("dry run does not show the refusal: exit %d\n%s%s", code, out, errs)
+	}
 	code, out, errs := su.runSync(t)
 	if code != 1 || !strings.Contains(errs, "local Maildir has no folders, but") || !strings.Contains(errs, "--force") {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
