@@ -231,8 +231,35 @@ func listFiles(folder string) ([]string, error) {
 			out = append(out, filepath.Join(folder, sub, e.Name()))
 		}
 	}
-	sort.Strings(out)
+	// By the server UID in the name: the oldest messages first, whatever
+	// order the downloads were named in (folders are fetched in parallel,
+	// so the names' sequence numbers interleave). The server side changes
+	// the newest message: the local changes must not touch it.
+	sort.Slice(out, func(i, j int) bool {
+		ui, uj := fileUID(out[i]), fileUID(out[j])
+		if ui != uj {
+			return ui < uj
+		}
+		return out[i] < out[j]
+	})
 	return out, nil
+}
+
+// fileUID is the ",U=" of a Maildir file name, or 0.
+func fileUID(path string) int {
+	base := filepath.Base(path)
+	i := strings.Index(base, ",U=")
+	if i < 0 {
+		return 0
+	}
+	n := 0
+	for _, c := range base[i+3:] {
+		if c < '0' || c > '9' {
+			break
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
 }
 
 // changeRemote acts like another device on the server.
