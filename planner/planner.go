@@ -204,26 +204,7 @@ func createReason(st model.FolderStatus, side string) string {
 // status to plan against (empty when it was voided).
 func planMessages(in Input, st model.FolderStatus) []model.Op {
 	folder := in.Folder
-	remote := make(map[uint32]model.RemoteMsg, len(in.Remote.Msgs))
-	for _, m := range in.Remote.Msgs {
-		remote[m.UID] = m
-	}
-	local := make(map[string]model.LocalMsg, len(in.Local.Msgs))
-	localByUID := make(map[uint32]string)
-	for _, m := range in.Local.Msgs {
-		local[m.Key] = m
-	}
-	// A UID in a file name counts only when it belongs to this folder. When
-	// two files claim one UID (a copy), the first key in order wins and the
-	// other is new.
-	for _, k := range sortedKeys(local) {
-		m := local[k]
-		if m.UID != 0 && (m.FMD5 == "" || m.FMD5 == in.Local.FMD5) {
-			if _, dup := localByUID[m.UID]; !dup {
-				localByUID[m.UID] = k
-			}
-		}
-	}
+	remote, local, localByUID := index(in)
 	usedRemote := make(map[uint32]bool)
 	usedLocal := make(map[string]bool)
 
@@ -334,6 +315,32 @@ func planMessages(in Input, st model.FolderStatus) []model.Op {
 	out = append(out, deletes...)
 	out = append(out, book...)
 	return out
+}
+
+// index maps a folder pair's server messages by UID, its local messages by
+// key, and the local keys by the UID their file names carry. A UID in a
+// file name counts only when it belongs to this folder (its FMD5). When two
+// files claim one UID (a copy), the first key in order wins and the other
+// is new.
+func index(in Input) (remote map[uint32]model.RemoteMsg, local map[string]model.LocalMsg, localByUID map[uint32]string) {
+	remote = make(map[uint32]model.RemoteMsg, len(in.Remote.Msgs))
+	for _, m := range in.Remote.Msgs {
+		remote[m.UID] = m
+	}
+	local = make(map[string]model.LocalMsg, len(in.Local.Msgs))
+	for _, m := range in.Local.Msgs {
+		local[m.Key] = m
+	}
+	localByUID = make(map[uint32]string)
+	for _, k := range sortedKeys(local) {
+		m := local[k]
+		if m.UID != 0 && (m.FMD5 == "" || m.FMD5 == in.Local.FMD5) {
+			if _, dup := localByUID[m.UID]; !dup {
+				localByUID[m.UID] = k
+			}
+		}
+	}
+	return remote, local, localByUID
 }
 
 // onlyMarkedDeleted reports whether a message's flags are those of the

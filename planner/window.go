@@ -42,18 +42,7 @@ func applyWindow(in Input, w Window) Input {
 	if w.empty() {
 		return in
 	}
-	remote := make(map[uint32]model.RemoteMsg, len(in.Remote.Msgs))
-	for _, m := range in.Remote.Msgs {
-		remote[m.UID] = m
-	}
-	local := make(map[string]model.LocalMsg, len(in.Local.Msgs))
-	localByUID := map[uint32]string{}
-	for _, m := range in.Local.Msgs {
-		local[m.Key] = m
-		if m.UID != 0 && (m.FMD5 == "" || m.FMD5 == in.Local.FMD5) {
-			localByUID[m.UID] = m.Key
-		}
-	}
+	remote, local, localByUID := index(in)
 	dropUID := map[uint32]bool{}
 	dropKey := map[string]bool{}
 	rows := make(map[uint32]model.StatusRow, len(in.Status.Rows))
