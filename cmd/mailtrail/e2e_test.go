@@ -223,19 +223,7 @@ func scenario(t *testing.T, s server) {
 	checkOddBytes(t, s, su)
 
 	// Changes on both sides.
-	local := su.local(t)
-	inbox, err := local.Folder("INBOX")
-	if err != nil {
-		t.Fatal(err)
-	}
-	msgs, err := inbox.Scan(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	byUID := map[uint32]model.LocalMsg{}
-	for _, m := range msgs {
-		byUID[m.UID] = m
-	}
+	byUID := localByUID(t, su, "INBOX")
 	// Local: flag uid 1 and clear its \Seen, delete uid 2 (as a mail client
 	// does: plain file operations).
 	renameFlags(t, su, "INBOX", byUID[1].Key, "F")
@@ -387,6 +375,25 @@ func deliver(t *testing.T, folder, name, body string) {
 	if err := os.Rename(filepath.Join(folder, "tmp", name), filepath.Join(folder, "new", name)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// localByUID scans a synced local folder and maps its messages by the UID
+// their file names carry.
+func localByUID(t *testing.T, su setup, folder string) map[uint32]model.LocalMsg {
+	t.Helper()
+	f, err := su.local(t).Folder(folder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := f.Scan(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	byUID := map[uint32]model.LocalMsg{}
+	for _, m := range msgs {
+		byUID[m.UID] = m
+	}
+	return byUID
 }
 
 func remoteFlags(t *testing.T, s server, folder string) map[uint32]model.Flags {

@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"net"
@@ -94,16 +93,7 @@ func expungeFirst(t *testing.T, s server, folder string, n int) {
 // serverCount is how many messages a server folder holds.
 func serverCount(t *testing.T, s server, folder string) int {
 	t.Helper()
-	f, err := s.dial(t).SelectFolder(context.Background(), folder)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	msgs, err := f.List(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(msgs)
+	return len(remoteFlags(t, s, folder))
 }
 
 // localKeys lists a local folder's message keys (file names without UID,

@@ -14,7 +14,6 @@ import (
 	"testing"
 
 	"mailtrail/internal/sample"
-	"mailtrail/model"
 )
 
 // opLine is the part of plan --json and log --json these tests compare.
@@ -109,19 +108,7 @@ func TestPlanLogRunsExportReplayOnDovecot(t *testing.T) {
 
 	// Deletions both ways, plus a new message and a flag change that are
 	// not deletions.
-	local := su.local(t)
-	inbox, err := local.Folder("INBOX")
-	if err != nil {
-		t.Fatal(err)
-	}
-	msgs, err := inbox.Scan(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	byUID := map[uint32]model.LocalMsg{}
-	for _, m := range msgs {
-		byUID[m.UID] = m
-	}
+	byUID := localByUID(t, su, "INBOX")
 	removeByKey(t, su, "INBOX", byUID[2].Key)
 	removeByKey(t, su, "INBOX", byUID[5].Key)
 	renameFlags(t, su, "INBOX", byUID[7].Key, "FS")
