@@ -279,9 +279,12 @@ func (a *Account) syncFolders(ctx context.Context, run uint64, folders []string,
 }
 
 // eachFolder calls fn(0..n-1), up to MaxConnections at once.
-func (a *Account) eachFolder(n int, fn func(i int)) {
-	par := max(a.MaxConnections, 1)
-	sem := make(chan struct{}, par)
+func (a *Account) eachFolder(n int, fn func(i int)) { parallel(n, max(a.MaxConnections, 1), fn) }
+
+// parallel calls fn(0..n-1), up to width at once, and returns when all
+// have returned.
+func parallel(n, width int, fn func(i int)) {
+	sem := make(chan struct{}, width)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Add(1)

@@ -45,34 +45,26 @@ func (a *Account) scanLocal(ctx context.Context, run uint64, folders []string, e
 			names = append(names, n)
 		}
 	}
-	sem := make(chan struct{}, localScanners)
-	var wg sync.WaitGroup
-	for _, n := range names {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			sc := scans[n]
-			lf, err := a.Local.OpenFolder(ctx, n)
-			if errors.Is(err, adapters.ErrNoFolder) {
-				sc.gone = true
-				return
-			}
-			if err != nil {
-				sc.err = fmt.Errorf("open local folder: %w", err)
-				return
-			}
-			sc.lf = lf
-			if sc.msgs, err = lf.Scan(ctx); err != nil {
-				sc.err = fmt.Errorf("scan local folder: %w", err)
-			}
-			if ss, ok := lf.(adapters.ScanStamper); ok && sc.err == nil {
-				sc.stamp, sc.stampOK = ss.ScanStamp()
-			}
-		}()
-	}
-	wg.Wait()
+	parallel(len(names), localScanners, func(i int) {
+		n := names[i]
+		sc := scans[n]
+		lf, err := a.Local.OpenFolder(ctx, n)
+		if errors.Is(err, adapters.ErrNoFolder) {
+			sc.gone = true
+			return
+		}
+		if err != nil {
+			sc.err = fmt.Errorf("open local folder: %w", err)
+			return
+		}
+		sc.lf = lf
+		if sc.msgs, err = lf.Scan(ctx); err != nil {
+			sc.err = fmt.Errorf("scan local folder: %w", err)
+		}
+		if ss, ok := lf.(adapters.ScanStamper); ok && sc.err == nil {
+			sc.stamp, sc.stampOK = ss.ScanStamp()
+		}
+	})
 	for _, n := range names {
 		if scans[n].gone {
 			delete(scans, n) // gone since the listing: synced as missing
