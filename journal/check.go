@@ -98,7 +98,11 @@ func (s *Store) Check() error {
 				problem("%s: unreadable (%x)", k, v)
 			}
 		case hasPrefix(k, prefixObserved):
-			if _, err := decodeObserved(k, v); err != nil {
+			k, v, err := readObserved(it)
+			if err == nil {
+				_, err = decodeObserved(k, v)
+			}
+			if err != nil {
 				problem("%v", err)
 			}
 		case hasPrefix(k, prefixJournal):

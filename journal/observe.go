@@ -1,6 +1,8 @@
 package journal
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -229,6 +231,70 @@ func obsKey(run uint64, folder string) []byte {
 	return append(seqKey(prefixObserved, run), folder...)
 }
 
+// obsPieceSize bounds the value under one observation key. The observation
+// of a large folder is megabytes (one entry per message, and the plan);
+// stored as one value, Pebble would hold it whole in several buffers at
+// once while flushing and compacting it (a cold sync of 100,000 messages
+// peaked at 60 MB of such buffers). The encoded record is cut into pieces
+// instead: the first under obsKey, the next under obsPieceKey(…, 1), ….
+const obsPieceSize = 32 << 10
+
+// obsPieceKey is o/<run:8><folder>\x00<piece:4>, the piece-th (from 1)
+// continuation of the observation under obsKey(run, folder): right after
+// it in key order, since no folder name holds a NUL byte.
+func obsPieceKey(run uint64, folder string, piece uint32) []byte {
+	k := append(obsKey(run, folder), folderNameEnd)
+	return binary.BigEndian.AppendUint32(k, piece)
+}
+
+// setObserved records rec, an observation of folder in run, in b, in
+// pieces of obsPieceSize.
+func setObserved(b *pebble.Batch, run uint64, folder string, rec Record) error {
+	enc, err := encodeValue(rec)
+	if err != nil {
+		return err
+	}
+	first := min(len(enc), obsPieceSize)
+	if err := b.Set(obsKey(run, folder), enc[:first], nil); err != nil {
+		return err
+	}
+	for piece, off := uint32(1), first; off < len(enc); piece, off = piece+1, off+obsPieceSize {
+		if err := b.Set(obsPieceKey(run, folder, piece), enc[off:min(off+obsPieceSize, len(enc))], nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// isObsPiece reports whether k is a continuation piece of an observation.
+func isObsPiece(k []byte) bool {
+	return len(k) > len(prefixObserved)+8 && bytes.IndexByte(k[len(prefixObserved)+8:], folderNameEnd) >= 0
+}
+
+// readObserved returns the key and the whole encoded value of the
+// observation whose first piece it is positioned at, joining the pieces
+// that follow; it is left on the last of them. A piece missing or out of
+// order is an error (ErrCorrupt).
+func readObserved(it *pebble.Iterator) (key, value []byte, err error) {
+	key = bytes.Clone(it.Key())
+	value = bytes.Clone(it.Value())
+	if isObsPiece(key) {
+		return key, nil, kinded(ErrCorrupt, "observation piece %q without its first piece", key)
+	}
+	for piece := uint32(1); it.Next(); piece++ {
+		k := it.Key()
+		if !isObsPiece(k) || !bytes.HasPrefix(k, key) {
+			it.Prev()
+			break
+		}
+		if want := obsPieceKey(0, "", piece); !bytes.Equal(k[len(key):], want[len(want)-5:]) {
+			return key, nil, kinded(ErrCorrupt, "observation %q: piece %q out of order (want piece %d)", key, k, piece)
+		}
+		value = append(value, it.Value()...)
+	}
+	return key, value, it.Error()
+}
+
 // intentBatch bounds the intents of one durable batch (AppendObserved).
 const intentBatch = 4096
 
@@ -278,7 +344,7 @@ func (s *Store) AppendObserved(run uint64, obs *Observation, ops []model.Op, msg
 		}
 		if obs != nil && start == 0 {
 			rec := Record{V: recordVersion, Kind: KindObserved, Run: run, Time: now, Obs: obs}
-			if err := setValue(b, obsKey(run, obs.Folder), rec); err != nil {
+			if err := setObserved(b, run, obs.Folder, rec); err != nil {
 				b.Close()
 				return nil, s.writeError("record observation", err)
 			}
@@ -327,7 +393,11 @@ func (s *Store) Observations(run uint64) ([]Observation, error) {
 	defer it.Close()
 	var out []Observation
 	for ok := it.First(); ok; ok = it.Next() {
-		rec, err := decodeObserved(it.Key(), it.Value())
+		k, v, err := readObserved(it)
+		if err != nil {
+			return nil, fmt.Errorf("journal %s: %w", s.dir, err)
+		}
+		rec, err := decodeObserved(k, v)
 		if err != nil {
 			return nil, fmt.Errorf("journal %s: %w", s.dir, err)
 		}

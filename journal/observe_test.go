@@ -1,7 +1,9 @@
 package journal
 
 import (
+	"bytes"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -187,4 +189,66 @@ func TestCompactKeepsStatusPendingAndNumbers(t *testing.T) {
 		t.Fatalf("run ID reused: %d", run4)
 	}
 	mustCheck(t, s2)
+}
+
+// A large folder's observation is stored in pieces, read back whole, and a
+// lost piece is caught by Check and by Observations.
+func TestLargeObservationInPieces(t *testing.T) {
+	s := openT(t, t.TempDir(), Options{Now: fixedClock()})
+	run, err := s.BeginRun(RunInfo{Command: "sync"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs := Observation{Folder: "Big", Remote: ObservedRemote{Exists: true, Status: model.RemoteFolderStatus{Name: "Big", UIDValidity: 1, UIDNext: 20001}}}
+	for uid := uint32(1); uid <= 20000; uid++ {
+		obs.Remote.Msgs = append(obs.Remote.Msgs, model.RemoteMsg{UID: uid, Flags: model.Seen, Size: int64(uid) * 3})
+	}
+	obs.Ops = ops("Big", 20000, 1)
+	// A folder whose name extends Big's sorts right after Big's pieces.
+	next := sampleObservation("Big/Sub")
+	if _, err := s.AppendObserved(run, &obs, obs.Ops, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AppendObserved(run, &next, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	pieces := 0
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte(prefixObserved), UpperBound: []byte("o0")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var second []byte
+	for ok := it.First(); ok; ok = it.Next() {
+		if len(it.Value()) > obsPieceSize {
+			t.Errorf("%q: value of %d bytes, more than a piece", it.Key(), len(it.Value()))
+		}
+		if isObsPiece(it.Key()) {
+			pieces++
+			if second == nil {
+				second = bytes.Clone(it.Key())
+			}
+		}
+	}
+	it.Close()
+	if pieces < 10 {
+		t.Fatalf("%d continuation pieces for a 20,000-message observation, want many", pieces)
+	}
+	got, err := s.Observations(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || !reflect.DeepEqual(got[0].Remote, obs.Remote) || !reflect.DeepEqual(got[0].Ops, obs.Ops) || got[1].Folder != "Big/Sub" {
+		t.Fatalf("observations read back: %d, first %q", len(got), got[0].Folder)
+	}
+	mustCheck(t, s)
+
+	if err := s.db.Delete(second, pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Check(); err == nil || !strings.Contains(err.Error(), "out of order") {
+		t.Fatalf("Check with a piece lost: %v", err)
+	}
+	if _, err := s.Observations(run); err == nil {
+		t.Fatal("Observations with a piece lost: no error")
+	}
 }
