@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"mailtrail/model"
@@ -204,9 +205,9 @@ func createReason(st model.FolderStatus, side string) string {
 // status to plan against (empty when it was voided).
 func planMessages(in Input, st model.FolderStatus) []model.Op {
 	folder := in.Folder
-	remote, local, localByUID := index(in)
-	usedRemote := make(map[uint32]bool)
-	usedLocal := make(map[string]bool)
+	ix := index(in)
+	usedRemote := make([]bool, ix.remoteCount()) // by rank
+	usedLocal := make([]bool, ix.localCount())
 
 	var fetch, upload, flags, deletes, book []model.Op
 
@@ -233,27 +234,32 @@ func planMessages(in Input, st model.FolderStatus) []model.Op {
 
 	for _, uid := range sortedRowUIDs(st.Rows) {
 		row := st.Rows[uid]
-		r, rok := remote[uid]
-		key := row.Key
-		l, lok := local[key]
+		ri, rok := ix.remoteRank(uid)
+		li, lok := ix.localRank(row.Key)
 		if !lok {
-			if k, ok := localByUID[uid]; ok && !usedLocal[k] {
-				key, l, lok = k, local[k], true
+			if k, ok := ix.localRankByUID(uid); ok && !usedLocal[k] {
+				li, lok = k, true
 			}
 		}
-		// A file already used, or one whose name now carries another UID of
-		// this folder (it was uploaded again after a crash), is not this
-		// row's message any more.
-		if lok && (usedLocal[key] || (l.UID != 0 && l.UID != uid && l.FMD5 == in.Local.FMD5 && localByUID[l.UID] == key)) {
-			lok = false
+		var l model.LocalMsg
+		if lok {
+			l = ix.localMsg(li)
+			// A file already used, or one whose name now carries another
+			// UID of this folder (it was uploaded again after a crash), is
+			// not this row's message any more.
+			if usedLocal[li] || (l.UID != 0 && l.UID != uid && l.FMD5 == in.Local.FMD5 && ix.claims(l.UID, li)) {
+				lok = false
+			}
 		}
 		switch {
 		case rok && lok:
-			usedRemote[uid], usedLocal[key] = true, true
+			usedRemote[ri], usedLocal[li] = true, true
+			r := ix.remoteMsg(ri)
 			merged := Merge(row.Flags, r.Flags, l.Flags)
-			pair(uid, key, merged, r, l, &row, mergeReason(row.Flags, r.Flags, l.Flags))
+			pair(uid, l.Key, merged, r, l, &row, mergeReason(row.Flags, r.Flags, l.Flags))
 		case rok && !lok:
-			usedRemote[uid] = true
+			usedRemote[ri] = true
+			r := ix.remoteMsg(ri)
 			if !onlyMarkedDeleted(row.Flags, r.Flags) {
 				fetch = append(fetch, model.Op{Kind: model.OpFetch, Folder: folder, UID: uid, Flags: r.Flags, Size: r.Size,
 					Reason: "deleted locally, but its flags changed on the server since the last sync: keeping it"})
@@ -262,13 +268,13 @@ func planMessages(in Input, st model.FolderStatus) []model.Op {
 					Reason: "deleted locally since the last sync"})
 			}
 		case !rok && lok:
-			usedLocal[key] = true
+			usedLocal[li] = true
 			if !onlyMarkedDeleted(row.Flags, l.Flags) {
-				upload = append(upload, model.Op{Kind: model.OpUpload, Folder: folder, UID: uid, Key: key, Flags: l.Flags,
+				upload = append(upload, model.Op{Kind: model.OpUpload, Folder: folder, UID: uid, Key: l.Key, Flags: l.Flags,
 					Size: l.Size, MinUID: in.Remote.Status.UIDNext,
 					Reason: "expunged on the server, but its flags changed locally since the last sync: keeping it"})
 			} else {
-				deletes = append(deletes, model.Op{Kind: model.OpDeleteLocal, Folder: folder, UID: uid, Key: key,
+				deletes = append(deletes, model.Op{Kind: model.OpDeleteLocal, Folder: folder, UID: uid, Key: l.Key,
 					Reason: "expunged on the server since the last sync"})
 			}
 		default:
@@ -278,28 +284,29 @@ func planMessages(in Input, st model.FolderStatus) []model.Op {
 	}
 
 	for _, m := range in.Remote.Msgs {
-		if usedRemote[m.UID] {
+		ri, _ := ix.remoteRank(m.UID)
+		if usedRemote[ri] {
 			continue
 		}
-		usedRemote[m.UID] = true
-		if k, ok := localByUID[m.UID]; ok && !usedLocal[k] {
+		usedRemote[ri] = true
+		if k, ok := ix.localRankByUID(m.UID); ok && !usedLocal[k] {
 			usedLocal[k] = true
-			l := local[k]
+			l := ix.localMsg(k)
 			// No common ancestor: keep every flag either side has.
 			merged := m.Flags | l.Flags
-			pair(m.UID, k, merged, m, l, nil, "paired without a status row: keeping the flags of both sides")
+			pair(m.UID, l.Key, merged, m, l, nil, "paired without a status row: keeping the flags of both sides")
 			continue
 		}
 		fetch = append(fetch, model.Op{Kind: model.OpFetch, Folder: folder, UID: m.UID, Flags: m.Flags, Size: m.Size,
 			Reason: "new on the server"})
 	}
 
-	for _, k := range sortedKeys(local) {
-		if usedLocal[k] {
+	for li, used := range usedLocal {
+		if used {
 			continue
 		}
-		l := local[k]
-		upload = append(upload, model.Op{Kind: model.OpUpload, Folder: folder, Key: k, Flags: l.Flags, Size: l.Size,
+		l := ix.localMsg(li)
+		upload = append(upload, model.Op{Kind: model.OpUpload, Folder: folder, Key: l.Key, Flags: l.Flags, Size: l.Size,
 			MinUID: in.Remote.Status.UIDNext, Reason: "new local message"})
 	}
 
@@ -308,39 +315,14 @@ func planMessages(in Input, st model.FolderStatus) []model.Op {
 	sortOps(flags)
 	sortOps(deletes)
 	sortOps(book)
-	out := make([]model.Op, 0, len(fetch)+len(upload)+len(flags)+len(deletes)+len(book))
-	out = append(out, fetch...)
+	// Appended to fetch: a cold sync's plan is all fetches, and is not
+	// copied.
+	out := slices.Grow(fetch, len(upload)+len(flags)+len(deletes)+len(book))
 	out = append(out, upload...)
 	out = append(out, flags...)
 	out = append(out, deletes...)
 	out = append(out, book...)
 	return out
-}
-
-// index maps a folder pair's server messages by UID, its local messages by
-// key, and the local keys by the UID their file names carry. A UID in a
-// file name counts only when it belongs to this folder (its FMD5). When two
-// files claim one UID (a copy), the first key in order wins and the other
-// is new.
-func index(in Input) (remote map[uint32]model.RemoteMsg, local map[string]model.LocalMsg, localByUID map[uint32]string) {
-	remote = make(map[uint32]model.RemoteMsg, len(in.Remote.Msgs))
-	for _, m := range in.Remote.Msgs {
-		remote[m.UID] = m
-	}
-	local = make(map[string]model.LocalMsg, len(in.Local.Msgs))
-	for _, m := range in.Local.Msgs {
-		local[m.Key] = m
-	}
-	localByUID = make(map[uint32]string)
-	for _, k := range sortedKeys(local) {
-		m := local[k]
-		if m.UID != 0 && (m.FMD5 == "" || m.FMD5 == in.Local.FMD5) {
-			if _, dup := localByUID[m.UID]; !dup {
-				localByUID[m.UID] = k
-			}
-		}
-	}
-	return remote, local, localByUID
 }
 
 // onlyMarkedDeleted reports whether a message's flags are those of the
@@ -382,15 +364,6 @@ func sortedRowUIDs(rows map[uint32]model.StatusRow) []uint32 {
 	}
 	sort.Slice(uids, func(i, j int) bool { return uids[i] < uids[j] })
 	return uids
-}
-
-func sortedKeys(m map[string]model.LocalMsg) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // sortOps orders operations of one group by kind, then UID, then key.

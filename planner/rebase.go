@@ -170,3 +170,12 @@ func unique[K comparable](keys []K, ids map[K]string) map[string]K {
 	}
 	return by
 }
+
+func sortedKeys(m map[string]model.LocalMsg) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -42,21 +42,25 @@ func applyWindow(in Input, w Window) Input {
 	if w.empty() {
 		return in
 	}
-	remote, local, localByUID := index(in)
+	ix := index(in)
 	dropUID := map[uint32]bool{}
 	dropKey := map[string]bool{}
 	rows := make(map[uint32]model.StatusRow, len(in.Status.Rows))
 	for uid, row := range in.Status.Rows {
 		out := false
-		if r, ok := remote[uid]; ok && w.remoteOut(r) {
+		if ri, ok := ix.remoteRank(uid); ok && w.remoteOut(ix.remoteMsg(ri)) {
 			out = true
 		}
-		key := row.Key
-		if _, ok := local[key]; !ok {
-			key = localByUID[uid]
+		key := ""
+		li, ok := ix.localRank(row.Key)
+		if !ok {
+			li, ok = ix.localRankByUID(uid)
 		}
-		if l, ok := local[key]; ok && key != "" && w.localOut(l) {
-			out = true
+		if ok {
+			key = ix.localMsg(li).Key
+			if w.localOut(ix.localMsg(li)) {
+				out = true
+			}
 		}
 		if out {
 			dropUID[uid] = true
