@@ -169,6 +169,9 @@ func (f *Folder) scanLocked(ctx context.Context) ([]model.LocalMsg, error) {
 var testHookAfterReadDir func(sub string)
 
 // readDirs reads new/ and cur/ once.
+// readDirChunk is how many directory entries readDirs reads at a time.
+const readDirChunk = 1024
+
 func (f *Folder) readDirs(ctx context.Context) ([]model.LocalMsg, map[string]fileRef, error) {
 	index := make(map[string]fileRef, len(f.index))
 	var msgs []model.LocalMsg
@@ -185,54 +188,64 @@ func (f *Folder) readDirs(ctx context.Context) ([]model.LocalMsg, map[string]fil
 			return nil, nil, fmt.Errorf("maildir folder %s: %w", f.name, err)
 		}
 		// File.ReadDir does not sort and, where the file system gives the
-		// type in the directory entry, does not stat.
-		entries, err := d.ReadDir(-1)
-		d.Close()
-		if err != nil {
-			return nil, nil, fmt.Errorf("maildir folder %s: read %s: %w", f.name, dir, err)
-		}
+		// type in the directory entry, does not stat. It is read in
+		// chunks: a folder of 100,000 messages would otherwise hold
+		// 100,000 directory entries at once on top of what is kept.
 		if msgs == nil {
-			msgs = make([]model.LocalMsg, 0, len(entries))
+			msgs = make([]model.LocalMsg, 0, max(len(f.index), 64))
 		}
-		for _, e := range entries {
-			name := e.Name()
-			if name == "" || name[0] == '.' || e.IsDir() {
-				continue
-			}
-			fn := parseFileName(name, f.store.infosep)
-			msg := model.LocalMsg{Key: fn.key, FMD5: fn.fmd5}
-			if fn.fmd5 == f.fmd5 {
-				msg.UID = fn.uid
-			} else if fn.fmd5 != "" {
-				msg.FromUID = fn.uid
-			}
-			msg.Flags, _ = model.ParseMaildir(fn.info)
-			if f.store.scanSizes {
-				info, err := e.Info()
-				if errors.Is(err, fs.ErrNotExist) {
-					continue // renamed or deleted since ReadDir
+		for {
+			entries, err := d.ReadDir(readDirChunk)
+			for _, e := range entries {
+				name := e.Name()
+				if name == "" || name[0] == '.' || e.IsDir() {
+					continue
 				}
-				if err != nil {
-					return nil, nil, fmt.Errorf("maildir folder %s: stat %s/%s: %w", f.name, sub, name, err)
+				fn := parseFileName(name, f.store.infosep)
+				msg := model.LocalMsg{Key: fn.key, FMD5: fn.fmd5}
+				if fn.fmd5 == f.fmd5 {
+					msg.UID = fn.uid
+				} else if fn.fmd5 != "" {
+					msg.FromUID = fn.uid
 				}
-				msg.Size = info.Size()
-				msg.Date = info.ModTime()
-			}
-			ref := fileRef{sub: sub, name: name}
-			if prev, dup := index[fn.key]; dup {
-				if _, err := os.Lstat(f.filePath(prev)); err == nil {
-					return nil, nil, fmt.Errorf("maildir folder %s: files %s/%s and %s/%s have the same message key %q (they differ only in U=, FMD5= or flags); remove or rename one of them",
-						f.name, prev.sub, prev.name, sub, name, fn.key)
+				msg.Flags, _ = model.ParseMaildir(fn.info)
+				if f.store.scanSizes {
+					info, err := e.Info()
+					if errors.Is(err, fs.ErrNotExist) {
+						continue // renamed or deleted since ReadDir
+					}
+					if err != nil {
+						d.Close()
+						return nil, nil, fmt.Errorf("maildir folder %s: stat %s/%s: %w", f.name, sub, name, err)
+					}
+					msg.Size = info.Size()
+					msg.Date = info.ModTime()
 				}
-				// The first file was renamed into the second while we read.
+				ref := fileRef{sub: sub, name: name}
+				if prev, dup := index[fn.key]; dup {
+					if _, err := os.Lstat(f.filePath(prev)); err == nil {
+						d.Close()
+						return nil, nil, fmt.Errorf("maildir folder %s: files %s/%s and %s/%s have the same message key %q (they differ only in U=, FMD5= or flags); remove or rename one of them",
+							f.name, prev.sub, prev.name, sub, name, fn.key)
+					}
+					// The first file was renamed into the second while we read.
+					index[fn.key] = ref
+					i := slices.IndexFunc(msgs, func(m model.LocalMsg) bool { return m.Key == fn.key })
+					msgs[i] = msg
+					continue
+				}
 				index[fn.key] = ref
-				i := slices.IndexFunc(msgs, func(m model.LocalMsg) bool { return m.Key == fn.key })
-				msgs[i] = msg
-				continue
+				msgs = append(msgs, msg)
 			}
-			index[fn.key] = ref
-			msgs = append(msgs, msg)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				d.Close()
+				return nil, nil, fmt.Errorf("maildir folder %s: read %s: %w", f.name, dir, err)
+			}
 		}
+		d.Close()
 		if testHookAfterReadDir != nil {
 			testHookAfterReadDir(sub)
 		}
