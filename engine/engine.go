@@ -502,7 +502,7 @@ func (a *Account) executeFolder(ctx context.Context, run uint64, w *folderWork) 
 		fr.Err = fmt.Errorf("journal intents: %w", err)
 		return
 	}
-	w.in = planner.Input{} // recorded: free it before the work
+	w.in, w.recorded = planner.Input{}, planner.Plan{} // recorded: free them before the work
 	steps := make([]executor.Step, len(seqs))
 	for i := range seqs {
 		steps[i] = executor.Step{Seq: seqs[i], Op: fr.Plan.Ops[i]}
