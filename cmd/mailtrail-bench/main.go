@@ -94,7 +94,7 @@ func run(args []string) int {
 	fs.StringVar(&tools, "tools", strings.Join(knownTools, ","), "tools to run, comma separated: "+strings.Join(knownTools, ","))
 	fs.StringVar(&o.work, "work", "", "working directory (new or empty; default: a temporary one, removed at the end)")
 	fs.StringVar(&o.mailtrail, "mailtrail", "", "mailtrail binary to measure (default: go build ./cmd/mailtrail of this module)")
-	fs.BoolVar(&o.profile, "profile", false, "write a CPU profile of every mailtrail run (MAILTRAIL_CPUPROFILE) to WORK/profiles")
+	fs.BoolVar(&o.profile, "profile", false, "write a CPU profile and a peak heap profile of every mailtrail run (MAILTRAIL_CPUPROFILE, MAILTRAIL_HEAPPROFILE) to WORK/profiles")
 	fs.BoolVar(&o.strace, "strace", false, "run mailtrail under strace -f -c -w (a syscall summary per run in WORK/strace; slows it: not for the table)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the working directory and the last round's Maildirs")
 	if err := fs.Parse(args); err != nil {
@@ -323,7 +323,8 @@ func runOne(o options, srv *testdovecot.Server, runner string, tr *toolRun, roun
 	if o.profile && tr.tool == "mailtrail" {
 		dir := filepath.Join(work, "profiles")
 		_ = os.MkdirAll(dir, 0o755)
-		env = append(env, "MAILTRAIL_CPUPROFILE="+filepath.Join(dir, fmt.Sprintf("%s-r%d.pprof", phase, round)))
+		env = append(env, "MAILTRAIL_CPUPROFILE="+filepath.Join(dir, fmt.Sprintf("%s-r%d.pprof", phase, round)),
+			"MAILTRAIL_HEAPPROFILE="+filepath.Join(dir, fmt.Sprintf("%s-r%d.heap", phase, round)))
 	}
 	argv := tr.argv
 	if o.strace && tr.tool == "mailtrail" {
