@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -99,6 +100,9 @@ func (s *Store) Check() error {
 			}
 		case hasPrefix(k, prefixObserved):
 			k, v, err := readObserved(it)
+			if errors.Is(err, errOrphanPiece) {
+				continue // the remains of an interrupted write (setObserved)
+			}
 			if err == nil {
 				_, err = decodeObserved(k, v)
 			}

@@ -3,6 +3,7 @@ package journal
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"time"
 
@@ -147,39 +148,134 @@ func fromUnixNano(n int64) time.Time {
 	return time.Unix(0, n).UTC()
 }
 
-// EncodeMsgpack writes the compact wire form.
+// EncodeMsgpack writes the compact wire form (obsWire), message by
+// message: an observation of a large folder is never built whole as wire
+// structs or, when written to the journal, as one buffer (setObserved).
 func (o *Observation) EncodeMsgpack(enc *msgpack.Encoder) error {
-	w := obsWire{
-		Folder: o.Folder, RExists: o.Remote.Exists, LExists: o.Local.Exists, FMD5: o.Local.FMD5,
-		RStatus:      obsRemoteStatus{UIDValidity: o.Remote.Status.UIDValidity, UIDNext: o.Remote.Status.UIDNext, Messages: o.Remote.Status.Messages, HighestModSeq: o.Remote.Status.HighestModSeq},
-		SUIDValidity: o.Status.UIDValidity, Options: o.Options, Ops: o.Ops, Refused: o.Refused, VoidedStatus: o.VoidedStatus,
-	}
-	if o.Identities != nil {
-		w.HasIDs, w.RIDs, w.LIDs = true, o.Identities.Remote, o.Identities.Local
-	}
-	w.RMsgs = make([]obsRemoteMsg, len(o.Remote.Msgs))
-	for i, m := range o.Remote.Msgs {
-		w.RMsgs[i] = obsRemoteMsg{UID: m.UID, Flags: uint8(m.Flags), Size: m.Size, Date: unixNano(m.InternalDate)}
-	}
-	w.LMsgs = make([]obsLocalMsg, len(o.Local.Msgs))
-	for i, m := range o.Local.Msgs {
-		fmd5 := m.FMD5
-		if fmd5 == o.Local.FMD5 {
-			fmd5 = ""
-		}
-		w.LMsgs[i] = obsLocalMsg{Key: m.Key, UID: m.UID, FMD5: fmd5, Flags: uint8(m.Flags), Size: m.Size}
+	var extra bool // any local message has a field of LExtra
+	for _, m := range o.Local.Msgs {
 		if m.FromUID != 0 || !m.Date.IsZero() {
-			if w.LExtra == nil {
-				w.LExtra = make([]obsLocalExtra, len(o.Local.Msgs))
-			}
-			w.LExtra[i] = obsLocalExtra{FromUID: m.FromUID, Date: unixNano(m.Date)}
+			extra = true
+			break
 		}
 	}
-	w.SRows = make([]obsStatusRow, len(o.Status.Rows))
-	for i, r := range o.Status.Rows {
-		w.SRows[i] = obsStatusRow{UID: r.UID, Key: r.Key, Flags: uint8(r.Flags)}
+	type field struct {
+		name string
+		omit bool
+		put  func() error
 	}
-	return enc.Encode(&w)
+	fields := []field{
+		{"f", false, func() error { return enc.EncodeString(o.Folder) }},
+		{"rx", !o.Remote.Exists, func() error { return enc.EncodeBool(true) }},
+		{"rs", false, func() error {
+			st := o.Remote.Status
+			return encodeAll(enc.EncodeArrayLen(4), enc.EncodeUint(uint64(st.UIDValidity)), enc.EncodeUint(uint64(st.UIDNext)),
+				enc.EncodeUint(uint64(st.Messages)), enc.EncodeUint(st.HighestModSeq))
+		}},
+		{"rm", false, func() error {
+			if err := enc.EncodeArrayLen(len(o.Remote.Msgs)); err != nil {
+				return err
+			}
+			for _, m := range o.Remote.Msgs {
+				if err := encodeAll(enc.EncodeArrayLen(4), enc.EncodeUint(uint64(m.UID)), enc.EncodeUint(uint64(m.Flags)),
+					enc.EncodeInt(m.Size), enc.EncodeInt(unixNano(m.InternalDate))); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{"lx", !o.Local.Exists, func() error { return enc.EncodeBool(true) }},
+		{"fmd5", o.Local.FMD5 == "", func() error { return enc.EncodeString(o.Local.FMD5) }},
+		{"lm", false, func() error {
+			if err := enc.EncodeArrayLen(len(o.Local.Msgs)); err != nil {
+				return err
+			}
+			for _, m := range o.Local.Msgs {
+				fmd5 := m.FMD5
+				if fmd5 == o.Local.FMD5 {
+					fmd5 = ""
+				}
+				if err := encodeAll(enc.EncodeArrayLen(5), enc.EncodeString(m.Key), enc.EncodeUint(uint64(m.UID)),
+					enc.EncodeString(fmd5), enc.EncodeUint(uint64(m.Flags)), enc.EncodeInt(m.Size)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{"lmx", !extra, func() error {
+			if err := enc.EncodeArrayLen(len(o.Local.Msgs)); err != nil {
+				return err
+			}
+			for _, m := range o.Local.Msgs {
+				if err := encodeAll(enc.EncodeArrayLen(2), enc.EncodeUint(uint64(m.FromUID)), enc.EncodeInt(unixNano(m.Date))); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{"suv", o.Status.UIDValidity == 0, func() error { return enc.EncodeUint(uint64(o.Status.UIDValidity)) }},
+		{"sr", false, func() error {
+			if err := enc.EncodeArrayLen(len(o.Status.Rows)); err != nil {
+				return err
+			}
+			for _, r := range o.Status.Rows {
+				if err := encodeAll(enc.EncodeArrayLen(3), enc.EncodeUint(uint64(r.UID)), enc.EncodeString(r.Key),
+					enc.EncodeUint(uint64(r.Flags))); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{"opt", len(o.Options) == 0, func() error { return enc.Encode(o.Options) }},
+		{"ops", len(o.Ops) == 0, func() error {
+			if err := enc.EncodeArrayLen(len(o.Ops)); err != nil {
+				return err
+			}
+			for i := range o.Ops {
+				if err := enc.Encode(&o.Ops[i]); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{"refused", o.Refused == "", func() error { return enc.EncodeString(o.Refused) }},
+		{"voided", !o.VoidedStatus, func() error { return enc.EncodeBool(true) }},
+		{"ids", o.Identities == nil, func() error { return enc.EncodeBool(true) }},
+		{"rid", o.Identities == nil || len(o.Identities.Remote) == 0, func() error { return enc.Encode(o.Identities.Remote) }},
+		{"lid", o.Identities == nil || len(o.Identities.Local) == 0, func() error { return enc.Encode(o.Identities.Local) }},
+	}
+	n := 0
+	for _, f := range fields {
+		if !f.omit {
+			n++
+		}
+	}
+	if err := enc.EncodeMapLen(n); err != nil {
+		return err
+	}
+	for _, f := range fields {
+		if f.omit {
+			continue
+		}
+		if err := enc.EncodeString(f.name); err != nil {
+			return err
+		}
+		if err := f.put(); err != nil {
+			return fmt.Errorf("observation of %q: field %s: %w", o.Folder, f.name, err)
+		}
+	}
+	return nil
+}
+
+// encodeAll returns the first error of a sequence of encoder calls. (The
+// calls are all made; after an error the encoder's output is discarded.)
+func encodeAll(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // DecodeMsgpack reads the compact wire form.
@@ -247,20 +343,74 @@ func obsPieceKey(run uint64, folder string, piece uint32) []byte {
 	return binary.BigEndian.AppendUint32(k, piece)
 }
 
-// setObserved records rec, an observation of folder in run, in b, in
-// pieces of obsPieceSize.
-func setObserved(b *pebble.Batch, run uint64, folder string, rec Record) error {
-	enc, err := encodeValue(rec)
-	if err != nil {
+// obsSideBatch is how many bytes of observation pieces go into one of the
+// unsynced batches setObserved commits before the synced one.
+const obsSideBatch = 1 << 20
+
+// setObserved records rec, an observation of folder in run: it streams the
+// encoded record in pieces of obsPieceSize, the continuation pieces
+// committed (without sync) in batches of their own as they are encoded,
+// the first piece into b, the caller's synced batch. A large observation
+// is thus never held whole, neither encoded nor in a batch. The synced
+// commit of b makes the pieces before it durable too (Pebble's log is
+// written in order); continuation pieces whose first piece was never
+// committed (a crash in between) are ignored by readers (readObserved) and
+// removed with their run's observations. Pieces an earlier attempt left
+// under the same run and folder are deleted first.
+func (s *Store) setObserved(b *pebble.Batch, run uint64, folder string, rec Record) error {
+	w := &pieceWriter{db: s.db, run: run, folder: folder, side: s.db.NewBatch()}
+	defer func() { w.side.Close() }()
+	if err := w.side.DeleteRange(obsPieceKey(run, folder, 0)[:len(obsKey(run, folder))+1],
+		append(obsKey(run, folder), folderNameEnd+1), nil); err != nil {
 		return err
 	}
-	first := min(len(enc), obsPieceSize)
-	if err := b.Set(obsKey(run, folder), enc[:first], nil); err != nil {
+	if err := msgpack.NewEncoder(w).Encode(rec); err != nil {
 		return err
 	}
-	for piece, off := uint32(1), first; off < len(enc); piece, off = piece+1, off+obsPieceSize {
-		if err := b.Set(obsPieceKey(run, folder, piece), enc[off:min(off+obsPieceSize, len(enc))], nil); err != nil {
+	if err := w.flush(true); err != nil {
+		return err
+	}
+	return b.Set(obsKey(run, folder), w.first, nil)
+}
+
+// pieceWriter cuts what is written to it into observation pieces.
+type pieceWriter struct {
+	db     *pebble.DB
+	run    uint64
+	folder string
+	buf    []byte
+	piece  uint32 // the next piece's number
+	first  []byte // piece 0, for the caller's batch
+	side   *pebble.Batch
+}
+
+func (w *pieceWriter) Write(p []byte) (int, error) {
+	w.buf = append(w.buf, p...)
+	if len(w.buf) >= obsPieceSize {
+		if err := w.flush(false); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+// flush emits the full pieces buffered (and, at the end, the rest).
+func (w *pieceWriter) flush(end bool) error {
+	for len(w.buf) >= obsPieceSize || (end && (len(w.buf) > 0 || w.piece == 0)) {
+		n := min(len(w.buf), obsPieceSize)
+		if w.piece == 0 {
+			w.first = bytes.Clone(w.buf[:n])
+		} else if err := w.side.Set(obsPieceKey(w.run, w.folder, w.piece), w.buf[:n], nil); err != nil {
 			return err
+		}
+		w.piece++
+		w.buf = w.buf[:copy(w.buf, w.buf[n:])]
+		if w.side.Len() >= obsSideBatch || end {
+			if err := w.side.Commit(pebble.NoSync); err != nil {
+				return err
+			}
+			w.side.Close()
+			w.side = w.db.NewBatch()
 		}
 	}
 	return nil
@@ -271,6 +421,11 @@ func isObsPiece(k []byte) bool {
 	return len(k) > len(prefixObserved)+8 && bytes.IndexByte(k[len(prefixObserved)+8:], folderNameEnd) >= 0
 }
 
+// errOrphanPiece is readObserved's answer for a continuation piece whose
+// first piece is missing: what a crash while an observation was written
+// leaves (setObserved), not damage. Readers skip it.
+var errOrphanPiece = errors.New("observation piece without its first piece")
+
 // readObserved returns the key and the whole encoded value of the
 // observation whose first piece it is positioned at, joining the pieces
 // that follow; it is left on the last of them. A piece missing or out of
@@ -279,7 +434,7 @@ func readObserved(it *pebble.Iterator) (key, value []byte, err error) {
 	key = bytes.Clone(it.Key())
 	value = bytes.Clone(it.Value())
 	if isObsPiece(key) {
-		return key, nil, kinded(ErrCorrupt, "observation piece %q without its first piece", key)
+		return key, nil, errOrphanPiece
 	}
 	for piece := uint32(1); it.Next(); piece++ {
 		k := it.Key()
@@ -344,7 +499,7 @@ func (s *Store) AppendObserved(run uint64, obs *Observation, ops []model.Op, msg
 		}
 		if obs != nil && start == 0 {
 			rec := Record{V: recordVersion, Kind: KindObserved, Run: run, Time: now, Obs: obs}
-			if err := setObserved(b, run, obs.Folder, rec); err != nil {
+			if err := s.setObserved(b, run, obs.Folder, rec); err != nil {
 				b.Close()
 				return nil, s.writeError("record observation", err)
 			}
@@ -394,6 +549,9 @@ func (s *Store) Observations(run uint64) ([]Observation, error) {
 	var out []Observation
 	for ok := it.First(); ok; ok = it.Next() {
 		k, v, err := readObserved(it)
+		if errors.Is(err, errOrphanPiece) {
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("journal %s: %w", s.dir, err)
 		}

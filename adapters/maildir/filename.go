@@ -48,22 +48,50 @@ func parseFileName(name string, infosep byte) fileName {
 		fn.key = base
 		return fn
 	}
-	var key strings.Builder
-	key.Grow(len(base))
-	key.WriteString(base[:comma])
-	for _, field := range strings.Split(base[comma+1:], ",") {
-		switch {
+	// Fields are read in place. When the U= and FMD5= fields come last,
+	// as in every name mailtrail and OfflineIMAP write, the key is a prefix
+	// of the name and shares its memory (a large folder holds one key per
+	// message); otherwise it is built from the other fields.
+	special := -1 // where the first U= or FMD5= field starts (its comma)
+	plainAfter := false
+	for pos := comma; pos < len(base); {
+		end := strings.IndexByte(base[pos+1:], ',')
+		if end < 0 {
+			end = len(base)
+		} else {
+			end += pos + 1
+		}
+		switch field := base[pos+1 : end]; {
 		case strings.HasPrefix(field, "U="):
 			if fn.uid == 0 {
 				if u, err := strconv.ParseUint(field[2:], 10, 32); err == nil {
 					fn.uid = uint32(u)
 				}
 			}
+			if special < 0 {
+				special = pos
+			}
 		case strings.HasPrefix(field, "FMD5="):
 			if fn.fmd5 == "" {
 				fn.fmd5 = field[5:]
 			}
+			if special < 0 {
+				special = pos
+			}
 		default:
+			plainAfter = plainAfter || special >= 0
+		}
+		pos = end
+	}
+	if !plainAfter {
+		fn.key = base[:special]
+		return fn
+	}
+	var key strings.Builder
+	key.Grow(len(base))
+	key.WriteString(base[:comma])
+	for _, field := range strings.Split(base[comma+1:], ",") {
+		if !strings.HasPrefix(field, "U=") && !strings.HasPrefix(field, "FMD5=") {
 			key.WriteByte(',')
 			key.WriteString(field)
 		}

@@ -31,6 +31,8 @@ func TestParseFileName(t *testing.T) {
 			fileName{key: "1700000000.M1P2.host,S=1234,W=1260", info: "Sab", hasInfo: true}},
 		{"dovecot fields after ours", "1700000000.M1P2.host,S=12,U=5,FMD5=abc:2,S", ':',
 			fileName{key: "1700000000.M1P2.host,S=12", uid: 5, fmd5: "abc", info: "S", hasInfo: true}},
+		{"another program's field between ours", "1700000000.M1P2.host,U=5,S=12,FMD5=abc:2,S", ':',
+			fileName{key: "1700000000.M1P2.host,S=12", uid: 5, fmd5: "abc", info: "S", hasInfo: true}},
 		{"mbsync, U= without FMD5", "1700000000.123_4.host,U=12:2,S", ':',
 			fileName{key: "1700000000.123_4.host", uid: 12, info: "S", hasInfo: true}},
 		{"windows-compatible info separator", "1709294400_0.4242.h,U=3,FMD5=abc!2,FS", '!',
