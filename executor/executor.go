@@ -40,6 +40,20 @@ type Executor struct {
 	// Progress, when set, is called after each checkpoint with each kind
 	// of operation it finished and how many of that kind are done so far.
 	Progress func(kind model.OpKind, done int)
+
+	held heldCheckpoint // see checkpoint
+}
+
+// heldCheckpoint is the results of operations whose effects are durable
+// but not yet recorded: the checkpoints of several groups of operations,
+// merged into one synced journal write.
+type heldCheckpoint struct {
+	cp      journal.Checkpoint
+	ok      []model.Op
+	touched map[journal.FolderUID]bool // the status rows cp changes
+	// flush: local files were renamed or removed for cp; the directories
+	// are synced before it is committed.
+	flush bool
 }
 
 // Result tallies what was done for one folder.
@@ -92,6 +106,12 @@ func (e *Executor) Execute(ctx context.Context, p *Pair, steps []Step) (Result, 
 		}
 		group := steps[i:j]
 		var err error
+		if !mergesCheckpoints(steps[i].Op.Kind) {
+			// It reads or writes the journal itself.
+			if err := e.commitHeld(p, &res); err != nil {
+				return res, err
+			}
+		}
 		switch steps[i].Op.Kind {
 		case model.OpCreateLocalFolder:
 			err = e.createLocal(ctx, p, group, &res)
@@ -119,18 +139,96 @@ func (e *Executor) Execute(ctx context.Context, p *Pair, steps []Step) (Result, 
 			err = fmt.Errorf("executor: unknown operation %v", steps[i].Op)
 		}
 		if err != nil {
+			// What was done before the error is recorded all the same.
+			if cerr := e.commitHeld(p, &res); cerr != nil {
+				e.Log.Warn().Err(cerr).Msg("could not record the operations done before the error; the next sync resolves them")
+			}
 			return res, err
+		}
+		if !mergesCheckpoints(steps[i].Op.Kind) {
+			if err := e.commitHeld(p, &res); err != nil {
+				return res, err
+			}
 		}
 		i = j
 	}
-	return res, nil
+	return res, e.commitHeld(p, &res)
 }
 
-// checkpoint commits results and status changes, counting what succeeded.
-// Status rows are recorded together with the UIDVALIDITY they belong to.
-func (e *Executor) checkpoint(p *Pair, res *Result, cp journal.Checkpoint, ok []model.Op) error {
+// mergesCheckpoints reports whether the operations of a kind record their
+// results through checkpoint only, so that they can be held and merged.
+func mergesCheckpoints(k model.OpKind) bool {
+	switch k {
+	case model.OpFetch, model.OpUpload, model.OpStoreRemote, model.OpSetLocalFlags, model.OpDeleteLocal,
+		model.OpExpungeRemote, model.OpPair, model.OpForget:
+		return true
+	}
+	return false
+}
+
+// checkpoint records results and status changes, counting what succeeded,
+// once the operations' effects are durable (local is true when local files
+// were renamed or removed and their directories still need a sync). The
+// checkpoints of consecutive groups of operations are held and merged, so
+// that a run with a few changes of each kind makes one synced journal write
+// instead of one per kind: held results are committed when they reach
+// CheckpointEvery, before a checkpoint that changes a status row they
+// change too (the journal applies a checkpoint's deletions before its
+// upserts, not in their order), before operations that read or write the
+// journal themselves, and when Execute returns. A crash while results are
+// held is a crash between effects and their checkpoint, which the next
+// run resolves (Recover) like any other.
+func (e *Executor) checkpoint(p *Pair, res *Result, cp journal.Checkpoint, ok []model.Op, local bool) error {
 	if len(cp.Results) == 0 && len(cp.Upsert) == 0 && len(cp.Delete) == 0 && len(cp.Folders) == 0 {
 		return nil
+	}
+	h := &e.held
+	conflict := len(cp.Folders) > 0
+	for _, u := range cp.Upsert {
+		conflict = conflict || h.touched[journal.FolderUID{Folder: u.Folder, UID: u.Row.UID}]
+	}
+	for _, d := range cp.Delete {
+		conflict = conflict || h.touched[d]
+	}
+	if conflict {
+		if err := e.commitHeld(p, res); err != nil {
+			return err
+		}
+	}
+	if h.touched == nil {
+		h.touched = map[journal.FolderUID]bool{}
+	}
+	for _, u := range cp.Upsert {
+		h.touched[journal.FolderUID{Folder: u.Folder, UID: u.Row.UID}] = true
+	}
+	for _, d := range cp.Delete {
+		h.touched[d] = true
+	}
+	h.cp.Results = append(h.cp.Results, cp.Results...)
+	h.cp.Upsert = append(h.cp.Upsert, cp.Upsert...)
+	h.cp.Delete = append(h.cp.Delete, cp.Delete...)
+	h.cp.Folders = append(h.cp.Folders, cp.Folders...)
+	h.ok = append(h.ok, ok...)
+	h.flush = h.flush || local
+	if len(h.cp.Results) >= e.CheckpointEvery || len(cp.Folders) > 0 {
+		return e.commitHeld(p, res)
+	}
+	return nil
+}
+
+// commitHeld commits the held checkpoint (checkpoint), the local
+// directories synced first when it needs them.
+func (e *Executor) commitHeld(p *Pair, res *Result) error {
+	h := &e.held
+	cp, ok, flush := h.cp, h.ok, h.flush
+	e.held = heldCheckpoint{}
+	if len(cp.Results) == 0 && len(cp.Upsert) == 0 && len(cp.Delete) == 0 && len(cp.Folders) == 0 {
+		return nil
+	}
+	if flush && p.LocalFolder != nil {
+		if err := p.LocalFolder.Flush(context.Background()); err != nil {
+			return fmt.Errorf("flush local folder %q: %w", p.Name, err)
+		}
 	}
 	if len(cp.Upsert) > 0 && p.RemoteFolder != nil && len(cp.Folders) == 0 {
 		cp.Folders = []journal.FolderMeta{remoteMeta(p)}
@@ -171,7 +269,7 @@ func (e *Executor) createLocal(ctx context.Context, p *Pair, steps []Step, res *
 	// the folder is synced as new.
 	cp := journal.Checkpoint{Results: []journal.OpResult{{Seq: s.Seq}},
 		Folders: []journal.FolderMeta{{Name: p.Name, Deleted: true}}}
-	return e.checkpoint(p, res, cp, []model.Op{s.Op})
+	return e.checkpoint(p, res, cp, []model.Op{s.Op}, false)
 }
 
 func (e *Executor) createRemote(ctx context.Context, p *Pair, steps []Step, res *Result) error {
@@ -192,7 +290,7 @@ func (e *Executor) createRemote(ctx context.Context, p *Pair, steps []Step, res 
 	p.RemoteFolder = rf
 	cp := journal.Checkpoint{Results: []journal.OpResult{{Seq: s.Seq}},
 		Folders: []journal.FolderMeta{{Name: p.Name, Deleted: true}, remoteMeta(p)}}
-	return e.checkpoint(p, res, cp, []model.Op{s.Op})
+	return e.checkpoint(p, res, cp, []model.Op{s.Op}, false)
 }
 
 // voidStatus sets aside the status of a folder about to be created, in a
@@ -324,7 +422,7 @@ func (e *Executor) fetchBatch(ctx context.Context, p *Pair, steps []Step, res *R
 		cp.Upsert = append(cp.Upsert, journal.FolderRow{Folder: p.Name, Row: model.StatusRow{UID: s.Op.UID, Key: key, Flags: s.Op.Flags}})
 		ok = append(ok, s.Op)
 	}
-	return e.checkpoint(p, res, cp, ok)
+	return e.checkpoint(p, res, cp, ok, false)
 }
 
 // localCheckpoints collects the results of operations that rename or
@@ -339,10 +437,7 @@ type localCheckpoints struct {
 }
 
 func (l *localCheckpoints) flush(ctx context.Context) error {
-	if err := l.p.LocalFolder.Flush(ctx); err != nil {
-		return fmt.Errorf("flush local folder %q: %w", l.p.Name, err)
-	}
-	err := l.e.checkpoint(l.p, l.res, l.cp, l.ok)
+	err := l.e.checkpoint(l.p, l.res, l.cp, l.ok, true)
 	l.cp, l.ok = journal.Checkpoint{}, nil
 	return err
 }
@@ -468,7 +563,7 @@ func (e *Executor) storeRemote(ctx context.Context, p *Pair, steps []Step, res *
 		cp.Results = append(cp.Results, journal.OpResult{Seq: s.Seq, UID: s.Op.UID})
 		ok = append(ok, s.Op)
 	}
-	return e.checkpoint(p, res, cp, ok)
+	return e.checkpoint(p, res, cp, ok, false)
 }
 
 func (e *Executor) localChanges(ctx context.Context, p *Pair, steps []Step, res *Result) error {
@@ -521,7 +616,7 @@ func (e *Executor) expungeRemote(ctx context.Context, p *Pair, steps []Step, res
 		cp.Delete = append(cp.Delete, journal.FolderUID{Folder: p.Name, UID: s.Op.UID})
 		ok = append(ok, s.Op)
 	}
-	return e.checkpoint(p, res, cp, ok)
+	return e.checkpoint(p, res, cp, ok, false)
 }
 
 func (e *Executor) bookkeeping(p *Pair, steps []Step, res *Result) error {
@@ -543,7 +638,7 @@ func (e *Executor) bookkeeping(p *Pair, steps []Step, res *Result) error {
 		}
 		ok = append(ok, s.Op)
 	}
-	return e.checkpoint(p, res, cp, ok)
+	return e.checkpoint(p, res, cp, ok, false)
 }
 
 // isFolderFatal reports whether an error means the folder cannot go on

@@ -94,7 +94,7 @@ func (e *Executor) moveLocal(ctx context.Context, p *Pair, steps []Step, res *Re
 			return fmt.Errorf("flush local folder %q: %w", p.Name, err)
 		}
 	}
-	if err := e.checkpoint(p, res, cp, ok); err != nil {
+	if err := e.checkpoint(p, res, cp, ok, false); err != nil {
 		return err
 	}
 	if len(fallback) == 0 {
@@ -174,6 +174,10 @@ func (e *Executor) moveFallback(ctx context.Context, p *Pair, steps []Step, res 
 		if err := lf.Flush(ctx); err != nil {
 			return fmt.Errorf("flush local folder %q: %w", name, err)
 		}
+	}
+	// The downloads' results first: they are what makes the removals safe.
+	if err := e.commitHeld(p, res); err != nil {
+		return err
 	}
 	if err := e.Journal.Checkpoint(cp); err != nil {
 		return fmt.Errorf("journal checkpoint: %w", err)

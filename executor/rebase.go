@@ -182,5 +182,5 @@ func (e *Executor) rebase(ctx context.Context, p *Pair, steps []Step, res *Resul
 	}
 	e.Log.Info().Int("repaired", len(pairs)).Int("renamed", renamed).Uint32("uidvalidity", s.Op.Validity).
 		Msg("folder re-paired under a new UIDVALIDITY")
-	return n, e.checkpoint(p, res, cp, ok)
+	return n, e.checkpoint(p, res, cp, ok, false)
 }
