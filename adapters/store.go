@@ -161,4 +161,9 @@ type Stamper interface {
 // were, so a stamp taken too close to the read is not trusted).
 type ScanStamper interface {
 	ScanStamp() (s Stamp, ok bool)
+	// StampSettles is the earliest time at which a Scan started would
+	// have its stamp trusted, if the folder does not change meanwhile:
+	// what to wait for before scanning again when ScanStamp is not
+	// trusted. The zero time when there is nothing to wait for.
+	StampSettles() time.Time
 }

@@ -61,20 +61,35 @@ func (a *Account) quietFolders(ctx context.Context, folders []string, remote map
 // looked like when they were observed, for quietFolders next time. stamp
 // is the local folder's as its scan saw it (ok when trusted).
 func (a *Account) recordQuiet(in planner.Input, plan planner.Plan, stamp adapters.Stamp, ok bool) {
-	rs := in.Remote.Status
-	if a.DryRun || !ok || len(plan.Ops) > 0 || plan.Refused != "" || !in.Remote.Exists || !in.Local.Exists ||
-		rs.HighestModSeq == 0 || (rs.UIDValidity != in.Status.UIDValidity && !(in.Status.UIDValidity == 0 && len(in.Status.Rows) == 0)) {
-		return
-	}
-	m := journal.FolderMeta{Name: in.Folder, UIDValidity: rs.UIDValidity, UIDNext: rs.UIDNext, Messages: rs.Messages,
-		HighestModSeq: rs.HighestModSeq, LocalCurMtime: stamp[0], LocalNewMtime: stamp[1], Synced: a.Now()}
-	if err := a.Journal.Checkpoint(journal.Checkpoint{Folders: []journal.FolderMeta{m}}); err != nil {
-		a.Log.Warn().Str("folder", in.Folder).Err(err).Msg("could not record the folder as unchanged (it is synced in full next time)")
+	if m, quiet := a.quietMeta(in, plan, stamp, ok); quiet {
+		a.saveQuiet([]journal.FolderMeta{m})
 	}
 }
 
-// settleWait is how long verifyAll waits, once, for the local folders
-// just written to be old enough for their stamps to be trusted.
+// quietMeta is what recordQuiet records, and whether it records anything.
+func (a *Account) quietMeta(in planner.Input, plan planner.Plan, stamp adapters.Stamp, ok bool) (journal.FolderMeta, bool) {
+	rs := in.Remote.Status
+	if a.DryRun || !ok || len(plan.Ops) > 0 || plan.Refused != "" || !in.Remote.Exists || !in.Local.Exists ||
+		rs.HighestModSeq == 0 || (rs.UIDValidity != in.Status.UIDValidity && !(in.Status.UIDValidity == 0 && len(in.Status.Rows) == 0)) {
+		return journal.FolderMeta{}, false
+	}
+	return journal.FolderMeta{Name: in.Folder, UIDValidity: rs.UIDValidity, UIDNext: rs.UIDNext, Messages: rs.Messages,
+		HighestModSeq: rs.HighestModSeq, LocalCurMtime: stamp[0], LocalNewMtime: stamp[1], Synced: a.Now()}, true
+}
+
+// saveQuiet records the metadata of quiet folders in one checkpoint.
+func (a *Account) saveQuiet(ms []journal.FolderMeta) {
+	if len(ms) == 0 {
+		return
+	}
+	if err := a.Journal.Checkpoint(journal.Checkpoint{Folders: ms}); err != nil {
+		a.Log.Warn().Int("folders", len(ms)).Err(err).Msg("could not record the folders as unchanged (they are synced in full next time)")
+	}
+}
+
+// settleWait bounds how long verifyAll waits, once, for the local folders
+// just written to be old enough for their stamps to be trusted (the
+// folders' own StampSettles, usually a few milliseconds away by then).
 const settleWait = 60 * time.Millisecond
 
 // verifyAll observes and plans again the folders whose plans were just
@@ -120,19 +135,28 @@ func (a *Account) verifyAll(ctx context.Context, works []*folderWork) {
 		ins[i].Local = planner.LocalState{Exists: true, FMD5: ws[i].p.LocalFolder.FMD5(), Msgs: msgs}
 		stamps[i], trusted[i] = ss.ScanStamp()
 	}
-	waited := false
-	for i := range ws {
-		scan(i)
-	}
+	parallel(len(ws), max(a.MaxConnections, 1), scan)
+	// Our own renames were just now: wait, once, until the folders whose
+	// stamps are not trusted yet would be, and scan those again.
+	var settles time.Time
+	again := 0
 	for i := range ws {
 		if ins[i] != nil && !trusted[i] {
-			if !waited {
-				time.Sleep(settleWait) // our own renames were just now
-				waited = true
+			again++
+			if t := ws[i].p.LocalFolder.(adapters.ScanStamper).StampSettles(); t.After(settles) {
+				settles = t
 			}
-			scan(i)
 		}
 	}
+	if again > 0 {
+		time.Sleep(min(time.Until(settles), settleWait))
+		parallel(len(ws), max(a.MaxConnections, 1), func(i int) {
+			if ins[i] != nil && !trusted[i] {
+				scan(i)
+			}
+		})
+	}
+	var quiet []journal.FolderMeta
 	for i, w := range ws {
 		in := ins[i]
 		if in == nil {
@@ -143,9 +167,12 @@ func (a *Account) verifyAll(ctx context.Context, works []*folderWork) {
 			continue
 		}
 		in.Status = st
-		a.recordQuiet(*in, planner.PlanFolder(*in, a.Planner), stamps[i], trusted[i])
+		if m, ok := a.quietMeta(*in, planner.PlanFolder(*in, a.Planner), stamps[i], trusted[i]); ok {
+			quiet = append(quiet, m)
+		}
 		ins[i] = nil
 	}
+	a.saveQuiet(quiet)
 }
 
 // observeRemoteAgain selects and lists the server folder afresh (the

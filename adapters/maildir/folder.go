@@ -107,10 +107,10 @@ type ScanState struct {
 // system's timestamp granularity, so that a change made in the same tick
 // as the read cannot leave the mtimes as they were. ext4, XFS, btrfs and
 // tmpfs keep nanoseconds and advance them by the kernel tick (at most
-// 10 ms): 50 ms. A file system that keeps whole seconds (mtimes without a
+// 10 ms, with HZ=100): twice that, 20 ms. A file system that keeps whole seconds (mtimes without a
 // sub-second part: some NFS servers, FAT) gets 2 s.
 const (
-	stampMargin       = 50 * time.Millisecond
+	stampMargin       = 20 * time.Millisecond
 	stampMarginCoarse = 2 * time.Second
 )
 
@@ -121,13 +121,31 @@ func (f *Folder) ScanStamp() (adapters.Stamp, bool) {
 	if st.Started.IsZero() {
 		return adapters.Stamp{}, false
 	}
-	margin := stampMargin
-	if st.CurMtime.Nanosecond() == 0 && st.NewMtime.Nanosecond() == 0 {
-		margin = stampMarginCoarse
-	}
-	limit := st.Started.Add(-margin)
-	ok := st.CurMtime.Before(limit) && st.NewMtime.Before(limit)
+	ok := st.CurMtime.Before(st.Started.Add(-st.margin())) && st.NewMtime.Before(st.Started.Add(-st.margin()))
 	return adapters.Stamp{st.CurMtime.UnixNano(), st.NewMtime.UnixNano()}, ok
+}
+
+// StampSettles is when a Scan started would be trusted (ScanStamp) if the
+// directories keep the mtimes the last Scan saw: the newer one plus the
+// margin, and a little more.
+func (f *Folder) StampSettles() time.Time {
+	st := f.LastScan()
+	if st.Started.IsZero() {
+		return time.Time{}
+	}
+	newest := st.CurMtime
+	if st.NewMtime.After(newest) {
+		newest = st.NewMtime
+	}
+	return newest.Add(st.margin() + time.Millisecond)
+}
+
+// margin is how much older than the scan the mtimes must be (stampMargin).
+func (st ScanState) margin() time.Duration {
+	if st.CurMtime.Nanosecond() == 0 && st.NewMtime.Nanosecond() == 0 {
+		return stampMarginCoarse
+	}
+	return stampMargin
 }
 
 // LastScan returns the state seen by the last successful Scan (the zero

@@ -516,3 +516,6 @@ func (f *LocalFolder) ScanStamp() (adapters.Stamp, bool) {
 	defer f.store.mu.Unlock()
 	return f.scanned, f.scanned != adapters.Stamp{}
 }
+
+// StampSettles is the zero time: an in-memory folder has no clock ticks.
+func (f *LocalFolder) StampSettles() time.Time { return time.Time{} }
