@@ -161,6 +161,9 @@ func (s *Store) Checkpoint(c Checkpoint) error {
 			return s.writeError("checkpoint", err)
 		}
 	}
+	if err := s.unquiet(b, c); err != nil {
+		return err
+	}
 	if b.Empty() {
 		return nil
 	}
@@ -168,6 +171,50 @@ func (s *Store) Checkpoint(c Checkpoint) error {
 		return s.writeError("checkpoint", err)
 	}
 	s.lastSeq += uint64(len(c.Results))
+	return nil
+}
+
+// unquiet forgets, in b, the no-change record (HIGHESTMODSEQ and local
+// stamps) of the folders whose rows c changes without writing their meta.
+// That record vouches that the rows were both sides' state at that
+// HIGHESTMODSEQ (the engine lists only what changed since, on its
+// strength); rows changed since vouch for nothing.
+func (s *Store) unquiet(b *pebble.Batch, c Checkpoint) error {
+	written := map[string]bool{}
+	for _, fm := range c.Folders {
+		written[fm.Name] = true
+	}
+	touched := map[string]bool{}
+	for _, u := range c.Upsert {
+		touched[u.Folder] = !written[u.Folder]
+	}
+	for _, d := range c.Delete {
+		touched[d.Folder] = !written[d.Folder]
+	}
+	for name, forget := range touched {
+		if !forget {
+			continue
+		}
+		v, closer, err := s.db.Get(folderKey(name))
+		if errors.Is(err, pebble.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return s.readError(fmt.Sprintf("read folder %q meta", name), err)
+		}
+		meta, err := decodeFolderMeta(name, v)
+		closer.Close()
+		if err != nil {
+			return fmt.Errorf("journal %s: %w", s.dir, err)
+		}
+		if meta.HighestModSeq == 0 && meta.LocalCurMtime == 0 && meta.LocalNewMtime == 0 {
+			continue
+		}
+		meta.HighestModSeq, meta.LocalCurMtime, meta.LocalNewMtime = 0, 0, 0
+		if err := setValue(b, folderKey(name), folderMetaValue{V: recordVersion, FolderMeta: meta}); err != nil {
+			return s.writeError("checkpoint", err)
+		}
+	}
 	return nil
 }
 

@@ -794,3 +794,29 @@ func encodeRowT(t testing.TB, key string) []byte {
 	}
 	return v
 }
+
+// A checkpoint that changes a folder's rows without its meta forgets the
+// folder's no-change record: the rows no longer are what it vouched for.
+func TestRowChangeForgetsQuietRecord(t *testing.T) {
+	s := openT(t, t.TempDir(), Options{})
+	quiet := FolderMeta{Name: "INBOX", UIDValidity: 5, UIDNext: 9, Messages: 2, HighestModSeq: 77, LocalCurMtime: 11, LocalNewMtime: 12}
+	other := FolderMeta{Name: "Sent", UIDValidity: 6, HighestModSeq: 88, LocalCurMtime: 13}
+	if err := s.Checkpoint(Checkpoint{Folders: []FolderMeta{quiet, other},
+		Upsert: []FolderRow{{Folder: "INBOX", Row: model.StatusRow{UID: 1, Key: "a"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, m, _ := s.FolderStatus("INBOX"); m.HighestModSeq != 77 {
+		t.Fatalf("meta written with its rows: %+v", m)
+	}
+	if err := s.Checkpoint(Checkpoint{Delete: []FolderUID{{Folder: "INBOX", UID: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	_, m, _ := s.FolderStatus("INBOX")
+	if m.HighestModSeq != 0 || m.LocalCurMtime != 0 || m.LocalNewMtime != 0 || m.UIDValidity != 5 || m.UIDNext != 9 {
+		t.Fatalf("after a row change without meta: %+v", m)
+	}
+	if _, m, _ := s.FolderStatus("Sent"); m.HighestModSeq != 88 {
+		t.Fatalf("an untouched folder lost its record: %+v", m)
+	}
+	mustCheck(t, s)
+}

@@ -186,15 +186,19 @@ type pendingEntry struct {
 // In a Checkpoint, a FolderMeta with Deleted set (and UIDValidity 0)
 // removes the folder's meta and all its status rows.
 type FolderMeta struct {
-	Name          string    `msgpack:"-"`
-	UIDValidity   uint32    `msgpack:"uv"`
-	UIDNext       uint32    `msgpack:"un"`
-	Messages      uint32    `msgpack:"msgs"`
-	HighestModSeq uint64    `msgpack:"hms,omitempty"`
-	LocalCurMtime int64     `msgpack:"curmt"`
-	LocalNewMtime int64     `msgpack:"newmt"`
-	Synced        time.Time `msgpack:"synced"`
-	Deleted       bool      `msgpack:"-"`
+	Name          string `msgpack:"-"`
+	UIDValidity   uint32 `msgpack:"uv"`
+	UIDNext       uint32 `msgpack:"un"`
+	Messages      uint32 `msgpack:"msgs"`
+	HighestModSeq uint64 `msgpack:"hms,omitempty"`
+	LocalCurMtime int64  `msgpack:"curmt"`
+	LocalNewMtime int64  `msgpack:"newmt"`
+	// PlanOptions identifies the planner options of the sync that found
+	// nothing to do (a hash): with other options (a maxage lifted, say)
+	// the same two sides may need work.
+	PlanOptions string    `msgpack:"po,omitempty"`
+	Synced      time.Time `msgpack:"synced"`
+	Deleted     bool      `msgpack:"-"`
 }
 
 // folderMetaValue is FolderMeta as stored under f/<folder>.
