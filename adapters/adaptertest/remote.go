@@ -48,6 +48,7 @@ func RunRemote(t *testing.T, newStore func(t *testing.T) adapters.Remote) {
 		{"Expunge", remoteExpunge},
 		{"UIDsAndValidity", remoteUIDsAndValidity},
 		{"HighestModSeq", remoteHighestModSeq},
+		{"ListChanges", remoteListChanges},
 		{"FindByIdentity", remoteFindByIdentity},
 		{"MessageIDs", remoteMessageIDs},
 		{"Move", remoteMove},
@@ -691,6 +692,47 @@ func remoteHighestModSeq(t *testing.T, ctx context.Context, s adapters.Remote) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// remoteListChanges: every UID, and in full exactly the messages added or
+// re-flagged since a HIGHESTMODSEQ (adapters.ChangeLister).
+func remoteListChanges(t *testing.T, ctx context.Context, s adapters.Remote) {
+	const name = "changes"
+	f := createSelect(t, ctx, s, name)
+	cl, ok := f.(closeOnce).RemoteFolder.(adapters.ChangeLister)
+	if !ok || f.Status().HighestModSeq == 0 {
+		t.Skip("the store has no modification sequences (no CONDSTORE)")
+	}
+	var uids []uint32
+	for i := range 4 {
+		uids = append(uids, appendMessage(t, ctx, f, NewMessage(fmt.Sprintf("changes-%d", i), "x"), model.Seen, i))
+	}
+	f.Close()
+	since := folderStatus(t, ctx, s, name).HighestModSeq
+	f = selectFolder(t, ctx, s, name)
+	cl = f.(closeOnce).RemoteFolder.(adapters.ChangeLister)
+	all, changed, err := cl.ListChanges(ctx, since)
+	if err != nil || !slices.Equal(all, uids) || len(changed) != 0 {
+		t.Fatalf("nothing changed: uids %v (want %v), changed %v, %v", all, uids, changed, err)
+	}
+	if err := f.StoreFlags(ctx, uids[1:2], model.Flagged, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Expunge(ctx, uids[2:3]); err != nil {
+		t.Fatal(err)
+	}
+	added := appendMessage(t, ctx, f, NewMessage("changes-new", "hello"), model.Answered, 9)
+	all, changed, err = cl.ListChanges(ctx, since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []uint32{uids[0], uids[1], uids[3], added}; !slices.Equal(all, want) {
+		t.Errorf("uids %v, want %v", all, want)
+	}
+	if len(changed) != 2 || changed[0].UID != uids[1] || changed[0].Flags != model.Seen|model.Flagged ||
+		changed[1].UID != added || changed[1].Flags != model.Answered || changed[1].Size == 0 || changed[1].InternalDate.IsZero() {
+		t.Errorf("changed %+v, want uid %d \\Seen \\Flagged and uid %d \\Answered with its size and date", changed, uids[1], added)
+	}
 }
 
 func remoteFindByIdentity(t *testing.T, ctx context.Context, s adapters.Remote) {

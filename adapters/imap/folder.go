@@ -158,19 +158,8 @@ func (f *Folder) List(ctx context.Context) ([]model.RemoteMsg, error) {
 	if err != nil {
 		return nil, err
 	}
-	var incomplete imap.UIDSet
-	for uid, m := range byUID {
-		if m.Size == 0 && m.InternalDate.IsZero() {
-			incomplete.AddNum(imap.UID(uid))
-		}
-	}
-	if len(incomplete) > 0 {
-		err := f.do(ctx, "UID FETCH "+setLabel(incomplete)+" (UID FLAGS RFC822.SIZE INTERNALDATE)", func(c *conn) error {
-			return fetchMeta(c, incomplete, byUID)
-		})
-		if err != nil {
-			return nil, err
-		}
+	if err := f.completeMeta(ctx, byUID); err != nil {
+		return nil, err
 	}
 	out := make([]model.RemoteMsg, 0, len(byUID))
 	for _, m := range byUID {
@@ -180,10 +169,33 @@ func (f *Folder) List(ctx context.Context) ([]model.RemoteMsg, error) {
 	return out, nil
 }
 
+// completeMeta asks again for the messages of byUID listed without their
+// size and date (a server that sent the items in parts).
+func (f *Folder) completeMeta(ctx context.Context, byUID map[uint32]model.RemoteMsg) error {
+	var incomplete imap.UIDSet
+	for uid, m := range byUID {
+		if m.Size == 0 && m.InternalDate.IsZero() {
+			incomplete.AddNum(imap.UID(uid))
+		}
+	}
+	if len(incomplete) == 0 {
+		return nil
+	}
+	return f.do(ctx, "UID FETCH "+setLabel(incomplete)+" (UID FLAGS RFC822.SIZE INTERNALDATE)", func(c *conn) error {
+		return fetchMeta(c, incomplete, byUID)
+	})
+}
+
 // fetchMeta runs UID FETCH set (UID FLAGS RFC822.SIZE INTERNALDATE) and
 // merges what comes into byUID. It reads every response to the end.
 func fetchMeta(c *conn, set imap.UIDSet, byUID map[uint32]model.RemoteMsg) error {
-	cmd := c.client.Fetch(set, &imap.FetchOptions{UID: true, Flags: true, RFC822Size: true, InternalDate: true})
+	return fetchMetaSince(c, set, 0, byUID)
+}
+
+// fetchMetaSince is fetchMeta of the messages whose modification sequence
+// is above since (CHANGEDSINCE; 0: every message).
+func fetchMetaSince(c *conn, set imap.UIDSet, since uint64, byUID map[uint32]model.RemoteMsg) error {
+	cmd := c.client.Fetch(set, &imap.FetchOptions{UID: true, Flags: true, RFC822Size: true, InternalDate: true, ChangedSince: since})
 	var firstErr error
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
 		buf, err := msg.Collect()
