@@ -239,6 +239,10 @@ type folderWork struct {
 	// verify: the plan was carried out without failure; the folder is
 	// observed again for the fast path (verifyAll).
 	verify bool
+	// planModSeq is the server folder's HIGHESTMODSEQ when it was listed
+	// for the plan, when its rows were of the same UIDVALIDITY (0
+	// otherwise): verifyAll lists only what changed since (listRemote).
+	planModSeq uint64
 }
 
 // syncFolders syncs folders in three phases and returns their reports in
@@ -377,7 +381,7 @@ func (a *Account) planFolder(ctx context.Context, run uint64, name string, remot
 		in.Remote.Exists = true
 		in.Remote.Status = rf.Status()
 	}
-	st, _, err := a.Journal.FolderStatus(name)
+	st, meta, err := a.Journal.FolderStatus(name)
 	if err != nil {
 		fr.Err = fmt.Errorf("read status: %w", err)
 		return w
@@ -390,14 +394,14 @@ func (a *Account) planFolder(ctx context.Context, run uint64, name string, remot
 			return w
 		}
 		log.Info().Int("pending", len(pending)).Int("recovered", found).Msg("resolved interrupted run")
-		if st, _, err = a.Journal.FolderStatus(name); err != nil {
+		if st, meta, err = a.Journal.FolderStatus(name); err != nil {
 			fr.Err = fmt.Errorf("read status: %w", err)
 			return w
 		}
 	}
 	in.Status = st
 	if p.RemoteFolder != nil {
-		msgs, err := p.RemoteFolder.List(ctx)
+		msgs, err := a.listRemote(ctx, p.RemoteFolder, st, meta.HighestModSeq)
 		if err != nil {
 			fr.Err = fmt.Errorf("list messages on server: %w", err)
 			return w
@@ -501,6 +505,9 @@ func (a *Account) executeFolder(ctx context.Context, run uint64, w *folderWork) 
 	if err != nil {
 		fr.Err = fmt.Errorf("journal intents: %w", err)
 		return
+	}
+	if w.in.Status.UIDValidity == w.in.Remote.Status.UIDValidity {
+		w.planModSeq = w.in.Remote.Status.HighestModSeq
 	}
 	w.in, w.recorded = planner.Input{}, planner.Plan{} // recorded: free them before the work
 	steps := make([]executor.Step, len(seqs))

@@ -499,6 +499,14 @@ func TestUnchangedFoldersAreSkipped(t *testing.T) {
 		t.Fatalf("local flag change not synced: %v", c)
 	}
 	r.converged(t, 10)
+	// Other planner options (a maxsize set, here): synced again, not skipped.
+	r.acct.Planner.Window.MaxSize = 1 << 30
+	if u := unchanged(r.sync(t)); u["INBOX"] || u["Archive"] {
+		t.Fatalf("skipped with other planner options: %v", u)
+	}
+	if u := unchanged(r.sync(t)); !u["INBOX"] || !u["Archive"] {
+		t.Fatalf("not skipped again with the same options: %v", u)
+	}
 	// Without CONDSTORE nothing is skipped.
 	r.remote.SetCondstore(false)
 	if u := unchanged(r.sync(t)); u["INBOX"] || u["Archive"] {

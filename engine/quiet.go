@@ -2,6 +2,9 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
+	"hash/fnv"
+	"strconv"
 	"time"
 
 	"mailtrail/adapters"
@@ -17,7 +20,9 @@ import (
 // answer and the local stamp stay exactly those, nothing changed on either
 // side (UIDNEXT and HIGHESTMODSEQ only grow; any message added, removed,
 // re-flagged or renamed moves them or the stamp), so the folder is neither
-// selected nor listed nor scanned. Anything else — a server without
+// selected nor listed nor scanned — as long as the planner's options are
+// those of that sync (a maxage lifted since must bring in what it held
+// back). Anything else — a server without
 // CONDSTORE, a pending intent, a plan that did something, a stamp taken
 // too close to a change — leaves nothing recorded, or something that
 // differs next time, and the folder is synced in full.
@@ -34,13 +39,14 @@ func (a *Account) quietFolders(ctx context.Context, folders []string, remote map
 	for _, m := range known {
 		meta[m.Name] = m
 	}
+	options := planOptionsID(a.Planner)
 	var sync []string
 	var quiet []FolderReport
 	for _, name := range folders {
 		m, r := meta[name], remote[name]
 		unchanged := local[name] && len(pending[name]) == 0 && m.HighestModSeq != 0 &&
 			r.UIDValidity == m.UIDValidity && r.UIDNext == m.UIDNext && r.Messages == m.Messages &&
-			r.HighestModSeq == m.HighestModSeq && (m.LocalCurMtime != 0 || m.LocalNewMtime != 0)
+			r.HighestModSeq == m.HighestModSeq && (m.LocalCurMtime != 0 || m.LocalNewMtime != 0) && m.PlanOptions == options
 		if unchanged {
 			st, err := stamper.FolderStamp(ctx, name)
 			unchanged = err == nil && st == adapters.Stamp{m.LocalCurMtime, m.LocalNewMtime}
@@ -74,7 +80,19 @@ func (a *Account) quietMeta(in planner.Input, plan planner.Plan, stamp adapters.
 		return journal.FolderMeta{}, false
 	}
 	return journal.FolderMeta{Name: in.Folder, UIDValidity: rs.UIDValidity, UIDNext: rs.UIDNext, Messages: rs.Messages,
-		HighestModSeq: rs.HighestModSeq, LocalCurMtime: stamp[0], LocalNewMtime: stamp[1], Synced: a.Now()}, true
+		HighestModSeq: rs.HighestModSeq, LocalCurMtime: stamp[0], LocalNewMtime: stamp[1], PlanOptions: planOptionsID(a.Planner),
+		Synced: a.Now()}, true
+}
+
+// planOptionsID identifies planner options: a hash of their JSON form.
+func planOptionsID(opts planner.Options) string {
+	b, err := json.Marshal(opts)
+	if err != nil {
+		return "?"
+	}
+	h := fnv.New64a()
+	h.Write(b)
+	return strconv.FormatUint(h.Sum64(), 36)
 }
 
 // saveQuiet records the metadata of quiet folders in one checkpoint.
@@ -157,16 +175,11 @@ func (a *Account) verifyAll(ctx context.Context, works []*folderWork) {
 		})
 	}
 	var quiet []journal.FolderMeta
-	for i, w := range ws {
+	for i := range ws {
 		in := ins[i]
 		if in == nil {
 			continue
 		}
-		st, _, err := a.Journal.FolderStatus(w.fr.Name)
-		if err != nil {
-			continue
-		}
-		in.Status = st
 		if m, ok := a.quietMeta(*in, planner.PlanFolder(*in, a.Planner), stamps[i], trusted[i]); ok {
 			quiet = append(quiet, m)
 		}
@@ -175,10 +188,16 @@ func (a *Account) verifyAll(ctx context.Context, works []*folderWork) {
 	a.saveQuiet(quiet)
 }
 
-// observeRemoteAgain selects and lists the server folder afresh (the
-// status it was selected with earlier is stale); nil when the server
-// cannot vouch for unchanged folders (no CONDSTORE) or on any error.
+// observeRemoteAgain reads the folder's status rows and selects and lists
+// the server folder afresh (the status it was selected with earlier is
+// stale), only what changed since the plan where it can (listRemote); nil
+// when the server cannot vouch for unchanged folders (no CONDSTORE) or on
+// any error.
 func (a *Account) observeRemoteAgain(ctx context.Context, w *folderWork) *planner.Input {
+	rows, _, err := a.Journal.FolderStatus(w.fr.Name)
+	if err != nil {
+		return nil
+	}
 	rf, err := a.Remote.SelectFolder(ctx, w.fr.Name)
 	if err != nil {
 		return nil
@@ -188,9 +207,9 @@ func (a *Account) observeRemoteAgain(ctx context.Context, w *folderWork) *planne
 	if st.HighestModSeq == 0 {
 		return nil
 	}
-	msgs, err := rf.List(ctx)
+	msgs, err := a.listRemote(ctx, rf, rows, w.planModSeq)
 	if err != nil {
 		return nil
 	}
-	return &planner.Input{Folder: w.fr.Name, Remote: planner.RemoteState{Exists: true, Status: st, Msgs: msgs}}
+	return &planner.Input{Folder: w.fr.Name, Remote: planner.RemoteState{Exists: true, Status: st, Msgs: msgs}, Status: rows}
 }

@@ -18,7 +18,8 @@ type Window struct {
 	MaxSize int64
 }
 
-func (w Window) empty() bool { return w.RemoteSince == 0 && w.LocalSince == 0 && w.MaxSize == 0 }
+// Empty reports whether the window lets every message through.
+func (w Window) Empty() bool { return w.RemoteSince == 0 && w.LocalSince == 0 && w.MaxSize == 0 }
 
 func (w Window) remoteOut(m model.RemoteMsg) bool {
 	return (w.RemoteSince != 0 && !m.InternalDate.IsZero() && m.InternalDate.Unix() < w.RemoteSince) ||
@@ -39,7 +40,7 @@ func (w Window) localOut(m model.LocalMsg) bool {
 // never read as a deletion on that side. A row whose message is gone from
 // both sides stays, to be forgotten.
 func applyWindow(in Input, w Window) Input {
-	if w.empty() {
+	if w.Empty() {
 		return in
 	}
 	ix := index(in)

@@ -1,0 +1,90 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	goimap "github.com/emersion/go-imap/v2"
+
+	"mailtrail/internal/sample"
+	"mailtrail/model"
+)
+
+// TestOnlyChangesListed: once a sync found nothing to do, the next one
+// asks Dovecot only for what changed since (UID SEARCH + CHANGEDSINCE), and
+// every kind of change still syncs exactly: a flag set and one cleared on
+// the server, a message expunged there, one delivered there, a flag set
+// locally, a file deleted locally. So does a change made after the sync
+// that followed (its verification listed only the changes too).
+func TestOnlyChangesListed(t *testing.T) {
+	s := dovecotServer(t)
+	ctx := context.Background()
+	f, err := s.dial(t).SelectFolder(ctx, "INBOX")
+	must(t, err)
+	for _, m := range sample.Messages("INBOX", 12, 5) {
+		_, err := f.Append(ctx, int64(len(m.Body)), bytes.NewReader(m.Body), model.Seen, m.Date)
+		must(t, err)
+	}
+	f.Close()
+	su := newSetup(t, s, "")
+	su.sync(t)
+	requireNothingToDo(t, su)
+
+	local := localByUID(t, su, "INBOX")
+	c := rawIMAP(t, s)
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	store := func(uid uint32, op goimap.StoreFlagsOp, fl goimap.Flag) {
+		t.Helper()
+		must(t, c.Store(goimap.UIDSetNum(goimap.UID(uid)), &goimap.StoreFlags{Op: op, Silent: true, Flags: []goimap.Flag{fl}}, nil).Close())
+	}
+	store(2, goimap.StoreFlagsAdd, goimap.FlagFlagged)
+	store(3, goimap.StoreFlagsDel, goimap.FlagSeen)
+	store(4, goimap.StoreFlagsAdd, goimap.FlagDeleted)
+	must(t, c.UIDExpunge(goimap.UIDSetNum(4)).Close())
+	must(t, c.Logout().Wait())
+	f, err = s.dial(t).SelectFolder(ctx, "INBOX")
+	must(t, err)
+	extra := sample.Messages("INBOX", 1, 99)[0]
+	_, err = f.Append(ctx, int64(len(extra.Body)), bytes.NewReader(extra.Body), model.Answered, extra.Date)
+	must(t, err)
+	f.Close()
+	renameFlags(t, su, "INBOX", local[5].Key, "FS")
+	removeByKey(t, su, "INBOX", local[6].Key)
+
+	code, out, errs := su.runSync(t, "--debug")
+	if code != 0 {
+		t.Fatalf("sync exited %d:\n%s\n%s", code, out, errs)
+	}
+	if !strings.Contains(errs, "listed the changes since the last sync") {
+		t.Fatalf("the server folder was listed in full, not only its changes:\n%s", errs)
+	}
+	got := remoteFlags(t, s, "INBOX")
+	want := map[uint32]model.Flags{1: model.Seen, 2: model.Seen | model.Flagged, 3: 0, 5: model.Seen | model.Flagged, 13: model.Answered}
+	for uid, fl := range want {
+		if got[uid] != fl {
+			t.Errorf("server uid %d: flags %s, want %s", uid, got[uid], fl)
+		}
+	}
+	if _, ok := got[4]; ok {
+		t.Error("uid 4 expunged on the server came back")
+	}
+	if _, ok := got[6]; ok {
+		t.Error("uid 6 deleted locally is still on the server")
+	}
+	assertConverged(t, s, su, 11)
+	requireNothingToDo(t, su)
+	// The verification after that sync listed only the changes too; a
+	// change now is found again.
+	renameFlags(t, su, "INBOX", local[7].Key, "RS")
+	if out := su.sync(t); !strings.Contains(out, "1 store-remote") {
+		t.Fatalf("a local flag change after the sync:\n%s", out)
+	}
+	if got := remoteFlags(t, s, "INBOX")[7]; got != model.Seen|model.Answered {
+		t.Fatalf("server uid 7: %s, want \\Seen \\Answered", got)
+	}
+	assertConverged(t, s, su, 11)
+}

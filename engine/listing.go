@@ -1,0 +1,70 @@
+package engine
+
+import (
+	"context"
+	"slices"
+
+	"mailtrail/adapters"
+	"mailtrail/model"
+)
+
+// listRemote lists a selected server folder for the planner. When the
+// status rows are known to be the server's state as of HIGHESTMODSEQ
+// since, only what changed after it is asked for (adapters.ChangeLister):
+// every UID, and the flags, size and date of the messages added or
+// re-flagged since; the others are as their status rows say. Otherwise,
+// and whenever anything does not add up, the folder is listed in full.
+//
+// since comes from one of two places. A folder's no-change record
+// (journal.FolderMeta.HighestModSeq) is written only after a plan that
+// found nothing to do, when the rows were both sides' state, and the
+// journal forgets it as soon as a checkpoint changes the rows otherwise.
+// The verification after a sync (verifyAll) uses the HIGHESTMODSEQ its
+// plan was made at: a message whose modification sequence is still at
+// most that was not re-flagged by the sync (a flag change made on the
+// server would have raised it), so its row holds the flags it had then,
+// which the plan recorded as they were.
+//
+// The messages listed from their rows have no size or date, which the
+// planner needs only for messages that changed (new ones, or re-flagged
+// ones it might download again) and for a maxage/maxsize window; with a
+// window, or a read-only side (where a row may record flags the server
+// never got), the folder is listed in full.
+func (a *Account) listRemote(ctx context.Context, rf adapters.RemoteFolder, st model.FolderStatus, since uint64) ([]model.RemoteMsg, error) {
+	cl, ok := rf.(adapters.ChangeLister)
+	status := rf.Status()
+	if !ok || since == 0 || status.HighestModSeq == 0 || since > status.HighestModSeq || st.UIDValidity != status.UIDValidity ||
+		a.Planner.Reset || !a.Planner.Window.Empty() || a.Planner.RemoteReadOnly || a.Planner.LocalReadOnly {
+		return rf.List(ctx)
+	}
+	uids, changed, err := cl.ListChanges(ctx, since)
+	if err != nil {
+		a.Log.Debug().Err(err).Str("folder", status.Name).Msg("listing only the changes failed: listing in full")
+		return rf.List(ctx)
+	}
+	out := make([]model.RemoteMsg, 0, len(uids)+len(changed))
+	c := 0
+	for _, uid := range uids {
+		for c < len(changed) && changed[c].UID < uid {
+			out = append(out, changed[c]) // arrived after the UID search
+			c++
+		}
+		if c < len(changed) && changed[c].UID == uid {
+			out = append(out, changed[c])
+			c++
+			continue
+		}
+		row, ok := st.Rows[uid]
+		if !ok {
+			// Unchanged since, yet unknown: the rows are not what since
+			// vouches for.
+			a.Log.Debug().Str("folder", status.Name).Uint32("uid", uid).Msg("an unchanged message has no status row: listing in full")
+			return rf.List(ctx)
+		}
+		out = append(out, model.RemoteMsg{UID: uid, Flags: row.Flags})
+	}
+	out = append(out, changed[c:]...)
+	a.Log.Debug().Str("folder", status.Name).Int("messages", len(out)).Int("changed", len(changed)).Uint64("since", since).
+		Msg("listed the changes since the last sync")
+	return slices.Clip(out), nil
+}
