@@ -76,6 +76,7 @@ func (b *Batch) Add(uid uint32, flags model.Flags, date time.Time, body io.Reade
 			continue
 		}
 		name = formatBase(key, uid, f.fmd5) + infoSuffix(s.infosep, infoLetters(flags, ""))
+		key = name[:len(key)] // the name's prefix: one string kept per file, not two
 		tmpPath = filepath.Join(f.path, "tmp", name)
 		var err error
 		file, err = os.OpenFile(tmpPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
@@ -156,7 +157,7 @@ func (b *Batch) Commit(ctx context.Context) error {
 			renameErr = err
 			break
 		}
-		f.index[p.key] = fileRef{sub: p.sub, name: p.name}
+		f.indexSet(p.key, fileRef{sub: p.sub, name: p.name})
 		touched[p.sub] = true
 		moved++
 		faultinject.Step(faultinject.Effect, "maildir rename into "+p.sub+"/"+p.name)

@@ -157,13 +157,17 @@ func (f *Folder) LastScan() ScanState {
 }
 
 func (f *Folder) scanLocked(ctx context.Context) ([]model.LocalMsg, error) {
+	// The old index goes before the new one is built: a large folder
+	// would hold both at once. Until a scan succeeds, lookups scan again.
+	hint := len(f.index)
+	f.index = nil
 	for attempt := 1; ; attempt++ {
 		started := time.Now()
 		cur1, new1, err := f.DirMtimes()
 		if err != nil {
 			return nil, err
 		}
-		msgs, index, err := f.readDirs(ctx)
+		msgs, index, err := f.readDirs(ctx, hint)
 		if err != nil {
 			return nil, err
 		}
@@ -186,12 +190,12 @@ func (f *Folder) scanLocked(ctx context.Context) ([]model.LocalMsg, error) {
 // read of a scan, to change the folder at the worst moment.
 var testHookAfterReadDir func(sub string)
 
-// readDirs reads new/ and cur/ once.
 // readDirChunk is how many directory entries readDirs reads at a time.
 const readDirChunk = 1024
 
-func (f *Folder) readDirs(ctx context.Context) ([]model.LocalMsg, map[string]fileRef, error) {
-	index := make(map[string]fileRef, len(f.index))
+// readDirs reads new/ and cur/ once; hint is how many files are expected.
+func (f *Folder) readDirs(ctx context.Context, hint int) ([]model.LocalMsg, map[string]fileRef, error) {
+	index := make(map[string]fileRef, hint)
 	var msgs []model.LocalMsg
 	for _, sub := range []string{"new", "cur"} {
 		if err := ctx.Err(); err != nil {
@@ -210,7 +214,7 @@ func (f *Folder) readDirs(ctx context.Context) ([]model.LocalMsg, map[string]fil
 		// chunks: a folder of 100,000 messages would otherwise hold
 		// 100,000 directory entries at once on top of what is kept.
 		if msgs == nil {
-			msgs = make([]model.LocalMsg, 0, max(len(f.index), 64))
+			msgs = make([]model.LocalMsg, 0, max(hint, 64))
 		}
 		for {
 			entries, err := d.ReadDir(readDirChunk)
@@ -272,6 +276,16 @@ func (f *Folder) readDirs(ctx context.Context) ([]model.LocalMsg, map[string]fil
 	return msgs, index, nil
 }
 
+// indexSet records where key's file is. The index is nil after a scan
+// that failed; what is recorded then is partial, and lookupLocked scans
+// again for what it lacks.
+func (f *Folder) indexSet(key string, ref fileRef) {
+	if f.index == nil {
+		f.index = map[string]fileRef{}
+	}
+	f.index[key] = ref
+}
+
 // lookupLocked returns where key is, rescanning once when it is not in the
 // index (or when rescan is true, because its indexed file vanished).
 func (f *Folder) lookupLocked(ctx context.Context, key string, rescan bool) (fileRef, error) {
@@ -319,7 +333,7 @@ func (f *Folder) renameLocked(key string, ref, newRef fileRef) error {
 		return err
 	}
 	faultinject.Step(faultinject.Effect, "maildir rename "+newRef.name)
-	f.index[key] = newRef
+	f.indexSet(key, newRef)
 	f.dirty[filepath.Join(f.path, ref.sub)] = true
 	f.dirty[filepath.Join(f.path, newRef.sub)] = true
 	return nil
