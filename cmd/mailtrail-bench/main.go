@@ -62,7 +62,7 @@ type options struct {
 	messages, folders, big, rounds int
 	tools                          []string
 	work, mailtrail                string
-	profile, strace, keep          bool
+	profile, strace, keep, debug   bool
 }
 
 // result is one tool's run in one phase of one round.
@@ -97,6 +97,7 @@ func run(args []string) int {
 	fs.BoolVar(&o.profile, "profile", false, "write a CPU profile and a peak heap profile of every mailtrail run (MAILTRAIL_CPUPROFILE, MAILTRAIL_HEAPPROFILE) to WORK/profiles")
 	fs.BoolVar(&o.strace, "strace", false, "run mailtrail under strace -f -c -w (a syscall summary per run in WORK/strace; slows it: not for the table)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the working directory and the last round's Maildirs")
+	fs.BoolVar(&o.debug, "debug", false, "run mailtrail with --debug: its log (WORK/<tool>-r<round>/log) times every IMAP command; slows it a little")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -327,6 +328,9 @@ func runOne(o options, srv *testdovecot.Server, runner string, tr *toolRun, roun
 			"MAILTRAIL_HEAPPROFILE="+filepath.Join(dir, fmt.Sprintf("%s-r%d.heap", phase, round)))
 	}
 	argv := tr.argv
+	if o.debug && tr.tool == "mailtrail" {
+		argv = append(slices.Clone(argv), "--debug")
+	}
 	if o.strace && tr.tool == "mailtrail" {
 		dir := filepath.Join(work, "strace")
 		_ = os.MkdirAll(dir, 0o755)
