@@ -125,7 +125,9 @@ var errSizeChanged = errors.New("message file changed while it was read")
 // into CRLF. It checks that exactly want bytes come out, so that an APPEND
 // of the announced size never sends a different message.
 type lfToCRLFReader struct {
-	src       *bufio.Reader
+	file io.Reader     // the source
+	src  *bufio.Reader // over file, from fileReaders at the first Read
+
 	closer    io.Closer
 	path      string // for errors
 	prevCR    bool   // the last source byte consumed was CR
@@ -136,8 +138,13 @@ type lfToCRLFReader struct {
 }
 
 func newLFToCRLFReader(src io.Reader, closer io.Closer, size int64, path string) *lfToCRLFReader {
-	return &lfToCRLFReader{src: bufio.NewReaderSize(src, copyBufferSize), closer: closer, want: size, path: path}
+	return &lfToCRLFReader{file: src, closer: closer, want: size, path: path}
 }
+
+// fileReaders are the buffered readers of lfToCRLFReaders, taken at their
+// first Read and given back at Close: a file opened only for its size (a
+// move being matched) costs no buffer, and uploads reuse theirs.
+var fileReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, copyBufferSize) }}
 
 func (r *lfToCRLFReader) Read(p []byte) (int, error) {
 	if r.err != nil {
@@ -145,6 +152,10 @@ func (r *lfToCRLFReader) Read(p []byte) (int, error) {
 	}
 	if len(p) == 0 {
 		return 0, nil
+	}
+	if r.src == nil {
+		r.src = fileReaders.Get().(*bufio.Reader)
+		r.src.Reset(r.file)
 	}
 	n := 0
 	if r.pendingLF {
@@ -217,8 +228,14 @@ func (r *lfToCRLFReader) Read(p []byte) (int, error) {
 	return n, r.err
 }
 
-// Close closes the underlying file.
+// Close closes the underlying file and gives the buffer back.
 func (r *lfToCRLFReader) Close() error {
+	if r.src != nil {
+		r.src.Reset(nil)
+		fileReaders.Put(r.src)
+		r.src = nil
+		r.err = errors.New("read after close")
+	}
 	if r.closer == nil {
 		return nil
 	}
