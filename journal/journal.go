@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/vmihailenco/msgpack/v5"
@@ -107,15 +108,23 @@ func (s *Store) Checkpoint(c Checkpoint) error {
 
 	now := s.now()
 	seen := make(map[uint64]bool, len(c.Results))
+	seqs := make([]uint64, len(c.Results))
+	for i, res := range c.Results {
+		seqs[i] = res.Seq
+	}
+	pending, err := s.pendingEntries(seqs)
+	if err != nil {
+		return err
+	}
 	for i := range c.Results {
 		res := c.Results[i]
 		if seen[res.Seq] {
 			return fmt.Errorf("journal %s: checkpoint: intent %d has two results; nothing was written", s.dir, res.Seq)
 		}
 		seen[res.Seq] = true
-		p, err := s.pendingEntry(res.Seq)
-		if err != nil {
-			return err
+		p, ok := pending[res.Seq]
+		if !ok {
+			return s.notPending(res.Seq)
 		}
 		rec := Record{V: recordVersion, Kind: KindDone, Run: p.Run, Time: now, Result: &res}
 		if err := setValue(b, journalKey(s.lastSeq+1+uint64(i)), rec); err != nil {
@@ -249,21 +258,48 @@ func (s *Store) validateCheckpoint(c Checkpoint) error {
 	return nil
 }
 
-// pendingEntry reads the pending index entry of intent seq.
-func (s *Store) pendingEntry(seq uint64) (pendingEntry, error) {
-	v, closer, err := s.db.Get(pendingKey(seq))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return pendingEntry{}, kinded(ErrNotPending, "journal %s: checkpoint: record %d is %s, not a pending intent; nothing was written", s.dir, seq, s.describeRecord(seq))
+
+// notPending is the error for a result whose intent is not pending.
+func (s *Store) notPending(seq uint64) error {
+	return kinded(ErrNotPending, "journal %s: checkpoint: record %d is %s, not a pending intent; nothing was written", s.dir, seq, s.describeRecord(seq))
+}
+
+// pendingEntries reads the pending entries of seqs (those that are
+// pending) with one iterator, in ascending order: a checkpoint's intents
+// are mostly consecutive, and one Get each (a cold sync checkpoints
+// 100,000) cost a tenth of the sync's CPU time.
+func (s *Store) pendingEntries(seqs []uint64) (map[uint64]pendingEntry, error) {
+	out := make(map[uint64]pendingEntry, len(seqs))
+	if len(seqs) == 0 {
+		return out, nil
 	}
+	sorted := slices.Clone(seqs)
+	slices.Sort(sorted)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: pendingKey(sorted[0]), UpperBound: pendingKey(sorted[len(sorted)-1] + 1)})
 	if err != nil {
-		return pendingEntry{}, s.readError(fmt.Sprintf("read pending intent %d", seq), err)
+		return nil, s.readError("read pending intents", err)
 	}
-	defer closer.Close()
-	p, err := decodePending(seq, v)
-	if err != nil {
-		return pendingEntry{}, fmt.Errorf("journal %s: %w", s.dir, err)
+	defer it.Close()
+	valid := it.First()
+	for _, seq := range sorted {
+		want := pendingKey(seq)
+		if valid && bytes.Compare(it.Key(), want) < 0 {
+			valid = it.SeekGE(want)
+		}
+		if !valid || !bytes.Equal(it.Key(), want) {
+			continue
+		}
+		p, err := decodePending(seq, it.Value())
+		if err != nil {
+			return nil, fmt.Errorf("journal %s: %w", s.dir, err)
+		}
+		out[seq] = p
+		valid = it.Next()
 	}
-	return p, nil
+	if err := it.Error(); err != nil {
+		return nil, s.readError("read pending intents", err)
+	}
+	return out, nil
 }
 
 // describeRecord says what journal record seq is, for an error message.

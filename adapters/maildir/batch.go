@@ -107,6 +107,17 @@ func (b *Batch) Add(uid uint32, flags model.Flags, date time.Time, body io.Reade
 	return key, nil
 }
 
+// noReplaceFallback is renameNoReplace where the file system cannot refuse
+// to replace by itself: a check, then a rename.
+func noReplaceFallback(from, to string) error {
+	if _, err := os.Lstat(to); err == nil {
+		return &os.LinkError{Op: "rename", Old: from, New: to, Err: fs.ErrExist}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return os.Rename(from, to)
+}
+
 // knownKey reports whether the folder's index already has key.
 func (f *Folder) knownKey(key string) bool {
 	f.mu.Lock()
@@ -146,14 +157,10 @@ func (b *Batch) Commit(ctx context.Context) error {
 	for _, p := range b.pending {
 		from := filepath.Join(f.path, "tmp", p.name)
 		to := filepath.Join(f.path, p.sub, p.name)
-		if _, err := os.Lstat(to); err == nil {
-			renameErr = fmt.Errorf("%s already exists; not replacing it", to)
-			break
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			renameErr = err
-			break
-		}
-		if err := os.Rename(from, to); err != nil {
+		if err := renameNoReplace(from, to); err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				err = fmt.Errorf("%s already exists; not replacing it", to)
+			}
 			renameErr = err
 			break
 		}

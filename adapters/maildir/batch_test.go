@@ -2,7 +2,9 @@ package maildir
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -160,5 +162,36 @@ func TestRemoveStaleTmp(t *testing.T) {
 	}
 	if got := listDir(t, tmp); len(got) != 1 || got[0] != "fresh" {
 		t.Fatalf("tmp/ holds %v, want [fresh]", got)
+	}
+}
+
+// A file is never renamed over another: renameNoReplace and its fallback
+// refuse, leaving both files, and rename otherwise.
+func TestRenameNoReplace(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		rename func(from, to string) error
+	}{{"renameat2", renameNoReplace}, {"fallback", noReplaceFallback}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			a, b, c := filepath.Join(dir, "a"), filepath.Join(dir, "b"), filepath.Join(dir, "c")
+			for _, p := range []string{a, b} {
+				if err := os.WriteFile(p, []byte(p), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := tc.rename(a, b); !errors.Is(err, fs.ErrExist) {
+				t.Fatalf("rename over an existing file: %v, want fs.ErrExist", err)
+			}
+			if got, _ := os.ReadFile(b); string(got) != b {
+				t.Fatalf("the existing file was replaced: %q", got)
+			}
+			if err := tc.rename(a, c); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(a); !errors.Is(err, fs.ErrNotExist) {
+				t.Fatalf("the source is still there: %v", err)
+			}
+		})
 	}
 }
