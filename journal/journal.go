@@ -258,7 +258,6 @@ func (s *Store) validateCheckpoint(c Checkpoint) error {
 	return nil
 }
 
-
 // notPending is the error for a result whose intent is not pending.
 func (s *Store) notPending(seq uint64) error {
 	return kinded(ErrNotPending, "journal %s: checkpoint: record %d is %s, not a pending intent; nothing was written", s.dir, seq, s.describeRecord(seq))
