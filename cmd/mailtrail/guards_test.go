@@ -17,6 +17,7 @@ import (
 
 	adimap "mailtrail/adapters/imap"
 	"mailtrail/internal/lockfile"
+	"mailtrail/model"
 )
 
 // The scenarios of docs/RELIABILITY.md "Safety guards", each on a real
@@ -141,8 +142,19 @@ func TestUIDValidityChangeRepairedWithoutCopying(t *testing.T) {
 	su.sync(t)
 	before := localKeys(t, su, "Archive.2024")
 	renumber(t, s, "Archive/2024")
-	// A flag changed locally meanwhile survives the re-pairing.
-	renameFlags(t, su, "Archive.2024", before[0], "FS")
+	// A flag changed locally meanwhile survives the re-pairing: \Flagged
+	// added to the first message (by UID: which one has the first file
+	// name depends on how the parallel downloads interleaved) without it.
+	byUID := localByUID(t, su, "Archive/2024")
+	var flagged model.LocalMsg
+	for uid := uint32(1); flagged.Key == ""; uid++ {
+		if m, ok := byUID[uid]; ok && m.Flags&model.Flagged == 0 {
+			flagged = m
+		} else if uid > 1000 {
+			t.Fatal("no message without \\Flagged in Archive/2024")
+		}
+	}
+	renameFlags(t, su, "Archive.2024", flagged.Key, (flagged.Flags | model.Flagged).Maildir())
 
 	code, out, errs := su.runSync(t, "--dry-run")
 	if code != 0 || !strings.Contains(out, "rebase-folder") || strings.Contains(out, "fetch") || strings.Contains(out, "upload") {
