@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -239,6 +240,9 @@ type folderWork struct {
 	// verify: the plan was carried out without failure; the folder is
 	// observed again for the fast path (verifyAll).
 	verify bool
+	// held: the server folder stayed selected from planning to execution
+	// (syncFolders).
+	held bool
 	// planModSeq is the server folder's HIGHESTMODSEQ when it was listed
 	// for the plan, when its rows were of the same UIDVALIDITY (0
 	// otherwise): verifyAll lists only what changed since (listRemote).
@@ -254,22 +258,44 @@ type folderWork struct {
 func (a *Account) syncFolders(ctx context.Context, run uint64, folders []string, remoteByName map[string]model.RemoteFolderStatus,
 	scans map[string]*localScan, pending map[string][]journal.Intent) []FolderReport {
 	works := make([]*folderWork, len(folders))
+	// A folder planned once every plan has started keeps its server folder
+	// selected for its execution: no plan is left to wait for its
+	// connection, and it saves a SELECT (which, for a large folder that
+	// just changed, makes the server read the folder again). At most
+	// MaxConnections are held, and they are executed first, so that the
+	// others find connections.
+	var started atomic.Int64
+	allStarted := func() bool { return started.Load() == int64(len(folders)) }
+	if l, ok := a.Remote.(interface{ MaxConnections() int }); ok && l.MaxConnections() < max(a.MaxConnections, 1) {
+		// More folders at once than the server has connections for:
+		// a held one could leave a running plan waiting forever.
+		allStarted = func() bool { return false }
+	}
 	a.eachFolder(len(folders), func(i int) {
+		started.Add(1)
 		_, rok := remoteByName[folders[i]]
 		start := time.Now()
 		a.progress(Event{Folder: folders[i], Phase: PhasePlan})
-		works[i] = a.planFolder(ctx, run, folders[i], rok, scans[folders[i]], pending[folders[i]])
+		works[i] = a.planFolder(ctx, run, folders[i], rok, scans[folders[i]], pending[folders[i]], allStarted)
 		works[i].fr.Elapsed = time.Since(start)
 	})
 	a.matchServerMoves(ctx, works)
 	for _, w := range works {
 		a.checkGuardLater(run, w)
 	}
-	a.eachFolder(len(works), func(i int) {
+	order := make([]*folderWork, 0, len(works))
+	for _, held := range []bool{true, false} {
+		for _, w := range works {
+			if w.held == held {
+				order = append(order, w)
+			}
+		}
+	}
+	a.eachFolder(len(order), func(i int) {
 		start := time.Now()
-		a.executeFolder(ctx, run, works[i])
-		a.folderDone(&works[i].fr)
-		works[i].fr.Elapsed += time.Since(start)
+		a.executeFolder(ctx, run, order[i])
+		a.folderDone(&order[i].fr)
+		order[i].fr.Elapsed += time.Since(start)
 	})
 	a.verifyAll(ctx, works)
 	reports := make([]FolderReport, len(works))
@@ -337,12 +363,18 @@ func (a *Account) wanted(name string) (bool, error) {
 // planFolder observes and plans one folder pair (resolving first what an
 // interrupted run left pending). The server folder is closed again before
 // it returns: executeFolder selects it anew.
-func (a *Account) planFolder(ctx context.Context, run uint64, name string, remoteExists bool, local *localScan, pending []journal.Intent) *folderWork {
+func (a *Account) planFolder(ctx context.Context, run uint64, name string, remoteExists bool, local *localScan, pending []journal.Intent,
+	mayHold func() bool) *folderWork {
 	w := &folderWork{fr: FolderReport{Name: name, Done: map[model.OpKind]int{}}, log: a.Log.With().Str("folder", name).Logger()}
 	fr, log := &w.fr, w.log
 	p := &executor.Pair{Name: name, Remote: a.Remote, Local: a.Local}
 	w.p = p
 	defer func() {
+		if p.RemoteFolder != nil && fr.Err == nil && fr.Plan.Refused == "" && !w.guardLater && !a.DryRun &&
+			len(fr.Plan.Ops) > 0 && mayHold() {
+			w.held = true // kept selected for executeFolder
+			return
+		}
 		if p.RemoteFolder != nil {
 			if err := p.RemoteFolder.Close(); err != nil && fr.Err == nil {
 				log.Debug().Err(err).Msg("closing remote folder")
@@ -475,11 +507,8 @@ func (a *Account) checkGuardLater(run uint64, w *folderWork) {
 // selected again (and checked to be the one planned).
 func (a *Account) executeFolder(ctx context.Context, run uint64, w *folderWork) {
 	fr, p := &w.fr, w.p
-	if fr.Err != nil || fr.Plan.Refused != "" || a.DryRun || len(fr.Plan.Ops) == 0 {
-		return
-	}
-	// The executor may select a folder it creates: whichever is selected
-	// at the end is closed.
+	// The executor may select a folder it creates, and planFolder may have
+	// kept it selected: whichever is selected at the end is closed.
 	defer func() {
 		if p.RemoteFolder != nil {
 			if err := p.RemoteFolder.Close(); err != nil && fr.Err == nil {
@@ -488,7 +517,10 @@ func (a *Account) executeFolder(ctx context.Context, run uint64, w *folderWork) 
 			p.RemoteFolder = nil
 		}
 	}()
-	if w.in.Remote.Exists {
+	if fr.Err != nil || fr.Plan.Refused != "" || a.DryRun || len(fr.Plan.Ops) == 0 {
+		return
+	}
+	if w.in.Remote.Exists && !w.held {
 		rf, err := a.Remote.SelectFolder(ctx, fr.Name)
 		if err != nil {
 			fr.Err = fmt.Errorf("select on server: %w", err)

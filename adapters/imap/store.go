@@ -99,6 +99,10 @@ func Dial(ctx context.Context, cfg Config) (*Store, error) {
 	return s, nil
 }
 
+// MaxConnections is how many connections the store opens at most: as many
+// folders can be selected at once.
+func (s *Store) MaxConnections() int { return s.cfg.MaxConnections }
+
 // Capabilities returns what the server advertised after login.
 func (s *Store) Capabilities() imap.CapSet { return s.caps }
 
