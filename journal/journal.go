@@ -166,7 +166,7 @@ func (s *Store) Checkpoint(c Checkpoint) error {
 		if fm.Deleted {
 			continue
 		}
-		if err := setValue(b, folderKey(fm.Name), folderMetaValue{V: recordVersion, FolderMeta: fm}); err != nil {
+		if err := setFolderMeta(b, fm); err != nil {
 			return s.writeError("checkpoint", err)
 		}
 	}
@@ -189,42 +189,35 @@ func (s *Store) Checkpoint(c Checkpoint) error {
 // HIGHESTMODSEQ (the engine lists only what changed since, on its
 // strength); rows changed since vouch for nothing.
 func (s *Store) unquiet(b *pebble.Batch, c Checkpoint) error {
-	written := map[string]bool{}
-	for _, fm := range c.Folders {
-		written[fm.Name] = true
-	}
 	touched := map[string]bool{}
 	for _, u := range c.Upsert {
-		touched[u.Folder] = !written[u.Folder]
+		touched[u.Folder] = true
 	}
 	for _, d := range c.Delete {
-		touched[d.Folder] = !written[d.Folder]
+		touched[d.Folder] = true
 	}
-	for name, forget := range touched {
-		if !forget {
-			continue
-		}
-		v, closer, err := s.db.Get(folderKey(name))
-		if errors.Is(err, pebble.ErrNotFound) {
-			continue
-		}
+	for _, fm := range c.Folders {
+		delete(touched, fm.Name) // its meta is written
+	}
+	for name := range touched {
+		meta, found, err := s.folderMeta(s.db, name)
 		if err != nil {
-			return s.readError(fmt.Sprintf("read folder %q meta", name), err)
+			return err
 		}
-		meta, err := decodeFolderMeta(name, v)
-		closer.Close()
-		if err != nil {
-			return fmt.Errorf("journal %s: %w", s.dir, err)
-		}
-		if meta.HighestModSeq == 0 && meta.LocalCurMtime == 0 && meta.LocalNewMtime == 0 {
+		if !found || (meta.HighestModSeq == 0 && meta.LocalCurMtime == 0 && meta.LocalNewMtime == 0) {
 			continue
 		}
 		meta.HighestModSeq, meta.LocalCurMtime, meta.LocalNewMtime = 0, 0, 0
-		if err := setValue(b, folderKey(name), folderMetaValue{V: recordVersion, FolderMeta: meta}); err != nil {
+		if err := setFolderMeta(b, meta); err != nil {
 			return s.writeError("checkpoint", err)
 		}
 	}
 	return nil
+}
+
+// setFolderMeta writes a folder's meta (f/<folder>) in b.
+func setFolderMeta(b *pebble.Batch, fm FolderMeta) error {
+	return setValue(b, folderKey(fm.Name), folderMetaValue{V: recordVersion, FolderMeta: fm})
 }
 
 func (s *Store) validateCheckpoint(c Checkpoint) error {

@@ -339,8 +339,12 @@ const obsPieceSize = 32 << 10
 // continuation of the observation under obsKey(run, folder): right after
 // it in key order, since no folder name holds a NUL byte.
 func obsPieceKey(run uint64, folder string, piece uint32) []byte {
-	k := append(obsKey(run, folder), folderNameEnd)
-	return binary.BigEndian.AppendUint32(k, piece)
+	return append(obsKey(run, folder), pieceSuffix(piece)...)
+}
+
+// pieceSuffix is what follows obsKey in a piece's key: 0x00 <piece:4>.
+func pieceSuffix(piece uint32) []byte {
+	return binary.BigEndian.AppendUint32([]byte{folderNameEnd}, piece)
 }
 
 // obsSideBatch is how many bytes of observation pieces go into one of the
@@ -360,8 +364,7 @@ const obsSideBatch = 1 << 20
 func (s *Store) setObserved(b *pebble.Batch, run uint64, folder string, rec Record) error {
 	w := &pieceWriter{db: s.db, run: run, folder: folder, side: s.db.NewBatch()}
 	defer func() { w.side.Close() }()
-	if err := w.side.DeleteRange(obsPieceKey(run, folder, 0)[:len(obsKey(run, folder))+1],
-		append(obsKey(run, folder), folderNameEnd+1), nil); err != nil {
+	if err := w.side.DeleteRange(append(obsKey(run, folder), folderNameEnd), append(obsKey(run, folder), folderNameEnd+1), nil); err != nil {
 		return err
 	}
 	if err := msgpack.NewEncoder(w).Encode(rec); err != nil {
@@ -442,7 +445,7 @@ func readObserved(it *pebble.Iterator) (key, value []byte, err error) {
 			it.Prev()
 			break
 		}
-		if want := obsPieceKey(0, "", piece); !bytes.Equal(k[len(key):], want[len(want)-5:]) {
+		if !bytes.Equal(k[len(key):], pieceSuffix(piece)) {
 			return key, nil, kinded(ErrCorrupt, "observation %q: piece %q out of order (want piece %d)", key, k, piece)
 		}
 		value = append(value, it.Value()...)

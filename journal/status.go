@@ -24,18 +24,9 @@ func (s *Store) FolderStatus(name string) (model.FolderStatus, FolderMeta, error
 	snap := s.db.NewSnapshot()
 	defer snap.Close()
 
-	meta := FolderMeta{Name: name}
-	v, closer, err := snap.Get(folderKey(name))
-	switch {
-	case errors.Is(err, pebble.ErrNotFound):
-	case err != nil:
-		return model.FolderStatus{}, FolderMeta{}, s.readError(fmt.Sprintf("read folder %q meta", name), err)
-	default:
-		meta, err = decodeFolderMeta(name, v)
-		closer.Close()
-		if err != nil {
-			return model.FolderStatus{}, FolderMeta{}, fmt.Errorf("journal %s: %w", s.dir, err)
-		}
+	meta, _, err := s.folderMeta(snap, name)
+	if err != nil {
+		return model.FolderStatus{}, FolderMeta{}, err
 	}
 
 	// The remote message count is a good size hint; capped so that a
@@ -65,6 +56,24 @@ func (s *Store) FolderStatus(name string) (model.FolderStatus, FolderMeta, error
 		return model.FolderStatus{}, FolderMeta{}, s.readError(fmt.Sprintf("read folder %q rows", name), err)
 	}
 	return st, meta, nil
+}
+
+// folderMeta reads the meta of folder name from r: found is false (and
+// the meta zero but for its name) when there is none.
+func (s *Store) folderMeta(r pebble.Reader, name string) (meta FolderMeta, found bool, err error) {
+	v, closer, err := r.Get(folderKey(name))
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+		return FolderMeta{Name: name}, false, nil
+	case err != nil:
+		return FolderMeta{}, false, s.readError(fmt.Sprintf("read folder %q meta", name), err)
+	}
+	defer closer.Close()
+	meta, err = decodeFolderMeta(name, v)
+	if err != nil {
+		return FolderMeta{}, false, fmt.Errorf("journal %s: %w", s.dir, err)
+	}
+	return meta, true, nil
 }
 
 // Folders returns the meta of every folder the status store knows, sorted
