@@ -179,7 +179,7 @@ func mergesCheckpoints(k model.OpKind) bool {
 // held is a crash between effects and their checkpoint, which the next
 // run resolves (Recover) like any other.
 func (e *Executor) checkpoint(p *Pair, res *Result, cp journal.Checkpoint, ok []model.Op, local bool) error {
-	if len(cp.Results) == 0 && len(cp.Upsert) == 0 && len(cp.Delete) == 0 && len(cp.Folders) == 0 {
+	if emptyCheckpoint(cp) {
 		return nil
 	}
 	h := &e.held
@@ -216,13 +216,18 @@ func (e *Executor) checkpoint(p *Pair, res *Result, cp journal.Checkpoint, ok []
 	return nil
 }
 
+// emptyCheckpoint reports whether cp records nothing.
+func emptyCheckpoint(cp journal.Checkpoint) bool {
+	return len(cp.Results) == 0 && len(cp.Upsert) == 0 && len(cp.Delete) == 0 && len(cp.Folders) == 0
+}
+
 // commitHeld commits the held checkpoint (checkpoint), the local
 // directories synced first when it needs them.
 func (e *Executor) commitHeld(p *Pair, res *Result) error {
 	h := &e.held
 	cp, ok, flush := h.cp, h.ok, h.flush
 	e.held = heldCheckpoint{}
-	if len(cp.Results) == 0 && len(cp.Upsert) == 0 && len(cp.Delete) == 0 && len(cp.Folders) == 0 {
+	if emptyCheckpoint(cp) {
 		return nil
 	}
 	if flush && p.LocalFolder != nil {
