@@ -196,84 +196,94 @@ const readDirChunk = 1024
 // readDirs reads new/ and cur/ once; hint is how many files are expected.
 func (f *Folder) readDirs(ctx context.Context, hint int) ([]model.LocalMsg, map[string]fileRef, error) {
 	index := make(map[string]fileRef, hint)
-	var msgs []model.LocalMsg
+	msgs := make([]model.LocalMsg, 0, max(hint, 64))
 	for _, sub := range []string{"new", "cur"} {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
 		}
-		dir := filepath.Join(f.path, sub)
-		d, err := os.Open(dir)
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil, nil, fmt.Errorf("maildir folder %s: missing %s/ directory: %w", f.name, sub, adapters.ErrNoFolder)
-			}
-			return nil, nil, fmt.Errorf("maildir folder %s: %w", f.name, err)
+		if err := f.readDir(sub, index, &msgs); err != nil {
+			return nil, nil, err
 		}
-		// File.ReadDir does not sort and, where the file system gives the
-		// type in the directory entry, does not stat. It is read in
-		// chunks: a folder of 100,000 messages would otherwise hold
-		// 100,000 directory entries at once on top of what is kept.
-		if msgs == nil {
-			msgs = make([]model.LocalMsg, 0, max(hint, 64))
-		}
-		for {
-			entries, err := d.ReadDir(readDirChunk)
-			for _, e := range entries {
-				name := e.Name()
-				if name == "" || name[0] == '.' || e.IsDir() {
-					continue
-				}
-				fn := parseFileName(name, f.store.infosep)
-				msg := model.LocalMsg{Key: fn.key, FMD5: fn.fmd5}
-				if fn.fmd5 == f.fmd5 {
-					msg.UID = fn.uid
-				} else if fn.fmd5 != "" {
-					msg.FromUID = fn.uid
-				}
-				msg.Flags, _ = model.ParseMaildir(fn.info)
-				if f.store.scanSizes {
-					info, err := e.Info()
-					if errors.Is(err, fs.ErrNotExist) {
-						continue // renamed or deleted since ReadDir
-					}
-					if err != nil {
-						d.Close()
-						return nil, nil, fmt.Errorf("maildir folder %s: stat %s/%s: %w", f.name, sub, name, err)
-					}
-					msg.Size = info.Size()
-					msg.Date = info.ModTime()
-				}
-				ref := fileRef{sub: sub, name: name}
-				if prev, dup := index[fn.key]; dup {
-					if _, err := os.Lstat(f.filePath(prev)); err == nil {
-						d.Close()
-						return nil, nil, fmt.Errorf("maildir folder %s: files %s/%s and %s/%s have the same message key %q (they differ only in U=, FMD5= or flags); remove or rename one of them",
-							f.name, prev.sub, prev.name, sub, name, fn.key)
-					}
-					// The first file was renamed into the second while we read.
-					index[fn.key] = ref
-					i := slices.IndexFunc(msgs, func(m model.LocalMsg) bool { return m.Key == fn.key })
-					msgs[i] = msg
-					continue
-				}
-				index[fn.key] = ref
-				msgs = append(msgs, msg)
-			}
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				d.Close()
-				return nil, nil, fmt.Errorf("maildir folder %s: read %s: %w", f.name, dir, err)
-			}
-		}
-		d.Close()
 		if testHookAfterReadDir != nil {
 			testHookAfterReadDir(sub)
 		}
 	}
 	slices.SortFunc(msgs, func(a, b model.LocalMsg) int { return strings.Compare(a.Key, b.Key) })
 	return msgs, index, nil
+}
+
+// readDir adds the message files of sub/ to index and msgs. File.ReadDir
+// does not sort and, where the file system gives the type in the directory
+// entry, does not stat. The directory is read in chunks: a folder of
+// 100,000 messages would otherwise hold 100,000 directory entries at once
+// on top of what is kept.
+func (f *Folder) readDir(sub string, index map[string]fileRef, msgs *[]model.LocalMsg) error {
+	dir := filepath.Join(f.path, sub)
+	d, err := os.Open(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("maildir folder %s: missing %s/ directory: %w", f.name, sub, adapters.ErrNoFolder)
+		}
+		return fmt.Errorf("maildir folder %s: %w", f.name, err)
+	}
+	defer d.Close()
+	for {
+		entries, err := d.ReadDir(readDirChunk)
+		for _, e := range entries {
+			if err := f.addEntry(sub, e, index, msgs); err != nil {
+				return err
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("maildir folder %s: read %s: %w", f.name, dir, err)
+		}
+	}
+}
+
+// addEntry adds a directory entry of sub/ to index and msgs, when it is a
+// message file (not a dotfile or a directory, and still there).
+func (f *Folder) addEntry(sub string, e fs.DirEntry, index map[string]fileRef, msgs *[]model.LocalMsg) error {
+	name := e.Name()
+	if name == "" || name[0] == '.' || e.IsDir() {
+		return nil
+	}
+	fn := parseFileName(name, f.store.infosep)
+	msg := model.LocalMsg{Key: fn.key, FMD5: fn.fmd5}
+	if fn.fmd5 == f.fmd5 {
+		msg.UID = fn.uid
+	} else if fn.fmd5 != "" {
+		msg.FromUID = fn.uid
+	}
+	msg.Flags, _ = model.ParseMaildir(fn.info)
+	if f.store.scanSizes {
+		info, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // renamed or deleted since ReadDir
+		}
+		if err != nil {
+			return fmt.Errorf("maildir folder %s: stat %s/%s: %w", f.name, sub, name, err)
+		}
+		msg.Size = info.Size()
+		msg.Date = info.ModTime()
+	}
+	ref := fileRef{sub: sub, name: name}
+	if prev, dup := index[fn.key]; dup {
+		if _, err := os.Lstat(f.filePath(prev)); err == nil {
+			return fmt.Errorf("maildir folder %s: files %s/%s and %s/%s have the same message key %q (they differ only in U=, FMD5= or flags); remove or rename one of them",
+				f.name, prev.sub, prev.name, sub, name, fn.key)
+		}
+		// The first file was renamed into the second while we read.
+		index[fn.key] = ref
+		i := slices.IndexFunc(*msgs, func(m model.LocalMsg) bool { return m.Key == fn.key })
+		(*msgs)[i] = msg
+		return nil
+	}
+	index[fn.key] = ref
+	*msgs = append(*msgs, msg)
+	return nil
 }
 
 // indexSet records where key's file is. The index is nil after a scan
