@@ -257,7 +257,6 @@ func (f *LocalFolder) SetUID(ctx context.Context, key string, uid uint32) error 
 	return nil
 }
 
-// Delete removes the message; an absent key is not an error.
 // MoveTo moves the message into dest (a folder of the same store) with
 // uid and flags; the key stays. A key dest already has is an error.
 func (f *LocalFolder) MoveTo(ctx context.Context, key string, dest adapters.LocalFolder, uid uint32, flags model.Flags) error {
@@ -290,6 +289,7 @@ func (f *LocalFolder) MoveTo(ctx context.Context, key string, dest adapters.Loca
 	return nil
 }
 
+// Delete removes the message; an absent key is not an error.
 func (f *LocalFolder) Delete(ctx context.Context, key string) error {
 	lf, err := f.lock(ctx)
 	if err != nil {
