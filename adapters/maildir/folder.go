@@ -190,7 +190,7 @@ func (f *Folder) scanLocked(ctx context.Context) ([]model.LocalMsg, error) {
 // read of a scan, to change the folder at the worst moment.
 var testHookAfterReadDir func(sub string)
 
-// readDirChunk is how many directory entries readDirs reads at a time.
+// readDirChunk is how many directory entries readDir reads at a time.
 const readDirChunk = 1024
 
 // readDirs reads new/ and cur/ once; hint is how many files are expected.
