@@ -23,6 +23,7 @@ import (
 	"sync"
 
 	"mailtrail/adapters"
+	"mailtrail/internal/utf7"
 	"mailtrail/model"
 )
 
@@ -66,7 +67,7 @@ func (m *Mapper) LocalOf(remote string) (string, error) {
 		return "", err
 	}
 	if m.UTF7 {
-		remote = EncodeUTF7(remote)
+		remote = utf7.Encode(remote)
 	}
 	if m.Remote == nil {
 		return remote, nil
@@ -89,7 +90,7 @@ func (m *Mapper) checkNaming(remote string) error {
 	if m.LocalExists == nil || m.Remote != nil {
 		return nil
 	}
-	enc := EncodeUTF7(remote)
+	enc := utf7.Encode(remote)
 	if enc == remote {
 		return nil
 	}
@@ -125,11 +126,11 @@ func (m *Mapper) RemoteOf(local string) (string, error) {
 		out = swap(out, sep, '/')
 	}
 	if m.UTF7 {
-		dec, err := DecodeUTF7(out)
+		dec, err := utf7.Decode(out)
 		if err != nil {
 			return "", fmt.Errorf("the local folder %q is not named in IMAP's modified UTF-7 (%q), as OfflineIMAP and "+
 				"mailtrail name local folders unless the account sets utf8foldernames = yes; set it, or rename the folder",
-				out, EncodeUTF7(out))
+				out, utf7.Encode(out))
 		}
 		out = dec
 	}

@@ -3,7 +3,7 @@ package main
 import (
 	"mailtrail/adapters/imap"
 	"mailtrail/config"
-	"mailtrail/foldernames"
+	"mailtrail/internal/utf7"
 )
 
 // imapListing sets the IMAP store's reference, subscribedonly and
@@ -27,7 +27,7 @@ func imapListing(acct *config.Account, icfg *imap.Config) {
 }
 
 func decodeUTF7(s string) string {
-	if d, err := foldernames.DecodeUTF7(s); err == nil {
+	if d, err := utf7.Decode(s); err == nil {
 		return d
 	}
 	return s

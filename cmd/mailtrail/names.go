@@ -8,6 +8,7 @@ import (
 	"mailtrail/adapters/maildir"
 	"mailtrail/config"
 	"mailtrail/foldernames"
+	"mailtrail/internal/utf7"
 	"mailtrail/takeover"
 )
 
@@ -50,7 +51,7 @@ func newFolderNames(acct *config.Account, remote *imap.Store, local []string) *f
 			exists[l] = true
 			// A name that reads differently in the other naming: UTF-8
 			// text, or an encoded modified UTF-7 sequence.
-			if dec, err := foldernames.DecodeUTF7(l); err != nil || dec != l {
+			if dec, err := utf7.Decode(l); err != nil || dec != l {
 				guard = true
 			}
 		}
@@ -95,7 +96,7 @@ func (n *folderNames) validityFileName(name string) string {
 		return takeover.BaseName(name)
 	}
 	if n != nil && n.m.UTF7 {
-		server = foldernames.EncodeUTF7(server)
+		server = utf7.Encode(server)
 	}
 	return takeover.BaseName(server)
 }
@@ -142,7 +143,7 @@ func serverForm(remote *imap.Store, canonical string) string {
 // modified UTF-7 unless utf8foldernames is set, as OfflineIMAP shows it.
 func remoteFilter(rr *config.Repository, remote *imap.Store, names *folderNames, server string) (bool, error) {
 	if names != nil && names.m.UTF7 {
-		server = foldernames.EncodeUTF7(server)
+		server = utf7.Encode(server)
 	}
 	name := serverForm(remote, server)
 	if inFolderIncludes(rr, name) || rr.FolderFilter == nil {

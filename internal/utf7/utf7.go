@@ -1,4 +1,8 @@
-package foldernames
+// Package utf7 is IMAP's modified UTF-7 (RFC 3501 5.1.3), the encoding of
+// folder names on the wire and of OfflineIMAP's local folder names without
+// utf8foldernames. It has no project imports: the IMAP adapter and the
+// folder-name mapping both use it.
+package utf7
 
 import (
 	"encoding/base64"
@@ -16,8 +20,8 @@ import (
 
 var b64 = base64.NewEncoding("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,").WithPadding(base64.NoPadding)
 
-// EncodeUTF7 writes name in modified UTF-7.
-func EncodeUTF7(name string) string {
+// Encode writes name in modified UTF-7.
+func Encode(name string) string {
 	var b strings.Builder
 	var run []rune
 	flush := func() {
@@ -52,8 +56,8 @@ func EncodeUTF7(name string) string {
 
 var errUTF7 = errors.New("not valid modified UTF-7")
 
-// DecodeUTF7 reads a modified UTF-7 name.
-func DecodeUTF7(name string) (string, error) {
+// Decode reads a modified UTF-7 name.
+func Decode(name string) (string, error) {
 	if !strings.Contains(name, "&") {
 		return name, nil
 	}
