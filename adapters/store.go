@@ -95,6 +95,33 @@ type ChangeLister interface {
 	ListChanges(ctx context.Context, since uint64) (uids []uint32, changed []model.RemoteMsg, err error)
 }
 
+// BatchAppender is implemented by RemoteFolders that can append several
+// messages with one command (IMAP MULTIAPPEND, RFC 3502): the server
+// stores all of them or none, in one transaction, which on a large folder
+// costs about what one APPEND does.
+type BatchAppender interface {
+	// CanAppendBatch reports whether AppendBatch can be used on this folder
+	// now; when it cannot, messages are appended one by one.
+	CanAppendBatch() bool
+	// AppendBatch stores msgs in this folder in one command and returns the
+	// UID of each, in order, or nil when the server does not say (no
+	// UIDPLUS). A body that does not have its size is an error of the
+	// whole command (the connection is closed before the command ends, so
+	// the server stores none of them), as is a server's refusal; either
+	// way nothing was stored.
+	AppendBatch(ctx context.Context, msgs []AppendMsg) ([]uint32, error)
+}
+
+// AppendMsg is one message of a BatchAppender's command: exactly Size
+// bytes (wire form) from Body, with Flags and internal date Date (zero:
+// the server's now).
+type AppendMsg struct {
+	Size  int64
+	Body  io.Reader
+	Flags model.Flags
+	Date  time.Time
+}
+
 // Local is a client-side store: folders of message files addressed by key.
 type Local interface {
 	// ListFolders returns every folder's canonical name.

@@ -20,7 +20,8 @@ import (
 // conn is one logged-in IMAP connection with its watchdog.
 type conn struct {
 	store  *Store
-	raw    net.Conn // the TCP connection; closing it unblocks every call
+	raw    net.Conn    // the TCP connection; closing it unblocks every call
+	sw     *switchConn // go-imap's stream, to borrow for commands it lacks; nil with STARTTLS
 	client *imapclient.Client
 	dog    *watchdog
 	caps   imap.CapSet
@@ -29,6 +30,7 @@ type conn struct {
 	broken   error
 	ready    bool // logged in: later I/O errors are a lost connection
 	lastUsed time.Time
+	rawTags  uint64 // tags of commands sent on the borrowed stream
 
 	// Counted by the unilateral data handler, read by Fetch.
 	expunges     atomic.Uint64 // untagged EXPUNGE no command asked for
@@ -184,7 +186,8 @@ func (s *Store) dial(ctx context.Context) (*conn, error) {
 		if err := c.run(ctx, "TLS handshake", func() error { return tlsConn.HandshakeContext(ctx) }); err != nil {
 			return fail("TLS handshake", err)
 		}
-		c.client = imapclient.New(tlsConn, options)
+		c.sw = newSwitchConn(tlsConn)
+		c.client = imapclient.New(c.sw, options)
 	case TLSStartTLS:
 		options.TLSConfig = s.tls.Clone()
 		if err := c.run(ctx, "STARTTLS", func() error {
@@ -202,7 +205,8 @@ func (s *Store) dial(ctx context.Context) (*conn, error) {
 			return fail("STARTTLS", err)
 		}
 	default:
-		c.client = imapclient.New(watched, options)
+		c.sw = newSwitchConn(watched)
+		c.client = imapclient.New(c.sw, options)
 	}
 
 	if err := c.run(ctx, "greeting", c.client.WaitGreeting); err != nil {

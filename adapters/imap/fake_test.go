@@ -24,6 +24,7 @@ type fakeServer struct {
 	// onAppend, when set, handles APPEND with the connection's reader, to
 	// read (or not) the literal.
 	onAppend func(w io.Writer, r *bufio.Reader, tag, args string)
+	caps     string // the capabilities it announces; fakeCaps when empty
 
 	mu    sync.Mutex
 	conns []net.Conn
@@ -39,11 +40,17 @@ func startFake(t *testing.T, respond func(w io.Writer, tag, command, args string
 // startFakeAppend is startFake with an APPEND handler.
 func startFakeAppend(t *testing.T, respond func(w io.Writer, tag, command, args string), onAppend func(w io.Writer, r *bufio.Reader, tag, args string)) *fakeServer {
 	t.Helper()
+	return startFakeCaps(t, "", respond, onAppend)
+}
+
+// startFakeCaps is startFakeAppend announcing caps (fakeCaps when empty).
+func startFakeCaps(t *testing.T, caps string, respond func(w io.Writer, tag, command, args string), onAppend func(w io.Writer, r *bufio.Reader, tag, args string)) *fakeServer {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeServer{addr: ln.Addr().String(), respond: respond, onAppend: onAppend}
+	f := &fakeServer{addr: ln.Addr().String(), respond: respond, onAppend: onAppend, caps: caps}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -72,6 +79,10 @@ func startFakeAppend(t *testing.T, respond func(w io.Writer, tag, command, args 
 
 func (f *fakeServer) serve(c net.Conn) {
 	defer c.Close()
+	fakeCaps := fakeCaps
+	if f.caps != "" {
+		fakeCaps = f.caps
+	}
 	fmt.Fprintf(c, "* OK [CAPABILITY %s] fake ready\r\n", fakeCaps)
 	r := bufio.NewReader(c)
 	for {

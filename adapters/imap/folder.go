@@ -410,37 +410,7 @@ func (f *Folder) Append(ctx context.Context, size int64, body io.Reader, flags m
 		// failed; after the second it may have stored it, and the error
 		// says "connection lost" (see conn.run) so that the caller stops
 		// the folder and looks for the copy before appending again.
-		src := &trackedReader{r: body}
-		// All but the last byte, then the last byte only once the body is
-		// known to end there: a body that turns out longer (its file grew
-		// while it was read) leaves the literal incomplete, and a server
-		// stores nothing of an incomplete literal.
-		head := max(size-1, 0)
-		n, copyErr := io.Copy(cmd, io.LimitReader(src, head))
-		if src.err != nil {
-			copyErr = &bodyError{src.err}
-		} else if copyErr == nil && n < head {
-			copyErr = &bodyError{fmt.Errorf("the message body ended after %d of %d bytes", n, size)}
-		}
-		if copyErr == nil {
-			var tail [2]byte
-			k, _ := io.ReadFull(src, tail[:size-head+1])
-			switch {
-			case int64(k) != size-head && src.err != nil:
-				copyErr = &bodyError{src.err} // the reader says why (a file that changed)
-			case int64(k) > size-head:
-				copyErr = &bodyError{fmt.Errorf("the message body is longer than its size, %d bytes", size)}
-				// The reader may know why (a file that changed): ask it.
-				var more [1]byte
-				if _, err := src.Read(more[:]); src.err != nil && err != nil {
-					copyErr = &bodyError{src.err}
-				}
-			case int64(k) < size-head:
-				copyErr = &bodyError{fmt.Errorf("the message body ended after %d of %d bytes", n+int64(k), size)}
-			default:
-				_, copyErr = cmd.Write(tail[:k])
-			}
-		}
+		copyErr := copyBody(cmd, body, size)
 		if copyErr != nil {
 			// A literal cannot be taken back: the connection goes, before
 			// the rest of the literal (and the command's end) is sent.
@@ -462,6 +432,44 @@ func (f *Folder) Append(ctx context.Context, size int64, body io.Reader, flags m
 		return nil
 	})
 	return uid, err
+}
+
+// copyBody writes exactly size bytes of body to w, the literal of an
+// APPEND: all but the last byte, then the last byte only once the body is
+// known to end there, so that a body that turns out longer (its file grew
+// while it was read) or shorter leaves the literal incomplete, and a
+// server stores nothing of an incomplete literal. Errors of the body are
+// *bodyError; errors of w are returned as they are.
+func copyBody(w io.Writer, body io.Reader, size int64) error {
+	src := &trackedReader{r: body}
+	head := max(size-1, 0)
+	n, err := io.Copy(w, io.LimitReader(src, head))
+	if src.err != nil {
+		return &bodyError{src.err}
+	}
+	if err != nil {
+		return err
+	}
+	if n < head {
+		return &bodyError{fmt.Errorf("the message body ended after %d of %d bytes", n, size)}
+	}
+	var tail [2]byte
+	k, _ := io.ReadFull(src, tail[:size-head+1])
+	switch {
+	case int64(k) != size-head && src.err != nil:
+		return &bodyError{src.err} // the reader says why (a file that changed)
+	case int64(k) > size-head:
+		// The reader may know why (a file that changed): ask it.
+		var more [1]byte
+		if _, err := src.Read(more[:]); src.err != nil && err != nil {
+			return &bodyError{src.err}
+		}
+		return &bodyError{fmt.Errorf("the message body is longer than its size, %d bytes", size)}
+	case int64(k) < size-head:
+		return &bodyError{fmt.Errorf("the message body ended after %d of %d bytes", n+int64(k), size)}
+	}
+	_, err = w.Write(tail[:k])
+	return err
 }
 
 // trackedReader remembers the first error of its reader other than EOF.

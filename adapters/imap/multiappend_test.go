@@ -1,0 +1,239 @@
+package imap
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"mailtrail/adapters"
+	"mailtrail/internal/testdovecot"
+	"mailtrail/model"
+)
+
+func batchMsgs(bodies []string, flags []model.Flags, dates []time.Time) []adapters.AppendMsg {
+	var out []adapters.AppendMsg
+	for i, b := range bodies {
+		out = append(out, adapters.AppendMsg{Size: int64(len(b)), Body: strings.NewReader(b), Flags: flags[i], Date: dates[i]})
+	}
+	return out
+}
+
+// TestMultiAppendDovecot: one MULTIAPPEND stores every message with its
+// flags and date, byte for byte, and returns their UIDs in order; go-imap
+// goes on on the same connection afterwards; a batch with a body longer
+// than its size, or one the server refuses, stores nothing. In clear text
+// and over implicit TLS (the stream is borrowed above TLS).
+func TestMultiAppendDovecot(t *testing.T) {
+	srv := testdovecot.StartWith(t, testdovecot.Options{Users: []string{"alice:s3cret-pw"}, Separator: "."})
+	b := dovecotBackend(t, srv, ".")
+	tlsCfg := b.cfg
+	tlsCfg.Port, tlsCfg.TLS, tlsCfg.CAFile = srv.TLSPort, TLSImplicit, srv.CAFile
+	for _, tc := range []struct {
+		name, folder string
+		cfg          Config
+	}{
+		{"plain", "Batch", b.cfg},
+		{"implicit TLS", "Entwürfe & Co", tlsCfg},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := ctxT(t)
+			s, err := Dial(ctx, tc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if err := s.CreateFolder(ctx, tc.folder); err != nil {
+				t.Fatal(err)
+			}
+			rf, err := s.SelectFolder(ctx, tc.folder)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rf.Close()
+			f := rf.(*Folder)
+			if !f.CanAppendBatch() {
+				t.Fatal("Dovecot has MULTIAPPEND and UIDPLUS, and the connection is not STARTTLS: CanAppendBatch is false")
+			}
+			day := time.Date(2024, 3, 5, 7, 8, 9, 0, time.FixedZone("", 3600))
+			bodies := []string{
+				"Subject: one\r\n\r\nfirst\r\n",
+				"Subject: two\r\n\r\n" + strings.Repeat("second line\r\n", 1000),
+				"Subject: three\r\n\r\nthird, ends without CRLF",
+			}
+			flags := []model.Flags{model.Seen, model.Flagged | model.Answered, 0}
+			dates := []time.Time{day, day.Add(time.Hour), {}}
+			uids, err := f.AppendBatch(ctx, batchMsgs(bodies, flags, dates))
+			if err != nil {
+				t.Fatalf("AppendBatch: %v", err)
+			}
+			if len(uids) != 3 || uids[0] == 0 || uids[1] != uids[0]+1 || uids[2] != uids[1]+1 {
+				t.Fatalf("AppendBatch UIDs %v, want three in a row", uids)
+			}
+			// go-imap's next command on the same connection.
+			list, err := f.List(ctx)
+			if err != nil {
+				t.Fatalf("List after AppendBatch: %v", err)
+			}
+			if len(list) != 3 {
+				t.Fatalf("List: %d messages, want 3", len(list))
+			}
+			for i, m := range list {
+				if m.UID != uids[i] || m.Flags != flags[i] || m.Size != int64(len(bodies[i])) {
+					t.Errorf("message %d: %+v, want UID %d, flags %v, size %d", i, m, uids[i], flags[i], len(bodies[i]))
+				}
+				if !dates[i].IsZero() && !m.InternalDate.Equal(dates[i]) {
+					t.Errorf("message %d: internal date %v, want %v", i, m.InternalDate, dates[i])
+				}
+			}
+			got := map[uint32]string{}
+			if err := f.Fetch(ctx, uids, func(m model.RemoteMsg, body io.Reader) error {
+				b, err := io.ReadAll(body)
+				got[m.UID] = string(b)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			for i, uid := range uids {
+				if got[uid] != bodies[i] {
+					t.Errorf("UID %d: stored %q..., sent %q...", uid, got[uid][:min(len(got[uid]), 30)], bodies[i][:min(len(bodies[i]), 30)])
+				}
+			}
+			uid, err := f.Append(ctx, 9, strings.NewReader("x: y\r\n\r\nz"), 0, time.Time{})
+			if err != nil || uid != uids[2]+1 {
+				t.Fatalf("Append after AppendBatch: UID %d, %v; want %d", uid, err, uids[2]+1)
+			}
+
+			// A body longer than its size: nothing stored, the
+			// connection closed, the next command reconnects.
+			bad := batchMsgs([]string{"Subject: ok\r\n\r\nfine\r\n", "Subject: grew\r\n\r\n"}, []model.Flags{0, 0}, []time.Time{{}, {}})
+			bad[1].Size -= 3
+			if _, err := f.AppendBatch(ctx, bad); err == nil || !strings.Contains(err.Error(), "longer than its size") {
+				t.Fatalf("AppendBatch of a body longer than its size: %v", err)
+			}
+			// The server refuses an empty message: nothing stored, and
+			// the connection goes on.
+			refused := batchMsgs([]string{"Subject: ok\r\n\r\nfine\r\n", ""}, []model.Flags{0, 0}, []time.Time{{}, {}})
+			if _, err := f.AppendBatch(ctx, refused); err == nil || !isServerRefusal(err) {
+				t.Fatalf("AppendBatch with an empty message: %v, want the server's refusal", err)
+			}
+			list, err = f.List(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(list) != 4 {
+				t.Fatalf("after two failed batches the folder holds %d messages, want 4 (nothing stored)", len(list))
+			}
+		})
+	}
+	t.Run("STARTTLS", func(t *testing.T) {
+		cfg := b.cfg
+		cfg.TLS, cfg.CAFile = TLSStartTLS, srv.CAFile
+		s, err := Dial(ctxT(t), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		rf, err := s.SelectFolder(ctxT(t), "INBOX")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rf.Close()
+		if rf.(*Folder).CanAppendBatch() {
+			t.Fatal("CanAppendBatch on a STARTTLS connection, whose stream go-imap keeps")
+		}
+		_, err = rf.(*Folder).AppendBatch(ctxT(t), batchMsgs([]string{"a: b\r\n\r\nc", "a: b\r\n\r\nd"}, []model.Flags{0, 0}, []time.Time{{}, {}}))
+		if err == nil || !strings.Contains(err.Error(), "not supported") {
+			t.Fatalf("AppendBatch on STARTTLS: %v, want unsupported", err)
+		}
+	})
+}
+
+// multiAppendScript is a server's side of MULTIAPPEND without LITERAL+:
+// it asks for each literal, sends an untagged EXPUNGE between two (which
+// go-imap must see afterwards), and records what it was sent.
+type multiAppendScript struct {
+	mu     sync.Mutex
+	bodies []string
+	flags  []string
+}
+
+func (m *multiAppendScript) handle(w io.Writer, r *bufio.Reader, tag, args string) {
+	rest := args
+	for {
+		open := strings.LastIndexByte(rest, '{')
+		if open < 0 || !strings.HasSuffix(rest, "}") {
+			fmt.Fprintf(w, "%s BAD no literal in %q\r\n", tag, rest)
+			return
+		}
+		var n int
+		fmt.Sscanf(rest[open+1:], "%d}", &n)
+		if p := strings.IndexByte(rest, '('); p >= 0 && p < open {
+			m.flags = append(m.flags, rest[p:strings.IndexByte(rest, ')')+1])
+		} else {
+			m.flags = append(m.flags, "")
+		}
+		fmt.Fprintf(w, "+ go ahead\r\n")
+		if len(m.bodies) == 1 {
+			fmt.Fprintf(w, "* 1 EXPUNGE\r\n")
+		}
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return
+		}
+		m.mu.Lock()
+		m.bodies = append(m.bodies, string(buf))
+		m.mu.Unlock()
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return
+		}
+		if line == "\r\n" {
+			fmt.Fprintf(w, "* %d EXISTS\r\n%s OK [APPENDUID 42 7:%d] stored\r\n", len(m.bodies), tag, 6+len(m.bodies))
+			return
+		}
+		rest = strings.TrimRight(line, "\r\n")
+	}
+}
+
+// TestMultiAppendSynchronizingLiterals: without LITERAL+ each message
+// waits for the server's continuation; untagged responses in between are
+// handed to go-imap, and go-imap's next command works.
+func TestMultiAppendSynchronizingLiterals(t *testing.T) {
+	script := &multiAppendScript{}
+	fake := startFakeCaps(t, "IMAP4rev1 UIDPLUS UNSELECT MULTIAPPEND", stallOn("nothing"), script.handle)
+	s, err := Dial(context.Background(), fakeConfig(fake.addr, 2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rf, err := s.SelectFolder(context.Background(), "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rf.Close()
+	f := rf.(*Folder)
+	bodies := []string{"a: 1\r\n\r\none", "a: 2\r\n\r\ntwo", "a: 3\r\n\r\nthree"}
+	uids, err := f.AppendBatch(context.Background(), batchMsgs(bodies, []model.Flags{model.Seen, 0, model.Draft}, make([]time.Time, 3)))
+	if err != nil {
+		t.Fatalf("AppendBatch: %v", err)
+	}
+	if fmt.Sprint(uids) != "[7 8 9]" {
+		t.Errorf("UIDs %v, want [7 8 9]", uids)
+	}
+	if fmt.Sprint(script.bodies) != fmt.Sprint(bodies) || fmt.Sprint(script.flags) != `[(\Seen)  (\Draft)]` {
+		t.Errorf("the server got %q with flags %q", script.bodies, script.flags)
+	}
+	// go-imap reads on: the NOOP's answer comes after the forwarded
+	// responses, and the EXPUNGE among them was counted.
+	if err := f.do(context.Background(), "NOOP", func(c *conn) error { return c.client.Noop().Wait() }); err != nil {
+		t.Fatalf("NOOP after AppendBatch: %v", err)
+	}
+	if n := f.conn.expunges.Load(); n != 1 {
+		t.Errorf("go-imap saw %d unsolicited EXPUNGE, want the 1 sent during the batch", n)
+	}
+}
