@@ -450,8 +450,10 @@ func (l *localCheckpoints) flush(ctx context.Context) error {
 func (e *Executor) upload(ctx context.Context, p *Pair, steps []Step, res *Result) error {
 	lc := &localCheckpoints{e: e, p: p, res: res}
 	cp := &lc.cp
-	for i, s := range steps {
-		uid, info, err := e.uploadOne(ctx, p, s.Op)
+	done := 0
+	// record records one upload's outcome; a non-nil error stops the
+	// folder.
+	record := func(s Step, uid uint32, info journal.MsgInfo, err error) error {
 		var unrec *uidNotRecordedError
 		switch {
 		case errors.As(err, &unrec):
@@ -476,16 +478,117 @@ func (e *Executor) upload(ctx context.Context, p *Pair, steps []Step, res *Resul
 			cp.Upsert = append(cp.Upsert, journal.FolderRow{Folder: p.Name, Row: model.StatusRow{UID: uid, Key: s.Op.Key, Flags: s.Op.Flags}})
 			lc.ok = append(lc.ok, s.Op)
 		}
-		if (i+1)%e.CheckpointEvery == 0 {
-			if err := lc.flush(ctx); err != nil {
+		done++
+		if done%e.CheckpointEvery == 0 {
+			return lc.flush(ctx)
+		}
+		return nil
+	}
+	ba, _ := p.RemoteFolder.(adapters.BatchAppender)
+	single := 0   // steps to upload one by one before batching again
+	refusals := 0 // batches the server refused: after two, no more
+	for i := 0; i < len(steps); {
+		if single == 0 && refusals < 2 && ba != nil && len(steps)-i > 1 && ba.CanAppendBatch() {
+			n, batched, err := e.uploadBatch(ctx, p, ba, steps[i:], record)
+			if err != nil {
 				return err
 			}
+			if batched {
+				i += n
+				continue
+			}
+			if n > 1 {
+				refusals++
+			}
+			single = max(n, 1)
 		}
+		uid, info, err := e.uploadOne(ctx, p, steps[i].Op)
+		if err := record(steps[i], uid, info, err); err != nil {
+			return err
+		}
+		i++
+		single = max(single-1, 0)
 	}
 	return lc.flush(ctx)
 }
 
-// uploadOne appends one local message and records its UID in the file name.
+// A batch of uploads (one MULTIAPPEND) holds at most this many messages and
+// about this many bytes: what a failed batch costs to send again one by
+// one, and the files open at once.
+const (
+	uploadBatchMessages = 100
+	uploadBatchBytes    = 16 << 20
+)
+
+// uploadBatch appends the first messages of steps with one command
+// (adapters.BatchAppender) and records each outcome with record. It
+// returns how many steps it took; batched is false when it stored nothing
+// and those steps are to be uploaded one by one: a file that cannot be
+// opened (the single path records why), or a batch the server refused or
+// whose body failed (one message must not keep the others from the
+// server). Only an error that stops the folder (a lost connection: the
+// batch may be on the server, and the next sync finds it by identity) is
+// returned.
+func (e *Executor) uploadBatch(ctx context.Context, p *Pair, ba adapters.BatchAppender, steps []Step,
+	record func(Step, uint32, journal.MsgInfo, error) error) (n int, batched bool, err error) {
+	var msgs []adapters.AppendMsg
+	var files []io.Closer
+	var sniffs []*journal.HeaderSniffer
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	var bytes int64
+	for _, s := range steps {
+		if len(msgs) == uploadBatchMessages || (len(msgs) > 0 && bytes >= uploadBatchBytes) {
+			break
+		}
+		r, size, date, err := p.LocalFolder.OpenForUpload(ctx, s.Op.Key)
+		if err != nil {
+			break // the single path meets it again and records it
+		}
+		if size == 0 {
+			// Servers refuse an empty message, and a refusal would cost
+			// the whole batch: it goes alone.
+			r.Close()
+			break
+		}
+		files = append(files, r)
+		sniff := journal.NewHeaderSniffer(r)
+		sniffs = append(sniffs, sniff)
+		msgs = append(msgs, adapters.AppendMsg{Size: size, Body: sniff, Flags: s.Op.Flags, Date: date})
+		bytes += size
+	}
+	if len(msgs) < 2 {
+		return max(len(msgs), 1), false, nil
+	}
+	uids, err := ba.AppendBatch(ctx, msgs)
+	if err != nil {
+		if isFolderFatal(err) {
+			return 0, false, fmt.Errorf("append to %q: %w", p.Name, err)
+		}
+		e.Log.Warn().Str("folder", p.Name).Int("messages", len(msgs)).Err(err).
+			Msg("the server stored none of a batch of uploads; sending them one at a time")
+		return len(msgs), false, nil
+	}
+	for k, s := range steps[:len(msgs)] {
+		info := sniffs[k].Info()
+		if info.Date.IsZero() {
+			info.Date = msgs[k].Date
+		}
+		var uid uint32
+		if uids != nil {
+			uid = uids[k]
+		}
+		uid, err := e.recordUpload(ctx, p, s.Op, uid)
+		if err := record(s, uid, info, err); err != nil {
+			return k + 1, true, err
+		}
+	}
+	return len(msgs), true, nil
+}
+
 // uploadOne appends local op.Key, named from the bytes sent, and records
 // its UID in the file name.
 func (e *Executor) uploadOne(ctx context.Context, p *Pair, op model.Op) (uint32, journal.MsgInfo, error) {
@@ -504,24 +607,32 @@ func (e *Executor) uploadOne(ctx context.Context, p *Pair, op model.Op) (uint32,
 	if err != nil {
 		return 0, info, fmt.Errorf("append to %q: %w", p.Name, err)
 	}
+	uid, err = e.recordUpload(ctx, p, op, uid)
+	return uid, info, err
+}
+
+// recordUpload records the UID of a message just appended (0: the server
+// did not say; it is looked for) in its local file name.
+func (e *Executor) recordUpload(ctx context.Context, p *Pair, op model.Op, uid uint32) (uint32, error) {
 	if uid == 0 {
+		var err error
 		uid, err = e.findUploaded(ctx, p, op, nil, nil)
 		if err != nil {
-			return 0, info, err
+			return 0, err
 		}
 		if uid == 0 {
-			return 0, info, fmt.Errorf("appended to %q, but the copy was not found on the server (no UIDPLUS, and no message at or above UID %d has the same size and content: the server changed the message?)", p.Name, op.MinUID)
+			return 0, fmt.Errorf("appended to %q, but the copy was not found on the server (no UIDPLUS, and no message at or above UID %d has the same size and content: the server changed the message?)", p.Name, op.MinUID)
 		}
 	}
 	if err := p.LocalFolder.SetUID(ctx, op.Key, uid); err != nil {
 		if errors.Is(err, adapters.ErrNoMessage) {
 			// Deleted locally meanwhile: the copy on the server comes
 			// back at the next sync; nothing is lost.
-			return 0, info, fmt.Errorf("record uid %d in local file %q: %w", uid, op.Key, err)
+			return 0, fmt.Errorf("record uid %d in local file %q: %w", uid, op.Key, err)
 		}
-		return 0, info, &uidNotRecordedError{uid: uid, key: op.Key, err: err}
+		return 0, &uidNotRecordedError{uid: uid, key: op.Key, err: err}
 	}
-	return uid, info, nil
+	return uid, nil
 }
 
 // uidNotRecordedError: a message reached the server, but its UID could
