@@ -212,6 +212,9 @@ func Observe(in planner.Input, opts planner.Options, plan planner.Plan) journal.
 		Refused:      plan.Refused,
 		VoidedStatus: plan.VoidedStatus,
 	}
+	if len(in.Status.Rows) > 0 {
+		o.Status.Rows = make([]model.StatusRow, 0, len(in.Status.Rows))
+	}
 	for _, r := range in.Status.Rows {
 		o.Status.Rows = append(o.Status.Rows, r)
 	}
