@@ -21,7 +21,7 @@ import (
 type conn struct {
 	store  *Store
 	raw    net.Conn    // the TCP connection; closing it unblocks every call
-	sw     *switchConn // go-imap's stream, to borrow for commands it lacks; nil with STARTTLS
+	sw     *switchConn // go-imap's stream, to borrow for commands it lacks
 	client *imapclient.Client
 	dog    *watchdog
 	caps   imap.CapSet
@@ -189,10 +189,10 @@ func (s *Store) dial(ctx context.Context) (*conn, error) {
 		c.sw = newSwitchConn(tlsConn)
 		c.client = imapclient.New(c.sw, options)
 	case TLSStartTLS:
-		options.TLSConfig = s.tls.Clone()
+		var tlsConn *tls.Conn
 		if err := c.run(ctx, "STARTTLS", func() error {
 			var err error
-			c.client, err = imapclient.NewStartTLS(watched, options)
+			tlsConn, err = startTLS(ctx, watched, s.tls.Clone())
 			return err
 		}); err != nil {
 			if isServerRefusal(err) {
@@ -204,6 +204,9 @@ func (s *Store) dial(ctx context.Context) (*conn, error) {
 			}
 			return fail("STARTTLS", err)
 		}
+		c.sw = newSwitchConn(tlsConn)
+		c.sw.pending = []byte(tlsGreeting)
+		c.client = imapclient.New(c.sw, options)
 	default:
 		c.sw = newSwitchConn(watched)
 		c.client = imapclient.New(c.sw, options)

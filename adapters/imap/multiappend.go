@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 
@@ -25,20 +24,16 @@ import (
 
 var _ adapters.BatchAppender = (*Folder)(nil)
 
-// maxResponseBytes bounds one response read while the stream is borrowed.
-const maxResponseBytes = 16 << 20
-
 // dateTimeLayout is IMAP's date-time (RFC 3501), day padded with a space.
 const dateTimeLayout = "_2-Jan-2006 15:04:05 -0700"
 
 // CanAppendBatch reports whether the server has MULTIAPPEND and UIDPLUS
-// (without UIDs, each message of a batch would have to be looked for) and
-// the connection can carry it (not STARTTLS: see takeover.go).
+// (without UIDs, each message of a batch would have to be looked for).
 func (f *Folder) CanAppendBatch() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	_, ok := f.mailboxArg()
-	return ok && !f.closed && f.conn.caps.Has(imap.CapMultiAppend) && f.conn.caps.Has(imap.CapUIDPlus) && f.conn.sw != nil
+	return ok && !f.closed && f.conn.caps.Has(imap.CapMultiAppend) && f.conn.caps.Has(imap.CapUIDPlus)
 }
 
 // mailboxArg is the folder's name as a command argument: INBOX, or a quoted
@@ -174,7 +169,7 @@ func (ma *multiAppend) next() (string, error) {
 	for {
 		resp, err := readResponse(ma.r)
 		if err != nil {
-			return "", err
+			return "", fmt.Errorf("MULTIAPPEND: %w", err)
 		}
 		switch {
 		case bytes.HasPrefix(resp, []byte("* ")):
@@ -185,57 +180,6 @@ func (ma *multiAppend) next() (string, error) {
 			return "", fmt.Errorf("MULTIAPPEND: unexpected response from the server: %.80q", resp)
 		}
 	}
-}
-
-// readResponse reads one response, its literals included.
-func readResponse(r *bufio.Reader) ([]byte, error) {
-	var out []byte
-	for {
-		line, err := r.ReadSlice('\n')
-		out = append(out, line...)
-		if errors.Is(err, bufio.ErrBufferFull) && len(out) < maxResponseBytes {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("MULTIAPPEND: reading the answer: %w", err)
-		}
-		if len(out) > maxResponseBytes {
-			return nil, fmt.Errorf("MULTIAPPEND: a response of more than %d bytes", maxResponseBytes)
-		}
-		n, ok := literalAtEnd(out)
-		if !ok {
-			if len(out) < 3 {
-				return nil, fmt.Errorf("MULTIAPPEND: empty response line from the server")
-			}
-			return out, nil
-		}
-		if n > maxResponseBytes-int64(len(out)) {
-			return nil, fmt.Errorf("MULTIAPPEND: a response of more than %d bytes", maxResponseBytes)
-		}
-		lit := make([]byte, n)
-		if _, err := io.ReadFull(r, lit); err != nil {
-			return nil, fmt.Errorf("MULTIAPPEND: reading the answer: %w", err)
-		}
-		out = append(out, lit...)
-	}
-}
-
-// literalAtEnd reports the size of the literal a line announces at its end
-// ("{n}\r\n").
-func literalAtEnd(line []byte) (int64, bool) {
-	s := strings.TrimSuffix(string(line), "\r\n")
-	if !strings.HasSuffix(s, "}") {
-		return 0, false
-	}
-	open := strings.LastIndexByte(s, '{')
-	if open < 0 {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(strings.TrimSuffix(s[open+1:len(s)-1], "+"), 10, 64)
-	if err != nil || n < 0 {
-		return 0, false
-	}
-	return n, true
 }
 
 // tagged reads the tagged answer to the command: the UIDs of APPENDUID

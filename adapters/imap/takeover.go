@@ -3,8 +3,12 @@ package imap
 import (
 	"bufio"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -16,9 +20,8 @@ import (
 // itself, and what the server sent that is not the answer (untagged
 // responses such as EXISTS) is handed back to go-imap when it is let go.
 //
-// It sits directly below go-imap and above TLS: it sees clear text. With
-// STARTTLS, go-imap puts TLS below itself, out of reach, so a connection
-// secured with STARTTLS cannot be borrowed (conn.sw is nil).
+// It sits directly below go-imap and above TLS: it sees clear text (which
+// is why STARTTLS is negotiated by the adapter, starttls.go).
 
 // switchConn is a net.Conn that can be borrowed from go-imap.
 type switchConn struct {
@@ -147,12 +150,8 @@ func (s *switchConn) giveBack(forward []byte) {
 
 // borrowed runs fn with the connection's stream: r reads from it, w writes
 // to it. What fn returns as forward, and what r has buffered beyond it,
-// go to go-imap. It returns errNoBorrow when the connection cannot be
-// borrowed (STARTTLS).
+// go to go-imap.
 func (c *conn) borrowed(fn func(r *bufio.Reader, w *bufio.Writer) (forward []byte, err error)) error {
-	if c.sw == nil {
-		return errNoBorrow
-	}
 	stream, err := c.sw.borrow()
 	if err != nil {
 		return err
@@ -168,5 +167,57 @@ func (c *conn) borrowed(fn func(r *bufio.Reader, w *bufio.Writer) (forward []byt
 	return err
 }
 
-// errNoBorrow: this connection's stream cannot be borrowed from go-imap.
-var errNoBorrow = errors.New("the connection cannot carry commands go-imap does not know (STARTTLS)")
+// maxResponseBytes bounds one response read outside go-imap.
+const maxResponseBytes = 16 << 20
+
+// readResponse reads one response, its literals included, from a stream
+// go-imap does not read (a borrowed one, or one before go-imap has it).
+func readResponse(r *bufio.Reader) ([]byte, error) {
+	var out []byte
+	for {
+		line, err := r.ReadSlice('\n')
+		out = append(out, line...)
+		if errors.Is(err, bufio.ErrBufferFull) && len(out) < maxResponseBytes {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading the server's answer: %w", err)
+		}
+		if len(out) > maxResponseBytes {
+			return nil, fmt.Errorf("a response of more than %d bytes from the server", maxResponseBytes)
+		}
+		n, ok := literalAtEnd(out)
+		if !ok {
+			if len(out) < 3 {
+				return nil, fmt.Errorf("an empty response line from the server")
+			}
+			return out, nil
+		}
+		if n > maxResponseBytes-int64(len(out)) {
+			return nil, fmt.Errorf("a response of more than %d bytes from the server", maxResponseBytes)
+		}
+		lit := make([]byte, n)
+		if _, err := io.ReadFull(r, lit); err != nil {
+			return nil, fmt.Errorf("reading the server's answer: %w", err)
+		}
+		out = append(out, lit...)
+	}
+}
+
+// literalAtEnd reports the size of the literal a line announces at its end
+// ("{n}\r\n").
+func literalAtEnd(line []byte) (int64, bool) {
+	s := strings.TrimSuffix(string(line), "\r\n")
+	if !strings.HasSuffix(s, "}") {
+		return 0, false
+	}
+	open := strings.LastIndexByte(s, '{')
+	if open < 0 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(strings.TrimSuffix(s[open+1:len(s)-1], "+"), 10, 64)
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	return n, true
+}
