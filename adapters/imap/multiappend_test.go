@@ -3,6 +3,7 @@ package imap
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -217,5 +218,73 @@ func TestMultiAppendSynchronizingLiterals(t *testing.T) {
 	}
 	if n := f.conn.expunges.Load(); n != 1 {
 		t.Errorf("go-imap saw %d unsolicited EXPUNGE, want the 1 sent during the batch", n)
+	}
+}
+
+// TestMultiAppendConnectionLossSaysSo: as for APPEND, a connection that
+// ends during a MULTIAPPEND (before a continuation, inside a later
+// message, after the command without an answer) is "connection lost", so
+// that the caller stops the folder and looks for the copies before
+// appending again; a failing body is that message's error, not a lost
+// connection, and the connection is closed before the command ends.
+func TestMultiAppendConnectionLossSaysSo(t *testing.T) {
+	hello := "hello\r\n"
+	goAhead := func(w io.Writer) { fmt.Fprintf(w, "+ go ahead\r\n") }
+	for _, tc := range []struct {
+		name     string
+		onAppend func(w io.Writer, r *bufio.Reader, tag, args string)
+		second   io.Reader
+		lost     bool
+	}{
+		{"closed before the first continuation", func(w io.Writer, r *bufio.Reader, tag, args string) {
+			w.(io.Closer).Close()
+		}, strings.NewReader(hello), true},
+		{"closed inside the second message", func(w io.Writer, r *bufio.Reader, tag, args string) {
+			goAhead(w)
+			io.ReadFull(r, make([]byte, 7))
+			r.ReadString('\n')
+			goAhead(w)
+			r.ReadByte()
+			w.(io.Closer).Close()
+		}, strings.NewReader(hello), true},
+		{"closed after the command, unanswered", func(w io.Writer, r *bufio.Reader, tag, args string) {
+			for range 2 {
+				goAhead(w)
+				io.ReadFull(r, make([]byte, 7))
+				r.ReadString('\n')
+			}
+			w.(io.Closer).Close()
+		}, strings.NewReader(hello), true},
+		{"the second body fails", func(w io.Writer, r *bufio.Reader, tag, args string) {
+			goAhead(w)
+			io.ReadFull(r, make([]byte, 7))
+			r.ReadString('\n')
+			goAhead(w)
+			io.ReadAll(r)
+		}, io.MultiReader(strings.NewReader("hel"), &failingReader{}), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := startFakeCaps(t, "IMAP4rev1 UIDPLUS UNSELECT MULTIAPPEND", stallOn("nothing"), tc.onAppend)
+			s, err := Dial(context.Background(), fakeConfig(fake.addr, time.Second))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			rf, err := s.SelectFolder(context.Background(), "INBOX")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rf.Close()
+			msgs := []adapters.AppendMsg{{Size: 7, Body: strings.NewReader(hello)}, {Size: 7, Body: tc.second}}
+			_, err = rf.(*Folder).AppendBatch(context.Background(), msgs)
+			t.Log(err)
+			if err == nil {
+				t.Fatal("AppendBatch succeeded")
+			}
+			lost := errors.Is(err, errConnectionLost) && strings.Contains(err.Error(), "connection lost")
+			if lost != tc.lost {
+				t.Errorf("error %q: says connection lost %v, want %v", err, lost, tc.lost)
+			}
+		})
 	}
 }
