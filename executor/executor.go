@@ -526,9 +526,9 @@ const (
 // and those steps are to be uploaded one by one: a file that cannot be
 // opened (the single path records why), or a batch the server refused or
 // whose body failed (one message must not keep the others from the
-// server). Only an error that stops the folder (a lost connection: the
-// batch may be on the server, and the next sync finds it by identity) is
-// returned.
+// server). The error it returns stops the folder: a lost connection (the
+// batch may be on the server; the next sync finds it by identity), or
+// record's.
 func (e *Executor) uploadBatch(ctx context.Context, p *Pair, ba adapters.BatchAppender, steps []Step,
 	record func(Step, uint32, journal.MsgInfo, error) error) (n int, batched bool, err error) {
 	var msgs []adapters.AppendMsg
@@ -539,9 +539,9 @@ func (e *Executor) uploadBatch(ctx context.Context, p *Pair, ba adapters.BatchAp
 			f.Close()
 		}
 	}()
-	var bytes int64
+	var total int64
 	for _, s := range steps {
-		if len(msgs) == uploadBatchMessages || (len(msgs) > 0 && bytes >= uploadBatchBytes) {
+		if len(msgs) == uploadBatchMessages || (len(msgs) > 0 && total >= uploadBatchBytes) {
 			break
 		}
 		r, size, date, err := p.LocalFolder.OpenForUpload(ctx, s.Op.Key)
@@ -558,7 +558,7 @@ func (e *Executor) uploadBatch(ctx context.Context, p *Pair, ba adapters.BatchAp
 		sniff := journal.NewHeaderSniffer(r)
 		sniffs = append(sniffs, sniff)
 		msgs = append(msgs, adapters.AppendMsg{Size: size, Body: sniff, Flags: s.Op.Flags, Date: date})
-		bytes += size
+		total += size
 	}
 	if len(msgs) < 2 {
 		return max(len(msgs), 1), false, nil

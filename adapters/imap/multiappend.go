@@ -75,7 +75,6 @@ func (f *Folder) AppendBatch(ctx context.Context, msgs []adapters.AppendMsg) ([]
 	var uids []uint32
 	err := f.do(ctx, fmt.Sprintf("MULTIAPPEND (%d messages)", len(msgs)), func(c *conn) error {
 		mailbox, _ := f.mailboxArg()
-		var bodyErr error
 		err := c.borrowed(func(r *bufio.Reader, w *bufio.Writer) ([]byte, error) {
 			ma := &multiAppend{c: c, r: r, w: w, tag: c.nextTag()}
 			var err error
@@ -85,13 +84,9 @@ func (f *Folder) AppendBatch(ctx context.Context, msgs []adapters.AppendMsg) ([]
 				// The literal is incomplete: only closing the connection
 				// ends the command without storing anything.
 				c.markBroken(err)
-				bodyErr = err
 			}
 			return ma.forward, err
 		})
-		if bodyErr != nil {
-			return bodyErr
-		}
 		if err == nil {
 			faultinject.Step(faultinject.Effect, "imap MULTIAPPEND")
 		}
