@@ -192,6 +192,14 @@ type Stamper interface {
 	FolderStamp(ctx context.Context, name string) (Stamp, error)
 }
 
+// ScanSizer is implemented by LocalFolders that can use, before their
+// first Scan, how many messages it will probably find (what the status
+// recorded): a large folder's scan then allocates once instead of growing.
+// A wrong guess costs memory or a reallocation, never a wrong result.
+type ScanSizer interface {
+	ExpectMessages(n int)
+}
+
 // ScanStamper is implemented by LocalFolders whose last Scan can be
 // stamped: ScanStamp returns the stamp of the folder as that Scan saw it,
 // and ok only when no change could have slipped past it unseen (a change

@@ -177,7 +177,7 @@ func (a *Account) Sync(ctx context.Context) (Report, error) {
 	sort.Slice(filterErrs, func(i, j int) bool { return filterErrs[i].Name < filterErrs[j].Name })
 
 	folders, quiet := a.quietFolders(ctx, folders, remoteByName, localSet, known, pending)
-	scans := a.scanLocal(ctx, rep.Run, folders, localSet, pending)
+	scans := a.scanLocal(ctx, rep.Run, folders, localSet, pending, known)
 	rep.Folders = append(filterErrs, a.syncFolders(ctx, rep.Run, folders, remoteByName, scans, pending)...)
 	rep.Folders = append(rep.Folders, quiet...)
 	sort.SliceStable(rep.Folders, func(i, j int) bool { return rep.Folders[i].Name < rep.Folders[j].Name })

@@ -34,9 +34,14 @@ const localScanners = 4
 // the server the moves a mail client made between them (moveIn), folder by
 // folder, before any folder is synced: were the folders synced first, the
 // one a message left could expunge it on the server before the one it
-// arrived in moved it, and the message would be uploaded again.
+// arrived in moved it, and the message would be uploaded again. known
+// (the status's folders) tells each scan how many messages to expect.
 func (a *Account) scanLocal(ctx context.Context, run uint64, folders []string, exists map[string]bool,
-	pending map[string][]journal.Intent) map[string]*localScan {
+	pending map[string][]journal.Intent, known []journal.FolderMeta) map[string]*localScan {
+	expected := map[string]int{}
+	for _, k := range known {
+		expected[k.Name] = int(k.Messages)
+	}
 	scans := map[string]*localScan{}
 	var names []string
 	for _, n := range folders {
@@ -58,6 +63,9 @@ func (a *Account) scanLocal(ctx context.Context, run uint64, folders []string, e
 			return
 		}
 		sc.lf = lf
+		if s, ok := lf.(adapters.ScanSizer); ok && expected[n] > 0 {
+			s.ExpectMessages(expected[n])
+		}
 		if sc.msgs, err = lf.Scan(ctx); err != nil {
 			sc.err = fmt.Errorf("scan local folder: %w", err)
 		}

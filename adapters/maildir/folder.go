@@ -42,9 +42,19 @@ type Folder struct {
 	index    map[string]fileRef
 	dirty    map[string]bool // directories renamed into/out of since the last Flush
 	lastScan ScanState
+	expected int // messages the first scan will probably find (ExpectMessages)
 }
 
 var _ adapters.LocalFolder = (*Folder)(nil)
+var _ adapters.ScanSizer = (*Folder)(nil)
+
+// ExpectMessages sizes the first scan's list and index for n messages
+// (the status's count): no growing, no copies, for a large folder.
+func (f *Folder) ExpectMessages(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.expected = max(n, 0)
+}
 
 // Name is the canonical folder name.
 func (f *Folder) Name() string { return f.name }
@@ -160,6 +170,9 @@ func (f *Folder) scanLocked(ctx context.Context) ([]model.LocalMsg, error) {
 	// The old index goes before the new one is built: a large folder
 	// would hold both at once. Until a scan succeeds, lookups scan again.
 	hint := len(f.index)
+	if hint == 0 {
+		hint = f.expected
+	}
 	f.index = nil
 	for attempt := 1; ; attempt++ {
 		started := time.Now()

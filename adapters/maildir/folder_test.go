@@ -606,3 +606,45 @@ func TestScanGivesUpOnABusyFolder(t *testing.T) {
 		t.Fatalf("read the folder %d times, want %d", n, scanAttempts)
 	}
 }
+
+// TestExpectMessagesSizesTheFirstScan: told how many messages to expect,
+// a fresh Folder's first scan allocates its list and index once instead
+// of growing them (3,000 files: about twenty fewer allocations, and none
+// of the copies a growing list leaves behind), and finds the same
+// messages; a wrong guess changes nothing but memory.
+func TestExpectMessagesSizesTheFirstScan(t *testing.T) {
+	s := newTestStore(t, '.')
+	f := newTestFolder(t, s, "Big")
+	const n = 3000
+	for i := range n {
+		name := fmt.Sprintf("%d.M%dP1.host,U=%d,FMD5=%s:2,S", 1700000000+i, i, i+1, f.FMD5())
+		if err := os.WriteFile(filepath.Join(f.Path(), "cur", name), []byte("Subject: x\n\nhi\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scan := func(expect int) []model.LocalMsg {
+		fresh, err := s.Folder("Big")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if expect > 0 {
+			fresh.ExpectMessages(expect)
+		}
+		msgs, err := fresh.Scan(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return msgs
+	}
+	allocs := func(expect int) float64 { return testing.AllocsPerRun(3, func() { scan(expect) }) }
+	grown, sized := allocs(0), allocs(n)
+	t.Logf("first scan of %d files: %.0f allocations growing, %.0f sized", n, grown, sized)
+	if sized > grown-10 {
+		t.Errorf("a sized first scan made %.0f allocations, a growing one %.0f: the hint is not used", sized, grown)
+	}
+	for _, expect := range []int{0, 10, n, 10 * n} {
+		if got := scan(expect); len(got) != n || got[0].UID == 0 {
+			t.Errorf("expecting %d: the scan found %d messages", expect, len(got))
+		}
+	}
+}
