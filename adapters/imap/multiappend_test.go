@@ -183,23 +183,30 @@ func (m *multiAppendScript) handle(w io.Writer, r *bufio.Reader, tag, args strin
 	}
 }
 
+// multiAppendFake is INBOX selected on a fake server with MULTIAPPEND
+// (without LITERAL+) whose APPEND is onAppend.
+func multiAppendFake(t *testing.T, onAppend func(w io.Writer, r *bufio.Reader, tag, args string)) *Folder {
+	t.Helper()
+	fake := startFakeCaps(t, "IMAP4rev1 UIDPLUS UNSELECT MULTIAPPEND", stallOn("nothing"), onAppend)
+	s, err := Dial(context.Background(), fakeConfig(fake.addr, 2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	rf, err := s.SelectFolder(context.Background(), "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rf.Close() })
+	return rf.(*Folder)
+}
+
 // TestMultiAppendSynchronizingLiterals: without LITERAL+ each message
 // waits for the server's continuation; untagged responses in between are
 // handed to go-imap, and go-imap's next command works.
 func TestMultiAppendSynchronizingLiterals(t *testing.T) {
 	script := &multiAppendScript{}
-	fake := startFakeCaps(t, "IMAP4rev1 UIDPLUS UNSELECT MULTIAPPEND", stallOn("nothing"), script.handle)
-	s, err := Dial(context.Background(), fakeConfig(fake.addr, 2*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	rf, err := s.SelectFolder(context.Background(), "INBOX")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rf.Close()
-	f := rf.(*Folder)
+	f := multiAppendFake(t, script.handle)
 	bodies := []string{"a: 1\r\n\r\none", "a: 2\r\n\r\ntwo", "a: 3\r\n\r\nthree"}
 	uids, err := f.AppendBatch(context.Background(), batchMsgs(bodies, []model.Flags{model.Seen, 0, model.Draft}, make([]time.Time, 3)))
 	if err != nil {
@@ -264,19 +271,9 @@ func TestMultiAppendConnectionLossSaysSo(t *testing.T) {
 		}, io.MultiReader(strings.NewReader("hel"), &failingReader{}), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fake := startFakeCaps(t, "IMAP4rev1 UIDPLUS UNSELECT MULTIAPPEND", stallOn("nothing"), tc.onAppend)
-			s, err := Dial(context.Background(), fakeConfig(fake.addr, time.Second))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			rf, err := s.SelectFolder(context.Background(), "INBOX")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rf.Close()
+			f := multiAppendFake(t, tc.onAppend)
 			msgs := []adapters.AppendMsg{{Size: 7, Body: strings.NewReader(hello)}, {Size: 7, Body: tc.second}}
-			_, err = rf.(*Folder).AppendBatch(context.Background(), msgs)
+			_, err := f.AppendBatch(context.Background(), msgs)
 			t.Log(err)
 			if err == nil {
 				t.Fatal("AppendBatch succeeded")
