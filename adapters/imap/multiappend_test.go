@@ -285,3 +285,53 @@ func TestMultiAppendConnectionLossSaysSo(t *testing.T) {
 		})
 	}
 }
+
+// TestMultiAppendAnswers: the tagged answer's UIDs (APPENDUID with a UID
+// set, in order), none when the set does not match the messages, and the
+// server's refusal as *imap.Error.
+func TestMultiAppendAnswers(t *testing.T) {
+	for _, tc := range []struct {
+		line    string
+		count   int
+		want    string
+		refusal bool
+	}{
+		{"MT1 OK [APPENDUID 42 7:9] done", 3, "[7 8 9]", false},
+		{"MT1 OK [APPENDUID 42 7,9:10] done", 3, "[7 9 10]", false},
+		{"MT1 ok [appenduid 42 9:7] done", 3, "[7 8 9]", false},
+		{"MT1 OK [APPENDUID 42 7:8] done", 3, "[]", false},
+		{"MT1 OK done", 2, "[]", false},
+		{"MT1 OK [APPENDUID 42 x:y] done", 2, "[]", false},
+		{"MT1 NO [OVERQUOTA] no room", 2, "[]", true},
+		{"MT1 BAD what", 2, "[]", true},
+	} {
+		ma := &multiAppend{tag: "MT1"}
+		uids, err := ma.tagged(tc.line, tc.count)
+		if got := fmt.Sprint(uids); got != tc.want || (err != nil) != tc.refusal || isServerRefusal(err) != tc.refusal {
+			t.Errorf("%q: UIDs %s, error %v; want %s, refusal %v", tc.line, got, err, tc.want, tc.refusal)
+		}
+	}
+	if _, err := (&multiAppend{tag: "MT1"}).tagged("MT1 PREAUTH hm", 1); err == nil || isServerRefusal(err) {
+		t.Errorf("an answer that is neither OK, NO nor BAD: %v", err)
+	}
+}
+
+// TestReadResponse: a response is read whole, literals included, and no
+// further: what follows stays for the next read (go-imap's, after a
+// borrow).
+func TestReadResponse(t *testing.T) {
+	// The second response ends with a literal whose bytes end in "{3}":
+	// not a literal announced.
+	r := bufio.NewReader(strings.NewReader("* 1 FETCH (BODY[] {4}\r\nhi\r\n UID 5)\r\n" +
+		"* LIST () \"/\" {5}\r\nab{3}\r\nMT1 OK done\r\n* 2 EXISTS\r\n"))
+	for _, want := range []string{"* 1 FETCH (BODY[] {4}\r\nhi\r\n UID 5)\r\n", "* LIST () \"/\" {5}\r\nab{3}\r\n",
+		"MT1 OK done\r\n", "* 2 EXISTS\r\n"} {
+		got, err := readResponse(r)
+		if err != nil || string(got) != want {
+			t.Fatalf("readResponse: %q, %v; want %q", got, err, want)
+		}
+	}
+	if _, err := readResponse(r); err == nil {
+		t.Fatal("readResponse at the end of the stream: no error")
+	}
+}

@@ -174,6 +174,7 @@ const maxResponseBytes = 16 << 20
 // go-imap does not read (a borrowed one, or one before go-imap has it).
 func readResponse(r *bufio.Reader) ([]byte, error) {
 	var out []byte
+	seg := 0 // where the text after the last literal starts in out
 	for {
 		line, err := r.ReadSlice('\n')
 		out = append(out, line...)
@@ -186,7 +187,9 @@ func readResponse(r *bufio.Reader) ([]byte, error) {
 		if len(out) > maxResponseBytes {
 			return nil, fmt.Errorf("a response of more than %d bytes from the server", maxResponseBytes)
 		}
-		n, ok := literalAtEnd(out)
+		// Only the text after the last literal can announce another: a
+		// literal's own bytes may end in "{3}".
+		n, ok := literalAtEnd(out[seg:])
 		if !ok {
 			if len(out) < 3 {
 				return nil, fmt.Errorf("an empty response line from the server")
@@ -201,6 +204,7 @@ func readResponse(r *bufio.Reader) ([]byte, error) {
 			return nil, fmt.Errorf("reading the server's answer: %w", err)
 		}
 		out = append(out, lit...)
+		seg = len(out)
 	}
 }
 
