@@ -150,9 +150,7 @@ func (b *Batch) Commit(ctx context.Context) error {
 		return fmt.Errorf("maildir folder %s: commit: %w", f.name, withAdvice(err))
 	}
 
-	// The folder is locked for each index entry only: the next batch's
-	// Add (which checks its new keys against the index) goes on while
-	// this one's files are moved.
+	f.mu.Lock()
 	touched := map[string]bool{}
 	var renameErr error
 	moved := 0
@@ -166,13 +164,12 @@ func (b *Batch) Commit(ctx context.Context) error {
 			renameErr = err
 			break
 		}
-		f.mu.Lock()
 		f.indexSet(p.key, fileRef{sub: p.sub, name: p.name})
-		f.mu.Unlock()
 		touched[p.sub] = true
 		moved++
 		faultinject.Step(faultinject.Effect, "maildir rename into "+p.sub+"/"+p.name)
 	}
+	f.mu.Unlock()
 	b.pending = b.pending[moved:]
 
 	// Make the renames done so far durable, even when one failed.
