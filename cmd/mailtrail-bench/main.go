@@ -3,7 +3,7 @@
 //
 //	go run ./cmd/mailtrail-bench [--messages 5000] [--folders 8] [--big-folder 0]
 //	    [--tools mailtrail,mbsync,mbsync-nofsync,offlineimap] [--rounds 1]
-//	    [--work DIR] [--mailtrail BIN] [--profile] [--strace] [--keep]
+//	    [--work DIR] [--mailtrail BIN] [--latency RTT] [--profile] [--debug] [--strace] [--keep]
 //
 // It starts its own Dovecot (internal/testdovecot; needs root and the
 // dovecot-imapd package), generates a deterministic corpus
@@ -63,6 +63,7 @@ type options struct {
 	tools                          []string
 	work, mailtrail                string
 	profile, strace, keep, debug   bool
+	latency                        time.Duration
 }
 
 // result is one tool's run in one phase of one round.
@@ -97,6 +98,7 @@ func run(args []string) int {
 	fs.BoolVar(&o.profile, "profile", false, "write a CPU profile and a peak heap profile of every mailtrail run (MAILTRAIL_CPUPROFILE, MAILTRAIL_HEAPPROFILE) to WORK/profiles")
 	fs.BoolVar(&o.strace, "strace", false, "run mailtrail under strace -f -c -w (a syscall summary per run in WORK/strace; slows it: not for the table)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the working directory and the last round's Maildirs")
+	fs.DurationVar(&o.latency, "latency", 0, "round-trip time added between the tools and the server by a proxy (e.g. 20ms: a server farther away than loopback); the floor column stays direct")
 	fs.BoolVar(&o.debug, "debug", false, "run mailtrail with --debug: its log (WORK/<tool>-r<round>/log) times every IMAP command; slows it a little")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -203,7 +205,16 @@ func bench(o options) (err error) {
 	}
 	logf("corpus: %s (%.1fs)", sum, time.Since(start).Seconds())
 
-	b := &benchRun{o: o, srv: srv, runner: runner, work: work, tmpl: tmpl, tools: tools, paths: paths}
+	b := &benchRun{o: o, srv: srv, runner: runner, work: work, tmpl: tmpl, tools: tools, paths: paths, port: srv.Port}
+	if o.latency > 0 {
+		proxy, err := startLatencyProxy(fmt.Sprintf("127.0.0.1:%d", srv.Port), o.latency)
+		if err != nil {
+			return fmt.Errorf("latency proxy: %v", err)
+		}
+		defer proxy.Close()
+		b.port = proxy.Port()
+		logf("tools reach the server through a proxy adding %v a round trip (port %d)", o.latency, b.port)
+	}
 	var results []result
 	for r := 1; r <= o.rounds; r++ {
 		res, err := b.round(r)
@@ -236,6 +247,7 @@ type benchRun struct {
 	runner, work, tmpl string
 	tools              []string
 	paths              map[string]string // tool → its binary
+	port               int               // where the tools reach the server (the latency proxy, or Dovecot)
 }
 
 // round gives every tool a fresh server user and Maildir, and runs the
@@ -248,7 +260,7 @@ func (b *benchRun) round(r int) ([]result, error) {
 		if err := corpus.CopyTree(b.tmpl, b.srv.MailDir(user), uid, gid); err != nil {
 			return nil, fmt.Errorf("copying the corpus for %s: %v", user, err)
 		}
-		tr, err := setupTool(t, b.paths[t], filepath.Join(b.work, fmt.Sprintf("r%d", r), t), user, b.srv.Password(user), b.srv.Port)
+		tr, err := setupTool(t, b.paths[t], filepath.Join(b.work, fmt.Sprintf("r%d", r), t), user, b.srv.Password(user), b.port)
 		if err != nil {
 			return nil, err
 		}
