@@ -12,37 +12,54 @@ import (
 	"mailtrail/model"
 )
 
-// ListChanges implements adapters.ChangeLister with two commands: UID
-// SEARCH ALL (RETURN (ALL) where the server has ESEARCH, which answers
-// with ranges: a few bytes for a folder of 100,000 messages) for the UIDs,
-// and UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE) (CHANGEDSINCE
-// since) for the changed messages. A message that arrives between the two
-// is in changed and not in uids; the caller takes the union. It needs a
-// folder selected with CONDSTORE (Status().HighestModSeq not 0).
+// ListChanges implements adapters.ChangeLister with two commands, sent
+// together (one round trip): UID SEARCH ALL (RETURN (ALL) where the server
+// has ESEARCH, which answers with ranges: a few bytes for a folder of
+// 100,000 messages) for the UIDs, and UID FETCH 1:* (UID FLAGS
+// RFC822.SIZE INTERNALDATE) (CHANGEDSINCE since) for the changed messages.
+// Neither carries a body, so their answers cannot hold up each other. A
+// message that arrives between the two is in changed and not in uids (or
+// the other way round, should the server answer them in another order);
+// the caller takes the union, and a UID without a row or a listing sends
+// it to a full listing. It needs a folder selected with CONDSTORE
+// (Status().HighestModSeq not 0).
 func (f *Folder) ListChanges(ctx context.Context, since uint64) ([]uint32, []model.RemoteMsg, error) {
 	if f.Status().HighestModSeq == 0 {
 		return nil, nil, fmt.Errorf("folder %s: the server keeps no modification sequences (CONDSTORE): list it in full", f.name)
 	}
 	var uids []uint32
-	err := f.do(ctx, "UID SEARCH ALL", func(c *conn) error {
+	byUID := map[uint32]model.RemoteMsg{}
+	command := "UID SEARCH ALL + UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE) (CHANGEDSINCE " + strconv.FormatUint(since, 10) + ")"
+	err := f.do(ctx, command, func(c *conn) error {
 		var opts *imap.SearchOptions
 		if c.caps.Has(imap.CapESearch) {
 			opts = &imap.SearchOptions{ReturnAll: true}
 		}
-		data, err := c.client.UIDSearch(&imap.SearchCriteria{}, opts).Wait()
+		search := c.client.UIDSearch(&imap.SearchCriteria{}, opts)
+		all := imap.UIDSet{imap.UIDRange{Start: 1, Stop: 0}}
+		fetchErr := fetchMetaSince(c, all, since, byUID)
+		if fetchErr != nil && isServerRefusal(fetchErr) {
+			if mb := c.client.Mailbox(); mb != nil && mb.NumMessages == 0 {
+				fetchErr = nil // "1:*" of an empty folder
+			}
+		}
+		data, err := search.Wait()
 		if err != nil {
 			return err
+		}
+		if fetchErr != nil {
+			return fetchErr
 		}
 		set, ok := data.All.(imap.UIDSet)
 		if !ok {
 			return nil // no message
 		}
-		all, ok := set.Nums()
+		nums, ok := set.Nums()
 		if !ok {
 			return fmt.Errorf("the server answered with a set that has no end (%s)", set)
 		}
-		uids = make([]uint32, len(all))
-		for i, u := range all {
+		uids = make([]uint32, len(nums))
+		for i, u := range nums {
 			uids[i] = uint32(u)
 		}
 		return nil
@@ -52,21 +69,6 @@ func (f *Folder) ListChanges(ctx context.Context, since uint64) ([]uint32, []mod
 	}
 	slices.Sort(uids)
 	uids = slices.Compact(uids)
-
-	byUID := map[uint32]model.RemoteMsg{}
-	all := imap.UIDSet{imap.UIDRange{Start: 1, Stop: 0}}
-	err = f.do(ctx, "UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE) (CHANGEDSINCE "+strconv.FormatUint(since, 10)+")", func(c *conn) error {
-		err := fetchMetaSince(c, all, since, byUID)
-		if err != nil && isServerRefusal(err) {
-			if mb := c.client.Mailbox(); mb != nil && mb.NumMessages == 0 {
-				return nil
-			}
-		}
-		return err
-	})
-	if err != nil {
-		return nil, nil, err
-	}
 	if err := f.completeMeta(ctx, byUID); err != nil {
 		return nil, nil, err
 	}
