@@ -708,9 +708,12 @@ func (f *Folder) Close() error {
 	f.closed = true
 	c := f.conn
 	if c.broken == nil && (f.store.has(imap.CapUnselect) || f.store.has(imap.CapIMAP4rev2)) {
-		ctx, cancel := context.WithTimeout(context.Background(), f.store.cfg.Timeout)
-		_ = c.run(ctx, "UNSELECT", func() error { return c.client.Unselect().Wait() })
-		cancel()
+		// Sent, not waited for: the connection's next command (a SELECT,
+		// usually) follows it on the wire, and the server answers them in
+		// order; a failure shows in that next command. One round trip less
+		// per folder.
+		c.client.Unselect()
+		c.debugCommand("UNSELECT (answer not awaited)", 0, nil)
 	}
 	f.store.mu.Lock()
 	delete(f.store.folders, f)
