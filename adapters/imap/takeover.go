@@ -152,12 +152,6 @@ func (s *switchConn) giveBack(forward []byte) {
 // to it. What fn returns as forward, and what r has buffered beyond it,
 // go to go-imap.
 func (c *conn) borrowed(fn func(r *bufio.Reader, w *bufio.Writer) (forward []byte, err error)) error {
-	select {
-	case <-c.client.Closed():
-		// go-imap's reader has stopped: it would never park.
-		return errors.New("the connection was closed")
-	default:
-	}
 	stream, err := c.sw.borrow()
 	if err != nil {
 		return err
