@@ -335,3 +335,40 @@ func TestReadResponse(t *testing.T) {
 		t.Fatal("readResponse at the end of the stream: no error")
 	}
 }
+
+// TestMultiAppendOnAConnectionTheServerClosed: when the server has hung up
+// between two commands, a batch fails at once (nothing was sent), not after
+// waiting for go-imap's reader to park: it has stopped, and closed the
+// connection, whose deadline can no longer be set.
+func TestMultiAppendOnAConnectionTheServerClosed(t *testing.T) {
+	fake := startFakeCaps(t, "IMAP4rev1 UIDPLUS UNSELECT MULTIAPPEND", stallOn("nothing"), nil)
+	s, err := Dial(context.Background(), fakeConfig(fake.addr, 2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rf, err := s.SelectFolder(context.Background(), "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rf.Close()
+	f := rf.(*Folder)
+	fake.mu.Lock()
+	for _, c := range fake.conns {
+		c.Close()
+	}
+	fake.mu.Unlock()
+	select {
+	case <-f.conn.client.Closed():
+	case <-time.After(2 * time.Second):
+		t.Fatal("go-imap did not notice the server hanging up")
+	}
+	start := time.Now()
+	_, err = f.AppendBatch(context.Background(), batchMsgs([]string{"a: b\r\n\r\nc", "a: b\r\n\r\nd"}, []model.Flags{0, 0}, make([]time.Time, 2)))
+	if err == nil || !strings.Contains(err.Error(), "connection") {
+		t.Fatalf("AppendBatch on a closed connection: %v", err)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("AppendBatch took %v to fail", took)
+	}
+}
