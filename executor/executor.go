@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/textproto"
 	"strings"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -397,10 +398,7 @@ func (e *Executor) fetchBatch(ctx context.Context, p *Pair, steps []Step, res *R
 			return fmt.Errorf("write uid %d into local folder %q: %w", m.UID, p.Name, err)
 		}
 		keys[m.UID] = key
-		info := sniff.Info()
-		if info.Date.IsZero() {
-			info.Date = m.InternalDate
-		}
+		info := sniffedInfo(sniff, m.InternalDate)
 		names[m.UID] = info
 		return nil
 	})
@@ -573,10 +571,7 @@ func (e *Executor) uploadBatch(ctx context.Context, p *Pair, ba adapters.BatchAp
 		return len(msgs), false, nil
 	}
 	for k, s := range steps[:len(msgs)] {
-		info := sniffs[k].Info()
-		if info.Date.IsZero() {
-			info.Date = msgs[k].Date
-		}
+		info := sniffedInfo(sniffs[k], msgs[k].Date)
 		var uid uint32
 		if uids != nil {
 			uid = uids[k]
@@ -587,6 +582,16 @@ func (e *Executor) uploadBatch(ctx context.Context, p *Pair, ba adapters.BatchAp
 		}
 	}
 	return len(msgs), true, nil
+}
+
+// sniffedInfo names a message from the header its bytes carried; one
+// without a Date header is dated by its internal date.
+func sniffedInfo(sniff *journal.HeaderSniffer, date time.Time) journal.MsgInfo {
+	info := sniff.Info()
+	if info.Date.IsZero() {
+		info.Date = date
+	}
+	return info
 }
 
 // uploadOne appends local op.Key, named from the bytes sent, and records
@@ -600,10 +605,7 @@ func (e *Executor) uploadOne(ctx context.Context, p *Pair, op model.Op) (uint32,
 	defer r.Close()
 	sniff := journal.NewHeaderSniffer(r)
 	uid, err := p.RemoteFolder.Append(ctx, size, sniff, op.Flags, date)
-	info = sniff.Info()
-	if info.Date.IsZero() {
-		info.Date = date
-	}
+	info = sniffedInfo(sniff, date)
 	if err != nil {
 		return 0, info, fmt.Errorf("append to %q: %w", p.Name, err)
 	}
