@@ -184,8 +184,8 @@ func (m *multiAppendScript) handle(w io.Writer, r *bufio.Reader, tag, args strin
 }
 
 // multiAppendFake is INBOX selected on a fake server with MULTIAPPEND
-// (without LITERAL+) whose APPEND is onAppend.
-func multiAppendFake(t *testing.T, onAppend func(w io.Writer, r *bufio.Reader, tag, args string)) *Folder {
+// (without LITERAL+) whose APPEND is onAppend, and the server.
+func multiAppendFake(t *testing.T, onAppend func(w io.Writer, r *bufio.Reader, tag, args string)) (*Folder, *fakeServer) {
 	t.Helper()
 	fake := startFakeCaps(t, "IMAP4rev1 UIDPLUS UNSELECT MULTIAPPEND", stallOn("nothing"), onAppend)
 	s, err := Dial(context.Background(), fakeConfig(fake.addr, 2*time.Second))
@@ -198,7 +198,7 @@ func multiAppendFake(t *testing.T, onAppend func(w io.Writer, r *bufio.Reader, t
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rf.Close() })
-	return rf.(*Folder)
+	return rf.(*Folder), fake
 }
 
 // TestMultiAppendSynchronizingLiterals: without LITERAL+ each message
@@ -206,7 +206,7 @@ func multiAppendFake(t *testing.T, onAppend func(w io.Writer, r *bufio.Reader, t
 // handed to go-imap, and go-imap's next command works.
 func TestMultiAppendSynchronizingLiterals(t *testing.T) {
 	script := &multiAppendScript{}
-	f := multiAppendFake(t, script.handle)
+	f, _ := multiAppendFake(t, script.handle)
 	bodies := []string{"a: 1\r\n\r\none", "a: 2\r\n\r\ntwo", "a: 3\r\n\r\nthree"}
 	uids, err := f.AppendBatch(context.Background(), batchMsgs(bodies, []model.Flags{model.Seen, 0, model.Draft}, make([]time.Time, 3)))
 	if err != nil {
@@ -237,6 +237,12 @@ func TestMultiAppendSynchronizingLiterals(t *testing.T) {
 func TestMultiAppendConnectionLossSaysSo(t *testing.T) {
 	hello := "hello\r\n"
 	goAhead := func(w io.Writer) { fmt.Fprintf(w, "+ go ahead\r\n") }
+	// take asks for one message and reads it to the end of its line.
+	take := func(w io.Writer, r *bufio.Reader) {
+		goAhead(w)
+		io.ReadFull(r, make([]byte, len(hello)))
+		r.ReadString('\n')
+	}
 	for _, tc := range []struct {
 		name     string
 		onAppend func(w io.Writer, r *bufio.Reader, tag, args string)
@@ -247,31 +253,24 @@ func TestMultiAppendConnectionLossSaysSo(t *testing.T) {
 			w.(io.Closer).Close()
 		}, strings.NewReader(hello), true},
 		{"closed inside the second message", func(w io.Writer, r *bufio.Reader, tag, args string) {
-			goAhead(w)
-			io.ReadFull(r, make([]byte, 7))
-			r.ReadString('\n')
+			take(w, r)
 			goAhead(w)
 			r.ReadByte()
 			w.(io.Closer).Close()
 		}, strings.NewReader(hello), true},
 		{"closed after the command, unanswered", func(w io.Writer, r *bufio.Reader, tag, args string) {
-			for range 2 {
-				goAhead(w)
-				io.ReadFull(r, make([]byte, 7))
-				r.ReadString('\n')
-			}
+			take(w, r)
+			take(w, r)
 			w.(io.Closer).Close()
 		}, strings.NewReader(hello), true},
 		{"the second body fails", func(w io.Writer, r *bufio.Reader, tag, args string) {
-			goAhead(w)
-			io.ReadFull(r, make([]byte, 7))
-			r.ReadString('\n')
+			take(w, r)
 			goAhead(w)
 			io.ReadAll(r)
 		}, io.MultiReader(strings.NewReader("hel"), &failingReader{}), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := multiAppendFake(t, tc.onAppend)
+			f, _ := multiAppendFake(t, tc.onAppend)
 			msgs := []adapters.AppendMsg{{Size: 7, Body: strings.NewReader(hello)}, {Size: 7, Body: tc.second}}
 			_, err := f.AppendBatch(context.Background(), msgs)
 			t.Log(err)
@@ -341,18 +340,7 @@ func TestReadResponse(t *testing.T) {
 // waiting for go-imap's reader to park: it has stopped, and closed the
 // connection, whose deadline can no longer be set.
 func TestMultiAppendOnAConnectionTheServerClosed(t *testing.T) {
-	fake := startFakeCaps(t, "IMAP4rev1 UIDPLUS UNSELECT MULTIAPPEND", stallOn("nothing"), nil)
-	s, err := Dial(context.Background(), fakeConfig(fake.addr, 2*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	rf, err := s.SelectFolder(context.Background(), "INBOX")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rf.Close()
-	f := rf.(*Folder)
+	f, fake := multiAppendFake(t, nil)
 	fake.mu.Lock()
 	for _, c := range fake.conns {
 		c.Close()
@@ -364,7 +352,7 @@ func TestMultiAppendOnAConnectionTheServerClosed(t *testing.T) {
 		t.Fatal("go-imap did not notice the server hanging up")
 	}
 	start := time.Now()
-	_, err = f.AppendBatch(context.Background(), batchMsgs([]string{"a: b\r\n\r\nc", "a: b\r\n\r\nd"}, []model.Flags{0, 0}, make([]time.Time, 2)))
+	_, err := f.AppendBatch(context.Background(), batchMsgs([]string{"a: b\r\n\r\nc", "a: b\r\n\r\nd"}, []model.Flags{0, 0}, make([]time.Time, 2)))
 	if err == nil || !strings.Contains(err.Error(), "connection") {
 		t.Fatalf("AppendBatch on a closed connection: %v", err)
 	}
