@@ -710,8 +710,9 @@ func (f *Folder) Close() error {
 	if c.broken == nil && (f.store.has(imap.CapUnselect) || f.store.has(imap.CapIMAP4rev2)) {
 		// Sent, not waited for: the connection's next command (a SELECT,
 		// usually) follows it on the wire, and the server answers them in
-		// order; a failure shows in that next command. One round trip less
-		// per folder.
+		// order. A lost connection shows in that next command; a refused
+		// UNSELECT leaves the folder selected until the next SELECT
+		// replaces it, as before. One round trip less per folder.
 		c.client.Unselect()
 		c.debugCommand("UNSELECT (answer not awaited)", 0, nil)
 	}
