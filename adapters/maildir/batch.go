@@ -22,7 +22,6 @@ const fsyncWorkers = 4
 
 // pendingFile is one message written to tmp/ and not yet moved into place.
 type pendingFile struct {
-	key  string
 	name string // the same name in tmp/ and in its destination
 	sub  string // destination: "cur" or "new"
 	date time.Time
@@ -102,7 +101,7 @@ func (b *Batch) Add(uid uint32, flags model.Flags, date time.Time, body io.Reade
 		os.Remove(tmpPath)
 		return "", fmt.Errorf("maildir folder %s: write uid %d to %s: %w", f.name, uid, tmpPath, withAdvice(err))
 	}
-	b.pending = append(b.pending, pendingFile{key: key, name: name, sub: subdirFor(flags), date: date})
+	b.pending = append(b.pending, pendingFile{name: name, sub: subdirFor(flags), date: date})
 	faultinject.Step(faultinject.Effect, "maildir write tmp/"+name)
 	return key, nil
 }
@@ -122,7 +121,7 @@ func noReplaceFallback(from, to string) error {
 func (f *Folder) knownKey(key string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	_, ok := f.index[key]
+	_, ok := f.index.get(key, f.store.infosep)
 	return ok
 }
 
@@ -164,7 +163,6 @@ func (b *Batch) Commit(ctx context.Context) error {
 			renameErr = err
 			break
 		}
-		f.indexSet(p.key, fileRef{sub: p.sub, name: p.name})
 		touched[p.sub] = true
 		moved++
 		faultinject.Step(faultinject.Effect, "maildir rename into "+p.sub+"/"+p.name)

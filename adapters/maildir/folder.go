@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -27,10 +26,13 @@ type fileRef struct {
 
 // Folder is one Maildir folder. It implements adapters.LocalFolder.
 //
-// It keeps an index from key to the file's current name, built by Scan and
-// kept up to date by its own renames. A key missing from the index, or
-// whose file has vanished, causes one rescan before ErrNoMessage. A Folder
-// is safe for concurrent use.
+// It keeps an index from key to the file's current name (fileIndex), built
+// by Scan and kept up to date by its own renames, deletions and moves. The
+// files a Batch adds are not indexed: nothing in a sync asks for them again
+// before the next scan, and a cold sync of 100,000 messages would hold
+// their 100,000 names for nothing. A key missing from the index, or whose
+// file has vanished, causes one rescan before ErrNoMessage. A Folder is
+// safe for concurrent use.
 type Folder struct {
 	store     *Store
 	name      string // canonical
@@ -39,7 +41,7 @@ type Folder struct {
 	fmd5      string
 
 	mu       sync.Mutex
-	index    map[string]fileRef
+	index    fileIndex
 	dirty    map[string]bool // directories renamed into/out of since the last Flush
 	lastScan ScanState
 	expected int // messages the first scan will probably find (ExpectMessages)
@@ -169,18 +171,18 @@ func (f *Folder) LastScan() ScanState {
 func (f *Folder) scanLocked(ctx context.Context) ([]model.LocalMsg, error) {
 	// The old index goes before the new one is built: a large folder
 	// would hold both at once. Until a scan succeeds, lookups scan again.
-	hint := len(f.index)
+	hint := f.index.size()
 	if hint == 0 {
 		hint = f.expected
 	}
-	f.index = nil
+	f.index = fileIndex{}
 	for attempt := 1; ; attempt++ {
 		started := time.Now()
 		cur1, new1, err := f.DirMtimes()
 		if err != nil {
 			return nil, err
 		}
-		msgs, index, err := f.readDirs(ctx, hint)
+		msgs, files, err := f.readDirs(ctx, hint)
 		if err != nil {
 			return nil, err
 		}
@@ -189,7 +191,7 @@ func (f *Folder) scanLocked(ctx context.Context) ([]model.LocalMsg, error) {
 			return nil, err
 		}
 		if cur1.Equal(cur2) && new1.Equal(new2) {
-			f.index = index
+			f.index = fileIndex{scanned: files}
 			f.lastScan = ScanState{CurMtime: cur2, NewMtime: new2, Started: started}
 			return msgs, nil
 		}
@@ -207,30 +209,63 @@ var testHookAfterReadDir func(sub string)
 const readDirChunk = 1024
 
 // readDirs reads new/ and cur/ once; hint is how many files are expected.
-func (f *Folder) readDirs(ctx context.Context, hint int) ([]model.LocalMsg, map[string]fileRef, error) {
-	index := make(map[string]fileRef, hint)
-	msgs := make([]model.LocalMsg, 0, max(hint, 64))
+// It returns the messages and their files, both sorted by key.
+func (f *Folder) readDirs(ctx context.Context, hint int) ([]model.LocalMsg, []scannedFile, error) {
+	r := scanResult{
+		msgs:  make([]model.LocalMsg, 0, max(hint, 64)),
+		files: make([]scannedFile, 0, max(hint, 64)),
+	}
 	for _, sub := range []string{"new", "cur"} {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
 		}
-		if err := f.readDir(sub, index, &msgs); err != nil {
+		if err := f.readDir(sub, &r); err != nil {
 			return nil, nil, err
 		}
 		if testHookAfterReadDir != nil {
 			testHookAfterReadDir(sub)
 		}
 	}
-	slices.SortFunc(msgs, func(a, b model.LocalMsg) int { return strings.Compare(a.Key, b.Key) })
-	return msgs, index, nil
+	sort.Sort(r)
+	if err := f.dropDuplicates(&r); err != nil {
+		return nil, nil, err
+	}
+	return r.msgs, r.files, nil
 }
 
-// readDir adds the message files of sub/ to index and msgs. File.ReadDir
-// does not sort and, where the file system gives the type in the directory
-// entry, does not stat. The directory is read in chunks: a folder of
-// 100,000 messages would otherwise hold 100,000 directory entries at once
-// on top of what is kept.
-func (f *Folder) readDir(sub string, index map[string]fileRef, msgs *[]model.LocalMsg) error {
+// dropDuplicates keeps one of two files with one key (r sorted by key)
+// when the other is gone: a rename that raced with the read can show a
+// file under both names. Two files that are both there are an error.
+func (f *Folder) dropDuplicates(r *scanResult) error {
+	out := 0
+	for i := range r.msgs {
+		if out == 0 || r.msgs[out-1].Key != r.msgs[i].Key {
+			r.msgs[out], r.files[out] = r.msgs[i], r.files[i]
+			out++
+			continue
+		}
+		prev, cur := r.files[out-1].ref(), r.files[i].ref()
+		if _, err := os.Lstat(f.filePath(prev)); err != nil {
+			r.msgs[out-1], r.files[out-1] = r.msgs[i], r.files[i] // prev was renamed into cur
+			continue
+		}
+		if _, err := os.Lstat(f.filePath(cur)); err == nil {
+			return fmt.Errorf("maildir folder %s: files %s/%s and %s/%s have the same message key %q (they differ only in U=, FMD5= or flags); remove or rename one of them",
+				f.name, prev.sub, prev.name, cur.sub, cur.name, r.msgs[i].Key)
+		}
+	}
+	clear(r.msgs[out:])
+	clear(r.files[out:])
+	r.msgs, r.files = r.msgs[:out], r.files[:out]
+	return nil
+}
+
+// readDir adds the message files of sub/ to r. File.ReadDir does not sort
+// and, where the file system gives the type in the directory entry, does
+// not stat. The directory is read in chunks: a folder of 100,000 messages
+// would otherwise hold 100,000 directory entries at once on top of what is
+// kept.
+func (f *Folder) readDir(sub string, r *scanResult) error {
 	dir := filepath.Join(f.path, sub)
 	d, err := os.Open(dir)
 	if err != nil {
@@ -243,7 +278,7 @@ func (f *Folder) readDir(sub string, index map[string]fileRef, msgs *[]model.Loc
 	for {
 		entries, err := d.ReadDir(readDirChunk)
 		for _, e := range entries {
-			if err := f.addEntry(sub, e, index, msgs); err != nil {
+			if err := f.addEntry(sub, e, r); err != nil {
 				return err
 			}
 		}
@@ -256,9 +291,9 @@ func (f *Folder) readDir(sub string, index map[string]fileRef, msgs *[]model.Loc
 	}
 }
 
-// addEntry adds a directory entry of sub/ to index and msgs, when it is a
-// message file (not a dotfile or a directory, and still there).
-func (f *Folder) addEntry(sub string, e fs.DirEntry, index map[string]fileRef, msgs *[]model.LocalMsg) error {
+// addEntry adds a directory entry of sub/ to r, when it is a message file
+// (not a dotfile or a directory, and still there).
+func (f *Folder) addEntry(sub string, e fs.DirEntry, r *scanResult) error {
 	name := e.Name()
 	if name == "" || name[0] == '.' || e.IsDir() {
 		return nil
@@ -282,43 +317,26 @@ func (f *Folder) addEntry(sub string, e fs.DirEntry, index map[string]fileRef, m
 		msg.Size = info.Size()
 		msg.Date = info.ModTime()
 	}
-	ref := fileRef{sub: sub, name: name}
-	if prev, dup := index[fn.key]; dup {
-		if _, err := os.Lstat(f.filePath(prev)); err == nil {
-			return fmt.Errorf("maildir folder %s: files %s/%s and %s/%s have the same message key %q (they differ only in U=, FMD5= or flags); remove or rename one of them",
-				f.name, prev.sub, prev.name, sub, name, fn.key)
-		}
-		// The first file was renamed into the second while we read.
-		index[fn.key] = ref
-		i := slices.IndexFunc(*msgs, func(m model.LocalMsg) bool { return m.Key == fn.key })
-		(*msgs)[i] = msg
-		return nil
-	}
-	index[fn.key] = ref
-	*msgs = append(*msgs, msg)
+	r.msgs = append(r.msgs, msg)
+	r.files = append(r.files, newScannedFile(name, fn.key, sub))
 	return nil
 }
 
-// indexSet records where key's file is. The index is nil after a scan
-// that failed; what is recorded then is partial, and lookupLocked scans
-// again for what it lacks.
+// indexSet records where key's file is now.
 func (f *Folder) indexSet(key string, ref fileRef) {
-	if f.index == nil {
-		f.index = map[string]fileRef{}
-	}
-	f.index[key] = ref
+	f.index.set(key, ref)
 }
 
 // lookupLocked returns where key is, rescanning once when it is not in the
 // index (or when rescan is true, because its indexed file vanished).
 func (f *Folder) lookupLocked(ctx context.Context, key string, rescan bool) (fileRef, error) {
-	if ref, ok := f.index[key]; ok && !rescan {
+	if ref, ok := f.index.get(key, f.store.infosep); ok && !rescan {
 		return ref, nil
 	}
 	if _, err := f.scanLocked(ctx); err != nil {
 		return fileRef{}, err
 	}
-	if ref, ok := f.index[key]; ok {
+	if ref, ok := f.index.get(key, f.store.infosep); ok {
 		return ref, nil
 	}
 	return fileRef{}, fmt.Errorf("maildir folder %s: message %s: %w", f.name, key, adapters.ErrNoMessage)
@@ -438,7 +456,7 @@ func (f *Folder) Delete(ctx context.Context, key string) error {
 			return err
 		}
 		faultinject.Step(faultinject.Effect, "maildir remove "+ref.name)
-		delete(f.index, key)
+		f.index.remove(key, f.store.infosep)
 		f.dirty[filepath.Join(f.path, ref.sub)] = true
 		return nil
 	})
@@ -486,10 +504,8 @@ func (f *Folder) MoveTo(ctx context.Context, key string, dest adapters.LocalFold
 			return err
 		}
 		faultinject.Step(faultinject.Effect, "maildir move "+newRef.name)
-		delete(f.index, key)
-		if to.index != nil {
-			to.index[fn.key] = newRef
-		}
+		f.index.remove(key, f.store.infosep)
+		to.index.set(fn.key, newRef)
 		f.dirty[filepath.Join(f.path, ref.sub)] = true
 		to.dirty[filepath.Join(to.path, newRef.sub)] = true
 		return nil

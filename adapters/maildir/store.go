@@ -355,7 +355,6 @@ func (s *Store) Folder(name string) (*Folder, error) {
 		localName: local,
 		path:      path,
 		fmd5:      folderMD5(s.visible(local)),
-		index:     map[string]fileRef{},
 		dirty:     map[string]bool{},
 	}, nil
 }
