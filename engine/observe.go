@@ -206,22 +206,15 @@ func Observe(in planner.Input, opts planner.Options, plan planner.Plan) journal.
 		Folder:       in.Folder,
 		Remote:       journal.ObservedRemote{Exists: in.Remote.Exists, Status: in.Remote.Status, Msgs: in.Remote.Msgs},
 		Local:        journal.ObservedLocal{Exists: in.Local.Exists, FMD5: in.Local.FMD5, Msgs: in.Local.Msgs},
-		Status:       journal.ObservedStatus{UIDValidity: in.Status.UIDValidity},
+		Status:       journal.ObservedStatus{UIDValidity: in.Status.UIDValidity, ByUID: in.Status.Rows},
 		Options:      OptionsMap(opts),
 		Ops:          plan.Ops,
 		Refused:      plan.Refused,
 		VoidedStatus: plan.VoidedStatus,
 	}
-	if len(in.Status.Rows) > 0 {
-		o.Status.Rows = make([]model.StatusRow, 0, len(in.Status.Rows))
-	}
-	for _, r := range in.Status.Rows {
-		o.Status.Rows = append(o.Status.Rows, r)
-	}
 	if in.Identities != nil {
 		o.Identities = &journal.ObservedIdentities{Remote: in.Identities.Remote, Local: in.Identities.Local}
 	}
-	sort.Slice(o.Status.Rows, func(i, j int) bool { return o.Status.Rows[i].UID < o.Status.Rows[j].UID })
 	return o
 }
 
@@ -248,9 +241,10 @@ func Input(o journal.Observation) (planner.Input, planner.Options, error) {
 		Status: model.FolderStatus{Name: o.Folder, UIDValidity: o.Status.UIDValidity, Rows: map[uint32]model.StatusRow{}},
 	}
 	in.Remote.Status.Name = o.Folder
-	for _, r := range o.Status.Rows {
+	o.Status.EachRow(func(r model.StatusRow) error {
 		in.Status.Rows[r.UID] = r
-	}
+		return nil
+	})
 	if o.Identities != nil {
 		in.Identities = &planner.Identities{Remote: o.Identities.Remote, Local: o.Identities.Local}
 	}

@@ -292,3 +292,34 @@ func TestObservationWireFormRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// An observation whose rows are given by UID (the planner's map, not a
+// sorted copy) is recorded exactly as the sorted rows would be.
+func TestObservationRowsByUIDEncodeAsSortedRows(t *testing.T) {
+	sorted := sampleObservation("INBOX")
+	sorted.Status.Rows = []model.StatusRow{{UID: 2, Key: "k2"}, {UID: 7, Key: "k7", Flags: model.Seen}, {UID: 30, Key: "k30"}}
+	byUID := sorted
+	byUID.Status.Rows = nil
+	byUID.Status.ByUID = map[uint32]model.StatusRow{}
+	for _, r := range sorted.Status.Rows {
+		byUID.Status.ByUID[r.UID] = r
+	}
+	want, err := msgpack.Marshal(&sorted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := msgpack.Marshal(&byUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("rows by UID encode as\n%x\nwant\n%x", got, want)
+	}
+	var back Observation
+	if err := msgpack.Unmarshal(got, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back.Status.Rows, sorted.Status.Rows) || back.Status.ByUID != nil {
+		t.Fatalf("decoded rows %+v (by UID %v), want %+v", back.Status.Rows, back.Status.ByUID, sorted.Status.Rows)
+	}
+}

@@ -167,6 +167,7 @@ func (b *Batch) Commit(ctx context.Context) error {
 		moved++
 		faultinject.Step(faultinject.Effect, "maildir rename into "+p.sub+"/"+p.name)
 	}
+	f.added += moved
 	f.mu.Unlock()
 	b.pending = b.pending[moved:]
 

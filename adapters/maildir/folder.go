@@ -45,6 +45,7 @@ type Folder struct {
 	dirty    map[string]bool // directories renamed into/out of since the last Flush
 	lastScan ScanState
 	expected int // messages the first scan will probably find (ExpectMessages)
+	added    int // files Batches moved in since the last scan (not indexed; the next scan's size hint)
 }
 
 var _ adapters.LocalFolder = (*Folder)(nil)
@@ -171,7 +172,8 @@ func (f *Folder) LastScan() ScanState {
 func (f *Folder) scanLocked(ctx context.Context) ([]model.LocalMsg, error) {
 	// The old index goes before the new one is built: a large folder
 	// would hold both at once. Until a scan succeeds, lookups scan again.
-	hint := f.index.size()
+	hint := f.index.size() + f.added
+	f.added = 0
 	if hint == 0 {
 		hint = f.expected
 	}
