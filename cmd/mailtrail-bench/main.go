@@ -37,6 +37,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -49,16 +50,16 @@ import (
 // run.
 const settle = 1100 * time.Millisecond
 
-// deletionWindow is how long after a mass deletion a round's runs wait.
-// ext4 without a journal (this VM's root file system, and any ext4 made or
-// mounted without one) will not reuse an inode deleted less than 60 s ago
-// (fs/ext4/ialloc.c, recently_deleted: RECENTCY_MIN), and finds that out
-// by reading each free inode it passes over: for a minute after 100,000
-// files are deleted, creating a file here costs about 0.5 ms instead of
-// 0.04 ms (20,000 files: 10.2 s against 0.8–0.9 s). A round deletes every
-// tool's Maildir and server mailbox at its end; without the wait the next
-// round's first cold sync pays for them.
-const deletionWindow = 61 * time.Second
+// Rounds delete nothing: every round's Maildirs and server mailboxes go
+// when the benchmark ends. ext4 without a journal (this VM's root file
+// system, or any ext4 made or mounted without one) will not reuse an
+// inode deleted less than 60 s ago, 360 s while its inode table block is
+// dirty (fs/ext4/ialloc.c, recently_deleted), and finds that out by
+// reading each free inode it passes over: after 100,000 files are deleted,
+// creating a file here costs about 0.5 ms instead of 0.04 ms for minutes
+// (20,000 files: 10.2 s against 0.8–0.9 s). A round that deleted the last
+// round's mail would make the next cold syncs pay for it, the first tool
+// most.
 
 var phases = []string{"cold", "noop", "incr", "noop2"}
 
@@ -208,6 +209,9 @@ func bench(o options) (err error) {
 	}()
 	logf("dovecot on %s (%s)", srv.Addr(), srv.Dir)
 
+	if per, err := probeFileCreation(work, 2000); err == nil {
+		logf("file creation here: %.0f µs a file (2,000 files; about 40 µs on this VM when nothing was deleted in the last minutes)", per.Seconds()*1e6)
+	}
 	tmpl := filepath.Join(work, "corpus")
 	start := time.Now()
 	sum, err := corpus.WriteMaildir(tmpl, corpus.Options{Messages: o.messages, Folders: o.folders, BigFolder: o.big})
@@ -226,6 +230,11 @@ func bench(o options) (err error) {
 		b.port = proxy.Port()
 		logf("tools reach the server through a proxy adding %v a round trip (port %d)", o.latency, b.port)
 	}
+	defer func() {
+		for _, dir := range b.leftovers {
+			os.RemoveAll(dir)
+		}
+	}()
 	var results []result
 	for r := 1; r <= o.rounds; r++ {
 		res, err := b.round(r)
@@ -259,7 +268,7 @@ type benchRun struct {
 	tools              []string
 	paths              map[string]string // tool → its binary
 	port               int               // where the tools reach the server (the latency proxy, or Dovecot)
-	deleted            time.Time         // when the last round's mail was deleted (deletionWindow)
+	leftovers          []string          // Maildirs and mailboxes of finished rounds, deleted at the end
 }
 
 // round gives every tool a fresh server user and Maildir, and runs the
@@ -279,17 +288,9 @@ func (b *benchRun) round(r int) ([]result, error) {
 		runs[t] = tr
 	}
 	if !b.o.keep || r < b.o.rounds {
-		defer func() {
-			for _, tr := range runs {
-				os.RemoveAll(tr.local)
-				os.RemoveAll(b.srv.MailDir(tr.user))
-			}
-			b.deleted = time.Now()
-		}()
-	}
-	if wait := time.Until(b.deleted.Add(deletionWindow)); wait > 0 {
-		fmt.Fprintf(os.Stderr, "round %d: waiting %.0fs: the last round's deletions would slow file creation (ext4 without a journal)\n", r, wait.Seconds())
-		time.Sleep(wait)
+		for _, tr := range runs {
+			b.leftovers = append(b.leftovers, tr.local, b.srv.MailDir(tr.user))
+		}
 	}
 	// Rotate the order from round to round: no tool always runs first, on
 	// the disk the previous one left busy.
@@ -432,3 +433,23 @@ func buildInfo() string {
 }
 
 func mb(kib int64) float64 { return float64(kib) / 1024 }
+
+// probeFileCreation creates n empty files in a new directory in work and
+// returns the time per file: how expensive the file system makes every
+// tool's cold sync right now (see the Rounds note above). The files stay
+// (deleting them would slow the runs that follow).
+func probeFileCreation(work string, n int) (time.Duration, error) {
+	dir, err := os.MkdirTemp(work, "probe-")
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	for i := range n {
+		f, err := os.OpenFile(filepath.Join(dir, strconv.Itoa(i)), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			return 0, err
+		}
+		f.Close()
+	}
+	return time.Since(start) / time.Duration(n), nil
+}
