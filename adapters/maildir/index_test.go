@@ -17,7 +17,7 @@ func TestIndexFollowsScanRenamesDeletionsAndBatches(t *testing.T) {
 	s := newTestStore(t, '.')
 	f := newTestFolder(t, s, "INBOX")
 	names := map[string]string{ // key → file name
-		"1700000001_0.9.h":                  "1700000001_0.9.h,U=1,FMD5=" + f.FMD5() + ":2,S",
+		"1700000001_0.9.h":                   "1700000001_0.9.h,U=1,FMD5=" + f.FMD5() + ":2,S",
 		"1700000002.M1P2.host,S=1234,W=1260": "1700000002.M1P2.host,S=1234,W=1260:2,S",
 		"1700000003.M1,S=20":                 "1700000003.M1,U=3,FMD5=" + f.FMD5() + ",S=20:2,S", // U= in the middle: the key is not a prefix
 		"1700000004.new":                     "1700000004.new",
