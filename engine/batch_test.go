@@ -199,3 +199,28 @@ func mustList(t *testing.T, r *memstore.Remote) []model.RemoteFolderStatus {
 	}
 	return l
 }
+
+// TestDownloadsInOverlappingBatches: 1,200 messages come down in three
+// batches, each committed while the next downloads; every one is there
+// and recorded once (run with -race to check the overlap).
+func TestDownloadsInOverlappingBatches(t *testing.T) {
+	r := newRig(t)
+	for _, m := range sample.Messages("INBOX", 1200, 9) {
+		r.remote.AddMessage("INBOX", m.Body, m.Flags, m.Date)
+	}
+	rep := r.sync(t)
+	if c := total(rep); c[model.OpFetch] != 1200 {
+		t.Fatalf("first sync did %v", c)
+	}
+	r.converged(t, 1200)
+	st, _, err := r.j.FolderStatus("INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Rows) != 1200 {
+		t.Fatalf("%d status rows, want 1200", len(st.Rows))
+	}
+	if c := total(r.sync(t)); len(c) != 0 {
+		t.Fatalf("second sync did %v", c)
+	}
+}

@@ -361,7 +361,25 @@ func remoteMeta(p *Pair) journal.FolderMeta {
 	return journal.FolderMeta{Name: p.Name, UIDValidity: st.UIDValidity}
 }
 
+// fetch downloads in batches (FetchBatchMessages, FetchBatchBytes), each
+// made durable and checkpointed as a whole. A batch's commit (the files'
+// sync, their renames into place, the checkpoint) runs while the next
+// batch downloads, so that the disk's waits (a file system sync, a synced
+// journal write) overlap the network's. One commit runs at a time, in
+// batch order, so the journal sees the checkpoints one after the other as
+// before; a crash can leave one batch in place but not checkpointed (it
+// is paired by the UIDs in its file names, as always) and the next still
+// in tmp/ (never seen as mail).
 func (e *Executor) fetch(ctx context.Context, p *Pair, steps []Step, res *Result) error {
+	var committing chan error // the previous batch's commit, while it runs
+	wait := func() error {
+		if committing == nil {
+			return nil
+		}
+		err := <-committing
+		committing = nil
+		return err
+	}
 	for start := 0; start < len(steps); {
 		end := start
 		var bytes int64
@@ -369,58 +387,79 @@ func (e *Executor) fetch(ctx context.Context, p *Pair, steps []Step, res *Result
 			bytes += steps[end].Op.Size
 			end++
 		}
-		if err := e.fetchBatch(ctx, p, steps[start:end], res); err != nil {
+		d, err := e.download(ctx, p, steps[start:end])
+		if err != nil {
+			// What the previous batch did is recorded all the same.
+			return errors.Join(err, wait())
+		}
+		if err := wait(); err != nil {
+			_ = d.batch.Abort()
 			return err
 		}
+		committing = make(chan error, 1)
+		go func() { committing <- e.commitDownloads(ctx, p, d, res) }()
 		start = end
 	}
-	return nil
+	return wait()
 }
 
-func (e *Executor) fetchBatch(ctx context.Context, p *Pair, steps []Step, res *Result) error {
+// downloads is one batch of messages written into tmp/, not yet durable.
+type downloads struct {
+	steps []Step
+	batch adapters.LocalBatch
+	keys  map[uint32]string
+	names map[uint32]journal.MsgInfo
+}
+
+// download fetches the bodies of steps into a new local batch.
+func (e *Executor) download(ctx context.Context, p *Pair, steps []Step) (*downloads, error) {
 	byUID := make(map[uint32]Step, len(steps))
 	uids := make([]uint32, 0, len(steps))
 	for _, s := range steps {
 		byUID[s.Op.UID] = s
 		uids = append(uids, s.Op.UID)
 	}
-	batch := p.LocalFolder.NewBatch()
-	keys := make(map[uint32]string, len(steps))
-	names := make(map[uint32]journal.MsgInfo, len(steps))
+	d := &downloads{steps: steps, batch: p.LocalFolder.NewBatch(),
+		keys: make(map[uint32]string, len(steps)), names: make(map[uint32]journal.MsgInfo, len(steps))}
 	err := p.RemoteFolder.Fetch(ctx, uids, func(m model.RemoteMsg, body io.Reader) error {
 		s, ok := byUID[m.UID]
 		if !ok {
 			return nil
 		}
 		sniff := journal.NewHeaderSniffer(body)
-		key, err := batch.Add(m.UID, s.Op.Flags, m.InternalDate, sniff)
+		key, err := d.batch.Add(m.UID, s.Op.Flags, m.InternalDate, sniff)
 		if err != nil {
 			return fmt.Errorf("write uid %d into local folder %q: %w", m.UID, p.Name, err)
 		}
-		keys[m.UID] = key
-		info := sniffedInfo(sniff, m.InternalDate)
-		names[m.UID] = info
+		d.keys[m.UID] = key
+		d.names[m.UID] = sniffedInfo(sniff, m.InternalDate)
 		return nil
 	})
 	if err != nil {
-		_ = batch.Abort()
-		return fmt.Errorf("fetch from %q: %w", p.Name, err)
+		_ = d.batch.Abort()
+		return nil, fmt.Errorf("fetch from %q: %w", p.Name, err)
 	}
-	if err := batch.Commit(ctx); err != nil {
-		_ = batch.Abort()
+	return d, nil
+}
+
+// commitDownloads makes a batch durable and puts it in place, then
+// checkpoints it.
+func (e *Executor) commitDownloads(ctx context.Context, p *Pair, d *downloads, res *Result) error {
+	if err := d.batch.Commit(ctx); err != nil {
+		_ = d.batch.Abort()
 		return fmt.Errorf("make downloads in %q durable: %w", p.Name, err)
 	}
 	cp := journal.Checkpoint{}
 	var ok []model.Op
-	for _, s := range steps {
-		key, got := keys[s.Op.UID]
+	for _, s := range d.steps {
+		key, got := d.keys[s.Op.UID]
 		if !got {
 			// Expunged on the server between listing and fetching: the
 			// next sync sees it gone.
 			cp.Results = append(cp.Results, journal.OpResult{Seq: s.Seq, Skipped: true})
 			continue
 		}
-		info := names[s.Op.UID]
+		info := d.names[s.Op.UID]
 		cp.Results = append(cp.Results, journal.OpResult{Seq: s.Seq, UID: s.Op.UID, Key: key, Msg: &info})
 		cp.Upsert = append(cp.Upsert, journal.FolderRow{Folder: p.Name, Row: model.StatusRow{UID: s.Op.UID, Key: key, Flags: s.Op.Flags}})
 		ok = append(ok, s.Op)

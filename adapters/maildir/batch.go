@@ -149,7 +149,9 @@ func (b *Batch) Commit(ctx context.Context) error {
 		return fmt.Errorf("maildir folder %s: commit: %w", f.name, withAdvice(err))
 	}
 
-	f.mu.Lock()
+	// The folder is not locked across the renames: the next batch's Add
+	// (which checks its new keys against the folder's index) goes on
+	// meanwhile.
 	touched := map[string]bool{}
 	var renameErr error
 	moved := 0
@@ -167,6 +169,7 @@ func (b *Batch) Commit(ctx context.Context) error {
 		moved++
 		faultinject.Step(faultinject.Effect, "maildir rename into "+p.sub+"/"+p.name)
 	}
+	f.mu.Lock()
 	f.added += moved
 	f.mu.Unlock()
 	b.pending = b.pending[moved:]
