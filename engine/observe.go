@@ -61,9 +61,19 @@ func (a *Account) describePlan(ctx context.Context, p *executor.Pair, in planner
 	if a.DryRun {
 		want = func(_ int, op model.Op) bool { return IsDeletion(op) }
 	}
-	msgs, err := Describe(ctx, p.RemoteFolder, p.LocalFolder, plan.Ops, want)
+	known := a.journalNames(in, plan, want)
+	msgs, err := Describe(ctx, p.RemoteFolder, p.LocalFolder, plan.Ops, func(i int, op model.Op) bool {
+		_, ok := known[i]
+		return want(i, op) && !ok
+	})
 	if err != nil {
 		a.Log.Warn().Str("folder", in.Folder).Err(err).Msg("could not read the headers of the messages in the plan")
+	}
+	if msgs == nil && len(known) > 0 {
+		msgs = make([]journal.MsgInfo, len(plan.Ops))
+	}
+	for i, info := range known {
+		msgs[i] = info
 	}
 	if msgs == nil {
 		return nil
@@ -79,6 +89,47 @@ func (a *Account) describePlan(ctx context.Context, p *executor.Pair, in planner
 		}
 	}
 	return msgs
+}
+
+// namedByRow: operations on a message of the status, whose UID is its
+// status row's.
+func namedByRow(k model.OpKind) bool {
+	return k == model.OpStoreRemote || k == model.OpSetLocalFlags || k == model.OpExpungeRemote || k == model.OpDeleteLocal
+}
+
+// journalNames names, by op index, the messages of the plan's operations
+// that want selects from what the journal recorded when they were
+// downloaded or uploaded (journal.MessageNames): no header is read for
+// them, on the server or in the folder. Only while the status rows are the
+// server folder's (same UIDVALIDITY, not voided by the plan); a failure
+// names nothing (the headers are read instead).
+func (a *Account) journalNames(in planner.Input, plan planner.Plan, want func(int, model.Op) bool) map[int]journal.MsgInfo {
+	if a.Journal == nil || plan.VoidedStatus || in.Status.UIDValidity == 0 || in.Status.UIDValidity != in.Remote.Status.UIDValidity {
+		return nil
+	}
+	var uids []uint32
+	for i, op := range plan.Ops {
+		if want(i, op) && namedByRow(op.Kind) && op.UID != 0 {
+			if _, ok := in.Status.Rows[op.UID]; ok {
+				uids = append(uids, op.UID)
+			}
+		}
+	}
+	if len(uids) == 0 {
+		return nil
+	}
+	names, err := a.Journal.MessageNames(in.Folder, uids)
+	if err != nil {
+		a.Log.Debug().Str("folder", in.Folder).Err(err).Msg("journal: could not read the names of the plan's messages; reading their headers")
+		return nil
+	}
+	known := map[int]journal.MsgInfo{}
+	for i, op := range plan.Ops {
+		if info, ok := names[op.UID]; ok && want(i, op) && namedByRow(op.Kind) {
+			known[i] = info
+		}
+	}
+	return known
 }
 
 // Describe reads Message-ID, Subject, From and Date of the message of each

@@ -108,6 +108,10 @@ func (s *Store) Checkpoint(c Checkpoint) error {
 
 	now := s.now()
 	seen := make(map[uint64]bool, len(c.Results))
+	// named: the done records below that name a message, by the UID and
+	// key they produced; a status row written for the same UID and key
+	// points at its record (MessageNames).
+	named := map[namedRow]uint64{}
 	seqs := make([]uint64, len(c.Results))
 	for i, res := range c.Results {
 		seqs[i] = res.Seq
@@ -127,6 +131,9 @@ func (s *Store) Checkpoint(c Checkpoint) error {
 			return s.notPending(res.Seq)
 		}
 		rec := Record{V: recordVersion, Kind: KindDone, Run: p.Run, Time: now, Result: &res}
+		if res.Msg != nil && res.UID != 0 && res.Key != "" && res.Err == "" && !res.Skipped {
+			named[namedRow{res.UID, res.Key}] = s.lastSeq + 1 + uint64(i)
+		}
 		if err := setValue(b, journalKey(s.lastSeq+1+uint64(i)), rec); err != nil {
 			return s.writeError("checkpoint", err)
 		}
@@ -151,10 +158,24 @@ func (s *Store) Checkpoint(c Checkpoint) error {
 			return s.writeError("checkpoint", err)
 		}
 	}
+	voided := map[string]bool{}
+	for _, fm := range c.Folders {
+		if fm.Deleted {
+			voided[fm.Name] = true
+		}
+	}
 	var buf bytes.Buffer
 	enc := msgpack.NewEncoder(&buf)
 	for _, u := range c.Upsert {
-		v, err := encodeRow(&buf, enc, u.Row)
+		link, ok := named[namedRow{u.Row.UID, u.Row.Key}]
+		if !ok && !voided[u.Folder] {
+			// A row rewritten (new flags) keeps the name of the
+			// message it was made for.
+			if link, err = s.rowLink(u.Folder, u.Row); err != nil {
+				return err
+			}
+		}
+		v, err := encodeRow(&buf, enc, u.Row, link)
 		if err != nil {
 			return s.writeError("checkpoint", err)
 		}

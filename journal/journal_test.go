@@ -788,7 +788,7 @@ func TestCheckReportsInconsistencies(t *testing.T) {
 
 func encodeRowT(t testing.TB, key string) []byte {
 	var buf bytes.Buffer
-	v, err := encodeRow(&buf, msgpack.NewEncoder(&buf), model.StatusRow{Key: key})
+	v, err := encodeRow(&buf, msgpack.NewEncoder(&buf), model.StatusRow{Key: key}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -817,6 +817,62 @@ func TestRowChangeForgetsQuietRecord(t *testing.T) {
 	}
 	if _, m, _ := s.FolderStatus("Sent"); m.HighestModSeq != 88 {
 		t.Fatalf("an untouched folder lost its record: %+v", m)
+	}
+	mustCheck(t, s)
+}
+
+// A status row made by a download points at the done record that names
+// its message; MessageNames reads the name back by UID. A row rewritten
+// with new flags keeps the name; one rewritten for another file, a row
+// never named, a deleted row and a UID without a row give none.
+func TestMessageNamesFollowTheRows(t *testing.T) {
+	s := openT(t, t.TempDir(), Options{Now: fixedClock()})
+	run, err := s.BeginRun(RunInfo{Command: "sync"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seqs, err := s.AppendIntents(run, ops("INBOX", 4, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := func(i int) *MsgInfo {
+		return &MsgInfo{MessageID: fmt.Sprintf("<%d@x>", i), Subject: fmt.Sprintf("message %d", i)}
+	}
+	cp := Checkpoint{Folders: []FolderMeta{{Name: "INBOX", UIDValidity: 7}}}
+	for i, seq := range seqs {
+		uid, key := uint32(i+1), fmt.Sprintf("k%d", i+1)
+		res := OpResult{Seq: seq, UID: uid, Key: key}
+		if uid != 4 { // the fourth is recorded without a name
+			res.Msg = name(i + 1)
+		}
+		cp.Results = append(cp.Results, res)
+		cp.Upsert = append(cp.Upsert, FolderRow{Folder: "INBOX", Row: model.StatusRow{UID: uid, Key: key}})
+	}
+	if err := s.Checkpoint(cp); err != nil {
+		t.Fatal(err)
+	}
+	// New flags on 1, another file for 2, 3 deleted.
+	if err := s.Checkpoint(Checkpoint{
+		Upsert: []FolderRow{{Folder: "INBOX", Row: model.StatusRow{UID: 1, Key: "k1", Flags: model.Seen}},
+			{Folder: "INBOX", Row: model.StatusRow{UID: 2, Key: "other"}}},
+		Delete: []FolderUID{{Folder: "INBOX", UID: 3}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.MessageNames("INBOX", []uint32{1, 2, 3, 4, 99})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[uint32]MsgInfo{1: *name(1)}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("MessageNames = %+v, want %+v", got, want)
+	}
+	if other, err := s.MessageNames("Other", []uint32{1}); err != nil || len(other) != 0 {
+		t.Fatalf("another folder's names: %+v, %v", other, err)
+	}
+	st, _, err := s.FolderStatus("INBOX")
+	if err != nil || st.Rows[1] != (model.StatusRow{UID: 1, Key: "k1", Flags: model.Seen}) {
+		t.Fatalf("row 1 read as %+v (%v)", st.Rows[1], err)
 	}
 	mustCheck(t, s)
 }

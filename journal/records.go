@@ -314,12 +314,19 @@ func decodeFolderMeta(name string, value []byte) (FolderMeta, error) {
 }
 
 // Status rows are the bulk of the store (one per message), so they are
-// encoded by hand as a msgpack array [V, Key, Flags]: no field names, no
-// reflection. The UID is in the key.
+// encoded by hand as a msgpack array [V, Key, Flags] or [V, Key, Flags,
+// Named]: no field names, no reflection. The UID is in the key. Named is
+// the sequence number of the done record that names the row's message
+// (the download or upload that made the row; MessageNames), when known.
+// Readers that know only three fields read the first three.
 
-func encodeRow(buf *bytes.Buffer, enc *msgpack.Encoder, row model.StatusRow) ([]byte, error) {
+func encodeRow(buf *bytes.Buffer, enc *msgpack.Encoder, row model.StatusRow, named uint64) ([]byte, error) {
 	buf.Reset()
-	if err := enc.EncodeArrayLen(3); err != nil {
+	fields := 3
+	if named != 0 {
+		fields = 4
+	}
+	if err := enc.EncodeArrayLen(fields); err != nil {
 		return nil, err
 	}
 	if err := enc.EncodeUint(recordVersion); err != nil {
@@ -331,7 +338,37 @@ func encodeRow(buf *bytes.Buffer, enc *msgpack.Encoder, row model.StatusRow) ([]
 	if err := enc.EncodeUint(uint64(row.Flags)); err != nil {
 		return nil, err
 	}
+	if named != 0 {
+		if err := enc.EncodeUint(named); err != nil {
+			return nil, err
+		}
+	}
 	return bytes.Clone(buf.Bytes()), nil
+}
+
+// rowNamed returns the key and the naming record's sequence number (0:
+// none) of an encoded status row; ok is false when it cannot be read.
+func rowNamed(value []byte) (key string, named uint64, ok bool) {
+	dec := msgpack.NewDecoder(bytes.NewReader(value))
+	n, err := dec.DecodeArrayLen()
+	if err != nil || n < 3 {
+		return "", 0, false
+	}
+	if _, err := dec.DecodeUint(); err != nil {
+		return "", 0, false
+	}
+	if key, err = dec.DecodeString(); err != nil {
+		return "", 0, false
+	}
+	if _, err := dec.DecodeUint8(); err != nil {
+		return "", 0, false
+	}
+	if n >= 4 {
+		if named, err = dec.DecodeUint64(); err != nil {
+			return "", 0, false
+		}
+	}
+	return key, named, true
 }
 
 // rowDecoder decodes status row values, reusing its buffers.

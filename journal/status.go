@@ -101,3 +101,72 @@ func (s *Store) Folders() ([]FolderMeta, error) {
 	}
 	return out, nil
 }
+
+// namedRow is a status row's UID and key, as a done record produced them.
+type namedRow struct {
+	uid uint32
+	key string
+}
+
+// rowLink returns the naming record of folder's stored row for row.UID
+// when it is for the same key (0 otherwise).
+func (s *Store) rowLink(folder string, row model.StatusRow) (uint64, error) {
+	v, closer, err := s.db.Get(statusKey(folder, row.UID))
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+		return 0, nil
+	case err != nil:
+		return 0, s.readError(fmt.Sprintf("read folder %q row %d", folder, row.UID), err)
+	}
+	defer closer.Close()
+	key, named, ok := rowNamed(v)
+	if !ok || key != row.Key {
+		return 0, nil
+	}
+	return named, nil
+}
+
+// MessageNames returns what the journal recorded of the messages of
+// folder's status rows uids (Message-ID, subject, sender, date): the name
+// in the done record of the download or upload that made each row, which
+// the row points at. Rows made otherwise (paired, adopted, taken over),
+// rows whose record a `journal compact` removed, and UIDs without a row
+// are left out: the caller reads those messages' headers instead.
+func (s *Store) MessageNames(folder string, uids []uint32) (map[uint32]MsgInfo, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	snap := s.db.NewSnapshot()
+	defer snap.Close()
+	names := make(map[uint32]MsgInfo, len(uids))
+	for _, uid := range uids {
+		v, closer, err := snap.Get(statusKey(folder, uid))
+		if errors.Is(err, pebble.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, s.readError(fmt.Sprintf("read folder %q row %d", folder, uid), err)
+		}
+		key, seq, ok := rowNamed(v)
+		closer.Close()
+		if !ok || seq == 0 {
+			continue
+		}
+		rv, rcloser, err := snap.Get(journalKey(seq))
+		if errors.Is(err, pebble.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, s.readError(fmt.Sprintf("read record %d", seq), err)
+		}
+		rec, err := decodeRecord(seq, rv)
+		rcloser.Close()
+		if err != nil {
+			continue // a damaged record names nothing; `journal check` reports it
+		}
+		if r := rec.Result; rec.Kind == KindDone && r != nil && r.Msg != nil && r.UID == uid && r.Key == key {
+			names[uid] = *r.Msg
+		}
+	}
+	return names, nil
+}
