@@ -213,12 +213,8 @@ func TestDownloadsInOverlappingBatches(t *testing.T) {
 		t.Fatalf("first sync did %v", c)
 	}
 	r.converged(t, 1200)
-	st, _, err := r.j.FolderStatus("INBOX")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(st.Rows) != 1200 {
-		t.Fatalf("%d status rows, want 1200", len(st.Rows))
+	if n := r.statusRows(t, "INBOX"); n != 1200 {
+		t.Fatalf("%d status rows, want 1200", n)
 	}
 	if c := total(r.sync(t)); len(c) != 0 {
 		t.Fatalf("second sync did %v", c)

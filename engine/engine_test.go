@@ -50,6 +50,16 @@ func (r *rig) sync(t *testing.T) Report {
 	return rep
 }
 
+// statusRows is how many status rows the journal holds for folder.
+func (r *rig) statusRows(t *testing.T, folder string) int {
+	t.Helper()
+	st, _, err := r.j.FolderStatus(folder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(st.Rows)
+}
+
 func (r *rig) converged(t *testing.T, want int) {
 	t.Helper()
 	sum, err := converge.Check(context.Background(), r.remote, r.local)
@@ -99,12 +109,8 @@ func TestUploadWithoutUIDPlusFindsTheUID(t *testing.T) {
 	}
 	r.sync(t)
 	r.converged(t, 3)
-	st, _, err := r.j.FolderStatus("INBOX")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(st.Rows) != 3 {
-		t.Fatalf("%d status rows, want 3", len(st.Rows))
+	if n := r.statusRows(t, "INBOX"); n != 3 {
+		t.Fatalf("%d status rows, want 3", n)
 	}
 	if c := total(r.sync(t)); len(c) != 0 {
 		t.Fatalf("second sync did %v (UIDs not found without UIDPLUS?)", c)
