@@ -332,6 +332,43 @@ func TestLocalMoveBecomesServerMove(t *testing.T) {
 	}
 }
 
+// A message moved locally whose server copy carries a \Deleted mark the
+// status does not (what an expunge interrupted between its UID STORE and
+// its UID EXPUNGE leaves) is moved on the server without the mark: the
+// moved file must not come out marked deleted (the full crash sweep's
+// TestCrashTwice move-between-folders found this).
+func TestLocalMoveClearsAStrayDeletedMark(t *testing.T) {
+	r := newRig(t)
+	for _, m := range sample.Messages("INBOX", 3, 9) {
+		r.remote.AddMessage("INBOX", m.Body, m.Flags&^model.Deleted, m.Date)
+	}
+	if err := r.remote.CreateFolder(context.Background(), "Archive"); err != nil {
+		t.Fatal(err)
+	}
+	r.sync(t)
+	msgs, _ := r.local.Messages("INBOX")
+	moved := msgs[0]
+	rm, err := r.remote.Message("INBOX", moved.UID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.remote.SetMessageFlags("INBOX", moved.UID, rm.Flags|model.Deleted); err != nil {
+		t.Fatal(err)
+	}
+	r.moveLocal(t, "INBOX", "Archive", moved.Key)
+	if c := total(r.sync(t)); c[model.OpMoveRemote] != 1 {
+		t.Fatalf("did %v, want one move-remote", c)
+	}
+	r.sync(t)
+	server, _ := r.remote.Messages("Archive")
+	local, _ := r.local.Messages("Archive")
+	if len(server) != 1 || len(local) != 1 || server[0].Flags&model.Deleted != 0 || local[0].Flags&model.Deleted != 0 ||
+		server[0].Flags != moved.Flags || local[0].Flags != moved.Flags {
+		t.Fatalf("after the move: server %+v, local %+v; want one message flagged %s on both", server, local, moved.Flags)
+	}
+	r.converged(t, 3)
+}
+
 // TestInterruptedUploadFoundWhenServerRewritesIt: a server without UIDPLUS
 // that adds a header to what it stores; the run was killed after APPEND.
 // The copy is found by its Message-ID (the only one above the recorded

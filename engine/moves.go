@@ -253,8 +253,25 @@ func (a *Account) moveFrom(ctx context.Context, run uint64, from, to string, lf 
 		return 0, fmt.Errorf("select %s on server to move messages out of it: %w", from, err)
 	}
 	uids := make([]uint32, len(ops))
+	var unmark []uint32
 	for i, op := range ops {
 		uids[i] = op.FromUID
+		if op.Flags&model.Deleted == 0 {
+			unmark = append(unmark, op.FromUID)
+		}
+	}
+	// A message marked \Deleted on the server but not in the status (an
+	// expunge of ours interrupted between its UID STORE and its UID
+	// EXPUNGE, or another client's mark) would take the mark along into
+	// the destination, where the next sync would read it as a change made
+	// there and mark the moved file deleted too. The user kept the
+	// message by moving it: the mark goes first. (A crash after this
+	// leaves the message unmarked where it was, as before the expunge.)
+	if len(unmark) > 0 {
+		if err := rf.StoreFlags(ctx, unmark, 0, model.Deleted); err != nil {
+			_ = rf.Close()
+			return 0, fmt.Errorf("clear \\Deleted in %s on the server before moving messages out of it: %w", from, err)
+		}
 	}
 	newUIDs, validity, moveErr := rf.Move(ctx, uids, to)
 	_ = rf.Close()
