@@ -166,12 +166,13 @@ func (s *Store) Checkpoint(c Checkpoint) error {
 	}
 	var buf bytes.Buffer
 	enc := msgpack.NewEncoder(&buf)
+	dec := newRowDecoder()
 	for _, u := range c.Upsert {
 		link, ok := named[namedRow{u.Row.UID, u.Row.Key}]
 		if !ok && !voided[u.Folder] {
 			// A row rewritten (new flags) keeps the name of the
 			// message it was made for.
-			if link, err = s.rowLink(u.Folder, u.Row); err != nil {
+			if link, err = s.rowLink(dec, u.Folder, u.Row); err != nil {
 				return err
 			}
 		}

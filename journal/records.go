@@ -346,31 +346,6 @@ func encodeRow(buf *bytes.Buffer, enc *msgpack.Encoder, row model.StatusRow, nam
 	return bytes.Clone(buf.Bytes()), nil
 }
 
-// rowNamed returns the key and the naming record's sequence number (0:
-// none) of an encoded status row; ok is false when it cannot be read.
-func rowNamed(value []byte) (key string, named uint64, ok bool) {
-	dec := msgpack.NewDecoder(bytes.NewReader(value))
-	n, err := dec.DecodeArrayLen()
-	if err != nil || n < 3 {
-		return "", 0, false
-	}
-	if _, err := dec.DecodeUint(); err != nil {
-		return "", 0, false
-	}
-	if key, err = dec.DecodeString(); err != nil {
-		return "", 0, false
-	}
-	if _, err := dec.DecodeUint8(); err != nil {
-		return "", 0, false
-	}
-	if n >= 4 {
-		if named, err = dec.DecodeUint64(); err != nil {
-			return "", 0, false
-		}
-	}
-	return key, named, true
-}
-
 // rowDecoder decodes status row values, reusing its buffers.
 type rowDecoder struct {
 	r   bytes.Reader
@@ -386,7 +361,7 @@ func newRowDecoder() *rowDecoder {
 func (d *rowDecoder) decode(folder string, uid uint32, value []byte) (model.StatusRow, error) {
 	d.r.Reset(value)
 	d.dec.Reset(&d.r)
-	row, err := d.decodeFields(uid)
+	row, _, err := d.decodeFields(uid)
 	if err != nil {
 		if !errors.Is(err, ErrNewerFormat) {
 			err = kinded(ErrCorrupt, "%w", err)
@@ -396,31 +371,51 @@ func (d *rowDecoder) decode(folder string, uid uint32, value []byte) (model.Stat
 	return row, nil
 }
 
-func (d *rowDecoder) decodeFields(uid uint32) (model.StatusRow, error) {
+// named returns the key of an encoded status row and the sequence number
+// of the record that names its message (0: none); ok is false when the
+// row cannot be read.
+func (d *rowDecoder) named(value []byte) (key string, named uint64, ok bool) {
+	d.r.Reset(value)
+	d.dec.Reset(&d.r)
+	row, n, err := d.decodeFields(0)
+	if err != nil {
+		return "", 0, false
+	}
+	if n >= 4 {
+		if named, err = d.dec.DecodeUint64(); err != nil {
+			return "", 0, false
+		}
+	}
+	return row.Key, named, true
+}
+
+// decodeFields decodes the first three fields of a row and returns the
+// row and how many fields it has.
+func (d *rowDecoder) decodeFields(uid uint32) (model.StatusRow, int, error) {
 	n, err := d.dec.DecodeArrayLen()
 	if err != nil {
-		return model.StatusRow{}, fmt.Errorf("cannot decode: %w", err)
+		return model.StatusRow{}, 0, fmt.Errorf("cannot decode: %w", err)
 	}
 	if n < 3 {
-		return model.StatusRow{}, fmt.Errorf("cannot decode: array of %d fields, want at least 3", n)
+		return model.StatusRow{}, 0, fmt.Errorf("cannot decode: array of %d fields, want at least 3", n)
 	}
 	v, err := d.dec.DecodeUint()
 	if err != nil {
-		return model.StatusRow{}, fmt.Errorf("cannot decode version: %w", err)
+		return model.StatusRow{}, 0, fmt.Errorf("cannot decode version: %w", err)
 	}
 	if err := checkVersion("value", int(v)); err != nil {
-		return model.StatusRow{}, err
+		return model.StatusRow{}, 0, err
 	}
 	key, err := d.dec.DecodeString()
 	if err != nil {
-		return model.StatusRow{}, fmt.Errorf("cannot decode key: %w", err)
+		return model.StatusRow{}, 0, fmt.Errorf("cannot decode key: %w", err)
 	}
 	flags, err := d.dec.DecodeUint8()
 	if err != nil {
-		return model.StatusRow{}, fmt.Errorf("cannot decode flags: %w", err)
+		return model.StatusRow{}, 0, fmt.Errorf("cannot decode flags: %w", err)
 	}
 	if model.Flags(flags)&^model.AllFlags != 0 {
-		return model.StatusRow{}, fmt.Errorf("unknown flag bits %#x", flags)
+		return model.StatusRow{}, 0, fmt.Errorf("unknown flag bits %#x", flags)
 	}
-	return model.StatusRow{UID: uid, Key: key, Flags: model.Flags(flags)}, nil
+	return model.StatusRow{UID: uid, Key: key, Flags: model.Flags(flags)}, n, nil
 }

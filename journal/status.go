@@ -108,20 +108,28 @@ type namedRow struct {
 	key string
 }
 
-// rowLink returns the naming record of folder's stored row for row.UID
-// when it is for the same key (0 otherwise).
-func (s *Store) rowLink(folder string, row model.StatusRow) (uint64, error) {
-	v, closer, err := s.db.Get(statusKey(folder, row.UID))
+// storedRowNamed reads folder's row for uid from r with dec: its key and
+// the record naming its message (rowDecoder.named); found is false when
+// there is no such row or it cannot be read.
+func (s *Store) storedRowNamed(r pebble.Reader, dec *rowDecoder, folder string, uid uint32) (key string, named uint64, found bool, err error) {
+	v, closer, err := r.Get(statusKey(folder, uid))
 	switch {
 	case errors.Is(err, pebble.ErrNotFound):
-		return 0, nil
+		return "", 0, false, nil
 	case err != nil:
-		return 0, s.readError(fmt.Sprintf("read folder %q row %d", folder, row.UID), err)
+		return "", 0, false, s.readError(fmt.Sprintf("read folder %q row %d", folder, uid), err)
 	}
 	defer closer.Close()
-	key, named, ok := rowNamed(v)
-	if !ok || key != row.Key {
-		return 0, nil
+	key, named, found = dec.named(v)
+	return key, named, found, nil
+}
+
+// rowLink returns the naming record of folder's stored row for row.UID
+// when it is for the same key (0 otherwise).
+func (s *Store) rowLink(dec *rowDecoder, folder string, row model.StatusRow) (uint64, error) {
+	key, named, found, err := s.storedRowNamed(s.db, dec, folder, row.UID)
+	if err != nil || !found || key != row.Key {
+		return 0, err
 	}
 	return named, nil
 }
@@ -138,18 +146,14 @@ func (s *Store) MessageNames(folder string, uids []uint32) (map[uint32]MsgInfo, 
 	}
 	snap := s.db.NewSnapshot()
 	defer snap.Close()
+	dec := newRowDecoder()
 	names := make(map[uint32]MsgInfo, len(uids))
 	for _, uid := range uids {
-		v, closer, err := snap.Get(statusKey(folder, uid))
-		if errors.Is(err, pebble.ErrNotFound) {
-			continue
-		}
+		key, seq, found, err := s.storedRowNamed(snap, dec, folder, uid)
 		if err != nil {
-			return nil, s.readError(fmt.Sprintf("read folder %q row %d", folder, uid), err)
+			return nil, err
 		}
-		key, seq, ok := rowNamed(v)
-		closer.Close()
-		if !ok || seq == 0 {
+		if !found || seq == 0 {
 			continue
 		}
 		rv, rcloser, err := snap.Get(journalKey(seq))
