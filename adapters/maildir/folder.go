@@ -324,11 +324,6 @@ func (f *Folder) addEntry(sub string, e fs.DirEntry, r *scanResult) error {
 	return nil
 }
 
-// indexSet records where key's file is now.
-func (f *Folder) indexSet(key string, ref fileRef) {
-	f.index.set(key, ref)
-}
-
 // lookupLocked returns where key is, rescanning once when it is not in the
 // index (or when rescan is true, because its indexed file vanished).
 func (f *Folder) lookupLocked(ctx context.Context, key string, rescan bool) (fileRef, error) {
@@ -376,7 +371,7 @@ func (f *Folder) renameLocked(key string, ref, newRef fileRef) error {
 		return err
 	}
 	faultinject.Step(faultinject.Effect, "maildir rename "+newRef.name)
-	f.indexSet(key, newRef)
+	f.index.set(key, newRef)
 	f.dirty[filepath.Join(f.path, ref.sub)] = true
 	f.dirty[filepath.Join(f.path, newRef.sub)] = true
 	return nil
