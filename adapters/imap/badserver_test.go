@@ -280,16 +280,7 @@ func TestAppendOfAGrowingBodyStoresNothing(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := &appendRecorder{}
 			fake := startFakeAppend(t, stallOn("nothing"), rec.handle)
-			s, err := Dial(context.Background(), fakeConfig(fake.addr, time.Second))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			f, err := s.SelectFolder(context.Background(), "INBOX")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
+			f := fakeInbox(t, fake, time.Second)
 			uid, err := f.Append(context.Background(), tc.size, strings.NewReader(tc.body), 0, time.Time{})
 			if tc.wantErr == "" {
 				if err != nil || uid != 7 {
@@ -358,27 +349,24 @@ func TestAppendConnectionLossSaysSo(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fake := startFakeAppend(t, stallOn("nothing"), tc.onAppend)
-			s, err := Dial(context.Background(), fakeConfig(fake.addr, time.Second))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			f, err := s.SelectFolder(context.Background(), "INBOX")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			_, err = f.Append(context.Background(), 7, tc.body, 0, time.Time{})
+			f := fakeInbox(t, fake, time.Second)
+			_, err := f.Append(context.Background(), 7, tc.body, 0, time.Time{})
 			t.Log(err)
 			if err == nil {
 				t.Fatal("Append succeeded")
 			}
-			lost := errors.Is(err, errConnectionLost) && strings.Contains(err.Error(), "connection lost")
+			lost := saysConnectionLost(err)
 			if lost != tc.lost {
 				t.Errorf("error %q: says connection lost %v, want %v", err, lost, tc.lost)
 			}
 		})
 	}
+}
+
+// saysConnectionLost: err is errConnectionLost and its text says so, as
+// the caller needs to stop the folder and look for the copies.
+func saysConnectionLost(err error) bool {
+	return errors.Is(err, errConnectionLost) && strings.Contains(err.Error(), "connection lost")
 }
 
 type failingReader struct{}

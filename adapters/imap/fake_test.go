@@ -124,6 +124,23 @@ func (f *fakeServer) serve(c net.Conn) {
 	}
 }
 
+// fakeInbox dials fake with timeout and selects INBOX; both are closed
+// when the test ends.
+func fakeInbox(t *testing.T, fake *fakeServer, timeout time.Duration) *Folder {
+	t.Helper()
+	s, err := Dial(context.Background(), fakeConfig(fake.addr, timeout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	rf, err := s.SelectFolder(context.Background(), "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rf.Close() })
+	return rf.(*Folder)
+}
+
 func fakeConfig(addr string, timeout time.Duration) Config {
 	host, port, _ := net.SplitHostPort(addr)
 	var p int
@@ -212,18 +229,9 @@ func stallOn(command string) func(io.Writer, string, string, string) {
 
 func TestCommandTimeoutNamesFolderAndCommand(t *testing.T) {
 	fake := startFake(t, stallOn("UID FETCH"))
-	s, err := Dial(context.Background(), fakeConfig(fake.addr, 300*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	f, err := s.SelectFolder(context.Background(), "INBOX")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := fakeInbox(t, fake, 300*time.Millisecond)
 	start := time.Now()
-	_, err = f.List(context.Background())
+	_, err := f.List(context.Background())
 	if err == nil {
 		t.Fatal("List on a silent server succeeded")
 	}
@@ -239,20 +247,11 @@ func TestCommandTimeoutNamesFolderAndCommand(t *testing.T) {
 
 func TestContextCancelUnblocksCommand(t *testing.T) {
 	fake := startFake(t, stallOn("UID SEARCH"))
-	s, err := Dial(context.Background(), fakeConfig(fake.addr, 30*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	f, err := s.SelectFolder(context.Background(), "INBOX")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := fakeInbox(t, fake, 30*time.Second)
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
 	start := time.Now()
-	_, err = f.FindByIdentity(ctx, 1, 100, "")
+	_, err := f.FindByIdentity(ctx, 1, 100, "")
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("FindByIdentity after cancel: %v, want context.Canceled", err)
 	}
@@ -272,18 +271,9 @@ func TestUnparseableResponseFailsFast(t *testing.T) {
 	fake := startFake(t, func(w io.Writer, tag, cmd, args string) {
 		fmt.Fprintf(w, "* 1 FROBNICATE (((\r\n%s OK done\r\n", tag)
 	})
-	s, err := Dial(context.Background(), fakeConfig(fake.addr, 30*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	f, err := s.SelectFolder(context.Background(), "INBOX")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := fakeInbox(t, fake, 30*time.Second)
 	start := time.Now()
-	_, err = f.List(context.Background())
+	_, err := f.List(context.Background())
 	if err == nil {
 		t.Fatal("List succeeded on garbage")
 	}
@@ -309,19 +299,10 @@ func TestStallInsideBody(t *testing.T) {
 			fmt.Fprintf(w, "%s BAD unexpected\r\n", tag)
 		}
 	})
-	s, err := Dial(context.Background(), fakeConfig(fake.addr, 300*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	f, err := s.SelectFolder(context.Background(), "INBOX")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := fakeInbox(t, fake, 300*time.Millisecond)
 	start := time.Now()
 	var readErr error
-	err = f.Fetch(context.Background(), []uint32{1}, func(m model.RemoteMsg, body io.Reader) error {
+	err := f.Fetch(context.Background(), []uint32{1}, func(m model.RemoteMsg, body io.Reader) error {
 		_, readErr = io.ReadAll(body)
 		return readErr
 	})
@@ -347,17 +328,8 @@ func TestBodyBeforeUID(t *testing.T) {
 			fmt.Fprintf(w, "%s BAD unexpected\r\n", tag)
 		}
 	})
-	s, err := Dial(context.Background(), fakeConfig(fake.addr, 5*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	f, err := s.SelectFolder(context.Background(), "INBOX")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	err = f.Fetch(context.Background(), []uint32{1}, func(model.RemoteMsg, io.Reader) error {
+	f := fakeInbox(t, fake, 5*time.Second)
+	err := f.Fetch(context.Background(), []uint32{1}, func(model.RemoteMsg, io.Reader) error {
 		t.Error("fn called")
 		return nil
 	})

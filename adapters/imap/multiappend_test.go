@@ -3,7 +3,6 @@ package imap
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -188,17 +187,7 @@ func (m *multiAppendScript) handle(w io.Writer, r *bufio.Reader, tag, args strin
 func multiAppendFake(t *testing.T, onAppend func(w io.Writer, r *bufio.Reader, tag, args string)) (*Folder, *fakeServer) {
 	t.Helper()
 	fake := startFakeCaps(t, "IMAP4rev1 UIDPLUS UNSELECT MULTIAPPEND", stallOn("nothing"), onAppend)
-	s, err := Dial(context.Background(), fakeConfig(fake.addr, 2*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	rf, err := s.SelectFolder(context.Background(), "INBOX")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rf.Close() })
-	return rf.(*Folder), fake
+	return fakeInbox(t, fake, 2*time.Second), fake
 }
 
 // TestMultiAppendSynchronizingLiterals: without LITERAL+ each message
@@ -277,7 +266,7 @@ func TestMultiAppendConnectionLossSaysSo(t *testing.T) {
 			if err == nil {
 				t.Fatal("AppendBatch succeeded")
 			}
-			lost := errors.Is(err, errConnectionLost) && strings.Contains(err.Error(), "connection lost")
+			lost := saysConnectionLost(err)
 			if lost != tc.lost {
 				t.Errorf("error %q: says connection lost %v, want %v", err, lost, tc.lost)
 			}
