@@ -413,7 +413,14 @@ func (a *Account) planFolder(ctx context.Context, run uint64, name string, remot
 		in.Remote.Exists = true
 		in.Remote.Status = rf.Status()
 	}
-	st, meta, err := a.Journal.FolderStatus(name)
+	// The rows share their keys with the scan's files, unless the folder
+	// is scanned again below (the first scan's names would then be kept
+	// for the rows alone).
+	var known func([]byte) (string, bool)
+	if !rescan {
+		known = scanKeys(in.Local.Msgs)
+	}
+	st, meta, err := a.Journal.FolderStatusSharing(name, known)
 	if err != nil {
 		fr.Err = fmt.Errorf("read status: %w", err)
 		return w
@@ -485,6 +492,35 @@ func (a *Account) planFolder(ctx context.Context, run uint64, name string, remot
 		log.Warn().Str("reason", fr.Plan.Refused).Msg("folder refused")
 	}
 	return w
+}
+
+// scanKeys returns a lookup of keys among msgs, for status rows to share
+// the scan's key strings (journal.Store.FolderStatusSharing): msgs must be
+// sorted by key, as the Maildir scan returns them, else (or with no
+// messages) it is nil. Rows come in UID order, which is usually the order
+// of the keys too, so the message after the last one found is tried
+// before a binary search.
+func scanKeys(msgs []model.LocalMsg) func(key []byte) (string, bool) {
+	if len(msgs) == 0 {
+		return nil
+	}
+	for i := 1; i < len(msgs); i++ {
+		if msgs[i-1].Key >= msgs[i].Key {
+			return nil
+		}
+	}
+	next := 0
+	return func(key []byte) (string, bool) {
+		i := next
+		if i >= len(msgs) || msgs[i].Key != string(key) {
+			i = sort.Search(len(msgs), func(j int) bool { return msgs[j].Key >= string(key) })
+			if i == len(msgs) || msgs[i].Key != string(key) {
+				return "", false
+			}
+		}
+		next = i + 1
+		return msgs[i].Key, true
+	}
 }
 
 // checkGuardLater applies the delete guard to a plan that the planner's

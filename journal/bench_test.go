@@ -23,7 +23,9 @@ func benchRowKey(uid int) string {
 // BenchmarkFolderStatus100k loads one folder of 100,000 status rows from a
 // reopened store (rows in tables on disk, as at the start of a sync). It
 // reports the time per row, the stored bytes per row (key and value:
-// row-B) and the memory the loaded status holds per row (mem-B/row).
+// row-B) and the memory the loaded status holds per row (mem-B/row):
+// "copies" with keys of its own (FolderStatus), "sharing" with the keys of
+// a scan of the folder held already (FolderStatusSharing).
 func BenchmarkFolderStatus100k(b *testing.B) {
 	const rows, chunk = 100_000, 10_000
 	dir := b.TempDir()
@@ -31,10 +33,13 @@ func BenchmarkFolderStatus100k(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	scanned := map[string]string{} // as a scan of the folder would hold them
 	for start := 1; start <= rows; start += chunk {
 		var c Checkpoint
 		for uid := start; uid < start+chunk; uid++ {
-			c.Upsert = append(c.Upsert, FolderRow{"INBOX", model.StatusRow{UID: uint32(uid), Key: benchRowKey(uid), Flags: model.Seen}})
+			key := benchRowKey(uid)
+			scanned[key] = key
+			c.Upsert = append(c.Upsert, FolderRow{"INBOX", model.StatusRow{UID: uint32(uid), Key: key, Flags: model.Seen}})
 		}
 		if err := s.Checkpoint(c); err != nil {
 			b.Fatal(err)
@@ -47,32 +52,42 @@ func BenchmarkFolderStatus100k(b *testing.B) {
 	s = openT(b, dir, Options{ReadOnly: true})
 	rowBytes := storedRowBytes(b, s, "INBOX")
 
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	held, _, err := s.FolderStatus("INBOX")
-	if err != nil {
-		b.Fatal(err)
-	}
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	memPerRow := float64(after.HeapAlloc-before.HeapAlloc) / rows
-	runtime.KeepAlive(held)
+	for _, bc := range []struct {
+		name  string
+		known func([]byte) (string, bool)
+	}{
+		{"copies", nil},
+		{"sharing", func(key []byte) (string, bool) { k, ok := scanned[string(key)]; return k, ok }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			held, _, err := s.FolderStatusSharing("INBOX", bc.known)
+			if err != nil {
+				b.Fatal(err)
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			memPerRow := float64(after.HeapAlloc-before.HeapAlloc) / rows
+			runtime.KeepAlive(held)
 
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		st, _, err := s.FolderStatus("INBOX")
-		if err != nil {
-			b.Fatal(err)
-		}
-		if len(st.Rows) != rows {
-			b.Fatalf("%d rows, want %d", len(st.Rows), rows)
-		}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				st, _, err := s.FolderStatusSharing("INBOX", bc.known)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(st.Rows) != rows {
+					b.Fatalf("%d rows, want %d", len(st.Rows), rows)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/rows, "ns/row")
+			b.ReportMetric(rowBytes, "row-B")
+			b.ReportMetric(memPerRow, "mem-B/row")
+		})
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/rows, "ns/row")
-	b.ReportMetric(rowBytes, "row-B")
-	b.ReportMetric(memPerRow, "mem-B/row")
 }
 
 // storedRowBytes is the mean size of folder's status rows as stored (key

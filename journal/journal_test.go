@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/vmihailenco/msgpack/v5"
@@ -875,4 +876,50 @@ func TestMessageNamesFollowTheRows(t *testing.T) {
 		t.Fatalf("row 1 read as %+v (%v)", st.Rows[1], err)
 	}
 	mustCheck(t, s)
+}
+
+func TestFolderStatusSharingTakesKeysFromKnown(t *testing.T) {
+	s := openT(t, t.TempDir(), Options{Now: fixedClock()})
+	cp := Checkpoint{Folders: []FolderMeta{{Name: "INBOX", UIDValidity: 7}}}
+	for uid, key := range map[uint32]string{1: "k1", 2: "k2", 3: "k3", 4: ""} {
+		cp.Upsert = append(cp.Upsert, FolderRow{Folder: "INBOX", Row: model.StatusRow{UID: uid, Key: key, Flags: model.Seen}})
+	}
+	if err := s.Checkpoint(cp); err != nil {
+		t.Fatal(err)
+	}
+	// What a scan holds: k1 and k2, and a lookup that wrongly answers
+	// "wrong" for k3. A row's key read as a copy has an address of its own.
+	scanned := map[string]string{"k1": "k1", "k2": "k2"}
+	var asked []string
+	known := func(key []byte) (string, bool) {
+		asked = append(asked, string(key))
+		if string(key) == "k3" {
+			return "wrong", true
+		}
+		k, ok := scanned[string(key)]
+		return k, ok
+	}
+	shared, _, err := s.FolderStatusSharing("INBOX", known)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _, err := s.FolderStatus("INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(shared, plain) {
+		t.Fatalf("rows read sharing keys: %+v\nwithout: %+v", shared.Rows, plain.Rows)
+	}
+	for _, uid := range []uint32{1, 2} {
+		k := shared.Rows[uid].Key
+		if unsafe.StringData(k) != unsafe.StringData(scanned[k]) {
+			t.Errorf("row %d's key %q is a copy, not the scan's", uid, k)
+		}
+	}
+	if got := shared.Rows[3].Key; got != "k3" {
+		t.Errorf("row 3's key is %q: a lookup answering another key must not be taken", got)
+	}
+	if !reflect.DeepEqual(asked, []string{"k1", "k2", "k3"}) { // the empty key is not looked up
+		t.Errorf("keys looked up: %q", asked)
+	}
 }

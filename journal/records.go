@@ -350,6 +350,11 @@ func encodeRow(buf *bytes.Buffer, enc *msgpack.Encoder, row model.StatusRow, nam
 type rowDecoder struct {
 	r   bytes.Reader
 	dec *msgpack.Decoder
+	// known, when set, gives the key strings rows share
+	// (Store.FolderStatusSharing); key is the buffer a key is read into
+	// to look it up.
+	known func(key []byte) (string, bool)
+	key   []byte
 }
 
 func newRowDecoder() *rowDecoder {
@@ -389,6 +394,35 @@ func (d *rowDecoder) named(value []byte) (key string, named uint64, ok bool) {
 	return row.Key, named, true
 }
 
+// decodeKey decodes a row's key as DecodeString would, taking the string
+// from known when it has it.
+func (d *rowDecoder) decodeKey() (string, error) {
+	if d.known == nil {
+		return d.dec.DecodeString()
+	}
+	n, err := d.dec.DecodeBytesLen()
+	if err != nil {
+		return "", err
+	}
+	if n <= 0 {
+		return "", nil
+	}
+	if n > d.r.Len() {
+		return "", fmt.Errorf("a key of %d bytes in a row of %d", n, d.r.Size())
+	}
+	if cap(d.key) < n {
+		d.key = make([]byte, n)
+	}
+	b := d.key[:n]
+	if err := d.dec.ReadFull(b); err != nil {
+		return "", err
+	}
+	if s, ok := d.known(b); ok && s == string(b) {
+		return s, nil
+	}
+	return string(b), nil
+}
+
 // decodeFields decodes the first three fields of a row and returns the
 // row and how many fields it has.
 func (d *rowDecoder) decodeFields(uid uint32) (model.StatusRow, int, error) {
@@ -406,7 +440,7 @@ func (d *rowDecoder) decodeFields(uid uint32) (model.StatusRow, int, error) {
 	if err := checkVersion("value", int(v)); err != nil {
 		return model.StatusRow{}, 0, err
 	}
-	key, err := d.dec.DecodeString()
+	key, err := d.decodeKey()
 	if err != nil {
 		return model.StatusRow{}, 0, fmt.Errorf("cannot decode key: %w", err)
 	}

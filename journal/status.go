@@ -15,6 +15,16 @@ import (
 // zero values with Name set, an empty non-nil Rows map, and no error. Both
 // come from one consistent view of the store.
 func (s *Store) FolderStatus(name string) (model.FolderStatus, FolderMeta, error) {
+	return s.FolderStatusSharing(name, nil)
+}
+
+// FolderStatusSharing is FolderStatus whose rows take their keys from
+// known where it has them: known(key) returns a string equal to key (the
+// local scan's own, say) and true, and the row holds that string instead
+// of a copy of its own; nil known, or false, and the row gets a copy. The
+// rows of a folder of 100,000 messages hold about 4 MB of keys that the
+// scan of the same folder holds already. known must not keep key.
+func (s *Store) FolderStatusSharing(name string, known func(key []byte) (string, bool)) (model.FolderStatus, FolderMeta, error) {
 	if err := s.checkOpen(); err != nil {
 		return model.FolderStatus{}, FolderMeta{}, err
 	}
@@ -38,6 +48,7 @@ func (s *Store) FolderStatus(name string) (model.FolderStatus, FolderMeta, error
 	}
 	defer it.Close()
 	dec := newRowDecoder()
+	dec.known = known
 	keyLen := len(statusFolderPrefix(name)) + 4
 	for ok := it.First(); ok; ok = it.Next() {
 		// The bounds fix the prefix; the key is the prefix and a UID.
