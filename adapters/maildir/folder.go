@@ -193,7 +193,7 @@ func (f *Folder) scanLocked(ctx context.Context) ([]model.LocalMsg, error) {
 			return nil, err
 		}
 		if cur1.Equal(cur2) && new1.Equal(new2) {
-			f.index = fileIndex{scanned: files}
+			f.index = fileIndex{scanned: files, fmd5: f.fmd5}
 			f.lastScan = ScanState{CurMtime: cur2, NewMtime: new2, Started: started}
 			return msgs, nil
 		}
@@ -216,6 +216,7 @@ func (f *Folder) readDirs(ctx context.Context, hint int) ([]model.LocalMsg, []sc
 	r := scanResult{
 		msgs:  make([]model.LocalMsg, 0, max(hint, 64)),
 		files: make([]scannedFile, 0, max(hint, 64)),
+		names: &nameArena{},
 	}
 	for _, sub := range []string{"new", "cur"} {
 		if err := ctx.Err(); err != nil {
@@ -246,7 +247,7 @@ func (f *Folder) dropDuplicates(r *scanResult) error {
 			out++
 			continue
 		}
-		prev, cur := r.files[out-1].ref(), r.files[i].ref()
+		prev, cur := r.files[out-1].ref(f.fmd5), r.files[i].ref(f.fmd5)
 		if _, err := os.Lstat(f.filePath(prev)); err != nil {
 			r.msgs[out-1], r.files[out-1] = r.msgs[i], r.files[i] // prev was renamed into cur
 			continue
@@ -301,7 +302,8 @@ func (f *Folder) addEntry(sub string, e fs.DirEntry, r *scanResult) error {
 		return nil
 	}
 	fn := parseFileName(name, f.store.infosep)
-	msg := model.LocalMsg{Key: fn.key, FMD5: fn.fmd5}
+	sf, key, fmd5 := r.names.keepScanned(name, sub, fn, f.fmd5)
+	msg := model.LocalMsg{Key: key, FMD5: fmd5}
 	if fn.fmd5 == f.fmd5 {
 		msg.UID = fn.uid
 	} else if fn.fmd5 != "" {
@@ -320,7 +322,7 @@ func (f *Folder) addEntry(sub string, e fs.DirEntry, r *scanResult) error {
 		msg.Date = info.ModTime()
 	}
 	r.msgs = append(r.msgs, msg)
-	r.files = append(r.files, newScannedFile(name, fn.key, sub))
+	r.files = append(r.files, sf)
 	return nil
 }
 
