@@ -62,7 +62,7 @@ func (r *rig) statusRows(t *testing.T, folder string) int {
 
 func (r *rig) converged(t *testing.T, want int) {
 	t.Helper()
-	sum, err := converge.Check(context.Background(), r.remote, r.local)
+	sum, err := converge.Check(context.Background(), r.remote, r.acct.Local) // the local store the account syncs
 	if err != nil {
 		t.Fatal(err)
 	}
