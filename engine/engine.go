@@ -497,9 +497,9 @@ func (a *Account) planFolder(ctx context.Context, run uint64, name string, remot
 // scanKeys returns a lookup of keys among msgs, for status rows to share
 // the scan's key strings (journal.Store.FolderStatusSharing): msgs must be
 // sorted by key, as the Maildir scan returns them, else (or with no
-// messages) it is nil. Rows come in UID order, which is usually the order
-// of the keys too, so the message after the last one found is tried
-// before a binary search.
+// messages) it is nil. Rows come in UID order; where the keys sort the
+// same way (names that start with a time), the message after the last one
+// found is the next match, so it is tried before a binary search.
 func scanKeys(msgs []model.LocalMsg) func(key []byte) (string, bool) {
 	if len(msgs) == 0 {
 		return nil
