@@ -174,6 +174,9 @@ func bench(o options) (err error) {
 			return err
 		}
 	}
+	if err := forgetCachedPages(bin); err != nil {
+		logf("could not drop %s from the page cache (its runs' peak RSS may read a few MB high): %v", bin, err)
+	}
 	var tools []string
 	paths := map[string]string{}
 	for _, t := range o.tools {
