@@ -93,7 +93,7 @@ func (a *nameArena) keepScanned(name, sub string, fn fileName, fmd5 string) (sf 
 	if fn.fmd5 != "" {
 		field = strings.Index(name, ",FMD5=")
 	}
-	if prefix && field >= len(fn.key) && fn.fmd5 == fmd5 && fmd5 != "" && field < math.MaxInt16 &&
+	if prefix && field >= len(fn.key) && fn.fmd5 == fmd5 && field < math.MaxInt16 &&
 		strings.HasPrefix(name[field+len(",FMD5="):], fmd5) {
 		end := field + len(",FMD5=") + len(fmd5)
 		sf.name = a.keep(name[:field], name[end:])
@@ -106,15 +106,13 @@ func (a *nameArena) keepScanned(name, sub string, fn fileName, fmd5 string) (sf 
 		sf.keyLen = int32(len(fn.key))
 		key = sf.name[:len(fn.key)]
 	}
-	switch {
-	case fn.fmd5 == "":
-	case fn.fmd5 == fmd5:
+	switch fn.fmd5 {
+	case "":
+	case fmd5:
 		fmd5Field = fmd5
-	case field >= 0 && sf.elided == 0:
+	default: // another folder's: not cut, so where it was in name
 		at := field + len(",FMD5=")
 		fmd5Field = sf.name[at : at+len(fn.fmd5)]
-	default:
-		fmd5Field = fn.fmd5
 	}
 	return sf, key, fmd5Field
 }
