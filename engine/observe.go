@@ -107,10 +107,12 @@ func (a *Account) journalNames(in planner.Input, plan planner.Plan, want func(in
 	if a.Journal == nil || plan.VoidedStatus || in.Status.UIDValidity == 0 || in.Status.UIDValidity != in.Remote.Status.UIDValidity {
 		return nil
 	}
+	var ops []int // the indexes of the operations asked about
 	var uids []uint32
 	for i, op := range plan.Ops {
 		if want(i, op) && namedByRow(op.Kind) && op.UID != 0 {
 			if _, ok := in.Status.Rows[op.UID]; ok {
+				ops = append(ops, i)
 				uids = append(uids, op.UID)
 			}
 		}
@@ -124,8 +126,8 @@ func (a *Account) journalNames(in planner.Input, plan planner.Plan, want func(in
 		return nil
 	}
 	known := map[int]journal.MsgInfo{}
-	for i, op := range plan.Ops {
-		if info, ok := names[op.UID]; ok && want(i, op) && namedByRow(op.Kind) {
+	for _, i := range ops {
+		if info, ok := names[plan.Ops[i].UID]; ok {
 			known[i] = info
 		}
 	}
