@@ -78,17 +78,37 @@ func (a *Account) describePlan(ctx context.Context, p *executor.Pair, in planner
 	if msgs == nil {
 		return nil
 	}
-	// A message without a Date header is dated by its internal date.
-	dates := map[uint32]time.Time{}
-	for _, m := range in.Remote.Msgs {
-		dates[m.UID] = m.InternalDate
+	datedByServer(in.Remote.Msgs, plan.Ops, msgs, want)
+	return msgs
+}
+
+// datedByServer dates, by their internal date, the named messages of the
+// server's side that want selects and whose header had no Date. It keeps
+// only the dates of those messages while it looks for them: the listing
+// of a large folder can hold 100,000 messages of which a plan touches a few.
+func datedByServer(listing []model.RemoteMsg, ops []model.Op, msgs []journal.MsgInfo, want func(int, model.Op) bool) {
+	var dates map[uint32]time.Time
+	for i, op := range ops {
+		if r, _ := describedBy(op); r && msgs[i].Date.IsZero() && want(i, op) {
+			if dates == nil {
+				dates = map[uint32]time.Time{}
+			}
+			dates[op.UID] = time.Time{}
+		}
 	}
-	for i, op := range plan.Ops {
+	if dates == nil {
+		return
+	}
+	for _, m := range listing {
+		if _, ok := dates[m.UID]; ok {
+			dates[m.UID] = m.InternalDate
+		}
+	}
+	for i, op := range ops {
 		if r, _ := describedBy(op); r && msgs[i].Date.IsZero() && want(i, op) {
 			msgs[i].Date = dates[op.UID]
 		}
 	}
-	return msgs
 }
 
 // namedByRow: operations on a message of the status, whose UID is its

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"mailtrail/adapters/memstore"
+	"mailtrail/journal"
 	"mailtrail/model"
 	"mailtrail/planner"
 )
@@ -67,6 +68,36 @@ func TestDescribeNamesOnlyTheWantedMessages(t *testing.T) {
 	if msgs[0].Subject != "on server" || msgs[0].MessageID != "<s@x>" || msgs[1].Subject != "local" || msgs[1].From != "<me@x>" ||
 		!msgs[2].IsZero() || !msgs[3].IsZero() {
 		t.Fatalf("described %+v", msgs)
+	}
+}
+
+func TestDatedByServerDatesOnlyTheUndatedWantedMessages(t *testing.T) {
+	day := func(d int) time.Time { return time.Date(2025, 3, d, 12, 0, 0, 0, time.UTC) }
+	listing := make([]model.RemoteMsg, 20000)
+	for i := range listing {
+		listing[i] = model.RemoteMsg{UID: uint32(i + 1), InternalDate: day(1 + i%28)}
+	}
+	ops := []model.Op{
+		{Kind: model.OpExpungeRemote, UID: 5},   // no Date header: dated by the server
+		{Kind: model.OpStoreRemote, UID: 6},     // its header's Date stays
+		{Kind: model.OpExpungeRemote, UID: 7},   // not wanted: stays undated
+		{Kind: model.OpDeleteLocal, Key: "k8"},  // the local side's: not the server's to date
+		{Kind: model.OpStoreRemote, UID: 99999}, // not listed: stays undated
+	}
+	want := func(i int, _ model.Op) bool { return i != 2 }
+	fresh := func() []journal.MsgInfo {
+		return []journal.MsgInfo{{Subject: "a"}, {Date: day(20)}, {}, {}, {}}
+	}
+	msgs := fresh()
+	datedByServer(listing, ops, msgs, want)
+	if !msgs[0].Date.Equal(listing[4].InternalDate) || !msgs[1].Date.Equal(day(20)) ||
+		!msgs[2].Date.IsZero() || !msgs[3].Date.IsZero() || !msgs[4].Date.IsZero() {
+		t.Fatalf("dated %+v", msgs)
+	}
+	// A few messages' dates are kept, not the listing's: a map of 20,000
+	// dates takes dozens of allocations as it grows.
+	if n := testing.AllocsPerRun(5, func() { datedByServer(listing, ops, fresh(), want) }); n > 4 {
+		t.Errorf("%v allocations to date 2 messages of a 20,000-message listing", n)
 	}
 }
 
