@@ -79,15 +79,17 @@ func (k OpKind) String() string {
 func (k OpKind) ChangesMail() bool { return k != OpPair && k != OpForget && k != OpInvalid }
 
 // Op is one planned operation on one folder pair. Fields that do not apply
-// to a kind are zero.
+// to a kind are zero. The small fields come first, together, so that the
+// struct holds four bytes of padding instead of twenty (96 bytes, not 112):
+// a cold sync holds one operation per message of the folder while it runs.
 type Op struct {
 	Kind   OpKind `msgpack:"k"`
-	Folder string `msgpack:"f"` // canonical folder name
-	UID    uint32 `msgpack:"u,omitempty"`
-	Key    string `msgpack:"key,omitempty"`
 	Flags  Flags  `msgpack:"fl,omitempty"` // the flags the message ends with
 	Add    Flags  `msgpack:"add,omitempty"`
 	Remove Flags  `msgpack:"rm,omitempty"`
+	UID    uint32 `msgpack:"u,omitempty"`
+	Folder string `msgpack:"f"` // canonical folder name
+	Key    string `msgpack:"key,omitempty"`
 	Size   int64  `msgpack:"sz,omitempty"`
 	// MinUID, for an upload, is the server's UIDNEXT when the folder was
 	// selected: after a crash between APPEND and its checkpoint, the

@@ -41,9 +41,12 @@ type LocalMsg struct {
 
 // StatusRow records one message as both sides held it after the last
 // successful sync: its remote UID, its local key and the flags both had.
+// The key comes first so that the struct holds three bytes of padding
+// instead of eleven (24 bytes, not 32): the status of a folder holds one row
+// per message, in a map.
 type StatusRow struct {
-	UID   uint32
 	Key   string
+	UID   uint32
 	Flags Flags
 }
 
