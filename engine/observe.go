@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"sort"
-	"time"
 
 	"mailtrail/adapters"
 	"mailtrail/executor"
@@ -87,13 +86,13 @@ func (a *Account) describePlan(ctx context.Context, p *executor.Pair, in planner
 // only the dates of those messages while it looks for them: the listing
 // of a large folder can hold 100,000 messages of which a plan touches a few.
 func datedByServer(listing []model.RemoteMsg, ops []model.Op, msgs []journal.MsgInfo, want func(int, model.Op) bool) {
-	var dates map[uint32]time.Time
+	var dates map[uint32]model.Date
 	for i, op := range ops {
 		if r, _ := describedBy(op); r && msgs[i].Date.IsZero() && want(i, op) {
 			if dates == nil {
-				dates = map[uint32]time.Time{}
+				dates = map[uint32]model.Date{}
 			}
-			dates[op.UID] = time.Time{}
+			dates[op.UID] = 0
 		}
 	}
 	if dates == nil {
@@ -106,7 +105,7 @@ func datedByServer(listing []model.RemoteMsg, ops []model.Op, msgs []journal.Msg
 	}
 	for i, op := range ops {
 		if r, _ := describedBy(op); r && msgs[i].Date.IsZero() && want(i, op) {
-			msgs[i].Date = dates[op.UID]
+			msgs[i].Date = dates[op.UID].Time()
 		}
 	}
 }

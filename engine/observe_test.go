@@ -75,7 +75,7 @@ func TestDatedByServerDatesOnlyTheUndatedWantedMessages(t *testing.T) {
 	day := func(d int) time.Time { return time.Date(2025, 3, d, 12, 0, 0, 0, time.UTC) }
 	listing := make([]model.RemoteMsg, 20000)
 	for i := range listing {
-		listing[i] = model.RemoteMsg{UID: uint32(i + 1), InternalDate: day(1 + i%28)}
+		listing[i] = model.RemoteMsg{UID: uint32(i + 1), InternalDate: model.DateOf(day(1 + i%28))}
 	}
 	ops := []model.Op{
 		{Kind: model.OpExpungeRemote, UID: 5},   // no Date header: dated by the server
@@ -90,7 +90,7 @@ func TestDatedByServerDatesOnlyTheUndatedWantedMessages(t *testing.T) {
 	}
 	msgs := fresh()
 	datedByServer(listing, ops, msgs, want)
-	if !msgs[0].Date.Equal(listing[4].InternalDate) || !msgs[1].Date.Equal(day(20)) ||
+	if !msgs[0].Date.Equal(listing[4].InternalDate.Time()) || !msgs[1].Date.Equal(day(20)) ||
 		!msgs[2].Date.IsZero() || !msgs[3].Date.IsZero() || !msgs[4].Date.IsZero() {
 		t.Fatalf("dated %+v", msgs)
 	}

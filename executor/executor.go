@@ -427,12 +427,12 @@ func (e *Executor) download(ctx context.Context, p *Pair, steps []Step) (*downlo
 			return nil
 		}
 		sniff := journal.NewHeaderSniffer(body)
-		key, err := d.batch.Add(m.UID, s.Op.Flags, m.InternalDate, sniff)
+		key, err := d.batch.Add(m.UID, s.Op.Flags, m.InternalDate.Time(), sniff)
 		if err != nil {
 			return fmt.Errorf("write uid %d into local folder %q: %w", m.UID, p.Name, err)
 		}
 		d.keys[m.UID] = key
-		d.names[m.UID] = sniffedInfo(sniff, m.InternalDate)
+		d.names[m.UID] = sniffedInfo(sniff, m.InternalDate.Time())
 		return nil
 	})
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/vmihailenco/msgpack/v5"
@@ -172,20 +171,6 @@ type obsStatusRow struct {
 	Flags    uint8
 }
 
-func unixNano(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func fromUnixNano(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
-}
-
 // EncodeMsgpack writes the compact wire form (obsWire), message by
 // message: an observation of a large folder is never built whole as wire
 // structs or, when written to the journal, as one buffer (setObserved).
@@ -216,7 +201,7 @@ func (o *Observation) EncodeMsgpack(enc *msgpack.Encoder) error {
 			}
 			for _, m := range o.Remote.Msgs {
 				if err := encodeAll(enc.EncodeArrayLen(4), enc.EncodeUint(uint64(m.UID)), enc.EncodeUint(uint64(m.Flags)),
-					enc.EncodeInt(m.Size), enc.EncodeInt(unixNano(m.InternalDate))); err != nil {
+					enc.EncodeInt(m.Size), enc.EncodeInt(int64(m.InternalDate))); err != nil {
 					return err
 				}
 			}
@@ -245,7 +230,7 @@ func (o *Observation) EncodeMsgpack(enc *msgpack.Encoder) error {
 				return err
 			}
 			for _, m := range o.Local.Msgs {
-				if err := encodeAll(enc.EncodeArrayLen(2), enc.EncodeUint(uint64(m.FromUID)), enc.EncodeInt(unixNano(m.Date))); err != nil {
+				if err := encodeAll(enc.EncodeArrayLen(2), enc.EncodeUint(uint64(m.FromUID)), enc.EncodeInt(int64(m.Date))); err != nil {
 					return err
 				}
 			}
@@ -334,7 +319,7 @@ func (o *Observation) DecodeMsgpack(dec *msgpack.Decoder) error {
 		if model.Flags(m.Flags)&^model.AllFlags != 0 {
 			return fmt.Errorf("remote uid %d: unknown flag bits %#x", m.UID, m.Flags)
 		}
-		o.Remote.Msgs = append(o.Remote.Msgs, model.RemoteMsg{UID: m.UID, Flags: model.Flags(m.Flags), Size: m.Size, InternalDate: fromUnixNano(m.Date)})
+		o.Remote.Msgs = append(o.Remote.Msgs, model.RemoteMsg{UID: m.UID, Flags: model.Flags(m.Flags), Size: m.Size, InternalDate: model.Date(m.Date)})
 	}
 	if len(w.LExtra) != 0 && len(w.LExtra) != len(w.LMsgs) {
 		return fmt.Errorf("observation of %q: %d local messages but %d extra fields", w.Folder, len(w.LMsgs), len(w.LExtra))
@@ -346,7 +331,7 @@ func (o *Observation) DecodeMsgpack(dec *msgpack.Decoder) error {
 		}
 		lm := model.LocalMsg{Key: m.Key, UID: m.UID, FMD5: fmd5, Flags: model.Flags(m.Flags), Size: m.Size}
 		if len(w.LExtra) != 0 {
-			lm.FromUID, lm.Date = w.LExtra[i].FromUID, fromUnixNano(w.LExtra[i].Date)
+			lm.FromUID, lm.Date = w.LExtra[i].FromUID, model.Date(w.LExtra[i].Date)
 		}
 		o.Local.Msgs = append(o.Local.Msgs, lm)
 	}

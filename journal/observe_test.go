@@ -17,7 +17,7 @@ func sampleObservation(folder string) Observation {
 	return Observation{
 		Folder: folder,
 		Remote: ObservedRemote{Exists: true, Status: model.RemoteFolderStatus{Name: folder, UIDValidity: 7, UIDNext: 4, Messages: 2, HighestModSeq: 9},
-			Msgs: []model.RemoteMsg{{UID: 1, Flags: model.Seen, Size: 100, InternalDate: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}, {UID: 3, Size: 7}}},
+			Msgs: []model.RemoteMsg{{UID: 1, Flags: model.Seen, Size: 100, InternalDate: model.DateOf(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC))}, {UID: 3, Size: 7}}},
 		Local: ObservedLocal{Exists: true, FMD5: "abc", Msgs: []model.LocalMsg{
 			{Key: "k1", UID: 1, FMD5: "abc", Flags: model.Seen, Size: 98}, {Key: "k2", UID: 2, FMD5: "other", Size: 5}, {Key: "k3"}}},
 		Status:  ObservedStatus{UIDValidity: 7, Rows: []model.StatusRow{{UID: 1, Key: "k1", Flags: model.Seen}, {UID: 2, Key: "k9"}}},
@@ -274,7 +274,7 @@ func TestLargeObservationInPieces(t *testing.T) {
 func TestObservationWireFormRoundTrip(t *testing.T) {
 	full := sampleObservation("Lists/go")
 	full.Local.Msgs[1].FromUID = 44
-	full.Local.Msgs[0].Date = time.Date(2024, 5, 6, 7, 8, 9, 10, time.UTC)
+	full.Local.Msgs[0].Date = model.DateOf(time.Date(2024, 5, 6, 7, 8, 9, 10, time.UTC))
 	full.Identities = &ObservedIdentities{Remote: map[uint32]string{1: "<a@b>"}, Local: map[string]string{"k1": "<a@b>"}}
 	full.VoidedStatus = true
 	full.Refused = "refused for the test"

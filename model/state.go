@@ -1,7 +1,5 @@
 package model
 
-import "time"
-
 // RemoteFolderStatus is what the server says of a folder without selecting
 // it (LIST-STATUS or STATUS), and again when it is selected.
 type RemoteFolderStatus struct {
@@ -18,7 +16,7 @@ type RemoteMsg struct {
 	UID          uint32
 	Flags        Flags
 	Size         int64
-	InternalDate time.Time
+	InternalDate Date
 }
 
 // LocalMsg is one message file as found in a local Maildir folder.
@@ -36,7 +34,7 @@ type LocalMsg struct {
 	Size    int64 // on-disk size (LF line endings); 0 when the scan did not measure it
 	// Date is the file's mtime (mailtrail writes the internal date there);
 	// zero when the scan did not stat the file.
-	Date time.Time
+	Date Date
 }
 
 // StatusRow records one message as both sides held it after the last

@@ -13,11 +13,11 @@ func TestWindowLeavesOldAndLargeMessagesAlone(t *testing.T) {
 	cut := day(10)
 	old, recent := day(1), day(20)
 	r := func(uid uint32, date time.Time, size int64) model.RemoteMsg {
-		return model.RemoteMsg{UID: uid, Flags: S, Size: size, InternalDate: date}
+		return model.RemoteMsg{UID: uid, Flags: S, Size: size, InternalDate: model.DateOf(date)}
 	}
 	l := func(key string, uid uint32, date time.Time, size int64) model.LocalMsg {
 		m := lmsg(key, uid, S)
-		m.Date, m.Size = date, size
+		m.Date, m.Size = model.DateOf(date), size
 		return m
 	}
 	st := []model.StatusRow{{UID: 1, Key: "a", Flags: S}, {UID: 2, Key: "b", Flags: S}, {UID: 3, Key: "c", Flags: S},

@@ -254,7 +254,7 @@ func (f Folder) Observation() (journal.Observation, error) {
 		if err != nil {
 			return o, err
 		}
-		o.Remote.Msgs = append(o.Remote.Msgs, model.RemoteMsg{UID: m.UID, Flags: fl, Size: m.Size, InternalDate: m.Date})
+		o.Remote.Msgs = append(o.Remote.Msgs, model.RemoteMsg{UID: m.UID, Flags: fl, Size: m.Size, InternalDate: model.DateOf(m.Date)})
 	}
 	for _, m := range f.Local.Msgs {
 		fl, err := parseFlags(fmt.Sprintf("folder %s local key %s", f.Name, m.Key), m.Flags)
@@ -262,7 +262,7 @@ func (f Folder) Observation() (journal.Observation, error) {
 			return o, err
 		}
 		o.Local.Msgs = append(o.Local.Msgs, model.LocalMsg{Key: m.Key, UID: m.UID, FMD5: m.FMD5, Flags: fl, Size: m.Size,
-			FromUID: m.FromUID, Date: m.Date})
+			FromUID: m.FromUID, Date: model.DateOf(m.Date)})
 	}
 	for _, r := range f.Status.Rows {
 		fl, err := parseFlags(fmt.Sprintf("folder %s status uid %d", f.Name, r.UID), r.Flags)
@@ -299,19 +299,11 @@ func FolderFromObservation(obs journal.Observation, msgs []*journal.MsgInfo, res
 		f.Identities = &Identities{Remote: obs.Identities.Remote, Local: obs.Identities.Local}
 	}
 	for _, m := range obs.Remote.Msgs {
-		var d time.Time
-		if !m.InternalDate.IsZero() {
-			d = m.InternalDate.UTC()
-		}
-		f.Remote.Msgs = append(f.Remote.Msgs, RemoteMsg{UID: m.UID, Flags: m.Flags.Maildir(), Size: m.Size, Date: d})
+		f.Remote.Msgs = append(f.Remote.Msgs, RemoteMsg{UID: m.UID, Flags: m.Flags.Maildir(), Size: m.Size, Date: m.InternalDate.Time()})
 	}
 	for _, m := range obs.Local.Msgs {
-		var d time.Time
-		if !m.Date.IsZero() {
-			d = m.Date.UTC()
-		}
 		f.Local.Msgs = append(f.Local.Msgs, LocalMsg{Key: m.Key, UID: m.UID, FMD5: m.FMD5, Flags: m.Flags.Maildir(), Size: m.Size,
-			FromUID: m.FromUID, Date: d})
+			FromUID: m.FromUID, Date: m.Date.Time()})
 	}
 	for _, r := range obs.Status.Rows {
 		f.Status.Rows = append(f.Status.Rows, StatusRow{UID: r.UID, Key: r.Key, Flags: r.Flags.Maildir()})

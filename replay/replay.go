@@ -277,7 +277,7 @@ func rebuild(remote *memstore.Remote, local *memstore.Local, in planner.Input) e
 			if c, ok := contentID(in, m.UID, ""); ok {
 				id = c
 			}
-			if err := remote.PutMessage(name, memstore.RemoteMessage{UID: m.UID, Flags: m.Flags, InternalDate: m.InternalDate,
+			if err := remote.PutMessage(name, memstore.RemoteMessage{UID: m.UID, Flags: m.Flags, InternalDate: m.InternalDate.Time(),
 				Body: body(id)}); err != nil {
 				return err
 			}

@@ -355,8 +355,8 @@ func remoteAppendFetchByteExact(t *testing.T, ctx context.Context, s adapters.Re
 			if l.Size != m.Size() {
 				t.Errorf("List: size %d, want %d", l.Size, m.Size())
 			}
-			if !sameInstant(l.InternalDate, Date(i)) {
-				t.Errorf("List: internal date %v, want %v", l.InternalDate, Date(i))
+			if !sameInstant(l.InternalDate.Time(), Date(i)) {
+				t.Errorf("List: internal date %v, want %v", l.InternalDate.Time(), Date(i))
 			}
 			if l.Flags != 0 {
 				t.Errorf("List: flags %s, want none", l.Flags)

@@ -224,7 +224,7 @@ func mergeMeta(m *model.RemoteMsg, buf *imapclient.FetchMessageBuffer) {
 		m.Size = buf.RFC822Size
 	}
 	if !buf.InternalDate.IsZero() {
-		m.InternalDate = buf.InternalDate
+		m.InternalDate = model.DateOf(buf.InternalDate)
 	}
 }
 

@@ -89,7 +89,7 @@ func TestMultiAppendDovecot(t *testing.T) {
 				if m.UID != uids[i] || m.Flags != flags[i] || m.Size != int64(len(bodies[i])) {
 					t.Errorf("message %d: %+v, want UID %d, flags %v, size %d", i, m, uids[i], flags[i], len(bodies[i]))
 				}
-				if !dates[i].IsZero() && !m.InternalDate.Equal(dates[i]) {
+				if !dates[i].IsZero() && !m.InternalDate.Time().Equal(dates[i]) {
 					t.Errorf("message %d: internal date %v, want %v", i, m.InternalDate, dates[i])
 				}
 			}

@@ -155,7 +155,7 @@ func testFetchByteExact(t *testing.T, b *backend) {
 		if m.Size != int64(len(want[m.UID])) {
 			t.Errorf("%s: RFC822.SIZE %d, want %d", wantName[m.UID], m.Size, len(want[m.UID]))
 		}
-		if !m.InternalDate.Equal(date) {
+		if !m.InternalDate.Time().Equal(date) {
 			t.Errorf("%s: INTERNALDATE %v, want %v", wantName[m.UID], m.InternalDate, date)
 		}
 		wantFlags := model.Flags(0)
@@ -179,7 +179,7 @@ func testFetchByteExact(t *testing.T, b *backend) {
 		if !bytes.Equal(data, want[m.UID]) {
 			t.Errorf("%s (UID %d): fetched %d bytes differ from the %d stored", wantName[m.UID], m.UID, len(data), len(want[m.UID]))
 		}
-		if m.Size != int64(len(data)) || !m.InternalDate.Equal(date) {
+		if m.Size != int64(len(data)) || !m.InternalDate.Time().Equal(date) {
 			t.Errorf("%s: fn got size %d date %v, want %d %v", wantName[m.UID], m.Size, m.InternalDate, len(data), date)
 		}
 		got = append(got, m.UID)
@@ -310,7 +310,7 @@ func testAppend(t *testing.T, b *backend) {
 		if appended[i] != 0 && m.UID != appended[i] {
 			t.Errorf("List UID %d, Append said %d", m.UID, appended[i])
 		}
-		if m.Flags != model.Seen|model.Flagged || !m.InternalDate.Equal(date) {
+		if m.Flags != model.Seen|model.Flagged || !m.InternalDate.Time().Equal(date) {
 			t.Errorf("UID %d: flags %s date %v, want FS %v", m.UID, m.Flags, m.InternalDate, date)
 		}
 	}

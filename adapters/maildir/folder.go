@@ -319,7 +319,7 @@ func (f *Folder) addEntry(sub string, e fs.DirEntry, r *scanResult) error {
 			return fmt.Errorf("maildir folder %s: stat %s/%s: %w", f.name, sub, name, err)
 		}
 		msg.Size = info.Size()
-		msg.Date = info.ModTime()
+		msg.Date = model.DateOf(info.ModTime())
 	}
 	r.msgs = append(r.msgs, msg)
 	r.files = append(r.files, sf)

@@ -189,7 +189,7 @@ func (f *LocalFolder) Scan(ctx context.Context) ([]model.LocalMsg, error) {
 	out := make([]model.LocalMsg, 0, len(lf.msgs))
 	for _, k := range lf.sortedKeys() {
 		m := lf.msgs[k]
-		msg := model.LocalMsg{Key: m.key, FMD5: m.fmd5, Flags: m.flags, Size: int64(len(m.body)), Date: m.date}
+		msg := model.LocalMsg{Key: m.key, FMD5: m.fmd5, Flags: m.flags, Size: int64(len(m.body)), Date: model.DateOf(m.date)}
 		if m.fmd5 == fmd5 {
 			msg.UID = m.uid
 		} else if m.fmd5 != "" {

@@ -242,7 +242,7 @@ func (rf *remoteFolder) sortedUIDs() []uint32 {
 }
 
 func (m *remoteMsg) info() model.RemoteMsg {
-	return model.RemoteMsg{UID: m.uid, Flags: m.flags, Size: int64(len(m.body)), InternalDate: m.date}
+	return model.RemoteMsg{UID: m.uid, Flags: m.flags, Size: int64(len(m.body)), InternalDate: model.DateOf(m.date)}
 }
 
 // List returns every message in ascending UID order.

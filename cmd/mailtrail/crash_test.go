@@ -519,7 +519,7 @@ var crashScenarios = []crashScenario{
 			crChangeRemote(t, e, "A", func(f adapters.RemoteFolder) {
 				crMust(t, f.Fetch(context.Background(), []uint32{a[1], a[3]}, func(m model.RemoteMsg, body io.Reader) error {
 					b, err := io.ReadAll(body)
-					moved = append(moved, sample.Message{Body: b, Flags: m.Flags, Date: m.InternalDate})
+					moved = append(moved, sample.Message{Body: b, Flags: m.Flags, Date: m.InternalDate.Time()})
 					return err
 				}))
 				crMust(t, f.Expunge(context.Background(), []uint32{a[1], a[3]}))
