@@ -643,8 +643,8 @@ func (a *Account) vanishedSide(remote []model.RemoteFolderStatus, local []string
 		if err != nil {
 			return fmt.Errorf("read status of %s: %w", k.Name, err)
 		}
-		if len(st.Rows) > 0 {
-			msgs += len(st.Rows)
+		if st.Rows.Len() > 0 {
+			msgs += st.Rows.Len()
 			folders++
 		}
 	}

@@ -57,7 +57,7 @@ func (r *rig) statusRows(t *testing.T, folder string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return len(st.Rows)
+	return st.Rows.Len()
 }
 
 func (r *rig) converged(t *testing.T, want int) {
@@ -395,8 +395,8 @@ func TestInterruptedUploadFoundWhenServerRewritesIt(t *testing.T) {
 		t.Fatalf("%d messages on the server, want 1", len(msgs))
 	}
 	st, _, _ := r.j.FolderStatus("INBOX")
-	if len(st.Rows) != 1 {
-		t.Fatalf("%d status rows, want 1", len(st.Rows))
+	if st.Rows.Len() != 1 {
+		t.Fatalf("%d status rows, want 1", st.Rows.Len())
 	}
 }
 

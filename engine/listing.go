@@ -43,7 +43,7 @@ func (a *Account) listRemote(ctx context.Context, rf adapters.RemoteFolder, st m
 		return rf.List(ctx)
 	}
 	out := make([]model.RemoteMsg, 0, len(uids)+len(changed))
-	c := 0
+	c, next := 0, 0 // next: the row after the last one found
 	for _, uid := range uids {
 		for c < len(changed) && changed[c].UID < uid {
 			out = append(out, changed[c]) // arrived after the UID search
@@ -54,7 +54,8 @@ func (a *Account) listRemote(ctx context.Context, rf adapters.RemoteFolder, st m
 			c++
 			continue
 		}
-		row, ok := st.Rows[uid]
+		row, at, ok := st.Rows.GetNear(uid, next)
+		next = at + 1
 		if !ok {
 			// Unchanged since, yet unknown: the rows are not what since
 			// vouches for.

@@ -229,7 +229,7 @@ func (a *Account) planMovesFrom(from, to string, dest model.RemoteFolderStatus, 
 	}
 	var ops []model.Op
 	for _, m := range cands {
-		row, ok := st.Rows[m.FromUID]
+		row, ok := st.Rows.Get(m.FromUID)
 		if !ok || row.Key != m.Key || left[m.Key] {
 			continue // not that message, or a copy: the original is still there
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"slices"
 	"sort"
 
 	"mailtrail/adapters"
@@ -130,7 +131,7 @@ func (a *Account) journalNames(in planner.Input, plan planner.Plan, want func(in
 	var uids []uint32
 	for i, op := range plan.Ops {
 		if want(i, op) && namedByRow(op.Kind) && op.UID != 0 {
-			if _, ok := in.Status.Rows[op.UID]; ok {
+			if in.Status.Rows.Has(op.UID) {
 				ops = append(ops, i)
 				uids = append(uids, op.UID)
 			}
@@ -278,7 +279,7 @@ func Observe(in planner.Input, opts planner.Options, plan planner.Plan) journal.
 		Folder:       in.Folder,
 		Remote:       journal.ObservedRemote{Exists: in.Remote.Exists, Status: in.Remote.Status, Msgs: in.Remote.Msgs},
 		Local:        journal.ObservedLocal{Exists: in.Local.Exists, FMD5: in.Local.FMD5, Msgs: in.Local.Msgs},
-		Status:       journal.ObservedStatus{UIDValidity: in.Status.UIDValidity, ByUID: in.Status.Rows},
+		Status:       journal.ObservedStatus{UIDValidity: in.Status.UIDValidity, Rows: in.Status.Rows.All()},
 		Options:      OptionsMap(opts),
 		Ops:          plan.Ops,
 		Refused:      plan.Refused,
@@ -310,13 +311,11 @@ func Input(o journal.Observation) (planner.Input, planner.Options, error) {
 		Folder: o.Folder,
 		Remote: planner.RemoteState{Exists: o.Remote.Exists, Status: o.Remote.Status, Msgs: o.Remote.Msgs},
 		Local:  planner.LocalState{Exists: o.Local.Exists, FMD5: o.Local.FMD5, Msgs: o.Local.Msgs},
-		Status: model.FolderStatus{Name: o.Folder, UIDValidity: o.Status.UIDValidity, Rows: map[uint32]model.StatusRow{}},
+		// A copy: StatusRowsOf sorts the rows of a bundle that lists
+		// them out of order, and the observation stays as it was.
+		Status: model.FolderStatus{Name: o.Folder, UIDValidity: o.Status.UIDValidity, Rows: model.StatusRowsOf(slices.Clone(o.Status.Rows)...)},
 	}
 	in.Remote.Status.Name = o.Folder
-	o.Status.EachRow(func(r model.StatusRow) error {
-		in.Status.Rows[r.UID] = r
-		return nil
-	})
 	if o.Identities != nil {
 		in.Identities = &planner.Identities{Remote: o.Identities.Remote, Local: o.Identities.Local}
 	}

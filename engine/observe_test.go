@@ -105,7 +105,7 @@ func TestObserveRoundTripsThePlannerInput(t *testing.T) {
 	in := planner.Input{Folder: "A/B",
 		Remote:     planner.RemoteState{Exists: true, Status: model.RemoteFolderStatus{Name: "A/B", UIDValidity: 4, UIDNext: 9}, Msgs: []model.RemoteMsg{{UID: 3, Flags: model.Seen, Size: 10}}},
 		Local:      planner.LocalState{Exists: true, FMD5: "f", Msgs: []model.LocalMsg{{Key: "k", UID: 3, FMD5: "f"}}},
-		Status:     model.FolderStatus{Name: "A/B", UIDValidity: 4, Rows: map[uint32]model.StatusRow{3: {UID: 3, Key: "k", Flags: model.Seen}}},
+		Status:     model.FolderStatus{Name: "A/B", UIDValidity: 4, Rows: model.StatusRowsOf(model.StatusRow{UID: 3, Key: "k", Flags: model.Seen})},
 		Identities: &planner.Identities{Remote: map[uint32]string{3: "x"}, Local: map[string]string{"k": "x"}},
 	}
 	opts := planner.Options{CreateLocalFolders: true, RemoteReadOnly: true}
@@ -119,7 +119,7 @@ func TestObserveRoundTripsThePlannerInput(t *testing.T) {
 		t.Errorf("options: %+v", bopts)
 	}
 	again := planner.PlanFolder(back, bopts)
-	if len(again.Ops) != len(plan.Ops) || again.Refused != plan.Refused || back.Identities == nil || back.Status.Rows[3].Key != "k" {
+	if len(again.Ops) != len(plan.Ops) || again.Refused != plan.Refused || back.Identities == nil || back.Status.Rows.All()[0].Key != "k" {
 		t.Fatalf("replanned %+v from %+v, want %+v", again, back, plan)
 	}
 }

@@ -76,7 +76,7 @@ func (a *Account) recordQuiet(in planner.Input, plan planner.Plan, stamp adapter
 func (a *Account) quietMeta(in planner.Input, plan planner.Plan, stamp adapters.Stamp, ok bool) (journal.FolderMeta, bool) {
 	rs := in.Remote.Status
 	if a.DryRun || !ok || len(plan.Ops) > 0 || plan.Refused != "" || !in.Remote.Exists || !in.Local.Exists ||
-		rs.HighestModSeq == 0 || (rs.UIDValidity != in.Status.UIDValidity && !(in.Status.UIDValidity == 0 && len(in.Status.Rows) == 0)) {
+		rs.HighestModSeq == 0 || (rs.UIDValidity != in.Status.UIDValidity && !(in.Status.UIDValidity == 0 && in.Status.Rows.Len() == 0)) {
 		return journal.FolderMeta{}, false
 	}
 	return journal.FolderMeta{Name: in.Folder, UIDValidity: rs.UIDValidity, UIDNext: rs.UIDNext, Messages: rs.Messages,

@@ -312,7 +312,7 @@ func (e *Executor) voidStatus(p *Pair) error {
 	if err != nil {
 		return fmt.Errorf("read the status of %q: %w", p.Name, err)
 	}
-	if len(st.Rows) == 0 && meta.UIDValidity == 0 {
+	if st.Rows.Len() == 0 && meta.UIDValidity == 0 {
 		return nil
 	}
 	if err := e.Journal.Checkpoint(journal.Checkpoint{Folders: []journal.FolderMeta{{Name: p.Name, Deleted: true}}}); err != nil {
@@ -837,9 +837,9 @@ func uploadLike(k model.OpKind) bool { return k == model.OpUpload || k == model.
 // resolved.
 func (e *Executor) Recover(ctx context.Context, p *Pair, pending []journal.Intent, st model.FolderStatus) (int, error) {
 	e.defaults()
-	known := make(map[uint32]model.StatusRow, len(st.Rows))
-	for uid, row := range st.Rows {
-		known[uid] = row
+	known := make(map[uint32]model.StatusRow, st.Rows.Len())
+	for _, row := range st.Rows.All() {
+		known[row.UID] = row
 	}
 	sameFolder := p.RemoteFolder != nil && p.LocalFolder != nil &&
 		(st.UIDValidity == 0 || st.UIDValidity == p.RemoteFolder.Status().UIDValidity)

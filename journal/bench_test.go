@@ -79,8 +79,8 @@ func BenchmarkFolderStatus100k(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if len(st.Rows) != rows {
-					b.Fatalf("%d rows, want %d", len(st.Rows), rows)
+				if st.Rows.Len() != rows {
+					b.Fatalf("%d rows, want %d", st.Rows.Len(), rows)
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/rows, "ns/row")

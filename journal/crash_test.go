@@ -95,7 +95,7 @@ func TestCrashKeepsCheckpointsDurableAndAtomic(t *testing.T) {
 			return nil
 		})
 		for uid := uint32(1); uid <= uint32(steps); uid++ {
-			_, hasRow := st.Rows[uid]
+			hasRow := st.Rows.Has(uid)
 			switch {
 			case int64(uid) <= img.acked && (!hasRow || pendingUID[uid]):
 				t.Errorf("image %d: checkpoint %d had returned but row=%v pending=%v", n, uid, hasRow, pendingUID[uid])
@@ -105,8 +105,8 @@ func TestCrashKeepsCheckpointsDurableAndAtomic(t *testing.T) {
 				t.Errorf("image %d: row %d without its intent", n, uid)
 			}
 		}
-		if int(meta.Messages) != len(st.Rows) {
-			t.Errorf("image %d: meta says %d messages, %d rows: meta and rows from different checkpoints", n, meta.Messages, len(st.Rows))
+		if int(meta.Messages) != st.Rows.Len() {
+			t.Errorf("image %d: meta says %d messages, %d rows: meta and rows from different checkpoints", n, meta.Messages, st.Rows.Len())
 		}
 		// The image must keep working: new seqs follow the recovered ones.
 		// An image taken before the run's first write holds no run: a

@@ -261,10 +261,10 @@ func TestCheckpointCompletesIntentsAndAppliesStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantRows := map[uint32]model.StatusRow{
-		9:  {UID: 9, Key: "k9", Flags: model.Flagged | model.Deleted},
-		10: {UID: 10, Key: "k10", Flags: model.Seen},
-	}
+	wantRows := model.StatusRowsOf(
+		model.StatusRow{UID: 9, Key: "k9", Flags: model.Flagged | model.Deleted},
+		model.StatusRow{UID: 10, Key: "k10", Flags: model.Seen},
+	)
 	if st.Name != "INBOX" || st.UIDValidity != 1234 || !reflect.DeepEqual(st.Rows, wantRows) {
 		t.Errorf("FolderStatus = %+v, want UIDValidity 1234 rows %v", st, wantRows)
 	}
@@ -300,7 +300,7 @@ func TestCheckpointCompletesIntentsAndAppliesStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, _, _ = s.FolderStatus("INBOX")
-	if want := map[uint32]model.StatusRow{10: {UID: 10, Key: "k10", Flags: model.Seen | model.Answered}}; !reflect.DeepEqual(st.Rows, want) {
+	if want := model.StatusRowsOf(model.StatusRow{UID: 10, Key: "k10", Flags: model.Seen | model.Answered}); !reflect.DeepEqual(st.Rows, want) {
 		t.Errorf("rows after update = %v, want %v", st.Rows, want)
 	}
 	if p, _ := s.Pending(); len(p) != 0 {
@@ -350,7 +350,7 @@ func TestCheckpointRefusesAndWritesNothing(t *testing.T) {
 	if len(p) != 1 || p[0].Seq != seqs[1] {
 		t.Errorf("Pending = %+v, want seq %d still pending", p, seqs[1])
 	}
-	if st, _, _ := s.FolderStatus("INBOX"); len(st.Rows) != 0 {
+	if st, _, _ := s.FolderStatus("INBOX"); st.Rows.Len() != 0 {
 		t.Errorf("rows = %v, want none", st.Rows)
 	}
 	n := 0
@@ -384,12 +384,12 @@ func TestFolderDeleteAndReset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.UIDValidity != 0 || len(st.Rows) != 0 || st.Rows == nil || meta != (FolderMeta{Name: "INBOX"}) {
+	if st.UIDValidity != 0 || st.Rows.Len() != 0 || meta != (FolderMeta{Name: "INBOX"}) {
 		t.Errorf("deleted INBOX = %+v %+v, want zero with an empty map", st, meta)
 	}
 	for folder, n := range map[string]int{"INBOX/Sub": 2, "INBOX.x": 1} {
-		if st, _, _ := s.FolderStatus(folder); len(st.Rows) != n {
-			t.Errorf("%s has %d rows after deleting INBOX, want %d", folder, len(st.Rows), n)
+		if st, _, _ := s.FolderStatus(folder); st.Rows.Len() != n {
+			t.Errorf("%s has %d rows after deleting INBOX, want %d", folder, st.Rows.Len(), n)
 		}
 	}
 	folders, _ := s.Folders()
@@ -411,7 +411,7 @@ func TestFolderDeleteAndReset(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, meta, _ = s.FolderStatus("INBOX/Sub")
-	if st.UIDValidity != 9 || meta.UIDNext != 101 || len(st.Rows) != 1 || st.Rows[100].Key != "INBOX/Sub-100" {
+	if st.UIDValidity != 9 || meta.UIDNext != 101 || st.Rows.Len() != 1 || rowOf(st, 100).Key != "INBOX/Sub-100" {
 		t.Errorf("reset INBOX/Sub = %+v %+v, want only row 100 under UIDVALIDITY 9", st, meta)
 	}
 	mustCheck(t, s)
@@ -586,7 +586,7 @@ func TestReadOnly(t *testing.T) {
 
 	ro := openT(t, dir, Options{ReadOnly: true})
 	st, _, err := ro.FolderStatus("INBOX")
-	if err != nil || st.UIDValidity != 42 || st.Rows[1].Key != "k1" {
+	if err != nil || st.UIDValidity != 42 || rowOf(st, 1).Key != "k1" {
 		t.Errorf("read-only FolderStatus = %+v, %v", st, err)
 	}
 	if p, err := ro.Pending(); err != nil || len(p) != 1 || p[0].Seq != seqs[1] {
@@ -872,8 +872,8 @@ func TestMessageNamesFollowTheRows(t *testing.T) {
 		t.Fatalf("another folder's names: %+v, %v", other, err)
 	}
 	st, _, err := s.FolderStatus("INBOX")
-	if err != nil || st.Rows[1] != (model.StatusRow{UID: 1, Key: "k1", Flags: model.Seen}) {
-		t.Fatalf("row 1 read as %+v (%v)", st.Rows[1], err)
+	if err != nil || rowOf(st, 1) != (model.StatusRow{UID: 1, Key: "k1", Flags: model.Seen}) {
+		t.Fatalf("row 1 read as %+v (%v)", rowOf(st, 1), err)
 	}
 	mustCheck(t, s)
 }
@@ -911,15 +911,21 @@ func TestFolderStatusSharingTakesKeysFromKnown(t *testing.T) {
 		t.Fatalf("rows read sharing keys: %+v\nwithout: %+v", shared.Rows, plain.Rows)
 	}
 	for _, uid := range []uint32{1, 2} {
-		k := shared.Rows[uid].Key
+		k := rowOf(shared, uid).Key
 		if unsafe.StringData(k) != unsafe.StringData(scanned[k]) {
 			t.Errorf("row %d's key %q is a copy, not the scan's", uid, k)
 		}
 	}
-	if got := shared.Rows[3].Key; got != "k3" {
+	if got := rowOf(shared, 3).Key; got != "k3" {
 		t.Errorf("row 3's key is %q: a lookup answering another key must not be taken", got)
 	}
 	if !reflect.DeepEqual(asked, []string{"k1", "k2", "k3"}) { // the empty key is not looked up
 		t.Errorf("keys looked up: %q", asked)
 	}
+}
+
+// rowOf is st's row of uid, or the zero row.
+func rowOf(st model.FolderStatus, uid uint32) model.StatusRow {
+	r, _ := st.Rows.Get(uid)
+	return r
 }

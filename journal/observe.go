@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/vmihailenco/msgpack/v5"
@@ -67,44 +66,9 @@ type ObservedIdentities struct {
 // saw it.
 type ObservedStatus struct {
 	UIDValidity uint32
-	Rows        []model.StatusRow // by ascending UID
-	// ByUID, when Rows is nil, is the rows as the planner held them:
-	// recorded in ascending UID order without a sorted copy of them (a
-	// folder of 100,000 messages would hold 3 MB more while it is
-	// journaled). Decoding always fills Rows.
-	ByUID map[uint32]model.StatusRow
-}
-
-// rowCount is how many rows s holds.
-func (s *ObservedStatus) rowCount() int {
-	if s.Rows == nil {
-		return len(s.ByUID)
-	}
-	return len(s.Rows)
-}
-
-// EachRow calls fn with every row (Rows, or else ByUID) in ascending UID
-// order, and stops at its first error.
-func (s *ObservedStatus) EachRow(fn func(model.StatusRow) error) error {
-	if s.Rows == nil {
-		uids := make([]uint32, 0, len(s.ByUID))
-		for uid := range s.ByUID {
-			uids = append(uids, uid)
-		}
-		slices.Sort(uids)
-		for _, uid := range uids {
-			if err := fn(s.ByUID[uid]); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	for _, r := range s.Rows {
-		if err := fn(r); err != nil {
-			return err
-		}
-	}
-	return nil
+	// Rows by ascending UID: the planner's own (model.StatusRows.All) when
+	// recorded, so a large folder's rows are not copied to be journaled.
+	Rows []model.StatusRow
 }
 
 // The wire form of an observation: messages as msgpack arrays (no field
@@ -238,13 +202,16 @@ func (o *Observation) EncodeMsgpack(enc *msgpack.Encoder) error {
 		}},
 		{"suv", o.Status.UIDValidity == 0, func() error { return enc.EncodeUint(uint64(o.Status.UIDValidity)) }},
 		{"sr", false, func() error {
-			if err := enc.EncodeArrayLen(o.Status.rowCount()); err != nil {
+			if err := enc.EncodeArrayLen(len(o.Status.Rows)); err != nil {
 				return err
 			}
-			return o.Status.EachRow(func(r model.StatusRow) error {
-				return encodeAll(enc.EncodeArrayLen(3), enc.EncodeUint(uint64(r.UID)), enc.EncodeString(r.Key),
-					enc.EncodeUint(uint64(r.Flags)))
-			})
+			for _, r := range o.Status.Rows {
+				if err := encodeAll(enc.EncodeArrayLen(3), enc.EncodeUint(uint64(r.UID)), enc.EncodeString(r.Key),
+					enc.EncodeUint(uint64(r.Flags))); err != nil {
+					return err
+				}
+			}
+			return nil
 		}},
 		{"opt", len(o.Options) == 0, func() error { return enc.Encode(o.Options) }},
 		{"ops", len(o.Ops) == 0, func() error {

@@ -163,7 +163,7 @@ func TestCompactKeepsStatusPendingAndNumbers(t *testing.T) {
 		t.Fatalf("observations of a compacted run remain: %v", o)
 	}
 	fs, _, err := s.FolderStatus("INBOX")
-	if err != nil || len(fs.Rows) != 1 || fs.UIDValidity != 3 {
+	if err != nil || fs.Rows.Len() != 1 || fs.UIDValidity != 3 {
 		t.Fatalf("status after compact: %+v %v", fs, err)
 	}
 	if p, _ := s.Pending(); len(p) != 1 {
@@ -290,36 +290,5 @@ func TestObservationWireFormRoundTrip(t *testing.T) {
 		if !reflect.DeepEqual(got, o) {
 			t.Fatalf("%s: changed by its wire form:\n got %+v\nwant %+v", o.Folder, got, o)
 		}
-	}
-}
-
-// An observation whose rows are given by UID (the planner's map, not a
-// sorted copy) is recorded exactly as the sorted rows would be.
-func TestObservationRowsByUIDEncodeAsSortedRows(t *testing.T) {
-	sorted := sampleObservation("INBOX")
-	sorted.Status.Rows = []model.StatusRow{{UID: 2, Key: "k2"}, {UID: 7, Key: "k7", Flags: model.Seen}, {UID: 30, Key: "k30"}}
-	byUID := sorted
-	byUID.Status.Rows = nil
-	byUID.Status.ByUID = map[uint32]model.StatusRow{}
-	for _, r := range sorted.Status.Rows {
-		byUID.Status.ByUID[r.UID] = r
-	}
-	want, err := msgpack.Marshal(&sorted)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := msgpack.Marshal(&byUID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("rows by UID encode as\n%x\nwant\n%x", got, want)
-	}
-	var back Observation
-	if err := msgpack.Unmarshal(got, &back); err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(back.Status.Rows, sorted.Status.Rows) || back.Status.ByUID != nil {
-		t.Fatalf("decoded rows %+v (by UID %v), want %+v", back.Status.Rows, back.Status.ByUID, sorted.Status.Rows)
 	}
 }

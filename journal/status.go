@@ -11,8 +11,8 @@ import (
 )
 
 // FolderStatus returns what the status store remembers of folder name: its
-// rows keyed by UID, and its meta. A folder never synced (or deleted) gives
-// zero values with Name set, an empty non-nil Rows map, and no error. Both
+// rows by ascending UID, and its meta. A folder never synced (or deleted)
+// gives zero values with Name set, no rows, and no error. Both
 // come from one consistent view of the store.
 func (s *Store) FolderStatus(name string) (model.FolderStatus, FolderMeta, error) {
 	return s.FolderStatusSharing(name, nil)
@@ -41,7 +41,8 @@ func (s *Store) FolderStatusSharing(name string, known func(key []byte) (string,
 
 	// The remote message count is a good size hint; capped so that a
 	// damaged meta cannot ask for gigabytes.
-	st := model.FolderStatus{Name: name, UIDValidity: meta.UIDValidity, Rows: make(map[uint32]model.StatusRow, min(meta.Messages, 1<<20))}
+	st := model.FolderStatus{Name: name, UIDValidity: meta.UIDValidity}
+	rows := make([]model.StatusRow, 0, min(meta.Messages, 1<<20))
 	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: statusFolderPrefix(name), UpperBound: statusFolderUpperBound(name)})
 	if err != nil {
 		return model.FolderStatus{}, FolderMeta{}, s.readError(fmt.Sprintf("read folder %q rows", name), err)
@@ -61,11 +62,13 @@ func (s *Store) FolderStatusSharing(name string, known func(key []byte) (string,
 		if err != nil {
 			return model.FolderStatus{}, FolderMeta{}, fmt.Errorf("journal %s: %w", s.dir, err)
 		}
-		st.Rows[uid] = row
+		rows = append(rows, row)
 	}
 	if err := it.Error(); err != nil {
 		return model.FolderStatus{}, FolderMeta{}, s.readError(fmt.Sprintf("read folder %q rows", name), err)
 	}
+	// In key order, so by ascending UID (big-endian in the key).
+	st.Rows = model.StatusRowsOf(rows...)
 	return st, meta, nil
 }
 

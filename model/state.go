@@ -41,7 +41,7 @@ type LocalMsg struct {
 // successful sync: its remote UID, its local key and the flags both had.
 // The key comes first so that the struct holds three bytes of padding
 // instead of eleven (24 bytes, not 32): the status of a folder holds one row
-// per message, in a map.
+// per message.
 type StatusRow struct {
 	Key   string
 	UID   uint32
@@ -52,5 +52,5 @@ type StatusRow struct {
 type FolderStatus struct {
 	Name        string // canonical name
 	UIDValidity uint32 // 0: the folder has never been synced
-	Rows        map[uint32]StatusRow
+	Rows        StatusRows
 }

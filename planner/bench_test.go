@@ -38,7 +38,7 @@ func benchInputs() {
 		var before runtime.MemStats
 		runtime.ReadMemStats(&before)
 
-		st := model.FolderStatus{Name: "INBOX", UIDValidity: 7, Rows: make(map[uint32]model.StatusRow, benchMsgs)}
+		rows := make([]model.StatusRow, benchMsgs)
 		remote := make([]model.RemoteMsg, benchMsgs)
 		local := make([]model.LocalMsg, benchMsgs)
 		for i := range benchMsgs {
@@ -48,7 +48,7 @@ func benchInputs() {
 				f |= model.Answered
 			}
 			key := benchKey(uid)
-			st.Rows[uid] = model.StatusRow{UID: uid, Key: key, Flags: f}
+			rows[i] = model.StatusRow{UID: uid, Key: key, Flags: f}
 			remote[i] = model.RemoteMsg{UID: uid, Flags: f, Size: 4096}
 			local[i] = model.LocalMsg{Key: key, UID: uid, FMD5: fmd5, Flags: f, Size: 4000}
 		}
@@ -56,7 +56,7 @@ func benchInputs() {
 			Folder: "INBOX",
 			Remote: RemoteState{Exists: true, Status: model.RemoteFolderStatus{Name: "INBOX", UIDValidity: 7, UIDNext: benchMsgs + 1, Messages: benchMsgs}, Msgs: remote},
 			Local:  LocalState{Exists: true, FMD5: fmd5, Msgs: local},
-			Status: st,
+			Status: model.FolderStatus{Name: "INBOX", UIDValidity: 7, Rows: model.StatusRowsOf(rows...)},
 		}
 		runtime.GC()
 		var after runtime.MemStats

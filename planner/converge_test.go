@@ -51,7 +51,12 @@ func (w *world) input() Input {
 	in := Input{Folder: "INBOX",
 		Remote: RemoteState{Exists: true, Status: model.RemoteFolderStatus{UIDValidity: 1, UIDNext: w.nextUID}},
 		Local:  LocalState{Exists: true, FMD5: fmd5},
-		Status: model.FolderStatus{UIDValidity: 1, Rows: w.status}}
+		Status: model.FolderStatus{UIDValidity: 1}}
+	rows := make([]model.StatusRow, 0, len(w.status))
+	for _, r := range w.status {
+		rows = append(rows, r)
+	}
+	in.Status.Rows = model.StatusRowsOf(rows...)
 	for uid, m := range w.remote {
 		in.Remote.Msgs = append(in.Remote.Msgs, model.RemoteMsg{UID: uid, Flags: m.flags})
 	}

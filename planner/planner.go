@@ -94,9 +94,9 @@ func PlanFolder(in Input, opt Options) Plan {
 	st := in.Status
 	switch {
 	case !in.Remote.Exists && !in.Local.Exists:
-		if st.UIDValidity != 0 || len(st.Rows) > 0 {
-			for _, uid := range sortedRowUIDs(st.Rows) {
-				p.Ops = append(p.Ops, model.Op{Kind: model.OpForget, Folder: in.Folder, UID: uid,
+		if st.UIDValidity != 0 || st.Rows.Len() > 0 {
+			for _, row := range st.Rows.All() {
+				p.Ops = append(p.Ops, model.Op{Kind: model.OpForget, Folder: in.Folder, UID: row.UID,
 					Reason: "folder is gone on both sides"})
 			}
 		}
@@ -113,7 +113,7 @@ func PlanFolder(in Input, opt Options) Plan {
 		}
 		p.Ops = append(p.Ops, model.Op{Kind: model.OpCreateLocalFolder, Folder: in.Folder,
 			Reason: createReason(st, "local")})
-		p.VoidedStatus = len(st.Rows) > 0
+		p.VoidedStatus = st.Rows.Len() > 0
 		st = model.FolderStatus{Name: st.Name}
 	case !in.Remote.Exists:
 		if !opt.CreateRemoteFolders || opt.RemoteReadOnly {
@@ -122,7 +122,7 @@ func PlanFolder(in Input, opt Options) Plan {
 		}
 		p.Ops = append(p.Ops, model.Op{Kind: model.OpCreateRemoteFolder, Folder: in.Folder,
 			Reason: createReason(st, "remote")})
-		p.VoidedStatus = len(st.Rows) > 0
+		p.VoidedStatus = st.Rows.Len() > 0
 		st = model.FolderStatus{Name: st.Name}
 	}
 	p.Ops = append(p.Ops, planMessages(in, st)...)
@@ -191,9 +191,9 @@ func dropReadOnly(ops []model.Op, opt Options) []model.Op {
 }
 
 func createReason(st model.FolderStatus, side string) string {
-	if len(st.Rows) > 0 {
+	if st.Rows.Len() > 0 {
 		return fmt.Sprintf("the %s folder vanished although %d messages were synced in it: recreating it and copying "+
-			"the messages back instead of deleting them on the other side", side, len(st.Rows))
+			"the messages back instead of deleting them on the other side", side, st.Rows.Len())
 	}
 	if side == "local" {
 		return "new folder on the server"
@@ -232,8 +232,8 @@ func planMessages(in Input, st model.FolderStatus) []model.Op {
 		}
 	}
 
-	for _, uid := range sortedRowUIDs(st.Rows) {
-		row := st.Rows[uid]
+	for _, row := range st.Rows.All() {
+		uid := row.UID
 		ri, rok := ix.remoteRank(uid)
 		li, lok := ix.localRank(row.Key)
 		if !lok {
@@ -355,15 +355,6 @@ func mergeReason(status, remote, local model.Flags) string {
 		return fmt.Sprintf("flags changed locally (%s -> %s)", status, local)
 	}
 	return "flags unchanged"
-}
-
-func sortedRowUIDs(rows map[uint32]model.StatusRow) []uint32 {
-	uids := make([]uint32, 0, len(rows))
-	for u := range rows {
-		uids = append(uids, u)
-	}
-	sort.Slice(uids, func(i, j int) bool { return uids[i] < uids[j] })
-	return uids
 }
 
 // sortOps orders operations of one group by kind, then UID, then key.

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -30,12 +31,9 @@ func lmsg(key string, uid uint32, f model.Flags) model.LocalMsg {
 }
 
 func input(status []model.StatusRow, remote []model.RemoteMsg, local []model.LocalMsg) Input {
-	st := model.FolderStatus{Name: "INBOX", Rows: map[uint32]model.StatusRow{}}
+	st := model.FolderStatus{Name: "INBOX", Rows: model.StatusRowsOf(slices.Clone(status)...)}
 	if status != nil {
 		st.UIDValidity = 7
-	}
-	for _, r := range status {
-		st.Rows[r.UID] = r
 	}
 	return Input{
 		Folder: "INBOX",

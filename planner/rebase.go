@@ -73,8 +73,8 @@ func rebase(in Input, opt Options) Plan {
 	for _, m := range in.Remote.Msgs {
 		remoteFlags[m.UID] = m.Flags
 	}
-	rowByKey := make(map[string]model.StatusRow, len(st.Rows))
-	for _, r := range st.Rows {
+	rowByKey := make(map[string]model.StatusRow, st.Rows.Len())
+	for _, r := range st.Rows.All() {
 		rowByKey[r.Key] = r
 	}
 	present := make(map[string]model.LocalMsg, len(in.Local.Msgs))
@@ -125,21 +125,20 @@ func rebase(in Input, opt Options) Plan {
 	}
 	p.Ops = append(p.Ops, model.Op{Kind: model.OpRebaseFolder, Folder: in.Folder, Validity: newUV,
 		Reason: fmt.Sprintf("%s (%d messages); the old UIDs are forgotten", reason, len(rows))})
-	paired := make([]uint32, 0, len(rows))
-	for u := range rows {
-		paired = append(paired, u)
+	paired := make([]model.StatusRow, 0, len(rows))
+	for _, r := range rows {
+		paired = append(paired, r)
 	}
-	sort.Slice(paired, func(i, j int) bool { return paired[i] < paired[j] })
-	for _, u := range paired {
-		r := rows[u]
-		p.Ops = append(p.Ops, model.Op{Kind: model.OpPair, Folder: in.Folder, UID: u, Key: r.Key, Flags: r.Flags,
+	pairedRows := model.StatusRowsOf(paired...) // sorted by UID
+	for _, r := range pairedRows.All() {
+		p.Ops = append(p.Ops, model.Op{Kind: model.OpPair, Folder: in.Folder, UID: r.UID, Key: r.Key, Flags: r.Flags,
 			Reason: reason})
 	}
 
 	// Plan the rest against the re-paired status. The UIDs in local file
 	// names belong to the old UIDVALIDITY: they count for nothing.
 	rebased := in
-	rebased.Status = model.FolderStatus{Name: st.Name, UIDValidity: newUV, Rows: rows}
+	rebased.Status = model.FolderStatus{Name: st.Name, UIDValidity: newUV, Rows: pairedRows}
 	rebased.Local.Msgs = make([]model.LocalMsg, len(in.Local.Msgs))
 	for i, m := range in.Local.Msgs {
 		m.UID = 0

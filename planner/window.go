@@ -46,8 +46,9 @@ func applyWindow(in Input, w Window) Input {
 	ix := index(in)
 	dropUID := map[uint32]bool{}
 	dropKey := map[string]bool{}
-	rows := make(map[uint32]model.StatusRow, len(in.Status.Rows))
-	for uid, row := range in.Status.Rows {
+	rows := make([]model.StatusRow, 0, in.Status.Rows.Len())
+	for _, row := range in.Status.Rows.All() {
+		uid := row.UID
 		out := false
 		if ri, ok := ix.remoteRank(uid); ok && w.remoteOut(ix.remoteMsg(ri)) {
 			out = true
@@ -70,10 +71,10 @@ func applyWindow(in Input, w Window) Input {
 			}
 			continue
 		}
-		rows[uid] = row
+		rows = append(rows, row)
 	}
 	out := in
-	out.Status.Rows = rows
+	out.Status.Rows = model.StatusRowsOf(rows...)
 	out.Remote.Msgs = nil
 	for _, m := range in.Remote.Msgs {
 		if !dropUID[m.UID] && !w.remoteOut(m) {

@@ -189,9 +189,9 @@ func Execute(ctx context.Context, b *Bundle) (ExecResult, error) {
 		if err := rebuild(remote, local, in); err != nil {
 			return res, fmt.Errorf("folder %s: rebuild: %w", f.Name, err)
 		}
-		if in.Status.UIDValidity != 0 || len(in.Status.Rows) > 0 {
+		if in.Status.UIDValidity != 0 || in.Status.Rows.Len() > 0 {
 			cp.Folders = append(cp.Folders, journal.FolderMeta{Name: f.Name, UIDValidity: in.Status.UIDValidity})
-			for _, r := range in.Status.Rows {
+			for _, r := range in.Status.Rows.All() {
 				cp.Upsert = append(cp.Upsert, journal.FolderRow{Folder: f.Name, Row: r})
 			}
 		}
@@ -257,7 +257,7 @@ func rebuild(remote *memstore.Remote, local *memstore.Local, in planner.Input) e
 	// its name carries that UID for this folder or its status row pairs
 	// them; other local files are messages of their own.
 	rowByKey := map[string]uint32{}
-	for _, r := range in.Status.Rows {
+	for _, r := range in.Status.Rows.All() {
 		rowByKey[r.Key] = r.UID
 	}
 	body := func(id string) []byte {

@@ -125,7 +125,7 @@ func adoptFolder(ctx context.Context, j *journal.Store, local adapters.Local, op
 	if err != nil {
 		return nil, nil, err
 	}
-	if st.UIDValidity != 0 || len(st.Rows) > 0 {
+	if st.UIDValidity != 0 || st.Rows.Len() > 0 {
 		return nil, nil, nil
 	}
 	status, err := opt.Dir.ReadStatus(opt.StatusName(name))

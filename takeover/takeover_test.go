@@ -153,8 +153,8 @@ func TestAdopt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st, _, _ := j.FolderStatus("INBOX"); len(st.Rows) != 0 {
-		t.Fatalf("dry run wrote %d rows", len(st.Rows))
+	if st, _, _ := j.FolderStatus("INBOX"); st.Rows.Len() != 0 {
+		t.Fatalf("dry run wrote %d rows", st.Rows.Len())
 	}
 	res, err := Adopt(ctx, j, local, Options{Dir: d})
 	if err != nil {
@@ -179,12 +179,12 @@ func TestAdopt(t *testing.T) {
 		2: {UID: 2, Key: k2, Flags: model.Flagged}, // OfflineIMAP's flags, not the file's
 		3: {UID: 3, Flags: model.Seen},
 	}
-	if st.UIDValidity != 42 || len(st.Rows) != 3 {
+	if st.UIDValidity != 42 || st.Rows.Len() != 3 {
 		t.Fatalf("status %+v", st)
 	}
 	for u, r := range want {
-		if st.Rows[u] != r {
-			t.Errorf("row %d = %+v, want %+v", u, st.Rows[u], r)
+		if got, _ := st.Rows.Get(u); got != r {
+			t.Errorf("row %d = %+v, want %+v", u, got, r)
 		}
 	}
 

@@ -690,11 +690,12 @@ func crEndState(t *testing.T, e *crashEnv) (crashState, []string) {
 	for _, fm := range folders {
 		fs, _, err := j.FolderStatus(fm.Name)
 		crMust(t, err)
-		if len(fs.Rows) == 0 {
+		if fs.Rows.Len() == 0 {
 			continue
 		}
-		st.Rows[fm.Name] = len(fs.Rows)
-		for uid, row := range fs.Rows {
+		st.Rows[fm.Name] = fs.Rows.Len()
+		for _, row := range fs.Rows.All() {
+			uid := row.UID
 			rid, rok := remoteByUID[fm.Name][uid]
 			lid, lok := localByKey[fm.Name][row.Key]
 			switch {
@@ -997,8 +998,8 @@ func TestCrashThenUIDValidityChange(t *testing.T) {
 	defer j.Close()
 	st, meta, err := j.FolderStatus("Work")
 	crMust(t, err)
-	if len(st.Rows) != 3 {
-		t.Errorf("status of Work: %d rows, want the 3 of the old folder", len(st.Rows))
+	if st.Rows.Len() != 3 {
+		t.Errorf("status of Work: %d rows, want the 3 of the old folder", st.Rows.Len())
 	}
 	rs := e.srv.dial(t)
 	defer rs.Close()
