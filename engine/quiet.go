@@ -145,12 +145,23 @@ func (a *Account) verifyAll(ctx context.Context, works []*folderWork) {
 			ins[i] = nil
 			return
 		}
+		// A second scan replaces the first: let the first's messages
+		// and rows go before it runs, not after.
+		ins[i].Local, ins[i].Status.Rows = planner.LocalState{}, model.StatusRows{}
 		msgs, err := ws[i].p.LocalFolder.Scan(ctx)
 		if err != nil {
 			ins[i] = nil
 			return
 		}
+		// The rows, read again now that their keys can be the scan's
+		// strings: observeRemoteAgain read them without keys.
+		st, _, err := a.Journal.FolderStatusSharing(ws[i].fr.Name, scanKeys(msgs))
+		if err != nil || st.UIDValidity != ins[i].Status.UIDValidity {
+			ins[i] = nil
+			return
+		}
 		ins[i].Local = planner.LocalState{Exists: true, FMD5: ws[i].p.LocalFolder.FMD5(), Msgs: msgs}
+		ins[i].Status = st
 		stamps[i], trusted[i] = ss.ScanStamp()
 	}
 	parallel(len(ws), max(a.MaxConnections, 1), scan)
@@ -192,9 +203,12 @@ func (a *Account) verifyAll(ctx context.Context, works []*folderWork) {
 // the server folder afresh (the status it was selected with earlier is
 // stale), only what changed since the plan where it can (listRemote); nil
 // when the server cannot vouch for unchanged folders (no CONDSTORE) or on
-// any error.
+// any error. The rows are read without their keys, which the listing does
+// not need, and the input's status holds none: verifyAll reads them again
+// with the local scan, whose key strings they then share (a cold sync of
+// 100,000 messages would otherwise hold 5 MB of copies of its keys here).
 func (a *Account) observeRemoteAgain(ctx context.Context, w *folderWork) *planner.Input {
-	rows, _, err := a.Journal.FolderStatus(w.fr.Name)
+	rows, _, err := a.Journal.FolderFlags(w.fr.Name)
 	if err != nil {
 		return nil
 	}
@@ -211,5 +225,6 @@ func (a *Account) observeRemoteAgain(ctx context.Context, w *folderWork) *planne
 	if err != nil {
 		return nil
 	}
-	return &planner.Input{Folder: w.fr.Name, Remote: planner.RemoteState{Exists: true, Status: st, Msgs: msgs}, Status: rows}
+	return &planner.Input{Folder: w.fr.Name, Remote: planner.RemoteState{Exists: true, Status: st, Msgs: msgs},
+		Status: model.FolderStatus{Name: rows.Name, UIDValidity: rows.UIDValidity}}
 }

@@ -878,6 +878,39 @@ func TestMessageNamesFollowTheRows(t *testing.T) {
 	mustCheck(t, s)
 }
 
+func TestFolderFlagsReadsTheRowsWithoutTheirKeys(t *testing.T) {
+	s := openT(t, t.TempDir(), Options{Now: fixedClock()})
+	cp := Checkpoint{Folders: []FolderMeta{{Name: "INBOX", UIDValidity: 7}}}
+	for uid := uint32(1); uid <= 200; uid++ {
+		cp.Upsert = append(cp.Upsert, FolderRow{Folder: "INBOX", Row: model.StatusRow{UID: uid, Key: fmt.Sprintf("key-of-message-%d", uid), Flags: model.Flags(uid % 8)}})
+	}
+	if err := s.Checkpoint(cp); err != nil {
+		t.Fatal(err)
+	}
+	full, fullMeta, err := s.FolderStatus("INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flags, meta, err := s.FolderFlags("INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if flags.Name != "INBOX" || flags.UIDValidity != 7 || meta != fullMeta || flags.Rows.Len() != 200 {
+		t.Fatalf("FolderFlags = %+v rows, meta %+v; FolderStatus meta %+v", flags.Rows.Len(), meta, fullMeta)
+	}
+	for i, r := range flags.Rows.All() {
+		if want := full.Rows.All()[i]; r.Key != "" || r.UID != want.UID || r.Flags != want.Flags {
+			t.Fatalf("row %d read as %+v, want %+v without its key", i, r, want)
+		}
+	}
+	// No key is copied: the allocations do not grow with the rows.
+	withKeys := testing.AllocsPerRun(3, func() { s.FolderStatus("INBOX") })
+	without := testing.AllocsPerRun(3, func() { s.FolderFlags("INBOX") })
+	if without > withKeys-150 {
+		t.Errorf("%v allocations without keys, %v with: the keys were copied", without, withKeys)
+	}
+}
+
 func TestFolderStatusSharingTakesKeysFromKnown(t *testing.T) {
 	s := openT(t, t.TempDir(), Options{Now: fixedClock()})
 	cp := Checkpoint{Folders: []FolderMeta{{Name: "INBOX", UIDValidity: 7}}}

@@ -355,6 +355,9 @@ type rowDecoder struct {
 	// to look it up.
 	known func(key []byte) (string, bool)
 	key   []byte
+	// noKeys: keys are checked and skipped, rows get none
+	// (Store.FolderFlags).
+	noKeys bool
 }
 
 func newRowDecoder() *rowDecoder {
@@ -395,9 +398,9 @@ func (d *rowDecoder) named(value []byte) (key string, named uint64, ok bool) {
 }
 
 // decodeKey decodes a row's key as DecodeString would, taking the string
-// from known when it has it.
+// from known when it has it, or checks and skips it (noKeys).
 func (d *rowDecoder) decodeKey() (string, error) {
-	if d.known == nil {
+	if d.known == nil && !d.noKeys {
 		return d.dec.DecodeString()
 	}
 	n, err := d.dec.DecodeBytesLen()
@@ -416,6 +419,9 @@ func (d *rowDecoder) decodeKey() (string, error) {
 	b := d.key[:n]
 	if err := d.dec.ReadFull(b); err != nil {
 		return "", err
+	}
+	if d.noKeys {
+		return "", nil
 	}
 	if s, ok := d.known(b); ok && s == string(b) {
 		return s, nil

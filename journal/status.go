@@ -25,6 +25,18 @@ func (s *Store) FolderStatus(name string) (model.FolderStatus, FolderMeta, error
 // rows of a folder of 100,000 messages hold about 4 MB of keys that the
 // scan of the same folder holds already. known must not keep key.
 func (s *Store) FolderStatusSharing(name string, known func(key []byte) (string, bool)) (model.FolderStatus, FolderMeta, error) {
+	return s.folderStatus(name, known, false)
+}
+
+// FolderFlags is FolderStatus without the rows' keys: every row's Key is
+// empty. For what needs only each message's UID and flags (listing a
+// server folder from its rows), without holding a copy of every key; never
+// for planning, which would read every row as a message without a file.
+func (s *Store) FolderFlags(name string) (model.FolderStatus, FolderMeta, error) {
+	return s.folderStatus(name, nil, true)
+}
+
+func (s *Store) folderStatus(name string, known func(key []byte) (string, bool), noKeys bool) (model.FolderStatus, FolderMeta, error) {
 	if err := s.checkOpen(); err != nil {
 		return model.FolderStatus{}, FolderMeta{}, err
 	}
@@ -49,7 +61,7 @@ func (s *Store) FolderStatusSharing(name string, known func(key []byte) (string,
 	}
 	defer it.Close()
 	dec := newRowDecoder()
-	dec.known = known
+	dec.known, dec.noKeys = known, noKeys
 	keyLen := len(statusFolderPrefix(name)) + 4
 	for ok := it.First(); ok; ok = it.Next() {
 		// The bounds fix the prefix; the key is the prefix and a UID.
