@@ -335,8 +335,15 @@ func pieceSuffix(piece uint32) []byte {
 }
 
 // obsSideBatch is how many bytes of observation pieces go into one of the
-// unsynced batches setObserved commits before the synced one.
-const obsSideBatch = 1 << 20
+// unsynced batches setObserved commits before the synced one. Well under
+// half the memtable: Pebble keeps a batch that large whole, as a memtable
+// of its own, until it is flushed, and flushes for each one; a smaller
+// batch is copied into the memtable and its buffer used again.
+// (At 1 MiB, an observation of 100,000 messages held 2–5 MB of batches.)
+const obsSideBatch = 256 << 10
+
+// memTableSize is the journal's Pebble memtable size.
+const memTableSize = 2 << 20
 
 // setObserved records rec, an observation of folder in run: it streams the
 // encoded record in pieces of obsPieceSize, the continuation pieces

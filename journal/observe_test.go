@@ -292,3 +292,12 @@ func TestObservationWireFormRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// Pebble turns a batch of half its memtable or more into a memtable of its
+// own, held until flushed: the observation's side batches must stay under
+// that to be copied into the memtable instead.
+func TestObservationSideBatchesStayUnderPebblesLargeBatchSize(t *testing.T) {
+	if obsSideBatch+obsPieceSize >= memTableSize/2 {
+		t.Errorf("side batches of up to %d bytes, memtable %d bytes: each would be a large batch", obsSideBatch+obsPieceSize, memTableSize)
+	}
+}

@@ -154,7 +154,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	defer cache.Unref() // the store holds its own reference
 	popts := &pebble.Options{
 		Cache:              cache,
-		MemTableSize:       2 << 20,
+		MemTableSize:       memTableSize,
 		FS:                 filesys,
 		FormatMajorVersion: PebbleFormat,
 		ReadOnly:           opts.ReadOnly,
