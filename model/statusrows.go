@@ -9,8 +9,8 @@ import (
 // UID. A sorted slice rather than a map from UID to row: 24 bytes a row
 // instead of about 53 (the status of a large folder is held while it is
 // planned, beside its scan and listing), and walking the rows in UID order
-// needs no sort. The zero value holds no rows. It is read-only once made:
-// nothing here hands out a slice to modify.
+// needs no sort. The zero value holds no rows. It is read-only once made
+// (All hands out its slice to be read, not modified).
 type StatusRows struct {
 	rows []StatusRow
 }
