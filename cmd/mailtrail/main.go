@@ -15,10 +15,21 @@ import (
 	"syscall"
 
 	"github.com/alecthomas/kong"
+
+	"mailtrail/internal/heapgoal"
 )
 
 // version is set at build time (-ldflags "-X main.version=...").
 var version = "0.1.0-dev"
+
+// The process's memory policy (internal/heapgoal): once what is live passes
+// half the floor, the heap may grow a quarter past it before the collector
+// runs, instead of doubling. At 100,000 messages in one folder this holds
+// the peak near 60 MB for about a tenth more CPU time (docs/PERFORMANCE.md).
+const (
+	heapGoalFloor    = 40 << 20
+	heapGoalHeadroom = 0.25
+)
 
 // Exit codes, as documented in the README.
 const (
@@ -93,6 +104,11 @@ func run(args []string) int {
 			}
 		}
 	}
+	// The heap may grow a quarter past what is live, not Go's double,
+	// once that is more than 40 MiB (internal/heapgoal, docs/PERFORMANCE.md).
+	stopHeapGoal := make(chan struct{})
+	defer close(stopHeapGoal)
+	heapgoal.Follow(stopHeapGoal, heapGoalFloor, heapGoalHeadroom)
 	if path := os.Getenv("MAILTRAIL_HEAPPROFILE"); path != "" {
 		// A developer's aid: the heap profile taken when the heap in use
 		// was largest (sampled every 50 ms), to see what the peak is made of.

@@ -4,11 +4,12 @@ import (
 	"bufio"
 	"os"
 	"runtime"
-	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
+
+	"mailtrail/internal/heapgoal"
 )
 
 // peakRSSKiB is this process's peak resident memory (VmHWM), or 0 where
@@ -42,7 +43,16 @@ func peakHeapProfile(path string) func() {
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	liveMax := make(chan struct{}, 1)
-	afterEachCollection(stop, liveMax)
+	var most uint64
+	heapgoal.OnEachCollection(stop, func() {
+		if live := heapgoal.Live(); live > most {
+			most = live
+			select {
+			case liveMax <- struct{}{}:
+			default:
+			}
+		}
+	})
 	write := func(path string) {
 		if f, err := os.Create(path); err == nil {
 			_ = pprof.Lookup("heap").WriteTo(f, 0)
@@ -73,32 +83,4 @@ func peakHeapProfile(path string) func() {
 		}
 	}()
 	return func() { close(stop); <-done }
-}
-
-// afterEachCollection signals liveMax (without blocking) after each garbage
-// collection that found more live heap than any before, until stop is
-// closed: a finalizer on an object that is garbage at every collection
-// runs after it, and sets itself again on a new one.
-func afterEachCollection(stop <-chan struct{}, liveMax chan<- struct{}) {
-	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-	var most uint64
-	type sentinel struct{ _ [16]byte }
-	var arm func(*sentinel)
-	arm = func(*sentinel) {
-		select {
-		case <-stop:
-			return
-		default:
-		}
-		metrics.Read(sample)
-		if live := sample[0].Value.Uint64(); live > most {
-			most = live
-			select {
-			case liveMax <- struct{}{}:
-			default:
-			}
-		}
-		runtime.SetFinalizer(&sentinel{}, arm)
-	}
-	runtime.SetFinalizer(&sentinel{}, arm)
 }

@@ -1,0 +1,87 @@
+// Package heapgoal sets how far the Go heap may grow past what is live
+// before the collector runs: the process's memory policy.
+//
+// Go's default (GOGC=100) lets the heap grow to twice the live heap. For a
+// sync that holds a large folder's state at once (its scan, status rows and
+// listing: about 330 bytes a message), that doubling is most of the peak:
+// 32 MB live became a 60–67 MB heap at 100,000 messages. Follow keeps the
+// heap within a fraction of what the last collection found live, never
+// below a floor under which nothing changes (small syncs keep Go's default
+// pacing): it sets the runtime's soft memory limit after each collection to
+// max(floor, live × (1 + headroom)). When live memory grows past the limit
+// before the next collection, the collector runs sooner and the next
+// collection raises the limit again, so a growing heap is paced like
+// GOGC=headroom×100, never stopped. The limit is soft: nothing fails for
+// it, the collector only works harder.
+//
+// Invariants: the limit is never set below floor, nor below the live heap
+// the last collection found; a GOMEMLIMIT given in the environment is the
+// user's choice and Follow leaves it alone.
+package heapgoal
+
+import (
+	"os"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"sync"
+)
+
+// OnEachCollection calls fn, on the runtime's finalizer goroutine, after
+// each garbage collection until stop is closed: a finalizer on an object
+// that is garbage at every collection runs after it, and sets itself again
+// on a new one. fn must be quick and must not block.
+func OnEachCollection(stop <-chan struct{}, fn func()) {
+	type sentinel struct{ _ [16]byte } // 16 bytes: not a tiny allocation
+	var arm func(*sentinel)
+	arm = func(*sentinel) {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		fn()
+		runtime.SetFinalizer(&sentinel{}, arm)
+	}
+	runtime.SetFinalizer(&sentinel{}, arm)
+}
+
+// Live is the live heap the last collection found, in bytes.
+func Live() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// Limit is what Follow sets the memory limit to when live bytes are live.
+func Limit(live, floor uint64, headroom float64) uint64 {
+	return max(floor, live+uint64(float64(live)*headroom))
+}
+
+// Follow keeps the soft memory limit at Limit(live, floor, headroom) after
+// every collection until stop is closed, and then gives the runtime back
+// the limit it had. It does nothing, and returns false, when the
+// environment sets GOMEMLIMIT.
+func Follow(stop <-chan struct{}, floor uint64, headroom float64) bool {
+	if _, set := os.LookupEnv("GOMEMLIMIT"); set {
+		return false
+	}
+	var mu sync.Mutex
+	stopped := false
+	before := debug.SetMemoryLimit(int64(Limit(Live(), floor, headroom)))
+	OnEachCollection(stop, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped {
+			debug.SetMemoryLimit(int64(Limit(Live(), floor, headroom)))
+		}
+	})
+	go func() {
+		<-stop
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		debug.SetMemoryLimit(before)
+	}()
+	return true
+}

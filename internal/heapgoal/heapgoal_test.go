@@ -1,0 +1,86 @@
+package heapgoal
+
+import (
+	"os"
+	"runtime"
+	"runtime/debug"
+	"testing"
+	"time"
+)
+
+func TestLimitIsTheFloorOrAQuarterPastLive(t *testing.T) {
+	const mib = 1 << 20
+	for _, tt := range []struct{ live, want uint64 }{
+		{0, 40 * mib},
+		{20 * mib, 40 * mib},
+		{32 * mib, 40 * mib},
+		{40 * mib, 50 * mib},
+		{400 * mib, 500 * mib},
+	} {
+		if got := Limit(tt.live, 40*mib, 0.25); got != tt.want {
+			t.Errorf("Limit(%d MiB) = %d MiB, want %d MiB", tt.live/mib, got/mib, tt.want/mib)
+		}
+	}
+}
+
+// waitLimit waits for the finalizer goroutine to set the limit ok says
+// is right, collecting to make it run.
+func waitLimit(t *testing.T, ok func(int64) bool) int64 {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+		l := debug.SetMemoryLimit(-1)
+		if ok(l) {
+			return l
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("memory limit stayed %d", l)
+		}
+	}
+}
+
+func TestFollowRaisesTheLimitWithWhatIsLiveAndRestoresIt(t *testing.T) {
+	if _, set := os.LookupEnv("GOMEMLIMIT"); set {
+		t.Skip("GOMEMLIMIT is set: Follow leaves it alone")
+	}
+	const floor = 8 << 20
+	before := debug.SetMemoryLimit(-1)
+	stop := make(chan struct{})
+	if !Follow(stop, floor, 0.25) {
+		t.Fatal("Follow did nothing without GOMEMLIMIT")
+	}
+	// Little is live: the floor.
+	waitLimit(t, func(l int64) bool { return l == floor })
+	// 64 MiB live: a quarter past it, and never below it.
+	held := make([][]byte, 64)
+	for i := range held {
+		held[i] = make([]byte, 1<<20)
+		held[i][0] = 1
+	}
+	l := waitLimit(t, func(l int64) bool { return l > 64<<20 })
+	if l < 64<<20+64<<20/4 || l > 2*(64<<20) {
+		t.Errorf("limit %d MiB with 64 MiB live, want a quarter past what is live", l>>20)
+	}
+	runtime.KeepAlive(held)
+	// Garbage now: back to the floor.
+	waitLimit(t, func(l int64) bool { return l == floor })
+	close(stop)
+	waitLimit(t, func(l int64) bool { return l == before })
+}
+
+func TestFollowLeavesAGivenGOMEMLIMITAlone(t *testing.T) {
+	t.Setenv("GOMEMLIMIT", "1GiB")
+	before := debug.SetMemoryLimit(-1)
+	stop := make(chan struct{})
+	defer close(stop)
+	if Follow(stop, 8<<20, 0.25) {
+		t.Fatal("Follow set a limit although GOMEMLIMIT is given")
+	}
+	runtime.GC()
+	time.Sleep(10 * time.Millisecond)
+	if l := debug.SetMemoryLimit(-1); l != before {
+		t.Errorf("limit %d, want %d as it was", l, before)
+	}
+}
