@@ -8,15 +8,19 @@
 // heap within a fraction of what the last collection found live, never
 // below a floor under which nothing changes (small syncs keep Go's default
 // pacing): it sets the runtime's soft memory limit after each collection to
-// max(floor, live × (1 + headroom)). When live memory grows past the limit
+// max(floor, live × (1 + headroom) + the runtime's own overhead). The
+// overhead (stacks, metadata, unused parts of spans: what the limit counts
+// beside the heap's objects) must be in it: without it, a live heap of
+// 60 MB had a few MB to grow in, and the collector ran ten times as often
+// as Go's default pacing would. When live memory grows past the limit
 // before the next collection, the collector runs sooner and the next
 // collection raises the limit again, so a growing heap is paced like
 // GOGC=headroom×100, never stopped. The limit is soft: nothing fails for
 // it, the collector only works harder.
 //
 // Invariants: the limit is never set below floor, nor below the live heap
-// the last collection found; a GOMEMLIMIT given in the environment is the
-// user's choice and Follow leaves it alone.
+// and overhead the last collection found; a GOMEMLIMIT given in the
+// environment is the user's choice and Follow leaves it alone.
 package heapgoal
 
 import (
@@ -53,9 +57,38 @@ func Live() uint64 {
 	return s[0].Value.Uint64()
 }
 
-// Limit is what Follow sets the memory limit to when live bytes are live.
-func Limit(live, floor uint64, headroom float64) uint64 {
-	return max(floor, live+uint64(float64(live)*headroom))
+// overheadNames are the runtime's memory beside heap objects that the
+// memory limit counts and the collector cannot free: unused parts of
+// spans in use, stacks, metadata and the rest (free spans it can return,
+// and released memory, are left out).
+var overheadNames = []string{
+	"/memory/classes/total:bytes",
+	"/memory/classes/heap/released:bytes",
+	"/memory/classes/heap/objects:bytes",
+	"/memory/classes/heap/free:bytes",
+}
+
+// Overhead is the runtime's memory that counts against the limit beside
+// the heap's objects and free spans, in bytes.
+func Overhead() uint64 {
+	s := make([]metrics.Sample, len(overheadNames))
+	for i, n := range overheadNames {
+		s[i].Name = n
+	}
+	metrics.Read(s)
+	total, released, objects, free := s[0].Value.Uint64(), s[1].Value.Uint64(), s[2].Value.Uint64(), s[3].Value.Uint64()
+	if released+objects+free >= total {
+		return 0
+	}
+	return total - released - objects - free
+}
+
+// Limit is what Follow sets the memory limit to when live bytes are live
+// and the runtime's overhead (Overhead) is overhead: the heap may grow
+// headroom × live past what is live, on top of the overhead, and the limit
+// is never under floor.
+func Limit(live, overhead, floor uint64, headroom float64) uint64 {
+	return max(floor, live+overhead+uint64(float64(live)*headroom))
 }
 
 // Follow keeps the soft memory limit at Limit(live, floor, headroom) after
@@ -68,12 +101,12 @@ func Follow(stop <-chan struct{}, floor uint64, headroom float64) bool {
 	}
 	var mu sync.Mutex
 	stopped := false
-	before := debug.SetMemoryLimit(int64(Limit(Live(), floor, headroom)))
+	before := debug.SetMemoryLimit(int64(Limit(Live(), Overhead(), floor, headroom)))
 	OnEachCollection(stop, func() {
 		mu.Lock()
 		defer mu.Unlock()
 		if !stopped {
-			debug.SetMemoryLimit(int64(Limit(Live(), floor, headroom)))
+			debug.SetMemoryLimit(int64(Limit(Live(), Overhead(), floor, headroom)))
 		}
 	})
 	go func() {

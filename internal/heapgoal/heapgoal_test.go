@@ -8,19 +8,32 @@ import (
 	"time"
 )
 
-func TestLimitIsTheFloorOrAQuarterPastLive(t *testing.T) {
+func TestLimitIsTheFloorOrAQuarterPastLiveAndOverhead(t *testing.T) {
 	const mib = 1 << 20
-	for _, tt := range []struct{ live, want uint64 }{
-		{0, 40 * mib},
-		{20 * mib, 40 * mib},
-		{32 * mib, 40 * mib},
-		{40 * mib, 50 * mib},
-		{400 * mib, 500 * mib},
+	for _, tt := range []struct{ live, overhead, want uint64 }{
+		{0, 0, 40 * mib},
+		{20 * mib, 4 * mib, 40 * mib},
+		{28 * mib, 4 * mib, 40 * mib},
+		{32 * mib, 4 * mib, 44 * mib},
+		{40 * mib, 0, 50 * mib},
+		{400 * mib, 20 * mib, 520 * mib},
 	} {
-		if got := Limit(tt.live, 40*mib, 0.25); got != tt.want {
-			t.Errorf("Limit(%d MiB) = %d MiB, want %d MiB", tt.live/mib, got/mib, tt.want/mib)
+		if got := Limit(tt.live, tt.overhead, 40*mib, 0.25); got != tt.want {
+			t.Errorf("Limit(%d MiB live, %d MiB overhead) = %d MiB, want %d MiB", tt.live/mib, tt.overhead/mib, got/mib, tt.want/mib)
 		}
 	}
+}
+
+func TestOverheadIsSomeButNotTheHeap(t *testing.T) {
+	held := make([][]byte, 32)
+	for i := range held {
+		held[i] = make([]byte, 1<<20)
+	}
+	runtime.GC()
+	if o := Overhead(); o == 0 || o > 16<<20 {
+		t.Errorf("overhead %d bytes with 32 MiB of objects: want the runtime's own few MiB", o)
+	}
+	runtime.KeepAlive(held)
 }
 
 // waitLimit waits for the finalizer goroutine to set the limit ok says
@@ -60,7 +73,7 @@ func TestFollowRaisesTheLimitWithWhatIsLiveAndRestoresIt(t *testing.T) {
 		held[i][0] = 1
 	}
 	l := waitLimit(t, func(l int64) bool { return l > 64<<20 })
-	if l < 64<<20+64<<20/4 || l > 2*(64<<20) {
+	if l < 64<<20+64<<20/4 || l > 64<<20+64<<20/4+16<<20 {
 		t.Errorf("limit %d MiB with 64 MiB live, want a quarter past what is live", l>>20)
 	}
 	runtime.KeepAlive(held)
