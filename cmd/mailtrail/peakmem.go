@@ -37,8 +37,9 @@ func peakRSSKiB() int64 {
 //     ever: what the heap holds at its largest, garbage included;
 //   - path + ".live", each time a collection finds more live memory than
 //     any before it: what the process holds at once. The collector lets the
-//     heap grow to twice that before the next collection (GOGC=100), so
-//     this is what decides the peak.
+//     heap grow past that before the next collection (to twice it under
+//     GOGC=100, a quarter past it under the heap goal once it is large),
+//     so this is what decides the peak.
 func peakHeapProfile(path string) func() {
 	stop := make(chan struct{})
 	done := make(chan struct{})

@@ -57,10 +57,7 @@ func Live() uint64 {
 	return s[0].Value.Uint64()
 }
 
-// overheadNames are the runtime's memory beside heap objects that the
-// memory limit counts and the collector cannot free: unused parts of
-// spans in use, stacks, metadata and the rest (free spans it can return,
-// and released memory, are left out).
+// overheadNames are the metrics Overhead reads.
 var overheadNames = []string{
 	"/memory/classes/total:bytes",
 	"/memory/classes/heap/released:bytes",
@@ -68,8 +65,11 @@ var overheadNames = []string{
 	"/memory/classes/heap/free:bytes",
 }
 
-// Overhead is the runtime's memory that counts against the limit beside
-// the heap's objects and free spans, in bytes.
+// Overhead is the runtime's memory that counts against the memory limit
+// beside the heap's objects and that no collection frees, in bytes: unused
+// parts of spans in use, stacks, metadata and the rest (free spans, which
+// the runtime returns to the system when near the limit, and memory
+// already returned are left out).
 func Overhead() uint64 {
 	s := make([]metrics.Sample, len(overheadNames))
 	for i, n := range overheadNames {
@@ -91,8 +91,8 @@ func Limit(live, overhead, floor uint64, headroom float64) uint64 {
 	return max(floor, live+overhead+uint64(float64(live)*headroom))
 }
 
-// Follow keeps the soft memory limit at Limit(live, floor, headroom) after
-// every collection until stop is closed, and then gives the runtime back
+// Follow keeps the soft memory limit at Limit(Live(), Overhead(), floor,
+// headroom) after every collection until stop is closed, and then gives the runtime back
 // the limit it had. It does nothing, and returns false, when the
 // environment sets GOMEMLIMIT.
 func Follow(stop <-chan struct{}, floor uint64, headroom float64) bool {
