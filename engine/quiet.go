@@ -145,23 +145,15 @@ func (a *Account) verifyAll(ctx context.Context, works []*folderWork) {
 			ins[i] = nil
 			return
 		}
-		// A second scan replaces the first: let the first's messages
-		// and rows go before it runs, not after.
-		ins[i].Local, ins[i].Status.Rows = planner.LocalState{}, model.StatusRows{}
+		// A second scan replaces the first: let the first's messages go
+		// before it runs, not after.
+		ins[i].Local = planner.LocalState{}
 		msgs, err := ws[i].p.LocalFolder.Scan(ctx)
 		if err != nil {
 			ins[i] = nil
 			return
 		}
-		// The rows, read again now that their keys can be the scan's
-		// strings: observeRemoteAgain read them without keys.
-		st, _, err := a.Journal.FolderStatusSharing(ws[i].fr.Name, scanKeys(msgs))
-		if err != nil || st.UIDValidity != ins[i].Status.UIDValidity {
-			ins[i] = nil
-			return
-		}
 		ins[i].Local = planner.LocalState{Exists: true, FMD5: ws[i].p.LocalFolder.FMD5(), Msgs: msgs}
-		ins[i].Status = st
 		stamps[i], trusted[i] = ss.ScanStamp()
 	}
 	parallel(len(ws), max(a.MaxConnections, 1), scan)
@@ -188,13 +180,21 @@ func (a *Account) verifyAll(ctx context.Context, works []*folderWork) {
 	var quiet []journal.FolderMeta
 	for i := range ws {
 		in := ins[i]
+		ins[i] = nil
 		if in == nil {
 			continue
 		}
+		// The rows, read again once the folder's last scan is done, so
+		// that their keys are its strings (observeRemoteAgain read them
+		// without keys), and one folder's at a time.
+		st, _, err := a.Journal.FolderStatusSharing(in.Folder, scanKeys(in.Local.Msgs))
+		if err != nil || st.UIDValidity != in.Status.UIDValidity {
+			continue
+		}
+		in.Status = st
 		if m, ok := a.quietMeta(*in, planner.PlanFolder(*in, a.Planner), stamps[i], trusted[i]); ok {
 			quiet = append(quiet, m)
 		}
-		ins[i] = nil
 	}
 	a.saveQuiet(quiet)
 }
