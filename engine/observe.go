@@ -87,9 +87,13 @@ func (a *Account) describePlan(ctx context.Context, p *executor.Pair, in planner
 // only the dates of those messages while it looks for them: the listing
 // of a large folder can hold 100,000 messages of which a plan touches a few.
 func datedByServer(listing []model.RemoteMsg, ops []model.Op, msgs []journal.MsgInfo, want func(int, model.Op) bool) {
+	undated := func(i int, op model.Op) bool {
+		r, _ := describedBy(op)
+		return r && msgs[i].Date.IsZero() && want(i, op)
+	}
 	var dates map[uint32]model.Date
 	for i, op := range ops {
-		if r, _ := describedBy(op); r && msgs[i].Date.IsZero() && want(i, op) {
+		if undated(i, op) {
 			if dates == nil {
 				dates = map[uint32]model.Date{}
 			}
@@ -105,7 +109,7 @@ func datedByServer(listing []model.RemoteMsg, ops []model.Op, msgs []journal.Msg
 		}
 	}
 	for i, op := range ops {
-		if r, _ := describedBy(op); r && msgs[i].Date.IsZero() && want(i, op) {
+		if undated(i, op) {
 			msgs[i].Date = dates[op.UID].Time()
 		}
 	}

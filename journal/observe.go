@@ -342,9 +342,6 @@ func pieceSuffix(piece uint32) []byte {
 // (At 1 MiB, an observation of 100,000 messages held 2–5 MB of batches.)
 const obsSideBatch = 256 << 10
 
-// memTableSize is the journal's Pebble memtable size.
-const memTableSize = 2 << 20
-
 // setObserved records rec, an observation of folder in run: it streams the
 // encoded record in pieces of obsPieceSize, the continuation pieces
 // committed (without sync) in batches of their own as they are encoded,

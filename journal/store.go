@@ -25,6 +25,11 @@ const FormatVersion = 1
 // a Pebble upgrade never silently changes the files under a user's mail.
 const PebbleFormat = pebble.FormatValueSeparation
 
+// memTableSize is the journal's Pebble memtable size: small, like its
+// cache (Open). Batches of half of it or more are kept whole until flushed
+// (obsSideBatch stays well under that).
+const memTableSize = 2 << 20
+
 // Errors a caller may want to tell apart (test them with errors.Is).
 var (
 	// ErrNoJournal: a ReadOnly open found no journal in the directory.
