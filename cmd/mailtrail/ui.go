@@ -44,17 +44,30 @@ func uiName(g *Globals) string {
 // stderr (or syslog); summaries and plans go to stdout.
 func newLogger(g *Globals) (zerolog.Logger, error) {
 	ui := uiName(g)
+	types, err := debugTypes(g)
+	if err != nil {
+		return zerolog.Nop(), err
+	}
+	debug := g.Debug || types["all"]
+	// A debug log is read to see where a sync's time went: its lines
+	// carry milliseconds. (zerolog's field format is process-wide.)
+	consoleTime, fileTime := time.TimeOnly, time.DateTime
+	zerolog.TimeFieldFormat = time.RFC3339
+	if debug {
+		zerolog.TimeFieldFormat = time.RFC3339Nano
+		consoleTime, fileTime = "15:04:05.000", "2006-01-02 15:04:05.000"
+	}
 	level := zerolog.WarnLevel
 	var w io.Writer
 	switch ui {
 	case "quiet":
 		level = zerolog.ErrorLevel
-		w = consoleWriter()
+		w = consoleWriter(consoleTime)
 	case "basic":
-		w = consoleWriter()
+		w = consoleWriter(consoleTime)
 	case "ttyui", "blinkenlights":
 		level = zerolog.InfoLevel
-		w = term.around(consoleWriter())
+		w = term.around(consoleWriter(consoleTime))
 	case "machineui":
 		level = zerolog.InfoLevel
 		w = os.Stderr
@@ -76,11 +89,7 @@ func newLogger(g *Globals) (zerolog.Logger, error) {
 		}
 		w = zerolog.MultiLevelWriter(w, sw)
 	}
-	types, err := debugTypes(g)
-	if err != nil {
-		return zerolog.Nop(), err
-	}
-	if g.Debug || types["all"] {
+	if debug {
 		level = zerolog.DebugLevel
 	}
 	if g.LogFile != "" {
@@ -89,13 +98,14 @@ func newLogger(g *Globals) (zerolog.Logger, error) {
 			return zerolog.Nop(), fmt.Errorf("-l %s: %w", g.LogFile, err)
 		}
 		// The file is closed by the process's exit.
-		w = zerolog.MultiLevelWriter(w, zerolog.ConsoleWriter{Out: f, NoColor: true, TimeFormat: time.DateTime})
+		w = zerolog.MultiLevelWriter(w, zerolog.ConsoleWriter{Out: f, NoColor: true, TimeFormat: fileTime})
 	}
 	return zerolog.New(w).Level(level).With().Timestamp().Logger(), nil
 }
 
-func consoleWriter() io.Writer {
-	return zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly, NoColor: !isatty.IsTerminal(os.Stderr.Fd())}
+// consoleWriter writes log lines on stderr, their times in timeFormat.
+func consoleWriter(timeFormat string) io.Writer {
+	return zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: timeFormat, NoColor: !isatty.IsTerminal(os.Stderr.Fd())}
 }
 
 // machineEvent is one line of machineui's stdout.
