@@ -108,12 +108,14 @@ func openAccount(ctx context.Context, g *Globals, cfg *config.Config, acct *conf
 		jopts.ReadOnly = journalExists(jdir)
 		jopts.InMemory = !jopts.ReadOnly
 	}
-	j, err := journal.Open(jdir, jopts)
-	if err != nil {
-		closeAll()
-		return nil, nil, err
-	}
-	closers = append(closers, func() { _ = j.Close() })
+	// The journal opens while the server is dialled: creating one costs a
+	// few dozen fsyncs, and logging in a few round trips.
+	openedJournal := openJournalAsync(jdir, jopts)
+	closers = append(closers, func() {
+		if j, err := openedJournal(); err == nil {
+			_ = j.Close()
+		}
+	})
 
 	lr := acct.Local
 	if lr.Type != config.Maildir {
@@ -132,6 +134,11 @@ func openAccount(ctx context.Context, g *Globals, cfg *config.Config, acct *conf
 		return nil, nil, err
 	}
 	closers = append(closers, releaseRemote)
+	j, err := openedJournal()
+	if err != nil {
+		closeAll()
+		return nil, nil, err
+	}
 
 	localFolders, err := local.ListFolders(ctx)
 	if err != nil {
@@ -164,6 +171,24 @@ func openAccount(ctx context.Context, g *Globals, cfg *config.Config, acct *conf
 		Force: g.Force,
 	}
 	return a, closeAll, nil
+}
+
+// openJournalAsync starts opening the journal in dir and returns the
+// function that waits for it: every call returns the same store and error.
+func openJournalAsync(dir string, opts journal.Options) func() (*journal.Store, error) {
+	var (
+		j    *journal.Store
+		err  error
+		done = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		j, err = journal.Open(dir, opts)
+	}()
+	return func() (*journal.Store, error) {
+		<-done
+		return j, err
+	}
 }
 
 // syncWindow is the planner's window from maxage, maxsize and startdate:
