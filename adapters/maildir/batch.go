@@ -64,7 +64,7 @@ func (b *Batch) Add(uid uint32, flags model.Flags, date time.Time, body io.Reade
 	}
 	var (
 		key, name, tmpPath string
-		file               *os.File
+		file               *newFile
 	)
 	// The name is unique unless a file of the same key is already known or
 	// (another process with our pid, or a clock step) already in tmp/:
@@ -78,7 +78,7 @@ func (b *Batch) Add(uid uint32, flags model.Flags, date time.Time, body io.Reade
 		key = name[:len(key)] // the name's prefix: one string kept per file, not two
 		tmpPath = filepath.Join(f.path, "tmp", name)
 		var err error
-		file, err = os.OpenFile(tmpPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
+		file, err = createNew(tmpPath)
 		if err == nil {
 			break
 		}
@@ -94,7 +94,7 @@ func (b *Batch) Add(uid uint32, flags model.Flags, date time.Time, body io.Reade
 	}
 	w.Reset(nil)
 	fileWriters.Put(w)
-	if cerr := file.Close(); err == nil {
+	if cerr := file.close(date, datedOnClose && err == nil); err == nil {
 		err = cerr
 	}
 	if err != nil {
@@ -125,12 +125,12 @@ func (f *Folder) knownKey(key string) bool {
 	return ok
 }
 
-// Commit sets every file's mtime and atime to its date and fsyncs it
-// (fsyncWorkers files at a time), renames each from tmp/ into cur/ (Seen)
-// or new/ (not Seen), then fsyncs cur/ and new/ once each. After it returns
-// nil the messages survive a crash. It never replaces an existing file. A
-// failed Commit leaves the files not yet moved in tmp/ for Abort; the ones
-// already moved stay, durable.
+// Commit sets every file's mtime and atime to its date (unless Add did:
+// datedOnClose), makes the files durable (syncFiles), renames each from
+// tmp/ into cur/ (Seen) or new/ (not Seen), then fsyncs cur/ and new/
+// once each. After it returns nil the messages survive a crash. It never
+// replaces an existing file. A failed Commit leaves the files not yet
+// moved in tmp/ for Abort; the ones already moved stay, durable.
 func (b *Batch) Commit(ctx context.Context) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -199,10 +199,10 @@ func (b *Batch) Commit(ctx context.Context) error {
 // than it saves.
 const syncfsFrom = 16
 
-// syncFiles sets the date of every pending tmp/ file and makes the files
-// durable: with one syncfs where the platform has it and the batch is
-// large, else with an fsync per file by a small worker pool. It returns
-// the first error.
+// syncFiles sets the date of every pending tmp/ file (unless Add did) and
+// makes the files durable: with one syncfs where the platform has it and
+// the batch is large, else with an fsync per file by a small worker pool.
+// It returns the first error.
 func (b *Batch) syncFiles(ctx context.Context) error {
 	if len(b.pending) >= syncfsFrom && haveSyncfs {
 		tmp := filepath.Join(b.folder.path, "tmp")
@@ -210,9 +210,11 @@ func (b *Batch) syncFiles(ctx context.Context) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			path := filepath.Join(tmp, p.name)
-			if err := os.Chtimes(path, p.date, p.date); err != nil {
-				return fmt.Errorf("set date of %s: %w", path, err)
+			if !datedOnClose {
+				path := filepath.Join(tmp, p.name)
+				if err := os.Chtimes(path, p.date, p.date); err != nil {
+					return fmt.Errorf("set date of %s: %w", path, err)
+				}
 			}
 		}
 		if err := syncfs(tmp); err != nil {
@@ -223,8 +225,8 @@ func (b *Batch) syncFiles(ctx context.Context) error {
 	return b.fsyncFiles(ctx)
 }
 
-// fsyncFiles sets the date of every pending tmp/ file and fsyncs it, with
-// a small worker pool, and returns the first error.
+// fsyncFiles sets the date of every pending tmp/ file (unless Add did) and
+// fsyncs it, with a small worker pool, and returns the first error.
 func (b *Batch) fsyncFiles(ctx context.Context) error {
 	jobs := make(chan pendingFile)
 	errs := make(chan error, fsyncWorkers)
@@ -241,9 +243,11 @@ func (b *Batch) fsyncFiles(ctx context.Context) error {
 					continue
 				}
 				path := filepath.Join(tmp, p.name)
-				if err := os.Chtimes(path, p.date, p.date); err != nil {
-					first = fmt.Errorf("set date of %s: %w", path, err)
-					continue
+				if !datedOnClose {
+					if err := os.Chtimes(path, p.date, p.date); err != nil {
+						first = fmt.Errorf("set date of %s: %w", path, err)
+						continue
+					}
 				}
 				first = syncFile(path)
 			}
