@@ -20,64 +20,62 @@ var copyBuffers = sync.Pool{New: func() any { b := make([]byte, copyBufferSize);
 // fileWriters recycles the buffered writers of new files (Batch.Add).
 var fileWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, copyBufferSize) }}
 
-var crlf = []byte("\r\n")
-
 // copyCRLFToLF copies src to dst turning every CRLF into LF and changing
 // nothing else: a CR not followed by LF stays, and so does a missing final
 // newline. It holds one chunk in memory, never the whole message, and
-// returns the number of bytes written.
+// returns the number of bytes written. Each chunk is converted in place
+// and written with one call: writing line by line cost a call per line,
+// a million of them in a cold sync of 5,000 messages.
 func copyCRLFToLF(dst io.Writer, src io.Reader) (int64, error) {
 	bp := copyBuffers.Get().(*[]byte)
 	defer copyBuffers.Put(bp)
 	buf := *bp
 	var written int64
-	write := func(p []byte) error {
-		n, err := dst.Write(p)
-		written += int64(n)
-		return err
-	}
-	pendingCR := false // the previous chunk ended in CR
+	held := 0 // 1 when buf[0] is a CR that ended the previous chunk: its LF may come next
 	for {
-		n, readErr := src.Read(buf)
-		chunk := buf[:n]
-		if n > 0 {
-			if pendingCR {
-				pendingCR = false
-				if chunk[0] != '\n' {
-					if err := write([]byte{'\r'}); err != nil {
-						return written, err
-					}
-				}
-			}
-			if chunk[len(chunk)-1] == '\r' {
-				pendingCR = true
-				chunk = chunk[:len(chunk)-1]
-			}
-			for {
-				i := bytes.Index(chunk, crlf)
-				if i < 0 {
-					if err := write(chunk); err != nil {
-						return written, err
-					}
-					break
-				}
-				if err := write(chunk[:i]); err != nil {
-					return written, err
-				}
-				chunk = chunk[i+1:] // starts with the LF
+		n, readErr := src.Read(buf[held:])
+		chunk := buf[:held+n]
+		held = 0
+		if readErr == nil && len(chunk) > 0 && chunk[len(chunk)-1] == '\r' {
+			chunk, held = chunk[:len(chunk)-1], 1
+		}
+		if m := crlfToLFInPlace(chunk); m > 0 {
+			k, err := dst.Write(chunk[:m])
+			written += int64(k)
+			if err != nil {
+				return written, err
 			}
 		}
+		if held == 1 {
+			buf[0] = '\r'
+		}
 		if readErr == io.EOF {
-			if pendingCR {
-				if err := write([]byte{'\r'}); err != nil {
-					return written, err
-				}
-			}
 			return written, nil
 		}
 		if readErr != nil {
 			return written, readErr
 		}
+	}
+}
+
+// crlfToLFInPlace turns every CRLF in b into LF, moving the bytes after it
+// down, and returns the new length.
+func crlfToLFInPlace(b []byte) int {
+	w := 0
+	for r := 0; ; {
+		i := bytes.IndexByte(b[r:], '\n')
+		if i < 0 {
+			return w + copy(b[w:], b[r:])
+		}
+		lf := r + i
+		end := lf
+		if i > 0 && b[lf-1] == '\r' {
+			end--
+		}
+		w += copy(b[w:], b[r:end])
+		b[w] = '\n'
+		w++
+		r = lf + 1
 	}
 }
 

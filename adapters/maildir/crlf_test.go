@@ -33,6 +33,7 @@ func readers(src string) map[string]io.Reader {
 		"whole":    strings.NewReader(src),
 		"one byte": iotest.OneByteReader(strings.NewReader(src)),
 		"half":     iotest.HalfReader(strings.NewReader(src)),
+		"data+EOF": iotest.DataErrReader(iotest.HalfReader(strings.NewReader(src))),
 	}
 }
 
@@ -49,6 +50,22 @@ func TestCopyCRLFToLF(t *testing.T) {
 			}
 		}
 	}
+}
+
+func FuzzCopyCRLFToLF(f *testing.F) {
+	for _, tc := range crlfCases {
+		f.Add(tc.wire)
+	}
+	f.Fuzz(func(t *testing.T, wire string) {
+		want := strings.ReplaceAll(wire, "\r\n", "\n")
+		for how, r := range readers(wire) {
+			var out bytes.Buffer
+			n, err := copyCRLFToLF(&out, r)
+			if err != nil || out.String() != want || n != int64(len(want)) {
+				t.Fatalf("%q (%s): got %q (n=%d, %v), want %q", wire, how, out.String(), n, err, want)
+			}
+		}
+	})
 }
 
 // wantWire is what OpenForUpload must yield for disk content: every LF not
