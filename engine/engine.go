@@ -283,14 +283,7 @@ func (a *Account) syncFolders(ctx context.Context, run uint64, folders []string,
 	for _, w := range works {
 		a.checkGuardLater(run, w)
 	}
-	order := make([]*folderWork, 0, len(works))
-	for _, held := range []bool{true, false} {
-		for _, w := range works {
-			if w.held == held {
-				order = append(order, w)
-			}
-		}
-	}
+	order := executionOrder(works)
 	a.eachFolder(len(order), func(i int) {
 		start := time.Now()
 		a.executeFolder(ctx, run, order[i])
@@ -306,6 +299,45 @@ func (a *Account) syncFolders(ctx context.Context, run uint64, folders []string,
 		reports[i] = w.fr
 	}
 	return reports
+}
+
+// executionOrder is the order in which folders are executed: first those
+// whose server folder is still selected (the connections they hold are
+// needed by the others), then the rest; within each group the largest
+// plan first. Folders run MaxConnections at a time, so a large folder
+// started last is a run's tail, with one connection working: in a cold
+// sync of 5,000 messages in 11 folders the largest (a third of the mail)
+// was planned first, so not kept selected, and ran alone for the last
+// 80 ms of 530. Folders are independent of each other here (moves
+// between them were matched before), so any order is correct.
+func executionOrder(works []*folderWork) []*folderWork {
+	order := make([]*folderWork, 0, len(works))
+	for _, held := range []bool{true, false} {
+		group := len(order)
+		for _, w := range works {
+			if w.held == held {
+				order = append(order, w)
+			}
+		}
+		sort.SliceStable(order[group:], func(i, j int) bool {
+			return planWeight(order[group+i]) > planWeight(order[group+j])
+		})
+	}
+	return order
+}
+
+// planWeight estimates what executing a folder's plan costs: the bytes it
+// transfers, and for every operation as much as a small message.
+func planWeight(w *folderWork) int64 {
+	const perOp = 4 << 10
+	var n int64
+	for _, op := range w.fr.Plan.Ops {
+		n += perOp
+		if op.Kind == model.OpFetch || op.Kind == model.OpUpload {
+			n += op.Size
+		}
+	}
+	return n
 }
 
 // eachFolder calls fn(0..n-1), up to MaxConnections at once.
