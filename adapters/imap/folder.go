@@ -519,29 +519,57 @@ func (f *Folder) StoreFlags(ctx context.Context, uids []uint32, add, remove mode
 // Expunge removes uids: UID STORE +FLAGS.SILENT (\Deleted), then UID
 // EXPUNGE of the same set under UIDPLUS. Without UIDPLUS it sends EXPUNGE,
 // which also removes any other message already marked \Deleted in the
-// folder (as OfflineIMAP does).
+// folder (as OfflineIMAP does). The expunges are sent right behind the
+// stores, without waiting for their answers: one round trip instead of
+// two. That is safe because the server carries commands out in order, and
+// an expunge removes only messages marked \Deleted: after a refused store
+// it removes none of ours that the store did not mark, and the refusal is
+// the error returned.
 func (f *Folder) Expunge(ctx context.Context, uids []uint32) error {
 	chunks := uidChunks(uids, 0, maxRangesPerCommand)
 	if len(chunks) == 0 {
 		return nil
 	}
-	if err := f.StoreFlags(ctx, uids, model.Deleted, 0); err != nil {
-		return err
+	byUID := f.store.has(imap.CapUIDPlus) || f.store.has(imap.CapIMAP4rev2)
+	command := "UID STORE +FLAGS.SILENT (\\Deleted) + UID EXPUNGE"
+	if !byUID {
+		command = "UID STORE +FLAGS.SILENT (\\Deleted) + EXPUNGE"
 	}
-	if !f.store.has(imap.CapUIDPlus) && !f.store.has(imap.CapIMAP4rev2) {
-		err := f.do(ctx, "EXPUNGE", func(c *conn) error { return c.client.Expunge().Close() })
-		if err == nil {
-			faultinject.Step(faultinject.Effect, "imap EXPUNGE")
+	return f.do(ctx, command, func(c *conn) error {
+		deleted := &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: flagsToIMAP(model.Deleted)}
+		stores := make([]*imapclient.FetchCommand, len(chunks))
+		for i, set := range chunks {
+			stores[i] = c.client.Store(set, deleted, nil)
 		}
-		return err
-	}
-	for _, set := range chunks {
-		if err := f.do(ctx, "UID EXPUNGE", func(c *conn) error { return c.client.UIDExpunge(set).Close() }); err != nil {
-			return err
+		var expunges []*imapclient.ExpungeCommand
+		if byUID {
+			for _, set := range chunks {
+				expunges = append(expunges, c.client.UIDExpunge(set))
+			}
+		} else {
+			expunges = append(expunges, c.client.Expunge())
 		}
-		faultinject.Step(faultinject.Effect, "imap UID EXPUNGE")
-	}
-	return nil
+		var errs []error
+		for _, cmd := range stores {
+			if err := cmd.Close(); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			faultinject.Step(faultinject.Effect, "imap UID STORE")
+		}
+		for _, cmd := range expunges {
+			if err := cmd.Close(); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if byUID {
+				faultinject.Step(faultinject.Effect, "imap UID EXPUNGE")
+			} else {
+				faultinject.Step(faultinject.Effect, "imap EXPUNGE")
+			}
+		}
+		return errors.Join(errs...)
+	})
 }
 
 // FindByIdentity returns the UIDs at or above minUID whose size is size and
