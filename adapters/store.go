@@ -112,6 +112,22 @@ type BatchAppender interface {
 	AppendBatch(ctx context.Context, msgs []AppendMsg) ([]uint32, error)
 }
 
+// FlagBatcher is implemented by RemoteFolders that can store several flag
+// changes at once (IMAP: every UID STORE sent before the first answer is
+// read, one round trip).
+type FlagBatcher interface {
+	// StoreFlagChanges carries out each change as StoreFlags would, all of
+	// them even when one fails, and returns their errors joined.
+	StoreFlagChanges(ctx context.Context, changes []FlagChange) error
+}
+
+// FlagChange is one StoreFlags call of a FlagBatcher's batch: Add then
+// Remove on UIDs.
+type FlagChange struct {
+	UIDs        []uint32
+	Add, Remove model.Flags
+}
+
 // AppendMsg is one message of a BatchAppender's command: exactly Size
 // bytes (wire form) from Body, with Flags and internal date Date (zero:
 // the server's now).

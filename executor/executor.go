@@ -709,9 +709,19 @@ func (e *Executor) storeRemote(ctx context.Context, p *Pair, steps []Step, res *
 		}
 		groups[c] = append(groups[c], s.Op.UID)
 	}
-	for _, c := range order {
-		if err := p.RemoteFolder.StoreFlags(ctx, groups[c], c.add, c.remove); err != nil {
+	if fb, ok := p.RemoteFolder.(adapters.FlagBatcher); ok && len(order) > 1 {
+		changes := make([]adapters.FlagChange, len(order))
+		for i, c := range order {
+			changes[i] = adapters.FlagChange{UIDs: groups[c], Add: c.add, Remove: c.remove}
+		}
+		if err := fb.StoreFlagChanges(ctx, changes); err != nil {
 			return fmt.Errorf("store flags in %q: %w", p.Name, err)
+		}
+	} else {
+		for _, c := range order {
+			if err := p.RemoteFolder.StoreFlags(ctx, groups[c], c.add, c.remove); err != nil {
+				return fmt.Errorf("store flags in %q: %w", p.Name, err)
+			}
 		}
 	}
 	cp := journal.Checkpoint{}

@@ -488,32 +488,65 @@ func (t *trackedReader) Read(p []byte) (int, error) {
 
 // StoreFlags adds then removes flags on uids, with one UID STORE
 // +FLAGS.SILENT and one -FLAGS.SILENT per call (the UIDs as one set, split
-// only when it would make an overlong command). Missing UIDs are ignored
-// by the server. A flag both added and removed is an error.
+// only when it would make an overlong command), sent together:
+// StoreFlagChanges. Missing UIDs are ignored by the server. A flag both
+// added and removed is an error.
 func (f *Folder) StoreFlags(ctx context.Context, uids []uint32, add, remove model.Flags) error {
-	if add&remove != 0 {
-		return f.errorf("UID STORE", fmt.Errorf("flags %s are both added and removed", add&remove))
+	return f.StoreFlagChanges(ctx, []adapters.FlagChange{{UIDs: uids, Add: add, Remove: remove}})
+}
+
+var _ adapters.FlagBatcher = (*Folder)(nil)
+
+// StoreFlagChanges sends the UID STOREs of every change (as StoreFlags
+// makes them) before it reads the first answer: one round trip for all of
+// them. A change that adds and removes the same flag is an error, and
+// nothing is sent.
+func (f *Folder) StoreFlagChanges(ctx context.Context, changes []adapters.FlagChange) error {
+	type store struct {
+		set   imap.UIDSet
+		flags *imap.StoreFlags
 	}
-	chunks := uidChunks(uids, 0, maxRangesPerCommand)
-	for _, op := range []struct {
-		flags model.Flags
-		op    imap.StoreFlagsOp
-		name  string
-	}{{add, imap.StoreFlagsAdd, "+FLAGS.SILENT"}, {remove, imap.StoreFlagsDel, "-FLAGS.SILENT"}} {
-		if op.flags == 0 {
-			continue
+	var (
+		names  []string
+		stores []store
+	)
+	for _, ch := range changes {
+		if ch.Add&ch.Remove != 0 {
+			return f.errorf("UID STORE", fmt.Errorf("flags %s are both added and removed", ch.Add&ch.Remove))
 		}
-		for _, set := range chunks {
-			err := f.do(ctx, "UID STORE "+op.name+" ("+strings.Join(op.flags.IMAPNames(), " ")+")", func(c *conn) error {
-				return c.client.Store(set, &imap.StoreFlags{Op: op.op, Silent: true, Flags: flagsToIMAP(op.flags)}, nil).Close()
-			})
-			if err != nil {
-				return err
+		chunks := uidChunks(ch.UIDs, 0, maxRangesPerCommand)
+		for _, op := range []struct {
+			flags model.Flags
+			op    imap.StoreFlagsOp
+			name  string
+		}{{ch.Add, imap.StoreFlagsAdd, "+FLAGS.SILENT"}, {ch.Remove, imap.StoreFlagsDel, "-FLAGS.SILENT"}} {
+			if op.flags == 0 || len(chunks) == 0 {
+				continue
+			}
+			names = append(names, "UID STORE "+op.name+" ("+strings.Join(op.flags.IMAPNames(), " ")+")")
+			for _, set := range chunks {
+				stores = append(stores, store{set, &imap.StoreFlags{Op: op.op, Silent: true, Flags: flagsToIMAP(op.flags)}})
+			}
+		}
+	}
+	if len(stores) == 0 {
+		return nil
+	}
+	return f.do(ctx, strings.Join(names, " + "), func(c *conn) error {
+		cmds := make([]*imapclient.FetchCommand, len(stores))
+		for i, st := range stores {
+			cmds[i] = c.client.Store(st.set, st.flags, nil)
+		}
+		var errs []error
+		for _, cmd := range cmds {
+			if err := cmd.Close(); err != nil {
+				errs = append(errs, err)
+				continue
 			}
 			faultinject.Step(faultinject.Effect, "imap UID STORE")
 		}
-	}
-	return nil
+		return errors.Join(errs...)
+	})
 }
 
 // Expunge removes uids: UID STORE +FLAGS.SILENT (\Deleted), then UID

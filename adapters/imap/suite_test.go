@@ -386,11 +386,26 @@ func testStoreFlagsAndExpunge(t *testing.T, b *backend) {
 	if err := f.StoreFlags(ctx, []uint32{uids[0]}, model.Seen, model.Seen); err == nil {
 		t.Error("StoreFlags adding and removing the same flag succeeded")
 	}
+	// Several changes in one round trip, a refused one sending nothing.
+	fb := f.(adapters.FlagBatcher)
+	if err := fb.StoreFlagChanges(ctx, []adapters.FlagChange{
+		{UIDs: []uint32{uids[5]}, Add: model.Answered}, // must not be sent
+		{UIDs: []uint32{uids[0]}, Add: model.Seen, Remove: model.Seen},
+	}); err == nil {
+		t.Error("StoreFlagChanges with a change adding and removing the same flag succeeded")
+	}
+	if err := fb.StoreFlagChanges(ctx, []adapters.FlagChange{
+		{UIDs: []uint32{uids[5], 7777}, Add: model.Draft | model.Flagged},
+		{UIDs: []uint32{uids[5]}, Remove: model.Draft},
+		{UIDs: nil, Add: model.Seen},
+	}); err != nil {
+		t.Fatal(err)
+	}
 	list, err := f.List(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []model.Flags{model.Seen, model.Seen | model.Flagged | model.Answered, model.Seen | model.Flagged | model.Answered, model.Flagged | model.Answered, 0, model.Seen}
+	want := []model.Flags{model.Seen, model.Seen | model.Flagged | model.Answered, model.Seen | model.Flagged | model.Answered, model.Flagged | model.Answered, 0, model.Seen | model.Flagged}
 	for i, m := range list {
 		if m.Flags != want[i] {
 			t.Errorf("UID %d: flags %s, want %s", m.UID, m.Flags, want[i])

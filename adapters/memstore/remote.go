@@ -3,6 +3,7 @@ package memstore
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -335,6 +336,19 @@ func (f *RemoteFolder) StoreFlags(ctx context.Context, uids []uint32, add, remov
 		}
 	}
 	return nil
+}
+
+var _ adapters.FlagBatcher = (*RemoteFolder)(nil)
+
+// StoreFlagChanges is StoreFlags for each change, all of them tried.
+func (f *RemoteFolder) StoreFlagChanges(ctx context.Context, changes []adapters.FlagChange) error {
+	var errs []error
+	for _, ch := range changes {
+		if err := f.StoreFlags(ctx, ch.UIDs, ch.Add, ch.Remove); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func (rf *remoteFolder) setFlagsLocked(m *remoteMsg, flags model.Flags) {
