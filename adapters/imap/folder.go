@@ -533,13 +533,13 @@ func (f *Folder) StoreFlagChanges(ctx context.Context, changes []adapters.FlagCh
 		return nil
 	}
 	return f.do(ctx, strings.Join(names, " + "), func(c *conn) error {
-		cmds := make([]*imapclient.FetchCommand, len(stores))
+		cmds := make([]interface{ Close() error }, len(stores))
 		for i, st := range stores {
 			cmds[i] = c.client.Store(st.set, st.flags, nil)
 		}
 		var errs []error
-		for _, cmd := range cmds {
-			if err := cmd.Close(); err != nil {
+		for _, err := range closeAll(cmds) {
+			if err != nil {
 				errs = append(errs, err)
 				continue
 			}
@@ -547,6 +547,30 @@ func (f *Folder) StoreFlagChanges(ctx context.Context, changes []adapters.FlagCh
 		}
 		return errors.Join(errs...)
 	})
+}
+
+// closeAll waits for pipelined commands and returns their errors in
+// order. Each command is drained by a goroutine of its own: go-imap's
+// reader hands a FETCH response to the pending command whose UID set holds
+// it (a UID STORE gets one for every message once CONDSTORE is on, silent
+// or not: its new MODSEQ), and an EXPUNGE response to the pending expunge,
+// and waits until that command takes it. Commands waited for one after the
+// other deadlock as soon as the server answers a later one before an
+// earlier one ends, which Dovecot does: it runs pipelined commands in
+// parallel. Neither the watchdog nor closing the connection ends that
+// wait.
+func closeAll(cmds []interface{ Close() error }) []error {
+	errs := make([]error, len(cmds))
+	var wg sync.WaitGroup
+	for i, cmd := range cmds {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = cmd.Close()
+		}()
+	}
+	wg.Wait()
+	return errs
 }
 
 // Expunge removes uids: UID STORE +FLAGS.SILENT (\Deleted), then UID
@@ -570,34 +594,29 @@ func (f *Folder) Expunge(ctx context.Context, uids []uint32) error {
 	}
 	return f.do(ctx, command, func(c *conn) error {
 		deleted := &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: flagsToIMAP(model.Deleted)}
-		stores := make([]*imapclient.FetchCommand, len(chunks))
-		for i, set := range chunks {
-			stores[i] = c.client.Store(set, deleted, nil)
+		var cmds []interface{ Close() error }
+		for _, set := range chunks {
+			cmds = append(cmds, c.client.Store(set, deleted, nil))
 		}
-		var expunges []*imapclient.ExpungeCommand
 		if byUID {
 			for _, set := range chunks {
-				expunges = append(expunges, c.client.UIDExpunge(set))
+				cmds = append(cmds, c.client.UIDExpunge(set))
 			}
 		} else {
-			expunges = append(expunges, c.client.Expunge())
+			cmds = append(cmds, c.client.Expunge())
 		}
 		var errs []error
-		for _, cmd := range stores {
-			if err := cmd.Close(); err != nil {
+		for i, err := range closeAll(cmds) {
+			if err != nil {
 				errs = append(errs, err)
 				continue
 			}
-			faultinject.Step(faultinject.Effect, "imap UID STORE")
-		}
-		for _, cmd := range expunges {
-			if err := cmd.Close(); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			if byUID {
+			switch {
+			case i < len(chunks):
+				faultinject.Step(faultinject.Effect, "imap UID STORE")
+			case byUID:
 				faultinject.Step(faultinject.Effect, "imap UID EXPUNGE")
-			} else {
+			default:
 				faultinject.Step(faultinject.Effect, "imap EXPUNGE")
 			}
 		}

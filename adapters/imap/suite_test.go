@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sort"
 	"testing"
@@ -39,6 +40,7 @@ func runSuite(t *testing.T, b *backend) {
 	t.Run("EmptyFolder", func(t *testing.T) { testEmptyFolder(t, b) })
 	t.Run("Append", func(t *testing.T) { testAppend(t, b) })
 	t.Run("StoreFlagsAndExpunge", func(t *testing.T) { testStoreFlagsAndExpunge(t, b) })
+	t.Run("StoreFlagsAndExpungeInManyCommands", func(t *testing.T) { testStoreAndExpungeInManyCommands(t, b) })
 	t.Run("FindByIdentity", func(t *testing.T) { testFindByIdentity(t, b) })
 	t.Run("CreateAndMissingFolder", func(t *testing.T) { testCreateAndMissingFolder(t, b) })
 	t.Run("ReconnectAfterBrokenConnection", func(t *testing.T) { testReconnect(t, b) })
@@ -356,6 +358,69 @@ func testAppend(t *testing.T, b *backend) {
 	}
 	if len(list2) != len(list) {
 		t.Errorf("failed appends left %d messages, want %d", len(list2), len(list))
+	}
+}
+
+// Sets of UIDs too long for one command are sent as several, pipelined:
+// the server may answer them interleaved (Dovecot runs such commands in
+// parallel), and with CONDSTORE every silent store is answered with a
+// FETCH of each message's new MODSEQ. This deadlocked go-imap's reader
+// when the commands were waited for one by one.
+func testStoreAndExpungeInManyCommands(t *testing.T, b *backend) {
+	ctx := ctxT(t)
+	folder := "ManyRanges"
+	const n = 2*maxRangesPerCommand + 10
+	var uids []uint32
+	for i := 0; i < n; i++ {
+		uids = append(uids, b.seed(t, b.serverName(folder), msgWithID("<many@test>", i%7), nil, time.Time{}))
+	}
+	s := b.dial(t)
+	f, err := s.SelectFolder(ctx, folder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var odd, even []uint32 // every other message: one range each
+	for i, u := range uids {
+		if i%2 == 1 {
+			odd = append(odd, u)
+		} else {
+			even = append(even, u)
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		err := f.(adapters.FlagBatcher).StoreFlagChanges(ctx, []adapters.FlagChange{
+			{UIDs: odd, Add: model.Seen | model.Flagged},
+			{UIDs: even, Add: model.Answered},
+			{UIDs: odd, Remove: model.Flagged},
+		})
+		if err == nil {
+			err = f.Expunge(ctx, even)
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		// Closing the folder would wait on the stuck connection too: end
+		// the test binary now, with every goroutine's stack.
+		panic(fmt.Sprintf("%s: storing flags and expunging in several pipelined commands did not end in 20 s", t.Name()))
+	}
+	list, err := f.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != len(odd) {
+		t.Fatalf("%d messages left, want the %d odd ones", len(list), len(odd))
+	}
+	for i, m := range list {
+		if m.UID != odd[i] || m.Flags != model.Seen {
+			t.Fatalf("message %d: UID %d flags %s, want UID %d flags %s", i, m.UID, m.Flags, odd[i], model.Seen)
+		}
 	}
 }
 
