@@ -578,10 +578,12 @@ func closeAll(cmds []interface{ Close() error }) []error {
 // which also removes any other message already marked \Deleted in the
 // folder (as OfflineIMAP does). The expunges are sent right behind the
 // stores, without waiting for their answers: one round trip instead of
-// two. That is safe because the server carries commands out in order, and
-// an expunge removes only messages marked \Deleted: after a refused store
-// it removes none of ours that the store did not mark, and the refusal is
-// the error returned.
+// two. That is safe: a server must carry out pipelined commands on the
+// same messages as if one after the other (RFC 3501, 5.5; Dovecot runs
+// only commands that do not conflict in parallel), and whatever happens an
+// expunge removes only messages marked \Deleted, so after a refused store
+// it removes none of ours that the store did not mark (the next sync
+// expunges what was left), and the refusal is the error returned.
 func (f *Folder) Expunge(ctx context.Context, uids []uint32) error {
 	chunks := uidChunks(uids, 0, maxRangesPerCommand)
 	if len(chunks) == 0 {
