@@ -128,24 +128,29 @@ func TestFilenameUseMailTimestamp(t *testing.T) {
 	}
 }
 
-// BenchmarkScan100k measures Scan of a folder of 100,000 files (creating
-// them takes a while; run with -bench Scan -benchtime 10x), and what a
-// scan holds afterwards per file: its messages and the folder's index
-// (held-B/file).
-func BenchmarkScan100k(b *testing.B) {
-	root := b.TempDir()
-	s, err := New(root, '.', Options{Hostname: "h", PID: 1})
+// benchFolder is a new store's INBOX in a temporary directory.
+func benchFolder(b *testing.B) *Folder {
+	s, err := New(b.TempDir(), '.', Options{Hostname: "h", PID: 1})
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx := context.Background()
-	if err := s.CreateFolder(ctx, "INBOX"); err != nil {
+	if err := s.CreateFolder(context.Background(), "INBOX"); err != nil {
 		b.Fatal(err)
 	}
 	f, err := s.Folder("INBOX")
 	if err != nil {
 		b.Fatal(err)
 	}
+	return f
+}
+
+// BenchmarkScan100k measures Scan of a folder of 100,000 files (creating
+// them takes a while; run with -bench Scan -benchtime 10x), and what a
+// scan holds afterwards per file: its messages and the folder's index
+// (held-B/file).
+func BenchmarkScan100k(b *testing.B) {
+	ctx := context.Background()
+	f := benchFolder(b)
 	for i := range 100000 {
 		sub, info := "cur", "S"
 		if i%10 == 0 {
@@ -240,18 +245,8 @@ func TestRenameNoReplace(t *testing.T) {
 // dates, durability and renames. The file system under TMPDIR decides
 // most of it; compare builds on the same one.
 func BenchmarkBatch256(b *testing.B) {
-	s, err := New(b.TempDir(), '.', Options{Hostname: "h", PID: 1})
-	if err != nil {
-		b.Fatal(err)
-	}
 	ctx := context.Background()
-	if err := s.CreateFolder(ctx, "INBOX"); err != nil {
-		b.Fatal(err)
-	}
-	f, err := s.Folder("INBOX")
-	if err != nil {
-		b.Fatal(err)
-	}
+	f := benchFolder(b)
 	body := strings.Repeat("Subject: a line of text of about sixty bytes, as mail has\r\n", 13000/60)
 	date := time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
 	uid := uint32(0)
