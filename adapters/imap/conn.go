@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -46,8 +47,9 @@ func isServerRefusal(err error) bool {
 
 // run executes one exchange with the server under the watchdog and ctx:
 // when the server stays silent for the timeout, or ctx is done, the
-// connection is closed, f returns, and the error says why. Any error other
-// than the server refusing the command leaves the connection broken.
+// connection is closed, f returns, and the error says why. Should f not
+// return even then (waitCommand), it is left behind. Any error other than
+// the server refusing the command leaves the connection broken.
 func (c *conn) run(ctx context.Context, command string, f func() error) error {
 	if c.broken != nil {
 		return fmt.Errorf("connection unusable: %w", c.broken)
@@ -60,7 +62,7 @@ func (c *conn) run(ctx context.Context, command string, f func() error) error {
 		c.dog.abort(fmt.Errorf("cancelled: %w", context.Cause(ctx)))
 	})
 	start := time.Now()
-	err := f()
+	err := c.waitCommand(f)
 	stopCtx()
 	c.dog.disarm()
 	c.lastUsed = time.Now()
@@ -69,6 +71,9 @@ func (c *conn) run(ctx context.Context, command string, f func() error) error {
 		c.markBroken(reason)
 		if err == nil {
 			return nil // it finished before the connection was closed
+		}
+		if errors.Is(err, errLeftBehind) {
+			return fmt.Errorf("%w; %w", reason, err)
 		}
 		return reason
 	}
@@ -86,6 +91,56 @@ func (c *conn) run(ctx context.Context, command string, f func() error) error {
 		c.markBroken(err)
 	}
 	return err
+}
+
+// errLeftBehind is wrapped by the error of a command waitCommand left
+// behind.
+var errLeftBehind = errors.New("the command was left behind: it did not end")
+
+// abandonAfter is how long waitCommand still waits for a command once the
+// watchdog has closed its connection.
+var abandonAfter = 10 * time.Second
+
+// waitCommand runs f on a goroutine of its own and waits for it. Closing
+// the connection makes go-imap fail every pending command, so f returns
+// soon after the watchdog fires; but go-imap's reader hands each response
+// to the command it belongs to and waits until that command takes it, and
+// a command nobody drains (a bug, like the sequential wait of pipelined
+// stores that once deadlocked here) keeps it waiting for good, closed
+// connection or not. Then f is left behind, blocked for ever on a
+// connection nobody uses again, abandonAfter after the close, and the
+// watchdog's reason is the error: a sync fails that folder instead of
+// hanging with the account locked. A panic in f is raised again here.
+func (c *conn) waitCommand(f func() error) error {
+	type outcome struct {
+		err      error
+		panicked bool
+		value    any
+		stack    []byte
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				done <- outcome{panicked: true, value: r, stack: debug.Stack()}
+			}
+		}()
+		done <- outcome{err: f()}
+	}()
+	var o outcome
+	select {
+	case o = <-done:
+	case <-c.dog.killed():
+		select {
+		case o = <-done:
+		case <-time.After(abandonAfter):
+			return fmt.Errorf("%w %s after its connection was closed", errLeftBehind, formatDuration(abandonAfter))
+		}
+	}
+	if o.panicked {
+		panic(fmt.Sprintf("%v\n\n%s", o.value, o.stack))
+	}
+	return o.err
 }
 
 // debugCommand logs a command at debug level (OfflineIMAP's -d imap): its

@@ -338,3 +338,42 @@ func TestBodyBeforeUID(t *testing.T) {
 		t.Errorf("Fetch: %v, want an error about the UID after the body", err)
 	}
 }
+
+// A command that does not end even once the watchdog has closed its
+// connection (go-imap's reader waiting on a response nobody takes) is
+// left behind: the call fails with the timeout instead of hanging.
+func TestCommandStuckAfterTheConnectionClosedIsLeftBehind(t *testing.T) {
+	defer func(d time.Duration) { abandonAfter = d }(abandonAfter)
+	abandonAfter = 200 * time.Millisecond
+	fake := startFake(t, stallOn("NEVER SENT"))
+	f := fakeInbox(t, fake, 300*time.Millisecond)
+	stuck := make(chan struct{})
+	defer close(stuck)
+	start := time.Now()
+	err := f.do(context.Background(), "UID STORE", func(c *conn) error {
+		<-stuck // as a command blocked inside go-imap would be
+		return nil
+	})
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("the stuck command was waited for %v (timeout 300ms, left behind 200ms after)", took)
+	}
+	t.Log(err)
+	if !errors.Is(err, ErrTimeout) || !errors.Is(err, errLeftBehind) ||
+		!strings.Contains(err.Error(), `folder "INBOX": UID STORE: timed out after 300ms`) {
+		t.Errorf("error %v: want the timeout, naming the folder and command, and that the command was left behind", err)
+	}
+}
+
+// A panic inside a command reaches the caller's goroutine, where the
+// program's own recovery can see it.
+func TestPanicInACommandReachesTheCaller(t *testing.T) {
+	fake := startFake(t, stallOn("NEVER SENT"))
+	f := fakeInbox(t, fake, 30*time.Second)
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "boom") {
+			t.Errorf("recovered %v, want the command's panic", r)
+		}
+	}()
+	_ = f.do(context.Background(), "NOOP", func(c *conn) error { panic("boom") })
+	t.Error("do returned after its command panicked")
+}

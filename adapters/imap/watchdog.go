@@ -32,12 +32,16 @@ type watchdog struct {
 	armed   int
 	command string
 	timer   *time.Timer
-	fired   error // why the connection was closed, once it was
+	fired   error         // why the connection was closed, once it was
+	closed  chan struct{} // closed when fired is set
 }
 
 func newWatchdog(timeout time.Duration) *watchdog {
-	return &watchdog{timeout: timeout, kill: func() {}}
+	return &watchdog{timeout: timeout, kill: func() {}, closed: make(chan struct{})}
 }
+
+// killed is closed once the watchdog has closed the connection.
+func (w *watchdog) killed() <-chan struct{} { return w.closed }
 
 // progress records that bytes moved. Called on every read and write.
 func (w *watchdog) progress() { w.lastProgress.Store(time.Now().UnixNano()) }
@@ -85,6 +89,7 @@ func (w *watchdog) check() {
 		return
 	}
 	w.fired = fmt.Errorf("%w after %s (no answer from the server; connection closed; for a slow server, raise socktimeout)", ErrTimeout, formatDuration(w.timeout))
+	close(w.closed)
 	w.mu.Unlock()
 	w.kill()
 }
@@ -95,6 +100,7 @@ func (w *watchdog) abort(cause error) {
 	w.mu.Lock()
 	if w.fired == nil {
 		w.fired = cause
+		close(w.closed)
 	}
 	w.mu.Unlock()
 	w.kill()
