@@ -502,17 +502,36 @@ var _ adapters.FlagBatcher = (*Folder)(nil)
 // them. A change that adds and removes the same flag is an error, and
 // nothing is sent.
 func (f *Folder) StoreFlagChanges(ctx context.Context, changes []adapters.FlagChange) error {
-	type store struct {
-		set   imap.UIDSet
-		flags *imap.StoreFlags
+	names, stores, err := flagStores(changes)
+	if err != nil {
+		return f.errorf("UID STORE", err)
 	}
-	var (
-		names  []string
-		stores []store
-	)
+	if len(stores) == 0 {
+		return nil
+	}
+	return f.do(ctx, strings.Join(names, " + "), func(c *conn) error {
+		cmds := make([]pipelined, len(stores))
+		for i, st := range stores {
+			cmds[i] = pipelined{c.client.Store(st.set, st.flags, nil), "imap UID STORE"}
+		}
+		return finishAll(cmds)
+	})
+}
+
+// flagStore is one UID STORE: flags added or removed on a set of UIDs.
+type flagStore struct {
+	set   imap.UIDSet
+	flags *imap.StoreFlags
+}
+
+// flagStores turns changes into the UID STOREs that carry them out (for
+// each change its +FLAGS.SILENT, then its -FLAGS.SILENT, each split into
+// sets that make no overlong command) and names them for the log. A change
+// that adds and removes the same flag is an error.
+func flagStores(changes []adapters.FlagChange) (names []string, stores []flagStore, err error) {
 	for _, ch := range changes {
 		if ch.Add&ch.Remove != 0 {
-			return f.errorf("UID STORE", fmt.Errorf("flags %s are both added and removed", ch.Add&ch.Remove))
+			return nil, nil, fmt.Errorf("flags %s are both added and removed", ch.Add&ch.Remove)
 		}
 		chunks := uidChunks(ch.UIDs, 0, maxRangesPerCommand)
 		for _, op := range []struct {
@@ -525,52 +544,47 @@ func (f *Folder) StoreFlagChanges(ctx context.Context, changes []adapters.FlagCh
 			}
 			names = append(names, "UID STORE "+op.name+" ("+strings.Join(op.flags.IMAPNames(), " ")+")")
 			for _, set := range chunks {
-				stores = append(stores, store{set, &imap.StoreFlags{Op: op.op, Silent: true, Flags: flagsToIMAP(op.flags)}})
+				stores = append(stores, flagStore{set, &imap.StoreFlags{Op: op.op, Silent: true, Flags: flagsToIMAP(op.flags)}})
 			}
 		}
 	}
-	if len(stores) == 0 {
-		return nil
-	}
-	return f.do(ctx, strings.Join(names, " + "), func(c *conn) error {
-		cmds := make([]interface{ Close() error }, len(stores))
-		for i, st := range stores {
-			cmds[i] = c.client.Store(st.set, st.flags, nil)
-		}
-		var errs []error
-		for _, err := range closeAll(cmds) {
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			faultinject.Step(faultinject.Effect, "imap UID STORE")
-		}
-		return errors.Join(errs...)
-	})
+	return names, stores, nil
 }
 
-// closeAll waits for pipelined commands and returns their errors in
-// order. Each command is drained by a goroutine of its own: go-imap's
-// reader hands a FETCH response to the pending command whose UID set holds
-// it (a UID STORE gets one for every message once CONDSTORE is on, silent
-// or not: its new MODSEQ), and an EXPUNGE response to the pending expunge,
-// and waits until that command takes it. Commands waited for one after the
-// other deadlock as soon as the server answers a later one before an
-// earlier one ends, which Dovecot does: it runs pipelined commands in
-// parallel. Neither the watchdog nor closing the connection ends that
-// wait.
-func closeAll(cmds []interface{ Close() error }) []error {
+// pipelined is a command sent without waiting for the one before it to
+// end, and the fault-injection step its success is.
+type pipelined struct {
+	cmd  interface{ Close() error }
+	step string
+}
+
+// finishAll waits for pipelined commands, reports each one that succeeded
+// as its step, in order, and returns their errors joined. Each command is
+// drained by a goroutine of its own: go-imap's reader hands a FETCH
+// response to the pending command whose UID set holds it (a UID STORE gets
+// one for every message once CONDSTORE is on, silent or not: its new
+// MODSEQ), and an EXPUNGE response to the pending expunge, and waits until
+// that command takes it. Commands waited for one after the other deadlock
+// as soon as the server answers a later one before an earlier one ends,
+// which Dovecot does: it runs pipelined commands in parallel. Neither the
+// watchdog nor closing the connection ends that wait.
+func finishAll(cmds []pipelined) error {
 	errs := make([]error, len(cmds))
 	var wg sync.WaitGroup
-	for i, cmd := range cmds {
+	for i, c := range cmds {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = cmd.Close()
+			errs[i] = c.cmd.Close()
 		}()
 	}
 	wg.Wait()
-	return errs
+	for i, c := range cmds {
+		if errs[i] == nil {
+			faultinject.Step(faultinject.Effect, c.step)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Expunge removes uids: UID STORE +FLAGS.SILENT (\Deleted), then UID
@@ -585,8 +599,8 @@ func closeAll(cmds []interface{ Close() error }) []error {
 // it removes none of ours that the store did not mark (the next sync
 // expunges what was left), and the refusal is the error returned.
 func (f *Folder) Expunge(ctx context.Context, uids []uint32) error {
-	chunks := uidChunks(uids, 0, maxRangesPerCommand)
-	if len(chunks) == 0 {
+	_, stores, _ := flagStores([]adapters.FlagChange{{UIDs: uids, Add: model.Deleted}})
+	if len(stores) == 0 {
 		return nil
 	}
 	byUID := f.store.has(imap.CapUIDPlus) || f.store.has(imap.CapIMAP4rev2)
@@ -595,34 +609,18 @@ func (f *Folder) Expunge(ctx context.Context, uids []uint32) error {
 		command = "UID STORE +FLAGS.SILENT (\\Deleted) + EXPUNGE"
 	}
 	return f.do(ctx, command, func(c *conn) error {
-		deleted := &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: flagsToIMAP(model.Deleted)}
-		var cmds []interface{ Close() error }
-		for _, set := range chunks {
-			cmds = append(cmds, c.client.Store(set, deleted, nil))
+		var cmds []pipelined
+		for _, st := range stores {
+			cmds = append(cmds, pipelined{c.client.Store(st.set, st.flags, nil), "imap UID STORE"})
 		}
 		if byUID {
-			for _, set := range chunks {
-				cmds = append(cmds, c.client.UIDExpunge(set))
+			for _, st := range stores {
+				cmds = append(cmds, pipelined{c.client.UIDExpunge(st.set), "imap UID EXPUNGE"})
 			}
 		} else {
-			cmds = append(cmds, c.client.Expunge())
+			cmds = append(cmds, pipelined{c.client.Expunge(), "imap EXPUNGE"})
 		}
-		var errs []error
-		for i, err := range closeAll(cmds) {
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			switch {
-			case i < len(chunks):
-				faultinject.Step(faultinject.Effect, "imap UID STORE")
-			case byUID:
-				faultinject.Step(faultinject.Effect, "imap UID EXPUNGE")
-			default:
-				faultinject.Step(faultinject.Effect, "imap EXPUNGE")
-			}
-		}
-		return errors.Join(errs...)
+		return finishAll(cmds)
 	})
 }
 
