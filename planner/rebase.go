@@ -83,7 +83,7 @@ func rebase(in Input, opt Options) Plan {
 	}
 
 	known, confirmed := 0, 0
-	rows := map[uint32]model.StatusRow{}
+	var rows []model.StatusRow
 	for _, key := range sortedKeys(present) {
 		l := present[key]
 		row, hadRow := rowByKey[key]
@@ -107,7 +107,7 @@ func rebase(in Input, opt Options) Plan {
 		} else {
 			confirmed++
 		}
-		rows[uid] = model.StatusRow{UID: uid, Key: key, Flags: ancestor}
+		rows = append(rows, model.StatusRow{UID: uid, Key: key, Flags: ancestor})
 	}
 	if !opt.Reset && (known == 0 || confirmed*2 <= known) {
 		p.Refused = fmt.Sprintf("the server changed the folder's UIDVALIDITY from %d to %d, and only %d of the %d messages "+
@@ -119,17 +119,15 @@ func rebase(in Input, opt Options) Plan {
 		return p
 	}
 
+	// Sorted by UID; of two rows for one UID the later (its key sorts
+	// last) would win, as in a map filled in this order.
+	pairedRows := model.StatusRowsOf(rows...)
 	reason := fmt.Sprintf("UIDVALIDITY changed from %d to %d: re-paired by Message-ID and content", st.UIDValidity, newUV)
 	if opt.Reset {
 		reason = "reset-folder: re-paired by Message-ID and content"
 	}
 	p.Ops = append(p.Ops, model.Op{Kind: model.OpRebaseFolder, Folder: in.Folder, Validity: newUV,
-		Reason: fmt.Sprintf("%s (%d messages); the old UIDs are forgotten", reason, len(rows))})
-	paired := make([]model.StatusRow, 0, len(rows))
-	for _, r := range rows {
-		paired = append(paired, r)
-	}
-	pairedRows := model.StatusRowsOf(paired...) // sorted by UID
+		Reason: fmt.Sprintf("%s (%d messages); the old UIDs are forgotten", reason, pairedRows.Len())})
 	for _, r := range pairedRows.All() {
 		p.Ops = append(p.Ops, model.Op{Kind: model.OpPair, Folder: in.Folder, UID: r.UID, Key: r.Key, Flags: r.Flags,
 			Reason: reason})
