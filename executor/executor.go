@@ -709,7 +709,7 @@ func (e *Executor) storeRemote(ctx context.Context, p *Pair, steps []Step, res *
 		}
 		groups[c] = append(groups[c], s.Op.UID)
 	}
-	if fb, ok := p.RemoteFolder.(adapters.FlagBatcher); ok && len(order) > 1 {
+	if fb, ok := p.RemoteFolder.(adapters.FlagBatcher); ok {
 		changes := make([]adapters.FlagChange, len(order))
 		for i, c := range order {
 			changes[i] = adapters.FlagChange{UIDs: groups[c], Add: c.add, Remove: c.remove}
