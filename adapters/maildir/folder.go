@@ -121,13 +121,14 @@ type ScanState struct {
 // as the read cannot leave the mtimes as they were. ext4, XFS, btrfs and
 // tmpfs keep nanoseconds but take them from the kernel's coarse clock,
 // which advances once a tick: a change made after an instant S is dated
-// about one tick before S at worst (measured on a loaded 2-core VM with
-// HZ=250: 5.2 ms at most in 120,000 changes; TestStampMarginCoversTheFileSystemClock checks it where the tests run).
-// Three ticks, then (clockTick: on Linux the coarse clock's resolution,
-// so 12 ms with HZ=250; 10 ms elsewhere), never less than 2 ms nor more
-// than 20 ms, the fixed margin used before the tick was asked. A file
-// system that keeps whole seconds (mtimes without a sub-second part: some
-// NFS servers, FAT) gets 2 s.
+// at worst about one tick before S (5.2 ms at most in 120,000 changes on
+// a loaded 2-core VM with HZ=250, a 4 ms tick), and
+// TestStampMarginCoversTheFileSystemClock checks this where the tests run.
+// The margin is three ticks (clockTick: on Linux the coarse clock's
+// resolution, so 12 ms with HZ=250; a 10 ms tick assumed elsewhere),
+// never less than 2 ms nor more than 20 ms, the fixed margin used before
+// the tick was asked. A file system that keeps whole seconds (mtimes without a
+// sub-second part: some NFS servers, FAT) gets 2 s.
 var stampMargin = marginFor(clockTick())
 
 const stampMarginCoarse = 2 * time.Second

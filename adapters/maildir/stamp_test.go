@@ -39,7 +39,7 @@ func TestStampMarginCoversTheFileSystemClock(t *testing.T) {
 	}
 }
 
-func TestMarginForIsTwiceTheTickWithinBounds(t *testing.T) {
+func TestMarginForIsThreeTicksWithinBounds(t *testing.T) {
 	for _, c := range []struct{ tick, want time.Duration }{
 		{500 * time.Microsecond, 2 * time.Millisecond},
 		{time.Millisecond, 3 * time.Millisecond},
