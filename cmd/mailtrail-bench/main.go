@@ -222,6 +222,16 @@ func bench(o options) (err error) {
 		return fmt.Errorf("corpus: %v", err)
 	}
 	logf("corpus: %s (%.1fs)", sum, time.Since(start).Seconds())
+	if used, err := diskUsage(tmpl); err == nil {
+		// Every tool of every round: a server mailbox and a Maildir,
+		// each a copy of the corpus, with a tenth more for logs,
+		// journals and Dovecot's indexes.
+		copies := int64(len(tools) * o.rounds)
+		each := used + used/10
+		if err := checkSpace([]spaceNeed{{srv.Dir, copies * each}, {work, copies * each}}); err != nil {
+			return err
+		}
+	}
 
 	b := &benchRun{o: o, srv: srv, runner: runner, work: work, tmpl: tmpl, tools: tools, paths: paths, port: srv.Port}
 	if o.latency > 0 {
