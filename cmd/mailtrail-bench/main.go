@@ -222,7 +222,9 @@ func bench(o options) (err error) {
 		return fmt.Errorf("corpus: %v", err)
 	}
 	logf("corpus: %s (%.1fs)", sum, time.Since(start).Seconds())
-	if used, err := diskUsage(tmpl); err == nil {
+	if used, err := diskUsage(tmpl); err != nil {
+		logf("free space not checked: could not measure the corpus on disk: %v", err)
+	} else {
 		// Every tool of every round: a server mailbox and a Maildir,
 		// each a copy of the corpus, with a tenth more for logs,
 		// journals and Dovecot's indexes.
