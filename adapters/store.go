@@ -121,6 +121,29 @@ type FlagBatcher interface {
 	StoreFlagChanges(ctx context.Context, changes []FlagChange) error
 }
 
+// Examiner is implemented by Remotes that can open a folder for looking
+// only (IMAP: EXAMINE). ExamineFolder's folder lists like SelectFolder's;
+// the methods that would change the server fail without sending anything.
+// It may be much cheaper for the server than SelectFolder, and it changes
+// nothing there: for a second look after a sync, and for a dry run.
+type Examiner interface {
+	// ExamineFolder fails with an error wrapping ErrUnsupported when the
+	// folder cannot be examined here (a wrapper whose inner Remote cannot).
+	ExamineFolder(ctx context.Context, name string) (RemoteFolder, error)
+}
+
+// LookAt opens a server folder for looking only: examined where r can
+// (Examiner), else selected.
+func LookAt(ctx context.Context, r Remote, name string) (RemoteFolder, error) {
+	if e, ok := r.(Examiner); ok {
+		f, err := e.ExamineFolder(ctx, name)
+		if !errors.Is(err, ErrUnsupported) {
+			return f, err
+		}
+	}
+	return r.SelectFolder(ctx, name)
+}
+
 // FlagChange is one StoreFlags call of a FlagBatcher's batch: Add then
 // Remove on UIDs.
 type FlagChange struct {

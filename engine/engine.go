@@ -340,6 +340,13 @@ func planWeight(w *folderWork) int64 {
 	return n
 }
 
+// lookAt opens a server folder for looking only: read-only where the
+// Remote can (adapters.LookAt: IMAP EXAMINE, which Dovecot answers at once
+// where SELECT of a large Maildir folder costs it a rescan), else selected.
+func (a *Account) lookAt(ctx context.Context, name string) (adapters.RemoteFolder, error) {
+	return adapters.LookAt(ctx, a.Remote, name)
+}
+
 // eachFolder calls fn(0..n-1), up to MaxConnections at once.
 func (a *Account) eachFolder(n int, fn func(i int)) { parallel(n, max(a.MaxConnections, 1), fn) }
 
@@ -436,7 +443,11 @@ func (a *Account) planFolder(ctx context.Context, run uint64, name string, remot
 		moves = local.moves
 	}
 	if remoteExists {
-		rf, err := a.Remote.SelectFolder(ctx, name)
+		open := a.Remote.SelectFolder
+		if a.DryRun {
+			open = a.lookAt // a dry run changes nothing on the server, \Recent included
+		}
+		rf, err := open(ctx, name)
 		if err != nil {
 			fr.Err = fmt.Errorf("select on server: %w", err)
 			return w

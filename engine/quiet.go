@@ -199,20 +199,21 @@ func (a *Account) verifyAll(ctx context.Context, works []*folderWork) {
 	a.saveQuiet(quiet)
 }
 
-// observeRemoteAgain reads the folder's status rows and selects and lists
-// the server folder afresh (the status it was selected with earlier is
-// stale), only what changed since the plan where it can (listRemote); nil
-// when the server cannot vouch for unchanged folders (no CONDSTORE) or on
-// any error. The rows are read without their keys, which the listing does
-// not need, and the input's status holds none: verifyAll reads them again
-// with the local scan, whose key strings they then share (a cold sync of
-// 100,000 messages would otherwise hold 5 MB of copies of its keys here).
+// observeRemoteAgain reads the folder's status rows and opens (read-only:
+// lookAt) and lists the server folder afresh (the status it was selected
+// with earlier is stale), only what changed since the plan where it can
+// (listRemote); nil when the server cannot vouch for unchanged folders (no
+// CONDSTORE) or on any error. The rows are read without their keys, which
+// the listing does not need, and the input's status holds none: verifyAll
+// reads them again with the local scan, whose key strings they then share
+// (a cold sync of 100,000 messages would otherwise hold 5 MB of copies of
+// its keys here).
 func (a *Account) observeRemoteAgain(ctx context.Context, w *folderWork) *planner.Input {
 	rows, _, err := a.Journal.FolderFlags(w.fr.Name)
 	if err != nil {
 		return nil
 	}
-	rf, err := a.Remote.SelectFolder(ctx, w.fr.Name)
+	rf, err := a.lookAt(ctx, w.fr.Name)
 	if err != nil {
 		return nil
 	}

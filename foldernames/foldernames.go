@@ -287,5 +287,21 @@ func (r *Remote) SelectFolder(ctx context.Context, local string) (adapters.Remot
 	return r.Inner.SelectFolder(ctx, name)
 }
 
+var _ adapters.Examiner = (*Remote)(nil)
+
+// ExamineFolder opens read-only the server folder that local translates
+// to, when the inner store can (adapters.ErrUnsupported otherwise).
+func (r *Remote) ExamineFolder(ctx context.Context, local string) (adapters.RemoteFolder, error) {
+	e, ok := r.Inner.(adapters.Examiner)
+	if !ok {
+		return nil, fmt.Errorf("examine %s: %w", local, adapters.ErrUnsupported)
+	}
+	name, err := r.remoteName(local)
+	if err != nil {
+		return nil, err
+	}
+	return e.ExamineFolder(ctx, name)
+}
+
 // Close closes the inner store.
 func (r *Remote) Close() error { return r.Inner.Close() }

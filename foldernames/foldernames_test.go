@@ -2,10 +2,13 @@ package foldernames
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
+	"mailtrail/adapters"
 	"mailtrail/adapters/memstore"
+	"mailtrail/model"
 	"mailtrail/config/lambda"
 )
 
@@ -76,6 +79,20 @@ func TestRemoteWrapper(t *testing.T) {
 		t.Errorf("selected folder reports %q, want the server's name", f.Status().Name)
 	}
 	f.Close()
+	// Looking only: examined under its translation where the inner store
+	// can, selected where it cannot (memstore).
+	if _, err := r.ExamineFolder(ctx, "Sent"); !errors.Is(err, adapters.ErrUnsupported) {
+		t.Errorf("ExamineFolder over a store that cannot examine: %v, want ErrUnsupported", err)
+	}
+	if f, err := adapters.LookAt(ctx, r, "Sent"); err != nil || f.Status().Name != "Sent Items" {
+		t.Errorf("LookAt falls back to SelectFolder: %v", err)
+	} else {
+		f.Close()
+	}
+	ex := &Remote{Inner: examining{inner}, Mapper: m}
+	if f, err := adapters.LookAt(ctx, ex, "Sent"); err != nil || f.Status().Name != "examined Sent Items" {
+		t.Errorf("LookAt over a store that examines: %v", err)
+	}
 	// A new local folder is created on the server under its translation.
 	if err := r.CreateFolder(ctx, "Projects"); err != nil {
 		t.Fatal(err)
@@ -114,4 +131,24 @@ func TestUTF7(t *testing.T) {
 	if l, err := m.CheckRemote("Entwürfe/Alt"); err != nil || l != "Entw&APw-rfe/Alt" {
 		t.Errorf("CheckRemote: %q %v", l, err)
 	}
+}
+
+// examining is a Remote that examines: its folders report the name they
+// were examined under, prefixed.
+type examining struct{ adapters.Remote }
+
+func (e examining) ExamineFolder(ctx context.Context, name string) (adapters.RemoteFolder, error) {
+	f, err := e.SelectFolder(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return examinedFolder{f}, nil
+}
+
+type examinedFolder struct{ adapters.RemoteFolder }
+
+func (f examinedFolder) Status() model.RemoteFolderStatus {
+	st := f.RemoteFolder.Status()
+	st.Name = "examined " + st.Name
+	return st
 }

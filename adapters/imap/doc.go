@@ -26,6 +26,8 @@
 //     untagged response it cannot parse) fails the same way: nothing hangs.
 //   - At most Config.MaxConnections connections are open; a selected folder
 //     holds one until Close.
+//   - A folder opened with ExamineFolder (EXAMINE) refuses, sending
+//     nothing, every command that would change the server.
 //   - QRESYNC is never enabled (go-imap v2 beta.8 cannot parse its
 //     responses); CONDSTORE is used when advertised.
 //   - The password, OAuth2 tokens and the client secret never appear in

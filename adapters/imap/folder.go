@@ -36,6 +36,9 @@ type Folder struct {
 	conn   *conn
 	status model.RemoteFolderStatus
 	closed bool
+	// readOnly: opened with EXAMINE (Store.ExamineFolder), for looking
+	// only; the methods that would change the server refuse.
+	readOnly bool
 }
 
 var _ adapters.RemoteFolder = (*Folder)(nil)
@@ -54,14 +57,18 @@ func (f *Folder) errorf(command string, err error) error {
 	return fmt.Errorf("%s: folder %q: %s: %w", f.store.name, f.name, command, err)
 }
 
-// selectOn sends SELECT on c and reads the folder's status from the answer.
+// selectOn sends SELECT (EXAMINE for a read-only folder) on c and reads the
+// folder's status from the answer.
 func (f *Folder) selectOn(ctx context.Context, c *conn) (model.RemoteFolderStatus, error) {
 	var data *imap.SelectData
 	command := "SELECT"
-	opts := &imap.SelectOptions{}
+	if f.readOnly {
+		command = "EXAMINE"
+	}
+	opts := &imap.SelectOptions{ReadOnly: f.readOnly}
 	if f.store.hasCondStore() {
 		opts.CondStore = true
-		command = "SELECT (CONDSTORE)"
+		command += " (CONDSTORE)"
 	}
 	err := c.run(ctx, command, func() error {
 		var err error
@@ -82,6 +89,15 @@ func (f *Folder) selectOn(ctx context.Context, c *conn) (model.RemoteFolderStatu
 		Messages:      data.NumMessages,
 		HighestModSeq: data.HighestModSeq,
 	}, nil
+}
+
+// refuseReadOnly is the error of a command that would change the server,
+// sent through a folder opened read-only (nil otherwise). Nothing is sent.
+func (f *Folder) refuseReadOnly(command string) error {
+	if f.readOnly {
+		return f.errorf(command, errors.New("the folder was opened read-only (EXAMINE), for looking only"))
+	}
+	return nil
 }
 
 // looksNonExistent recognises "no such mailbox" from servers that send no
@@ -400,6 +416,9 @@ func (f *Folder) fetchChunk(ctx context.Context, set imap.UIDSet, fn func(model.
 // error and closes the connection (a literal cannot be taken back) before
 // the literal's last byte is sent, so that the server stores nothing.
 func (f *Folder) Append(ctx context.Context, size int64, body io.Reader, flags model.Flags, date time.Time) (uint32, error) {
+	if err := f.refuseReadOnly("APPEND"); err != nil {
+		return 0, err
+	}
 	var uid uint32
 	opts := &imap.AppendOptions{Flags: flagsToIMAP(flags), Time: date}
 	err := f.do(ctx, "APPEND", func(c *conn) error {
@@ -502,6 +521,9 @@ var _ adapters.FlagBatcher = (*Folder)(nil)
 // them. A change that adds and removes the same flag is an error, and
 // nothing is sent.
 func (f *Folder) StoreFlagChanges(ctx context.Context, changes []adapters.FlagChange) error {
+	if err := f.refuseReadOnly("UID STORE"); err != nil {
+		return err
+	}
 	names, stores, err := flagStores(changes)
 	if err != nil {
 		return f.errorf("UID STORE", err)
@@ -599,6 +621,9 @@ func finishAll(cmds []pipelined) error {
 // it removes none of ours that the store did not mark (the next sync
 // expunges what was left), and the refusal is the error returned.
 func (f *Folder) Expunge(ctx context.Context, uids []uint32) error {
+	if err := f.refuseReadOnly("UID EXPUNGE"); err != nil {
+		return err
+	}
 	_, stores, _ := flagStores([]adapters.FlagChange{{UIDs: uids, Add: model.Deleted}})
 	if len(stores) == 0 {
 		return nil
@@ -704,6 +729,9 @@ func (f *Folder) FindByIdentity(ctx context.Context, minUID uint32, size int64, 
 // UIDs could not be known, and the fallback would EXPUNGE every message
 // marked \Deleted.
 func (f *Folder) Move(ctx context.Context, uids []uint32, dest string) (map[uint32]uint32, uint32, error) {
+	if err := f.refuseReadOnly("UID MOVE"); err != nil {
+		return nil, 0, err
+	}
 	if !f.store.has(imap.CapUIDPlus) && !f.store.has(imap.CapIMAP4rev2) {
 		return nil, 0, fmt.Errorf("%s: move to %q: %w (no UIDPLUS)", f.store.name, dest, adapters.ErrUnsupported)
 	}

@@ -69,6 +69,9 @@ func (f *Folder) AppendBatch(ctx context.Context, msgs []adapters.AppendMsg) ([]
 	if len(msgs) == 0 {
 		return nil, nil
 	}
+	if err := f.refuseReadOnly("MULTIAPPEND"); err != nil {
+		return nil, err
+	}
 	if !f.CanAppendBatch() {
 		return nil, fmt.Errorf("%s: folder %q: MULTIAPPEND: %w", f.store.name, f.name, adapters.ErrUnsupported)
 	}

@@ -438,17 +438,41 @@ func (s *Store) SelectFolder(ctx context.Context, name string) (adapters.RemoteF
 	return f, nil
 }
 
+var _ adapters.Examiner = (*Store)(nil)
+
+// ExamineFolder opens a folder read-only (EXAMINE, with CONDSTORE when the
+// server has it), for looking only: the status and listings are those of
+// SELECT, the methods that would change the server refuse, and the server
+// changes nothing either (\Recent flags stay). Dovecot answers it at once
+// where SELECT of a large Maildir folder costs it a rescan.
+func (s *Store) ExamineFolder(ctx context.Context, name string) (adapters.RemoteFolder, error) {
+	f, err := s.open(ctx, name, true)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
 // Select is SelectFolder returning the concrete type.
 func (s *Store) Select(ctx context.Context, name string) (*Folder, error) {
+	return s.open(ctx, name, false)
+}
+
+// open selects (or, readOnly, examines) a folder on a connection of its own.
+func (s *Store) open(ctx context.Context, name string, readOnly bool) (*Folder, error) {
 	server, err := toServerName(name, s.delim)
 	if err != nil {
-		return nil, fmt.Errorf("%s: SELECT: %w", s.name, err)
+		command := "SELECT"
+		if readOnly {
+			command = "EXAMINE"
+		}
+		return nil, fmt.Errorf("%s: %s: %w", s.name, command, err)
 	}
 	c, err := s.acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
-	f := &Folder{store: s, conn: c, name: name, server: server}
+	f := &Folder{store: s, conn: c, name: name, server: server, readOnly: readOnly}
 	st, err := f.selectOn(ctx, c)
 	if err != nil {
 		s.release(c)

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,6 +42,7 @@ func runSuite(t *testing.T, b *backend) {
 	t.Run("EmptyFolder", func(t *testing.T) { testEmptyFolder(t, b) })
 	t.Run("Append", func(t *testing.T) { testAppend(t, b) })
 	t.Run("StoreFlagsAndExpunge", func(t *testing.T) { testStoreFlagsAndExpunge(t, b) })
+	t.Run("ExamineLooksOnly", func(t *testing.T) { testExamineLooksOnly(t, b) })
 	t.Run("StoreFlagsAndExpungeInManyCommands", func(t *testing.T) { testStoreAndExpungeInManyCommands(t, b) })
 	t.Run("FindByIdentity", func(t *testing.T) { testFindByIdentity(t, b) })
 	t.Run("CreateAndMissingFolder", func(t *testing.T) { testCreateAndMissingFolder(t, b) })
@@ -600,5 +603,80 @@ func testReconnect(t *testing.T, b *backend) {
 	}
 	if len(list) != 1 {
 		t.Errorf("List after reconnecting: %v", list)
+	}
+}
+
+// testExamineLooksOnly: a folder opened with ExamineFolder has SELECT's
+// status and listings (and the changes since a modification sequence,
+// with CONDSTORE), and refuses, sending nothing, whatever would change the
+// server; the server's folder stays as it was.
+func testExamineLooksOnly(t *testing.T, b *backend) {
+	ctx := ctxT(t)
+	folder := "Examined"
+	var uids []uint32
+	for i := 0; i < 3; i++ {
+		uids = append(uids, b.seed(t, b.serverName(folder), msgWithID("<examine@test>", i), []string{`\Seen`}, time.Time{}))
+	}
+	s := b.dial(t)
+	sel, err := s.SelectFolder(ctx, folder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sel.Status()
+	wantList, err := sel.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sel.Close()
+
+	f, err := s.ExamineFolder(ctx, folder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if got := f.Status(); got != want {
+		t.Errorf("EXAMINE status %+v, SELECT's %+v", got, want)
+	}
+	list, err := f.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(list, wantList) {
+		t.Errorf("EXAMINE listing %+v, SELECT's %+v", list, wantList)
+	}
+	if b.condstore {
+		present, changed, err := f.(adapters.ChangeLister).ListChanges(ctx, 0)
+		if err != nil || len(present) != 3 || len(changed) != 3 {
+			t.Errorf("ListChanges on an examined folder: %d present, %d changed, %v", len(present), len(changed), err)
+		}
+	}
+	refused := func(what string, err error) {
+		t.Helper()
+		if err == nil || !strings.Contains(err.Error(), "read-only (EXAMINE)") {
+			t.Errorf("%s on an examined folder: %v, want a read-only refusal", what, err)
+		}
+	}
+	refused("StoreFlags", f.StoreFlags(ctx, uids[:1], model.Flagged, 0))
+	refused("Expunge", f.Expunge(ctx, uids[1:2]))
+	body := msgWithID("<examine-new@test>", 9)
+	_, err = f.Append(ctx, int64(len(body)), bytes.NewReader(body), 0, time.Time{})
+	refused("Append", err)
+	_, err = f.(adapters.BatchAppender).AppendBatch(ctx, []adapters.AppendMsg{{Size: int64(len(body)), Body: bytes.NewReader(body)}})
+	refused("AppendBatch", err)
+	_, _, err = f.Move(ctx, uids[2:], "INBOX")
+	refused("Move", err)
+	f.Close()
+
+	again, err := s.SelectFolder(ctx, folder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	after, err := again.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(after, wantList) {
+		t.Errorf("the folder changed through an examined folder: %+v, was %+v", after, wantList)
 	}
 }

@@ -55,12 +55,23 @@ func TestOnlyChangesListed(t *testing.T) {
 	renameFlags(t, su, "INBOX", local[5].Key, "FS")
 	removeByKey(t, su, "INBOX", local[6].Key)
 
-	code, out, errs := su.runSync(t, "--debug")
+	// A dry run looks without selecting: EXAMINE changes nothing on the
+	// server, \Recent included.
+	code, out, errs := su.runSync(t, "--dry-run", "--debug")
+	if code != 0 || strings.Contains(errs, `command="SELECT`) || !strings.Contains(errs, `command="EXAMINE (CONDSTORE)"`) {
+		t.Fatalf("dry run exited %d, or selected a folder instead of examining it:\n%s\n%s", code, out, errs)
+	}
+	code, out, errs = su.runSync(t, "--debug")
 	if code != 0 {
 		t.Fatalf("sync exited %d:\n%s\n%s", code, out, errs)
 	}
 	if !strings.Contains(errs, "listed the changes since the last sync") {
 		t.Fatalf("the server folder was listed in full, not only its changes:\n%s", errs)
+	}
+	// The second look after the sync examines the folder: Dovecot answers
+	// EXAMINE of a large Maildir folder at once, SELECT after a rescan.
+	if i := strings.LastIndex(errs, `command="SELECT`); i < 0 || !strings.Contains(errs[i:], `command="EXAMINE (CONDSTORE)"`) {
+		t.Fatalf("the verification after the sync did not examine the folder:\n%s", errs)
 	}
 	got := remoteFlags(t, s, "INBOX")
 	want := map[uint32]model.Flags{1: model.Seen, 2: model.Seen | model.Flagged, 3: 0, 5: model.Seen | model.Flagged, 13: model.Answered}

@@ -80,7 +80,8 @@ func describeAll(ctx context.Context, a *engine.Account, rep *engine.Report) {
 			continue
 		}
 		var rf adapters.RemoteFolder
-		if r, err := a.Remote.SelectFolder(ctx, f.Name); err == nil {
+		// Reading headers only: examined, nothing changes on the server.
+		if r, err := adapters.LookAt(ctx, a.Remote, f.Name); err == nil {
 			rf = r
 		}
 		var lf adapters.LocalFolder
