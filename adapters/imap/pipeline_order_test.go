@@ -1,0 +1,141 @@
+package imap
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+
+	"mailtrail/adapters"
+	"mailtrail/model"
+)
+
+// orderServer answers UID STORE after a delay and notes, for every
+// command, how many stores were still unanswered when it arrived.
+type orderServer struct {
+	mu       sync.Mutex
+	pending  int
+	arrivals []string // "UID STORE <args> after <n> pending"
+}
+
+func (o *orderServer) respond(w io.Writer, tag, command, args string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.arrivals = append(o.arrivals, fmt.Sprintf("%s %s (%d stores unanswered)", command, args, o.pending))
+	switch command {
+	case "UID STORE":
+		o.pending++
+		go func() {
+			time.Sleep(80 * time.Millisecond)
+			o.mu.Lock()
+			defer o.mu.Unlock()
+			o.pending--
+			fmt.Fprintf(w, "%s OK stored\r\n", tag)
+		}()
+	case "UID EXPUNGE":
+		fmt.Fprintf(w, "%s OK expunged\r\n", tag)
+	default:
+		fmt.Fprintf(w, "%s BAD unexpected\r\n", tag)
+	}
+}
+
+// unansweredAt returns, for each arrival of command, how many stores were
+// unanswered then.
+func (o *orderServer) unansweredAt(command string) []int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []int
+	for _, a := range o.arrivals {
+		var n int
+		if len(a) > len(command) && a[:len(command)+1] == command+" " {
+			fmt.Sscanf(a[len(a)-len("(0 stores unanswered)"):], "(%d", &n)
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// TestExpungeWaitsForItsStores: UID EXPUNGE is sent only once every UID
+// STORE marking the messages \Deleted has been answered (a server may run
+// pipelined commands in any order; Dovecot did, and left messages marked
+// but not expunged). The stores themselves go out together.
+func TestExpungeWaitsForItsStores(t *testing.T) {
+	o := &orderServer{}
+	f := fakeInbox(t, startFake(t, o.respond), 5*time.Second)
+	var uids []uint32 // every other UID: one range each, so several stores
+	for u := uint32(1); len(uids) < 2*maxRangesPerCommand+10; u += 2 {
+		uids = append(uids, u)
+	}
+	if err := f.Expunge(context.Background(), uids); err != nil {
+		t.Fatal(err)
+	}
+	stores, expunges := o.unansweredAt("UID STORE"), o.unansweredAt("UID EXPUNGE")
+	if len(stores) != 3 || len(expunges) != 3 {
+		t.Fatalf("%d stores and %d expunges, want 3 and 3: %v", len(stores), len(expunges), o.arrivals)
+	}
+	if stores[2] == 0 {
+		t.Errorf("the stores were not pipelined: %v", o.arrivals)
+	}
+	for _, n := range expunges {
+		if n != 0 {
+			t.Fatalf("an expunge was sent while %d stores were unanswered: %v", n, o.arrivals)
+		}
+	}
+}
+
+// TestFlagStoresThatCouldUndoEachOtherWait: a store removing a flag
+// another adds on the same UIDs is sent after that one is answered; stores
+// that cannot undo each other are pipelined.
+func TestFlagStoresThatCouldUndoEachOtherWait(t *testing.T) {
+	o := &orderServer{}
+	f := fakeInbox(t, startFake(t, o.respond), 5*time.Second)
+	err := f.StoreFlagChanges(context.Background(), []adapters.FlagChange{
+		{UIDs: []uint32{1, 2, 3}, Add: model.Seen | model.Flagged},
+		{UIDs: []uint32{7, 8}, Remove: model.Seen}, // other UIDs: pipelined
+		{UIDs: []uint32{9}, Add: model.Answered},   // another flag: pipelined
+		{UIDs: []uint32{3, 4}, Remove: model.Flagged},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := o.unansweredAt("UID STORE")
+	if want := []int{0, 1, 2, 0}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("stores unanswered as each store arrived: %v, want %v (%v)", got, want, o.arrivals)
+	}
+}
+
+func TestStoreWaves(t *testing.T) {
+	set := func(rs ...uint32) imap.UIDSet {
+		var s imap.UIDSet
+		for i := 0; i < len(rs); i += 2 {
+			s = append(s, imap.UIDRange{Start: imap.UID(rs[i]), Stop: imap.UID(rs[i+1])})
+		}
+		return s
+	}
+	st := func(add bool, fl model.Flags, s imap.UIDSet) flagStore {
+		return flagStore{set: s, add: add, changed: fl}
+	}
+	stores := []flagStore{
+		st(true, model.Seen, set(1, 5, 10, 12)),
+		st(false, model.Seen, set(6, 9, 13, 20)), // meets none of the first's UIDs
+		st(false, model.Flagged, set(1, 20)),     // another flag
+		st(false, model.Seen, set(12, 12)),       // undoes the first on 12
+		st(true, model.Seen|model.Draft, set(30, 40)),
+		st(true, model.Flagged, set(15, 15)), // undoes the third, whose wave has ended
+		st(false, model.Draft, set(35, 35)),  // undoes the fifth on 35
+	}
+	var sizes []int
+	for _, w := range storeWaves(stores) {
+		sizes = append(sizes, len(w))
+	}
+	if fmt.Sprint(sizes) != "[3 3 1]" {
+		t.Fatalf("waves of %v, want [3 3 1]", sizes)
+	}
+	if setsMeet(set(1, 5), set(6, 9)) || !setsMeet(set(1, 5, 8, 8), set(6, 7, 8, 9)) || setsMeet(nil, set(1, 1)) {
+		t.Error("setsMeet")
+	}
+}
