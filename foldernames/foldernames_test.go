@@ -8,8 +8,8 @@ import (
 
 	"mailtrail/adapters"
 	"mailtrail/adapters/memstore"
-	"mailtrail/model"
 	"mailtrail/config/lambda"
+	"mailtrail/model"
 )
 
 func trans(t *testing.T, src string) Trans {
