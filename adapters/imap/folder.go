@@ -670,9 +670,9 @@ func finishEach(cmds []pipelined) []error {
 // but no expunge is sent before the stores end: its effect depends on
 // theirs, and a server may carry out pipelined commands in any order unless
 // it sees the dependency (RFC 3501, 5.5). Dovecot did not: with the
-// expunges sent right behind the stores, a 510-message expunge in a folder
-// of 100,000 left 201 messages marked \Deleted and not expunged, and the
-// next sync downloaded them again. The stores' errors and the expunges'
+// expunges sent right behind the stores, an expunge of 486 messages in a
+// folder of 100,000 left 201 of them marked \Deleted and not expunged, and
+// the next sync downloaded them again. The stores' errors and the expunges'
 // are returned joined.
 func (f *Folder) Expunge(ctx context.Context, uids []uint32) error {
 	if err := f.refuseReadOnly("UID EXPUNGE"); err != nil {

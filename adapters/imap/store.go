@@ -444,7 +444,8 @@ var _ adapters.Examiner = (*Store)(nil)
 // server has it), for looking only: the status and listings are those of
 // SELECT, the methods that would change the server refuse, and the server
 // changes nothing either (\Recent flags stay). Dovecot answers it at once
-// where SELECT of a large Maildir folder costs it a rescan.
+// for a large Maildir folder that has not just changed, where SELECT costs
+// it a rescan (0.5 ms against 250-300 ms for 100,000 messages).
 func (s *Store) ExamineFolder(ctx context.Context, name string) (adapters.RemoteFolder, error) {
 	f, err := s.open(ctx, name, true)
 	if err != nil {
