@@ -342,7 +342,8 @@ func planWeight(w *folderWork) int64 {
 
 // lookAt opens a server folder for looking only: read-only where the
 // Remote can (adapters.LookAt: IMAP EXAMINE, which Dovecot answers at once
-// where SELECT of a large Maildir folder costs it a rescan), else selected.
+// for a large Maildir folder that has not just changed, where SELECT costs
+// it a rescan), else selected.
 func (a *Account) lookAt(ctx context.Context, name string) (adapters.RemoteFolder, error) {
 	return adapters.LookAt(ctx, a.Remote, name)
 }
