@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -694,18 +695,64 @@ func (f *Folder) Expunge(ctx context.Context, uids []uint32) error {
 		}
 		var errs []error
 		var expunges []pipelined
+		var marked []imap.UIDSet
+		var reported atomic.Int64
 		for i, err := range finishEach(marks) {
 			if err != nil {
 				errs = append(errs, err)
-			} else if byUID {
-				expunges = append(expunges, pipelined{c.client.UIDExpunge(stores[i].set), "imap UID EXPUNGE"})
+				continue
+			}
+			marked = append(marked, stores[i].set)
+			if byUID {
+				expunges = append(expunges, pipelined{countedExpunge{c.client.UIDExpunge(stores[i].set), &reported}, "imap UID EXPUNGE"})
 			}
 		}
-		if !byUID && len(errs) < len(stores) {
-			expunges = append(expunges, pipelined{c.client.Expunge(), "imap EXPUNGE"})
+		if !byUID && len(marked) > 0 {
+			expunges = append(expunges, pipelined{countedExpunge{c.client.Expunge(), &reported}, "imap EXPUNGE"})
 		}
-		return errors.Join(append(errs, finishAll(expunges))...)
+		if err := finishAll(expunges); err != nil || len(errs) > 0 {
+			return errors.Join(append(errs, err)...)
+		}
+		if reported.Load() >= int64(len(uids)) {
+			return nil
+		}
+		// Fewer expunged than asked: some were gone already, or the server
+		// kept some. Those it kept are an error: recorded as expunged, they
+		// would be downloaded again by the next sync.
+		return keptAfterExpunge(c, marked)
 	})
+}
+
+// countedExpunge is a pipelined expunge that counts the messages the
+// server reports expunged while it runs.
+type countedExpunge struct {
+	cmd *imapclient.ExpungeCommand
+	n   *atomic.Int64
+}
+
+func (e countedExpunge) Close() error {
+	seqs, err := e.cmd.Collect()
+	e.n.Add(int64(len(seqs)))
+	return err
+}
+
+// keptAfterExpunge asks the server which UIDs of sets are still there, and
+// returns an error naming them, or nil when none is.
+func keptAfterExpunge(c *conn, sets []imap.UIDSet) error {
+	var kept []imap.UID
+	for _, set := range sets {
+		data, err := c.client.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{set}}, nil).Wait()
+		if err != nil {
+			return fmt.Errorf("checking what the expunge removed: %w", err)
+		}
+		kept = append(kept, data.AllUIDs()...)
+	}
+	if len(kept) == 0 {
+		return nil
+	}
+	var s imap.UIDSet
+	s.AddNum(kept...)
+	return fmt.Errorf("the server answered the expunge but kept %d of the messages (UIDs %s); they stay recorded, and the next sync expunges them again", len(kept), s)
 }
 
 // FindByIdentity returns the UIDs at or above minUID whose size is size and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -37,7 +38,9 @@ func (o *orderServer) respond(w io.Writer, tag, command, args string) {
 			fmt.Fprintf(w, "%s OK stored\r\n", tag)
 		}()
 	case "UID EXPUNGE":
-		fmt.Fprintf(w, "%s OK expunged\r\n", tag)
+		fmt.Fprintf(w, "%s OK expunged\r\n", tag) // reports nothing expunged: Expunge then asks
+	case "UID SEARCH":
+		fmt.Fprintf(w, "* SEARCH\r\n%s OK none left\r\n", tag)
 	default:
 		fmt.Fprintf(w, "%s BAD unexpected\r\n", tag)
 	}
@@ -137,5 +140,68 @@ func TestStoreWaves(t *testing.T) {
 	}
 	if setsMeet(set(1, 5), set(6, 9)) || !setsMeet(set(1, 5, 8, 8), set(6, 7, 8, 9)) || setsMeet(nil, set(1, 1)) {
 		t.Error("setsMeet")
+	}
+}
+
+// expungeServer answers UID STORE and UID EXPUNGE, reporting expunged as
+// many messages as each UID EXPUNGE names when report is set, and answers
+// UID SEARCH with kept.
+func expungeServer(report bool, kept string, searched *int) func(io.Writer, string, string, string) {
+	var mu sync.Mutex
+	return func(w io.Writer, tag, command, args string) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch command {
+		case "UID STORE":
+			fmt.Fprintf(w, "%s OK stored\r\n", tag)
+		case "UID EXPUNGE":
+			if report {
+				for _, r := range strings.Split(args, ",") {
+					lo, hi := 0, 0
+					if n, _ := fmt.Sscanf(r, "%d:%d", &lo, &hi); n < 2 {
+						hi = lo
+					}
+					for range hi - lo + 1 {
+						fmt.Fprintf(w, "* 1 EXPUNGE\r\n")
+					}
+				}
+			}
+			fmt.Fprintf(w, "%s OK expunged\r\n", tag)
+		case "UID SEARCH":
+			*searched++
+			fmt.Fprintf(w, "* SEARCH%s\r\n%s OK searched\r\n", kept, tag)
+		default:
+			fmt.Fprintf(w, "%s BAD unexpected\r\n", tag)
+		}
+	}
+}
+
+// TestExpungeReportsMessagesTheServerKept: a server that answers UID
+// EXPUNGE with OK but keeps messages makes Expunge fail, naming them, so
+// that they are not recorded as expunged (and downloaded again later).
+func TestExpungeReportsMessagesTheServerKept(t *testing.T) {
+	var searched int
+	f := fakeInbox(t, startFake(t, expungeServer(false, " 5 7", &searched)), 5*time.Second)
+	err := f.Expunge(context.Background(), []uint32{3, 5, 7})
+	if err == nil || !strings.Contains(err.Error(), "kept 2 of the messages (UIDs 5,7)") {
+		t.Fatalf("Expunge with two messages kept: %v", err)
+	}
+	if searched != 1 {
+		t.Errorf("%d UID SEARCH, want 1", searched)
+	}
+}
+
+// TestExpungeTrustsWhatTheServerReports: when the server reports as many
+// messages expunged as were asked, nothing more is sent; when it reports
+// fewer and none is left (they were gone already), it is no error.
+func TestExpungeTrustsWhatTheServerReports(t *testing.T) {
+	var searched int
+	f := fakeInbox(t, startFake(t, expungeServer(true, "", &searched)), 5*time.Second)
+	if err := f.Expunge(context.Background(), []uint32{3, 5, 7}); err != nil || searched != 0 {
+		t.Fatalf("all reported expunged: %v, %d UID SEARCH sent", err, searched)
+	}
+	g := fakeInbox(t, startFake(t, expungeServer(false, "", &searched)), 5*time.Second)
+	if err := g.Expunge(context.Background(), []uint32{3, 5, 7}); err != nil || searched != 1 {
+		t.Fatalf("none reported, none left: %v, %d UID SEARCH sent", err, searched)
 	}
 }
