@@ -62,10 +62,7 @@ func (f *Folder) errorf(command string, err error) error {
 // folder's status from the answer.
 func (f *Folder) selectOn(ctx context.Context, c *conn) (model.RemoteFolderStatus, error) {
 	var data *imap.SelectData
-	command := "SELECT"
-	if f.readOnly {
-		command = "EXAMINE"
-	}
+	command := openVerb(f.readOnly)
 	opts := &imap.SelectOptions{ReadOnly: f.readOnly}
 	if f.store.hasCondStore() {
 		opts.CondStore = true
@@ -90,6 +87,15 @@ func (f *Folder) selectOn(ctx context.Context, c *conn) (model.RemoteFolderStatu
 		Messages:      data.NumMessages,
 		HighestModSeq: data.HighestModSeq,
 	}, nil
+}
+
+// openVerb is the command that opens a folder: SELECT, or EXAMINE
+// read-only.
+func openVerb(readOnly bool) string {
+	if readOnly {
+		return "EXAMINE"
+	}
+	return "SELECT"
 }
 
 // refuseReadOnly is the error of a command that would change the server,
@@ -539,11 +545,7 @@ func (f *Folder) StoreFlagChanges(ctx context.Context, changes []adapters.FlagCh
 	return f.do(ctx, strings.Join(names, " + "), func(c *conn) error {
 		var errs []error
 		for _, wave := range storeWaves(stores) {
-			cmds := make([]pipelined, len(wave))
-			for i, st := range wave {
-				cmds[i] = pipelined{c.client.Store(st.set, st.flags, nil), "imap UID STORE"}
-			}
-			errs = append(errs, finishAll(cmds))
+			errs = append(errs, finishAll(sendStores(c, wave)))
 		}
 		return errors.Join(errs...)
 	})
@@ -584,6 +586,15 @@ func flagStores(changes []adapters.FlagChange) (names []string, stores []flagSto
 		}
 	}
 	return names, stores, nil
+}
+
+// sendStores sends stores on c, one after the other without waiting.
+func sendStores(c *conn, stores []flagStore) []pipelined {
+	cmds := make([]pipelined, len(stores))
+	for i, st := range stores {
+		cmds[i] = pipelined{c.client.Store(st.set, st.flags, nil), "imap UID STORE"}
+	}
+	return cmds
 }
 
 // storeWaves splits stores, in order, into groups that may be pipelined: a
@@ -689,10 +700,7 @@ func (f *Folder) Expunge(ctx context.Context, uids []uint32) error {
 		command = "UID STORE +FLAGS.SILENT (\\Deleted), then EXPUNGE"
 	}
 	return f.do(ctx, command, func(c *conn) error {
-		marks := make([]pipelined, len(stores))
-		for i, st := range stores {
-			marks[i] = pipelined{c.client.Store(st.set, st.flags, nil), "imap UID STORE"}
-		}
+		marks := sendStores(c, stores)
 		var errs []error
 		var expunges []pipelined
 		var marked []imap.UIDSet

@@ -463,11 +463,7 @@ func (s *Store) Select(ctx context.Context, name string) (*Folder, error) {
 func (s *Store) open(ctx context.Context, name string, readOnly bool) (*Folder, error) {
 	server, err := toServerName(name, s.delim)
 	if err != nil {
-		command := "SELECT"
-		if readOnly {
-			command = "EXAMINE"
-		}
-		return nil, fmt.Errorf("%s: %s: %w", s.name, command, err)
+		return nil, fmt.Errorf("%s: %s: %w", s.name, openVerb(readOnly), err)
 	}
 	c, err := s.acquire(ctx)
 	if err != nil {
