@@ -20,13 +20,19 @@ import (
 type orderServer struct {
 	mu       sync.Mutex
 	pending  int
-	arrivals []string // "UID STORE <args> after <n> pending"
+	arrivals []arrival
+}
+
+// arrival is a command as orderServer received it.
+type arrival struct {
+	command, args string
+	unanswered    int // stores not yet answered when it came
 }
 
 func (o *orderServer) respond(w io.Writer, tag, command, args string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.arrivals = append(o.arrivals, fmt.Sprintf("%s %s (%d stores unanswered)", command, args, o.pending))
+	o.arrivals = append(o.arrivals, arrival{command, args, o.pending})
 	switch command {
 	case "UID STORE":
 		o.pending++
@@ -53,10 +59,8 @@ func (o *orderServer) unansweredAt(command string) []int {
 	defer o.mu.Unlock()
 	var out []int
 	for _, a := range o.arrivals {
-		var n int
-		if len(a) > len(command) && a[:len(command)+1] == command+" " {
-			fmt.Sscanf(a[len(a)-len("(0 stores unanswered)"):], "(%d", &n)
-			out = append(out, n)
+		if a.command == command {
+			out = append(out, a.unanswered)
 		}
 	}
 	return out
