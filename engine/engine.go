@@ -284,9 +284,12 @@ func (a *Account) syncFolders(ctx context.Context, run uint64, folders []string,
 		a.checkGuardLater(run, w)
 	}
 	order := executionOrder(works)
-	a.eachFolder(len(order), func(i int) {
+	// A folder gives its place to the next as soon as it needs its server
+	// folder no more (executeFolder): its connection works for the next
+	// folder while it makes its last files durable and checkpoints them.
+	parallelReleasing(len(order), max(a.MaxConnections, 1), func(i int, release func()) {
 		start := time.Now()
-		a.executeFolder(ctx, run, order[i])
+		a.executeFolder(ctx, run, order[i], release)
 		a.folderDone(&order[i].fr)
 		order[i].fr.Elapsed += time.Since(start)
 	})
@@ -354,6 +357,15 @@ func (a *Account) eachFolder(n int, fn func(i int)) { parallel(n, max(a.MaxConne
 // parallel calls fn(0..n-1), up to width at once, and returns when all
 // have returned.
 func parallel(n, width int, fn func(i int)) {
+	parallelReleasing(n, width, func(i int, _ func()) { fn(i) })
+}
+
+// parallelReleasing is parallel where a call may give its place to the
+// next before it returns, by calling release (at most once counts; a call
+// that does not release gives its place back when it returns). Up to
+// width calls hold a place at once; calls that gave theirs back still
+// run, so more than width may be running.
+func parallelReleasing(n, width int, fn func(i int, release func())) {
 	sem := make(chan struct{}, width)
 	var wg sync.WaitGroup
 	for i := range n {
@@ -361,8 +373,10 @@ func parallel(n, width int, fn func(i int)) {
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
-			defer func() { <-sem }()
-			fn(i)
+			var once sync.Once
+			release := func() { once.Do(func() { <-sem }) }
+			defer release()
+			fn(i, release)
 		}()
 	}
 	wg.Wait()
@@ -584,19 +598,25 @@ func (a *Account) checkGuardLater(run uint64, w *folderWork) {
 }
 
 // executeFolder journals and carries out a folder's plan, the server folder
-// selected again (and checked to be the one planned).
-func (a *Account) executeFolder(ctx context.Context, run uint64, w *folderWork) {
+// selected again (and checked to be the one planned). It calls release
+// once the server folder is closed, which the executor asks for as soon as
+// the operations left are local (executor.Pair.ReleaseRemote), or when it
+// returns.
+func (a *Account) executeFolder(ctx context.Context, run uint64, w *folderWork, release func()) {
 	fr, p := &w.fr, w.p
 	// The executor may select a folder it creates, and planFolder may have
 	// kept it selected: whichever is selected at the end is closed.
-	defer func() {
+	closeRemote := func() {
 		if p.RemoteFolder != nil {
-			if err := p.RemoteFolder.Close(); err != nil && fr.Err == nil {
+			if err := p.RemoteFolder.Close(); err != nil {
 				w.log.Debug().Err(err).Msg("closing remote folder")
 			}
 			p.RemoteFolder = nil
 		}
-	}()
+		release()
+	}
+	defer closeRemote()
+	p.ReleaseRemote = closeRemote
 	if fr.Err != nil || fr.Plan.Refused != "" || a.DryRun || len(fr.Plan.Ops) == 0 {
 		return
 	}

@@ -25,6 +25,13 @@ type Pair struct {
 	Local        adapters.Local
 	RemoteFolder adapters.RemoteFolder
 	LocalFolder  adapters.LocalFolder
+	// ReleaseRemote, when set, is called at most once, from Execute's
+	// goroutine, as soon as the operations left need the server folder no
+	// more (the last download received, or before a tail of local renames,
+	// deletions and bookkeeping): it closes RemoteFolder and sets it to
+	// nil, so that its connection serves another folder while this one
+	// makes its files durable and checkpoints them.
+	ReleaseRemote func()
 }
 
 // Executor applies operations for one run.
@@ -43,6 +50,13 @@ type Executor struct {
 	Progress func(kind model.OpKind, done int)
 
 	held heldCheckpoint // see checkpoint
+	// meta is the server folder's metadata, recorded with status rows
+	// (remoteMeta); taken when the folder is known to be selected, so
+	// that commits read no RemoteFolder (which ReleaseRemote takes away,
+	// and which a batch's commit in the background must not touch).
+	meta *journal.FolderMeta
+	// released: ReleaseRemote was called.
+	released bool
 }
 
 // heldCheckpoint is the results of operations whose effects are durable
@@ -99,7 +113,9 @@ func (e *Executor) defaults() {
 // recorded in the journal.
 func (e *Executor) Execute(ctx context.Context, p *Pair, steps []Step) (Result, error) {
 	e.defaults()
+	e.noteMeta(p)
 	res := Result{Done: map[model.OpKind]int{}, unsettled: map[uint32]bool{}}
+	remoteUntil := remoteNeededUntil(steps)
 	for i := 0; i < len(steps); {
 		j := i
 		for j < len(steps) && steps[j].Op.Kind == steps[i].Op.Kind {
@@ -107,6 +123,9 @@ func (e *Executor) Execute(ctx context.Context, p *Pair, steps []Step) (Result, 
 		}
 		group := steps[i:j]
 		var err error
+		if i >= remoteUntil {
+			e.releaseRemote(p)
+		}
 		if !mergesCheckpoints(steps[i].Op.Kind) {
 			// It reads or writes the journal itself.
 			if err := e.commitHeld(p, &res); err != nil {
@@ -119,7 +138,7 @@ func (e *Executor) Execute(ctx context.Context, p *Pair, steps []Step) (Result, 
 		case model.OpCreateRemoteFolder:
 			err = e.createRemote(ctx, p, group, &res)
 		case model.OpFetch:
-			err = e.fetch(ctx, p, group, &res)
+			err = e.fetch(ctx, p, group, &res, j >= remoteUntil)
 		case model.OpMoveLocal:
 			err = e.moveLocal(ctx, p, group, &res)
 		case model.OpUpload:
@@ -154,6 +173,46 @@ func (e *Executor) Execute(ctx context.Context, p *Pair, steps []Step) (Result, 
 		i = j
 	}
 	return res, e.commitHeld(p, &res)
+}
+
+// needsRemote reports whether carrying out an operation of kind k reads
+// or changes the server folder.
+func needsRemote(k model.OpKind) bool {
+	switch k {
+	case model.OpSetLocalFlags, model.OpDeleteLocal, model.OpPair, model.OpForget, model.OpCreateLocalFolder:
+		return false
+	}
+	return true
+}
+
+// remoteNeededUntil is the index after the last step that needs the
+// server folder (0 when none does).
+func remoteNeededUntil(steps []Step) int {
+	for i := len(steps) - 1; i >= 0; i-- {
+		if needsRemote(steps[i].Op.Kind) {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// noteMeta takes the selected server folder's metadata for the status
+// rows' checkpoints (meta).
+func (e *Executor) noteMeta(p *Pair) {
+	if p.RemoteFolder != nil {
+		m := remoteMeta(p)
+		e.meta = &m
+	}
+}
+
+// releaseRemote calls p.ReleaseRemote, once: the server folder is no
+// longer needed.
+func (e *Executor) releaseRemote(p *Pair) {
+	if e.released || p.ReleaseRemote == nil || p.RemoteFolder == nil {
+		return
+	}
+	e.released = true
+	p.ReleaseRemote()
 }
 
 // mergesCheckpoints reports whether the operations of a kind record their
@@ -236,8 +295,8 @@ func (e *Executor) commitHeld(p *Pair, res *Result) error {
 			return fmt.Errorf("flush local folder %q: %w", p.Name, err)
 		}
 	}
-	if len(cp.Upsert) > 0 && p.RemoteFolder != nil && len(cp.Folders) == 0 {
-		cp.Folders = []journal.FolderMeta{remoteMeta(p)}
+	if len(cp.Upsert) > 0 && e.meta != nil && len(cp.Folders) == 0 {
+		cp.Folders = []journal.FolderMeta{*e.meta}
 	}
 	if err := e.Journal.Checkpoint(cp); err != nil {
 		return fmt.Errorf("journal checkpoint: %w", err)
@@ -294,6 +353,7 @@ func (e *Executor) createRemote(ctx context.Context, p *Pair, steps []Step, res 
 		return fmt.Errorf("select new remote folder %q: %w", p.Name, err)
 	}
 	p.RemoteFolder = rf
+	e.noteMeta(p)
 	cp := journal.Checkpoint{Results: []journal.OpResult{{Seq: s.Seq}},
 		Folders: []journal.FolderMeta{{Name: p.Name, Deleted: true}, remoteMeta(p)}}
 	return e.checkpoint(p, res, cp, []model.Op{s.Op}, false)
@@ -369,8 +429,10 @@ func remoteMeta(p *Pair) journal.FolderMeta {
 // batch order, so the journal sees the checkpoints one after the other as
 // before; a crash can leave one batch in place but not checkpointed (it
 // is paired by the UIDs in its file names, as always) and the next still
-// in tmp/ (never seen as mail).
-func (e *Executor) fetch(ctx context.Context, p *Pair, steps []Step, res *Result) error {
+// in tmp/ (never seen as mail). When lastRemote (no later operation needs
+// the server folder), the folder is released (releaseRemote) once the last
+// batch is received, before its commit.
+func (e *Executor) fetch(ctx context.Context, p *Pair, steps []Step, res *Result, lastRemote bool) error {
 	var committing chan error // the previous batch's commit, while it runs
 	wait := func() error {
 		if committing == nil {
@@ -391,6 +453,9 @@ func (e *Executor) fetch(ctx context.Context, p *Pair, steps []Step, res *Result
 		if err != nil {
 			// What the previous batch did is recorded all the same.
 			return errors.Join(err, wait())
+		}
+		if lastRemote && end == len(steps) {
+			e.releaseRemote(p)
 		}
 		if err := wait(); err != nil {
 			_ = d.batch.Abort()

@@ -148,7 +148,7 @@ func (e *Executor) moveFallback(ctx context.Context, p *Pair, steps []Step, res 
 			Size: s.Op.Size, Reason: s.Op.Reason}}
 	}
 	// fetchBatch checkpoints each step's result, as a fetch.
-	if err := e.fetch(ctx, p, fetches, res); err != nil {
+	if err := e.fetch(ctx, p, fetches, res, false); err != nil {
 		return err
 	}
 	cp := journal.Checkpoint{}
