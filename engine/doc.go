@@ -6,8 +6,9 @@
 //   - Nothing changes mail before the folder's whole plan is durable in the
 //     journal as intents.
 //   - A folder is the unit of parallel work and of failure: up to
-//     MaxConnections folders run at once, and one folder failing does not
-//     stop the others.
+//     MaxConnections folders hold a server folder at once (a folder whose
+//     operations left are local gives its place to the next and finishes
+//     beside it), and one folder failing does not stop the others.
 //   - Before planning a folder, operations left pending by an interrupted
 //     run are resolved (uploads found again by identity, downloads already
 //     in place paired) or superseded; a folder with pending operations is

@@ -24,6 +24,10 @@
 //     download already moved into place is paired with the flags it was
 //     written with. Nothing is resolved when the server folder's
 //     UIDVALIDITY is no longer the status's.
+//   - The server folder is used only until the last operation that needs
+//     it; then Pair.ReleaseRemote (when set) is called, once, and nothing
+//     after it reads Pair.RemoteFolder: checkpoints carry the UIDVALIDITY
+//     taken when execution began.
 //   - The executor never plans: it does what it is told or records why it
 //     could not.
 package executor
