@@ -156,9 +156,9 @@ func TestFolderGivesItsPlaceBeforeItsLocalTail(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			r.local.AddMessage("A", []byte("Subject: new here\nMessage-ID: <new@a>\n\nbody\n"), 0, time.Now())
 			// And a new local message: A's server work (the upload)
 			// comes before its local tail.
+			r.local.AddMessage("A", []byte("Subject: new here\nMessage-ID: <new@a>\n\nbody\n"), 0, time.Now())
 		}, model.OpSetLocalFlags, 41},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
