@@ -182,12 +182,12 @@ func TestFolderGivesItsPlaceBeforeItsLocalTail(t *testing.T) {
 			if total(rep)[tc.want] == 0 {
 				t.Fatalf("the sync did %v, no %v", total(rep), tc.want)
 			}
-			t.Logf("selects %v", w.selects)
 			if w.tail == "" {
 				t.Fatal("no folder reached a local tail")
 			}
 			if missed {
-				t.Fatalf("folder %s kept its place through its local tail: the other folder was not selected meanwhile", w.tail)
+				t.Fatalf("folder %s kept its place through its local tail: the other folder was not selected meanwhile (selects %v, the first %d the planning's)",
+					w.tail, w.selects, w.planning)
 			}
 			r.converged(t, tc.messages)
 		})
