@@ -55,8 +55,6 @@ type Executor struct {
 	// that commits read no RemoteFolder (which ReleaseRemote takes away,
 	// and which a batch's commit in the background must not touch).
 	meta *journal.FolderMeta
-	// released: ReleaseRemote was called.
-	released bool
 }
 
 // heldCheckpoint is the results of operations whose effects are durable
@@ -205,14 +203,13 @@ func (e *Executor) noteMeta(p *Pair) {
 	}
 }
 
-// releaseRemote calls p.ReleaseRemote, once: the server folder is no
-// longer needed.
+// releaseRemote calls p.ReleaseRemote while the server folder is open:
+// the folder is no longer needed. ReleaseRemote sets RemoteFolder to nil,
+// so it is called once.
 func (e *Executor) releaseRemote(p *Pair) {
-	if e.released || p.ReleaseRemote == nil || p.RemoteFolder == nil {
-		return
+	if p.ReleaseRemote != nil && p.RemoteFolder != nil {
+		p.ReleaseRemote()
 	}
-	e.released = true
-	p.ReleaseRemote()
 }
 
 // mergesCheckpoints reports whether the operations of a kind record their
