@@ -20,6 +20,7 @@ type placeWatch struct {
 	selects  []string // every select, in order
 	tail     string   // the folder whose local tail waits
 	changed  chan struct{}
+	missed   bool // the tail went on without another folder selected
 }
 
 // otherSelectedLocked reports whether, since the tail folder's own
@@ -42,15 +43,15 @@ func (w *placeWatch) otherSelectedLocked() bool {
 	return false
 }
 
-// waitForOther is called at the start of folder's local tail: it returns
-// whether another folder's execution selected its server folder before
-// the tail went on (waiting up to 3 s for it).
-func (w *placeWatch) waitForOther(folder string) bool {
+// waitForOther is called at the start of folder's local tail: it waits
+// up to 3 s for another folder's execution to select its server folder,
+// and notes in missed when none did.
+func (w *placeWatch) waitForOther(folder string) {
 	deadline := time.After(3 * time.Second)
 	w.mu.Lock()
 	if w.tail != "" && w.tail != folder {
 		w.mu.Unlock()
-		return true // only the first tail waits
+		return // only the first tail waits
 	}
 	w.tail = folder
 	for !w.otherSelectedLocked() {
@@ -59,12 +60,14 @@ func (w *placeWatch) waitForOther(folder string) bool {
 		select {
 		case <-ch:
 		case <-deadline:
-			return false
+			w.mu.Lock()
+			w.missed = true
+			w.mu.Unlock()
+			return
 		}
 		w.mu.Lock()
 	}
 	w.mu.Unlock()
-	return true
 }
 
 func (w *placeWatch) sawSelect(folder string) {
@@ -87,8 +90,7 @@ func (r *watchedRemote) SelectFolder(ctx context.Context, name string) (adapters
 
 type watchedLocal struct {
 	adapters.Local
-	w      *placeWatch
-	missed *bool
+	w *placeWatch
 }
 
 func (l *watchedLocal) OpenFolder(ctx context.Context, name string) (adapters.LocalFolder, error) {
@@ -105,18 +107,12 @@ type watchedLocalFolder struct {
 	name string
 }
 
-func (f *watchedLocalFolder) wait() {
-	if !f.l.w.waitForOther(f.name) {
-		*f.l.missed = true
-	}
-}
-
 func (f *watchedLocalFolder) NewBatch() adapters.LocalBatch {
 	return &watchedBatch{LocalBatch: f.LocalFolder.NewBatch(), f: f}
 }
 
 func (f *watchedLocalFolder) SetFlags(ctx context.Context, key string, flags model.Flags) error {
-	f.wait()
+	f.l.w.waitForOther(f.name)
 	return f.LocalFolder.SetFlags(ctx, key, flags)
 }
 
@@ -126,7 +122,7 @@ type watchedBatch struct {
 }
 
 func (b *watchedBatch) Commit(ctx context.Context) error {
-	b.f.wait()
+	b.f.l.w.waitForOther(b.f.name)
 	return b.LocalBatch.Commit(ctx)
 }
 
@@ -175,9 +171,8 @@ func TestFolderGivesItsPlaceBeforeItsLocalTail(t *testing.T) {
 			}
 			// A, B and INBOX are each selected once for planning.
 			w := &placeWatch{planning: 3, changed: make(chan struct{})}
-			missed := false
 			r.acct.Remote = &watchedRemote{Remote: r.remote, w: w}
-			r.acct.Local = &watchedLocal{Local: r.local, w: w, missed: &missed}
+			r.acct.Local = &watchedLocal{Local: r.local, w: w}
 			rep := r.sync(t)
 			if total(rep)[tc.want] == 0 {
 				t.Fatalf("the sync did %v, no %v", total(rep), tc.want)
@@ -185,7 +180,7 @@ func TestFolderGivesItsPlaceBeforeItsLocalTail(t *testing.T) {
 			if w.tail == "" {
 				t.Fatal("no folder reached a local tail")
 			}
-			if missed {
+			if w.missed {
 				t.Fatalf("folder %s kept its place through its local tail: the other folder was not selected meanwhile (selects %v, the first %d the planning's)",
 					w.tail, w.selects, w.planning)
 			}
