@@ -244,8 +244,9 @@ type folderWork struct {
 	// (syncFolders).
 	held bool
 	// planModSeq is the server folder's HIGHESTMODSEQ when it was listed
-	// for the plan, when its rows were of the same UIDVALIDITY (0
-	// otherwise): verifyAll lists only what changed since (listRemote).
+	// for the plan, when its rows were of the same UIDVALIDITY or there
+	// were none (0 otherwise): verifyAll lists only what changed since
+	// (listRemote).
 	planModSeq uint64
 }
 
@@ -638,7 +639,10 @@ func (a *Account) executeFolder(ctx context.Context, run uint64, w *folderWork, 
 		fr.Err = fmt.Errorf("journal intents: %w", err)
 		return
 	}
-	if w.in.Status.UIDValidity == w.in.Remote.Status.UIDValidity {
+	if w.in.Status.UIDValidity == w.in.Remote.Status.UIDValidity || w.in.Status.Rows.Len() == 0 {
+		// With no rows before (a folder's first sync), every row after
+		// the execution is one of its checkpoints, written with the flags
+		// listed for the plan: the server's state as of planModSeq too.
 		w.planModSeq = w.in.Remote.Status.HighestModSeq
 	}
 	w.in, w.recorded = planner.Input{}, planner.Plan{} // recorded: free them before the work

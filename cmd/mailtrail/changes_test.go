@@ -99,3 +99,50 @@ func TestOnlyChangesListed(t *testing.T) {
 	}
 	assertConverged(t, s, su, 11)
 }
+
+// TestFirstSyncVerifiedByItsChanges: the verification after a folder's
+// first sync lists only what changed since the plan's listing (the rows
+// it just wrote are the server's state as of then), and still records
+// the folder as it is: the next sync skips it, and a flag set on the
+// server after that is found and synced.
+func TestFirstSyncVerifiedByItsChanges(t *testing.T) {
+	s := dovecotServer(t)
+	ctx := context.Background()
+	f, err := s.dial(t).SelectFolder(ctx, "INBOX")
+	must(t, err)
+	for _, m := range sample.Messages("INBOX", 12, 7) {
+		_, err := f.Append(ctx, int64(len(m.Body)), bytes.NewReader(m.Body), model.Seen, m.Date)
+		must(t, err)
+	}
+	f.Close()
+	su := newSetup(t, s, "")
+	code, out, errs := su.runSync(t, "--debug")
+	if code != 0 {
+		t.Fatalf("first sync exited %d:\n%s\n%s", code, out, errs)
+	}
+	// The plan lists in full (there are no rows); only the verification
+	// after the EXAMINE can list the changes.
+	i := strings.LastIndex(errs, `command="EXAMINE (CONDSTORE)"`)
+	if i < 0 || !strings.Contains(errs[i:], "listed the changes since the last sync") ||
+		strings.Contains(errs[i:], `command="UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)"`) {
+		t.Fatalf("the verification after the first sync listed the folder in full:\n%s", errs)
+	}
+	code, out, errs = su.runSync(t, "--debug")
+	if code != 0 || strings.Contains(errs, "folder synced in full") {
+		t.Fatalf("the sync after the first one did not skip INBOX (exit %d):\n%s\n%s", code, out, errs)
+	}
+	c := rawIMAP(t, s)
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	must(t, c.Store(goimap.UIDSetNum(3), &goimap.StoreFlags{Op: goimap.StoreFlagsAdd, Silent: true,
+		Flags: []goimap.Flag{goimap.FlagFlagged}}, nil).Close())
+	must(t, c.Logout().Wait())
+	if out := su.sync(t); !strings.Contains(out, "1 set-local") {
+		t.Fatalf("a server flag change after the skipped sync:\n%s", out)
+	}
+	if got := localByUID(t, su, "INBOX")[3].Flags; got != model.Seen|model.Flagged {
+		t.Fatalf("local uid 3: %s, want \\Seen \\Flagged", got)
+	}
+	assertConverged(t, s, su, 12)
+}
