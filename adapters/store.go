@@ -95,6 +95,23 @@ type ChangeLister interface {
 	ListChanges(ctx context.Context, since uint64) (uids []uint32, changed []model.RemoteMsg, err error)
 }
 
+// ChangeOpener is implemented by Remotes that can open a folder and list
+// what changed in it since a HIGHESTMODSEQ together, in one round trip
+// where opening it and then ChangeLister.ListChanges take two. Changes is
+// nil when the folder keeps no modification sequences or since is above
+// its HIGHESTMODSEQ: the caller lists it as it would have. readOnly opens
+// it for looking only (as Examiner), failing with an error that wraps
+// ErrUnsupported where it cannot.
+type ChangeOpener interface {
+	OpenWithChanges(ctx context.Context, name string, readOnly bool, since uint64) (RemoteFolder, *Changes, error)
+}
+
+// Changes is what ChangeLister.ListChanges returns.
+type Changes struct {
+	UIDs    []uint32
+	Changed []model.RemoteMsg
+}
+
 // BatchAppender is implemented by RemoteFolders that can append several
 // messages with one command (IMAP MULTIAPPEND, RFC 3502): the server
 // stores all of them or none, in one transaction, which on a large folder

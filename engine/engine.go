@@ -458,20 +458,6 @@ func (a *Account) planFolder(ctx context.Context, run uint64, name string, remot
 		}
 		moves = local.moves
 	}
-	if remoteExists {
-		open := a.Remote.SelectFolder
-		if a.DryRun {
-			open = a.lookAt // a dry run changes nothing on the server, \Recent included
-		}
-		rf, err := open(ctx, name)
-		if err != nil {
-			fr.Err = fmt.Errorf("select on server: %w", err)
-			return w
-		}
-		p.RemoteFolder = rf
-		in.Remote.Exists = true
-		in.Remote.Status = rf.Status()
-	}
 	// The rows share their keys with the scan's files, unless the folder
 	// is scanned again below (the first scan's names would then be kept
 	// for the rows alone).
@@ -483,6 +469,23 @@ func (a *Account) planFolder(ctx context.Context, run uint64, name string, remot
 	if err != nil {
 		fr.Err = fmt.Errorf("read status: %w", err)
 		return w
+	}
+	var listed *adapters.Changes // the changes since meta's HIGHESTMODSEQ, listed with the open
+	if remoteExists {
+		since := meta.HighestModSeq
+		if len(pending) > 0 && !a.DryRun {
+			since = 0 // resolving them below may change the rows
+		}
+		// A dry run changes nothing on the server, \Recent included: it
+		// only looks.
+		rf, changes, err := a.openListing(ctx, name, a.DryRun, since)
+		if err != nil {
+			fr.Err = fmt.Errorf("select on server: %w", err)
+			return w
+		}
+		p.RemoteFolder, listed = rf, changes
+		in.Remote.Exists = true
+		in.Remote.Status = rf.Status()
 	}
 	if len(pending) > 0 && !a.DryRun {
 		exe := &executor.Executor{Journal: a.Journal, Log: log}
@@ -499,7 +502,7 @@ func (a *Account) planFolder(ctx context.Context, run uint64, name string, remot
 	}
 	in.Status = st
 	if p.RemoteFolder != nil {
-		msgs, err := a.listRemote(ctx, p.RemoteFolder, st, meta.HighestModSeq)
+		msgs, err := a.listRemote(ctx, p.RemoteFolder, st, meta.HighestModSeq, listed)
 		if err != nil {
 			fr.Err = fmt.Errorf("list messages on server: %w", err)
 			return w

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"slices"
 
 	"mailtrail/adapters"
@@ -30,17 +31,26 @@ import (
 // ones it might download again) and for a maxage/maxsize window; with a
 // window, or a read-only side (where a row may record flags the server
 // never got), the folder is listed in full.
-func (a *Account) listRemote(ctx context.Context, rf adapters.RemoteFolder, st model.FolderStatus, since uint64) ([]model.RemoteMsg, error) {
+//
+// pre, when not nil, is what the folder's open listed already
+// (openListing), used in place of asking again.
+func (a *Account) listRemote(ctx context.Context, rf adapters.RemoteFolder, st model.FolderStatus, since uint64, pre *adapters.Changes) ([]model.RemoteMsg, error) {
 	cl, ok := rf.(adapters.ChangeLister)
 	status := rf.Status()
 	if !ok || since == 0 || status.HighestModSeq == 0 || since > status.HighestModSeq || st.UIDValidity != status.UIDValidity ||
-		a.Planner.Reset || !a.Planner.Window.Empty() || a.Planner.RemoteReadOnly || a.Planner.LocalReadOnly {
+		!a.mayListChanges() {
 		return rf.List(ctx)
 	}
-	uids, changed, err := cl.ListChanges(ctx, since)
-	if err != nil {
-		a.Log.Debug().Err(err).Str("folder", status.Name).Msg("listing only the changes failed: listing in full")
-		return rf.List(ctx)
+	var uids []uint32
+	var changed []model.RemoteMsg
+	if pre != nil {
+		uids, changed = pre.UIDs, pre.Changed
+	} else {
+		var err error
+		if uids, changed, err = cl.ListChanges(ctx, since); err != nil {
+			a.Log.Debug().Err(err).Str("folder", status.Name).Msg("listing only the changes failed: listing in full")
+			return rf.List(ctx)
+		}
 	}
 	out := make([]model.RemoteMsg, 0, len(uids)+len(changed))
 	c, next := 0, 0 // next: the row after the last one found
@@ -68,4 +78,32 @@ func (a *Account) listRemote(ctx context.Context, rf adapters.RemoteFolder, st m
 	a.Log.Debug().Str("folder", status.Name).Int("messages", len(out)).Int("changed", len(changed)).Uint64("since", since).
 		Msg("listed the changes since the last sync")
 	return slices.Clip(out), nil
+}
+
+// mayListChanges reports whether the planner's options let a folder be
+// listed by its changes only (listRemote).
+func (a *Account) mayListChanges() bool {
+	return !a.Planner.Reset && a.Planner.Window.Empty() && !a.Planner.RemoteReadOnly && !a.Planner.LocalReadOnly
+}
+
+// openListing opens a server folder, selected or (readOnly) only looked at
+// (lookAt), and where the Remote can (adapters.ChangeOpener) lists what
+// changed in it since since with the same round trip, for listRemote; the
+// changes are nil otherwise, or when since is 0 or the options want a
+// full listing.
+func (a *Account) openListing(ctx context.Context, name string, readOnly bool, since uint64) (adapters.RemoteFolder, *adapters.Changes, error) {
+	if co, ok := a.Remote.(adapters.ChangeOpener); ok && since != 0 && a.mayListChanges() {
+		rf, changes, err := co.OpenWithChanges(ctx, name, readOnly, since)
+		if !errors.Is(err, adapters.ErrUnsupported) {
+			return rf, changes, err
+		}
+	}
+	var rf adapters.RemoteFolder
+	var err error
+	if readOnly {
+		rf, err = a.lookAt(ctx, name)
+	} else {
+		rf, err = a.Remote.SelectFolder(ctx, name)
+	}
+	return rf, nil, err
 }

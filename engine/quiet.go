@@ -213,7 +213,7 @@ func (a *Account) observeRemoteAgain(ctx context.Context, w *folderWork) *planne
 	if err != nil {
 		return nil
 	}
-	rf, err := a.lookAt(ctx, w.fr.Name)
+	rf, listed, err := a.openListing(ctx, w.fr.Name, true, w.planModSeq)
 	if err != nil {
 		return nil
 	}
@@ -222,7 +222,7 @@ func (a *Account) observeRemoteAgain(ctx context.Context, w *folderWork) *planne
 	if st.HighestModSeq == 0 {
 		return nil
 	}
-	msgs, err := a.listRemote(ctx, rf, rows, w.planModSeq)
+	msgs, err := a.listRemote(ctx, rf, rows, w.planModSeq, listed)
 	if err != nil {
 		return nil
 	}

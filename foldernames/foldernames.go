@@ -303,5 +303,22 @@ func (r *Remote) ExamineFolder(ctx context.Context, local string) (adapters.Remo
 	return e.ExamineFolder(ctx, name)
 }
 
+var _ adapters.ChangeOpener = (*Remote)(nil)
+
+// OpenWithChanges opens the server folder that local translates to with
+// its changes since since listed, when the inner store can
+// (adapters.ErrUnsupported otherwise).
+func (r *Remote) OpenWithChanges(ctx context.Context, local string, readOnly bool, since uint64) (adapters.RemoteFolder, *adapters.Changes, error) {
+	co, ok := r.Inner.(adapters.ChangeOpener)
+	if !ok {
+		return nil, nil, fmt.Errorf("open %s with its changes: %w", local, adapters.ErrUnsupported)
+	}
+	name, err := r.remoteName(local)
+	if err != nil {
+		return nil, nil, err
+	}
+	return co.OpenWithChanges(ctx, name, readOnly, since)
+}
+
 // Close closes the inner store.
 func (r *Remote) Close() error { return r.Inner.Close() }

@@ -49,6 +49,7 @@ func RunRemote(t *testing.T, newStore func(t *testing.T) adapters.Remote) {
 		{"UIDsAndValidity", remoteUIDsAndValidity},
 		{"HighestModSeq", remoteHighestModSeq},
 		{"ListChanges", remoteListChanges},
+		{"OpenWithChanges", remoteOpenWithChanges},
 		{"FindByIdentity", remoteFindByIdentity},
 		{"MessageIDs", remoteMessageIDs},
 		{"Move", remoteMove},
@@ -733,6 +734,76 @@ func remoteListChanges(t *testing.T, ctx context.Context, s adapters.Remote) {
 		changed[1].UID != added || changed[1].Flags != model.Answered || changed[1].Size == 0 || changed[1].InternalDate.IsZero() {
 		t.Errorf("changed %+v, want uid %d \\Seen \\Flagged and uid %d \\Answered with its size and date", changed, uids[1], added)
 	}
+}
+
+// remoteOpenWithChanges: opening a folder with its changes listed in the
+// same round trip lists what ListChanges lists, selected or examined; with
+// since above HIGHESTMODSEQ, or 0, no listing comes and the folder is open
+// all the same; a missing folder fails as SelectFolder does and leaves the
+// store usable (adapters.ChangeOpener).
+func remoteOpenWithChanges(t *testing.T, ctx context.Context, s adapters.Remote) {
+	co, ok := s.(adapters.ChangeOpener)
+	if !ok {
+		t.Skip("the store cannot open a folder with its changes (no adapters.ChangeOpener)")
+	}
+	const name = "open-changes"
+	f := createSelect(t, ctx, s, name)
+	if f.Status().HighestModSeq == 0 {
+		t.Skip("the store has no modification sequences (no CONDSTORE)")
+	}
+	var uids []uint32
+	for i := range 3 {
+		uids = append(uids, appendMessage(t, ctx, f, NewMessage(fmt.Sprintf("open-changes-%d", i), "x"), model.Seen, i))
+	}
+	f.Close()
+	since := folderStatus(t, ctx, s, name).HighestModSeq
+	f = selectFolder(t, ctx, s, name)
+	if err := f.StoreFlags(ctx, uids[:1], model.Flagged, 0); err != nil {
+		t.Fatal(err)
+	}
+	added := appendMessage(t, ctx, f, NewMessage("open-changes-new", "hello"), model.Answered, 9)
+	wantAll, wantChanged, err := f.(closeOnce).RemoteFolder.(adapters.ChangeLister).ListChanges(ctx, since)
+	if err != nil || len(wantChanged) != 2 || wantChanged[0].UID != uids[0] || wantChanged[1].UID != added {
+		t.Fatalf("ListChanges: uids %v, changed %+v, %v", wantAll, wantChanged, err)
+	}
+	f.Close()
+	for _, readOnly := range []bool{false, true} {
+		of, changes, err := co.OpenWithChanges(ctx, name, readOnly, since)
+		if err != nil {
+			t.Fatalf("readOnly %v: %v", readOnly, err)
+		}
+		if changes == nil || !slices.Equal(changes.UIDs, wantAll) || !slices.Equal(changes.Changed, wantChanged) {
+			t.Errorf("readOnly %v: changes %+v, want uids %v and changed %+v (as ListChanges)", readOnly, changes, wantAll, wantChanged)
+		}
+		if st := of.Status(); st.Name != name || st.Messages != 4 {
+			t.Errorf("readOnly %v: status %+v", readOnly, st)
+		}
+		of.Close()
+	}
+	for _, since := range []uint64{0, folderStatus(t, ctx, s, name).HighestModSeq + 1000} {
+		of, changes, err := co.OpenWithChanges(ctx, name, false, since)
+		if err != nil {
+			t.Fatalf("since %d: %v", since, err)
+		}
+		if changes != nil {
+			t.Errorf("since %d: changes %+v, want none", since, changes)
+		}
+		if msgs, err := of.List(ctx); err != nil || len(msgs) != 4 {
+			t.Errorf("since %d: the folder opened is not usable: %d messages, %v", since, len(msgs), err)
+		}
+		of.Close()
+	}
+	if of, _, err := co.OpenWithChanges(ctx, "no-such-folder/really", false, since); err == nil {
+		of.Close()
+		t.Fatal("OpenWithChanges of a missing folder succeeded")
+	} else if !errors.Is(err, adapters.ErrNoFolder) {
+		t.Errorf("OpenWithChanges of a missing folder: %v; want an error wrapping adapters.ErrNoFolder", err)
+	}
+	of, changes, err := co.OpenWithChanges(ctx, name, false, since)
+	if err != nil || changes == nil || len(changes.Changed) != 2 {
+		t.Fatalf("after a missing folder: changes %+v, %v", changes, err)
+	}
+	of.Close()
 }
 
 func remoteFindByIdentity(t *testing.T, ctx context.Context, s adapters.Remote) {

@@ -8,7 +8,9 @@ import (
 	"strconv"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 
+	"mailtrail/adapters"
 	"mailtrail/model"
 )
 
@@ -27,46 +29,77 @@ func (f *Folder) ListChanges(ctx context.Context, since uint64) ([]uint32, []mod
 	if f.Status().HighestModSeq == 0 {
 		return nil, nil, fmt.Errorf("folder %s: the server keeps no modification sequences (CONDSTORE): list it in full", f.name)
 	}
-	var uids []uint32
 	byUID := map[uint32]model.RemoteMsg{}
-	command := "UID SEARCH ALL + UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE) (CHANGEDSINCE " + strconv.FormatUint(since, 10) + ")"
-	err := f.do(ctx, command, func(c *conn) error {
-		var opts *imap.SearchOptions
-		if c.caps.Has(imap.CapESearch) {
-			opts = &imap.SearchOptions{ReturnAll: true}
-		}
-		search := c.client.UIDSearch(&imap.SearchCriteria{}, opts)
-		all := imap.UIDSet{imap.UIDRange{Start: 1, Stop: 0}}
-		fetchErr := fetchMetaSince(c, all, since, byUID)
-		if fetchErr != nil && isServerRefusal(fetchErr) {
-			if mb := c.client.Mailbox(); mb != nil && mb.NumMessages == 0 {
-				fetchErr = nil // "1:*" of an empty folder
-			}
-		}
-		data, err := search.Wait()
-		if err != nil {
-			return err
-		}
-		if fetchErr != nil {
-			return fetchErr
-		}
-		set, ok := data.All.(imap.UIDSet)
-		if !ok {
-			return nil // no message
-		}
-		nums, ok := set.Nums()
-		if !ok {
-			return fmt.Errorf("the server answered with a set that has no end (%s)", set)
-		}
-		uids = make([]uint32, len(nums))
-		for i, u := range nums {
-			uids[i] = uint32(u)
-		}
-		return nil
+	var uids []uint32
+	err := f.do(ctx, changesCommand(since), func(c *conn) error {
+		var err error
+		uids, err = sendChanges(c, since).wait(byUID)
+		return err
 	})
 	if err != nil {
 		return nil, nil, err
 	}
+	return f.changesOf(ctx, uids, byUID)
+}
+
+// changesCommand names ListChanges' commands in logs and errors.
+func changesCommand(since uint64) string {
+	return "UID SEARCH ALL + UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE) (CHANGEDSINCE " + strconv.FormatUint(since, 10) + ")"
+}
+
+// changesSent is ListChanges' two commands, sent and not yet answered.
+type changesSent struct {
+	c      *conn
+	search *imapclient.SearchCommand
+	fetch  *imapclient.FetchCommand
+}
+
+// sendChanges sends ListChanges' two commands without waiting.
+func sendChanges(c *conn, since uint64) changesSent {
+	var opts *imap.SearchOptions
+	if c.caps.Has(imap.CapESearch) {
+		opts = &imap.SearchOptions{ReturnAll: true}
+	}
+	search := c.client.UIDSearch(&imap.SearchCriteria{}, opts)
+	all := imap.UIDSet{imap.UIDRange{Start: 1, Stop: 0}}
+	fetch := c.client.Fetch(all, &imap.FetchOptions{UID: true, Flags: true, RFC822Size: true, InternalDate: true, ChangedSince: since})
+	return changesSent{c: c, search: search, fetch: fetch}
+}
+
+// wait reads the answers of sendChanges' commands: the changed messages
+// into byUID, and every UID, returned unsorted.
+func (s changesSent) wait(byUID map[uint32]model.RemoteMsg) ([]uint32, error) {
+	fetchErr := drainMeta(s.fetch, byUID)
+	if fetchErr != nil && isServerRefusal(fetchErr) {
+		if mb := s.c.client.Mailbox(); mb != nil && mb.NumMessages == 0 {
+			fetchErr = nil // "1:*" of an empty folder
+		}
+	}
+	data, err := s.search.Wait()
+	if err != nil {
+		return nil, err
+	}
+	if fetchErr != nil {
+		return nil, fetchErr
+	}
+	set, ok := data.All.(imap.UIDSet)
+	if !ok {
+		return nil, nil // no message
+	}
+	nums, ok := set.Nums()
+	if !ok {
+		return nil, fmt.Errorf("the server answered with a set that has no end (%s)", set)
+	}
+	uids := make([]uint32, len(nums))
+	for i, u := range nums {
+		uids[i] = uint32(u)
+	}
+	return uids, nil
+}
+
+// changesOf sorts what sendChanges' commands answered into ListChanges'
+// results, asking again for what a changed message was listed without.
+func (f *Folder) changesOf(ctx context.Context, uids []uint32, byUID map[uint32]model.RemoteMsg) ([]uint32, []model.RemoteMsg, error) {
 	slices.Sort(uids)
 	uids = slices.Compact(uids)
 	if err := f.completeMeta(ctx, byUID); err != nil {
@@ -78,4 +111,56 @@ func (f *Folder) ListChanges(ctx context.Context, since uint64) ([]uint32, []mod
 	}
 	slices.SortFunc(changed, func(a, b model.RemoteMsg) int { return cmp.Compare(a.UID, b.UID) })
 	return uids, changed, nil
+}
+
+var _ adapters.ChangeOpener = (*Store)(nil)
+
+// OpenWithChanges implements adapters.ChangeOpener: SELECT (EXAMINE when
+// readOnly) with CONDSTORE and ListChanges' two commands, sent together.
+// With 20 ms between client and server that is 20 ms less for every
+// folder a sync plans or verifies. The listing is asked for before the
+// server has said whether it is of any use; when the folder turns out to
+// keep no modification sequences, or since is above its HIGHESTMODSEQ,
+// it is dropped and Changes is nil. Should the open fail, the server
+// answers the two commands with an error (no folder is selected after a
+// failed SELECT, RFC 3501 6.3.1), and the open's error is returned. A
+// server without CONDSTORE, or since 0, gets the open alone.
+func (s *Store) OpenWithChanges(ctx context.Context, name string, readOnly bool, since uint64) (adapters.RemoteFolder, *adapters.Changes, error) {
+	if !s.hasCondStore() || since == 0 {
+		f, err := s.open(ctx, name, readOnly)
+		if err != nil {
+			return nil, nil, err
+		}
+		return f, nil, nil
+	}
+	var uids []uint32
+	var listErr error
+	byUID := map[uint32]model.RemoteMsg{}
+	f, err := s.openThen(ctx, name, readOnly, changesCommand(since), func(c *conn) {
+		sent := sendChanges(c, since)
+		uids, listErr = sent.wait(byUID)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	st := f.Status()
+	if st.HighestModSeq == 0 || since > st.HighestModSeq {
+		return f, nil, nil
+	}
+	if listErr != nil {
+		// The caller lists the folder as it would have: on this
+		// connection when the server merely refused the listing, else
+		// on a new one (Folder.do reconnects a broken connection).
+		if !isServerRefusal(listErr) {
+			f.conn.markBroken(listErr)
+		}
+		s.cfg.Logger.Debug().Err(listErr).Str("folder", name).Msg("imap: listing the changes with the open failed")
+		return f, nil, nil
+	}
+	uids, changed, err := f.changesOf(ctx, uids, byUID)
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, &adapters.Changes{UIDs: uids, Changed: changed}, nil
 }

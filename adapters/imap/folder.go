@@ -60,7 +60,7 @@ func (f *Folder) errorf(command string, err error) error {
 
 // selectOn sends SELECT (EXAMINE for a read-only folder) on c and reads the
 // folder's status from the answer.
-func (f *Folder) selectOn(ctx context.Context, c *conn) (model.RemoteFolderStatus, error) {
+func (f *Folder) selectOn(ctx context.Context, c *conn, more string, then func(c *conn)) (model.RemoteFolderStatus, error) {
 	var data *imap.SelectData
 	command := openVerb(f.readOnly)
 	opts := &imap.SelectOptions{ReadOnly: f.readOnly}
@@ -68,9 +68,20 @@ func (f *Folder) selectOn(ctx context.Context, c *conn) (model.RemoteFolderStatu
 		opts.CondStore = true
 		command += " (CONDSTORE)"
 	}
-	err := c.run(ctx, command, func() error {
+	logged := command
+	if more != "" {
+		logged += " + " + more
+	}
+	err := c.run(ctx, logged, func() error {
+		sel := c.client.Select(f.server, opts)
+		if then != nil {
+			// The answers to the SELECT are kept by its command (go-imap
+			// never waits for it to take them): those of the commands
+			// behind it can be read first.
+			then(c)
+		}
 		var err error
-		data, err = c.client.Select(f.server, opts).Wait()
+		data, err = sel.Wait()
 		return err
 	})
 	if err != nil {
@@ -149,7 +160,7 @@ func (f *Folder) reconnect(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("reconnecting after %v: %w", old.broken, err)
 	}
-	st, err := f.selectOn(ctx, c)
+	st, err := f.selectOn(ctx, c, "", nil)
 	if err != nil {
 		c.close()
 		return fmt.Errorf("reconnecting: %w", err)
@@ -218,7 +229,11 @@ func fetchMeta(c *conn, set imap.UIDSet, byUID map[uint32]model.RemoteMsg) error
 // fetchMetaSince is fetchMeta of the messages whose modification sequence
 // is above since (CHANGEDSINCE; 0: every message).
 func fetchMetaSince(c *conn, set imap.UIDSet, since uint64, byUID map[uint32]model.RemoteMsg) error {
-	cmd := c.client.Fetch(set, &imap.FetchOptions{UID: true, Flags: true, RFC822Size: true, InternalDate: true, ChangedSince: since})
+	return drainMeta(c.client.Fetch(set, &imap.FetchOptions{UID: true, Flags: true, RFC822Size: true, InternalDate: true, ChangedSince: since}), byUID)
+}
+
+// drainMeta reads the answers of a FETCH of message data into byUID.
+func drainMeta(cmd *imapclient.FetchCommand, byUID map[uint32]model.RemoteMsg) error {
 	var firstErr error
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
 		buf, err := msg.Collect()

@@ -461,6 +461,13 @@ func (s *Store) Select(ctx context.Context, name string) (*Folder, error) {
 
 // open selects (or, readOnly, examines) a folder on a connection of its own.
 func (s *Store) open(ctx context.Context, name string, readOnly bool) (*Folder, error) {
+	return s.openThen(ctx, name, readOnly, "", nil)
+}
+
+// openThen is open with more commands sent right behind the SELECT, before
+// its answer (then sends them and reads their answers; more names them):
+// one round trip for all.
+func (s *Store) openThen(ctx context.Context, name string, readOnly bool, more string, then func(c *conn)) (*Folder, error) {
 	server, err := toServerName(name, s.delim)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s: %w", s.name, openVerb(readOnly), err)
@@ -470,7 +477,7 @@ func (s *Store) open(ctx context.Context, name string, readOnly bool) (*Folder, 
 		return nil, err
 	}
 	f := &Folder{store: s, conn: c, name: name, server: server, readOnly: readOnly}
-	st, err := f.selectOn(ctx, c)
+	st, err := f.selectOn(ctx, c, more, then)
 	if err != nil {
 		s.release(c)
 		return nil, err
