@@ -95,6 +95,15 @@ type ChangeLister interface {
 	ListChanges(ctx context.Context, since uint64) (uids []uint32, changed []model.RemoteMsg, err error)
 }
 
+// ListedFetcher is implemented by RemoteFolders that can fetch the bodies
+// of messages the caller has listed without asking for their flags, size
+// and date again: one command where Fetch sends two. fn is called as by
+// Fetch, with the message as msgs lists it (its size the body's); a
+// message gone from the server since it was listed is skipped.
+type ListedFetcher interface {
+	FetchListed(ctx context.Context, msgs []model.RemoteMsg, fn func(m model.RemoteMsg, body io.Reader) error) error
+}
+
 // ChangeOpener is implemented by Remotes that can open a folder and list
 // what changed in it since a HIGHESTMODSEQ together, in one round trip
 // where opening it and then ChangeLister.ListChanges take two. Changes is

@@ -648,11 +648,14 @@ func (a *Account) executeFolder(ctx context.Context, run uint64, w *folderWork, 
 		// listed for the plan: the server's state as of planModSeq too.
 		w.planModSeq = w.in.Remote.Status.HighestModSeq
 	}
-	w.in, w.recorded = planner.Input{}, planner.Plan{} // recorded: free them before the work
 	steps := make([]executor.Step, len(seqs))
 	for i := range seqs {
 		steps[i] = executor.Step{Seq: seqs[i], Op: fr.Plan.Ops[i]}
+		if steps[i].Op.Kind == model.OpFetch {
+			steps[i].Date = listedDate(w.in.Remote.Msgs, steps[i].Op.UID)
+		}
 	}
+	w.in, w.recorded = planner.Input{}, planner.Plan{} // recorded: free them before the work
 	progress := a.folderProgress(fr.Name, fr.Plan.Ops)
 	// The steps hold the operations now, and the journal their names:
 	// the report needs only the counts (a cold sync of a large folder
@@ -671,6 +674,16 @@ func (a *Account) executeFolder(ctx context.Context, run uint64, w *folderWork, 
 		return
 	}
 	w.verify = len(fr.Failed) == 0 && p.LocalFolder != nil
+}
+
+// listedDate is the internal date of uid in msgs (a listing, in UID
+// order), zero when it is not there.
+func listedDate(msgs []model.RemoteMsg, uid uint32) model.Date {
+	i := sort.Search(len(msgs), func(i int) bool { return msgs[i].UID >= uid })
+	if i < len(msgs) && msgs[i].UID == uid {
+		return msgs[i].InternalDate
+	}
+	return 0
 }
 
 // resetCommand is the command line that resets folder of account.

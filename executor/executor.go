@@ -91,6 +91,10 @@ func (e OpError) Error() string { return fmt.Sprintf("%s: %v", e.Op, e.Err) }
 type Step struct {
 	Seq uint64
 	Op  model.Op
+	// Date is a fetch's internal date as the plan's listing had it (zero
+	// when not known): with every step's date known, the download asks
+	// the server for the bodies only (adapters.ListedFetcher).
+	Date model.Date
 }
 
 func (e *Executor) defaults() {
@@ -483,7 +487,17 @@ func (e *Executor) download(ctx context.Context, p *Pair, steps []Step) (*downlo
 	}
 	d := &downloads{steps: steps, batch: p.LocalFolder.NewBatch(),
 		keys: make(map[uint32]string, len(steps)), names: make(map[uint32]journal.MsgInfo, len(steps))}
-	err := p.RemoteFolder.Fetch(ctx, uids, func(m model.RemoteMsg, body io.Reader) error {
+	fetch := p.RemoteFolder.Fetch
+	if lf, ok := p.RemoteFolder.(adapters.ListedFetcher); ok && datesKnown(steps) {
+		listed := make([]model.RemoteMsg, len(steps))
+		for i, s := range steps {
+			listed[i] = model.RemoteMsg{UID: s.Op.UID, Flags: s.Op.Flags, Size: s.Op.Size, InternalDate: s.Date}
+		}
+		fetch = func(ctx context.Context, _ []uint32, fn func(model.RemoteMsg, io.Reader) error) error {
+			return lf.FetchListed(ctx, listed, fn)
+		}
+	}
+	err := fetch(ctx, uids, func(m model.RemoteMsg, body io.Reader) error {
 		s, ok := byUID[m.UID]
 		if !ok {
 			return nil
@@ -502,6 +516,16 @@ func (e *Executor) download(ctx context.Context, p *Pair, steps []Step) (*downlo
 		return nil, fmt.Errorf("fetch from %q: %w", p.Name, err)
 	}
 	return d, nil
+}
+
+// datesKnown reports whether every step has its listed date.
+func datesKnown(steps []Step) bool {
+	for _, s := range steps {
+		if s.Date.IsZero() {
+			return false
+		}
+	}
+	return true
 }
 
 // commitDownloads makes a batch durable and puts it in place, then

@@ -42,6 +42,7 @@ func RunRemote(t *testing.T, newStore func(t *testing.T) adapters.Remote) {
 		{"AppendFlags", remoteAppendFlags},
 		{"StoreFlags", remoteStoreFlags},
 		{"FetchSkipsMissingSortsDedups", remoteFetchSkipsMissing},
+		{"FetchListed", remoteFetchListed},
 		{"FetchDoesNotSetSeen", remoteFetchDoesNotSetSeen},
 		{"FetchPartialRead", remoteFetchPartialRead},
 		{"FetchCallbackError", remoteFetchCallbackError},
@@ -475,6 +476,53 @@ func remoteFetchSkipsMissing(t *testing.T, ctx context.Context, s adapters.Remot
 		if d := diffBytes(g.body, bodies[g.msg.UID]); d != "" {
 			t.Errorf("Fetch: UID %d: %s", g.msg.UID, d)
 		}
+	}
+}
+
+// remoteFetchListed: bodies of listed messages, each handed on as listed
+// with the body's size, a message expunged since its listing skipped, the
+// flags left alone (adapters.ListedFetcher).
+func remoteFetchListed(t *testing.T, ctx context.Context, s adapters.Remote) {
+	f := createSelect(t, ctx, s, "fetch-listed")
+	lf, ok := f.(closeOnce).RemoteFolder.(adapters.ListedFetcher)
+	if !ok {
+		t.Skip("the folder cannot fetch listed messages (no adapters.ListedFetcher)")
+	}
+	bodies := map[uint32][]byte{}
+	for i := range 3 {
+		m := NewMessage(fmt.Sprintf("fetch-listed-%d", i), fmt.Sprintf("listed %d", i))
+		bodies[appendMessage(t, ctx, f, m, model.Flagged, i)] = m.Body
+	}
+	listed, err := f.List(ctx)
+	if err != nil || len(listed) != 3 {
+		t.Fatalf("List: %v, %v", listed, err)
+	}
+	if err := f.Expunge(ctx, []uint32{listed[1].UID}); err != nil {
+		t.Fatalf("Expunge: %v", err)
+	}
+	var got []fetched
+	err = lf.FetchListed(ctx, listed, func(m model.RemoteMsg, body io.Reader) error {
+		b, err := io.ReadAll(body)
+		got = append(got, fetched{m, b})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("FetchListed: %v", err)
+	}
+	if want := []uint32{listed[0].UID, listed[2].UID}; !slices.Equal(fetchedUIDs(got), want) {
+		t.Fatalf("FetchListed (UID %d expunged since the listing) called fn for %v, want %v", listed[1].UID, fetchedUIDs(got), want)
+	}
+	for i, g := range got {
+		want := listed[2*i]
+		if d := diffBytes(g.body, bodies[g.msg.UID]); d != "" {
+			t.Errorf("UID %d: %s", g.msg.UID, d)
+		}
+		if g.msg.Size != int64(len(g.body)) || g.msg.Flags != want.Flags || g.msg.InternalDate != want.InternalDate {
+			t.Errorf("UID %d handed on as %+v, want the listing's %+v with the body's size %d", g.msg.UID, g.msg, want, len(g.body))
+		}
+	}
+	if got := listedFlags(t, ctx, f, listed[0].UID); got != model.Flagged {
+		t.Errorf("after FetchListed: flags %s, want F (no \\Seen)", got)
 	}
 }
 

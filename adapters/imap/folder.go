@@ -308,7 +308,28 @@ const maxRangesPerCommand = 200
 // methods.
 func (f *Folder) Fetch(ctx context.Context, uids []uint32, fn func(m model.RemoteMsg, body io.Reader) error) error {
 	for _, chunk := range uidChunks(uids, fetchChunkUIDs, maxRangesPerCommand) {
-		if err := f.fetchChunk(ctx, chunk, fn); err != nil {
+		if err := f.fetchChunk(ctx, chunk, nil, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var _ adapters.ListedFetcher = (*Folder)(nil)
+
+// FetchListed implements adapters.ListedFetcher: Fetch without its first
+// command (UID FLAGS RFC822.SIZE INTERNALDATE), whose answers the caller
+// has from its listing. With 20 ms between client and server, a download
+// of a few messages takes 20 ms instead of 40.
+func (f *Folder) FetchListed(ctx context.Context, msgs []model.RemoteMsg, fn func(m model.RemoteMsg, body io.Reader) error) error {
+	listed := make(map[uint32]model.RemoteMsg, len(msgs))
+	uids := make([]uint32, len(msgs))
+	for i, m := range msgs {
+		listed[m.UID] = m
+		uids[i] = m.UID
+	}
+	for _, chunk := range uidChunks(uids, fetchChunkUIDs, maxRangesPerCommand) {
+		if err := f.fetchChunk(ctx, chunk, listed, fn); err != nil {
 			return err
 		}
 	}
@@ -321,21 +342,30 @@ type errCallback struct{ err error }
 
 func (e *errCallback) Error() string { return e.err.Error() }
 
-func (f *Folder) fetchChunk(ctx context.Context, set imap.UIDSet, fn func(model.RemoteMsg, io.Reader) error) error {
+// fetchChunk fetches the bodies of set, first asking for the messages'
+// flags, size and date unless listed holds them (FetchListed); every UID
+// of set is then in listed.
+func (f *Folder) fetchChunk(ctx context.Context, set imap.UIDSet, listed map[uint32]model.RemoteMsg, fn func(model.RemoteMsg, io.Reader) error) error {
 	var fnErr error
 	command := "UID FETCH " + setLabel(set) + " BODY.PEEK[]"
+	if listed == nil {
+		command = "UID FETCH " + setLabel(set) + " (UID FLAGS RFC822.SIZE INTERNALDATE), then BODY.PEEK[]"
+	}
 	err := f.do(ctx, command, func(c *conn) error {
 		orphans, expunges := c.orphanBodies.Load(), c.expunges.Load()
-		// The two commands run one after the other, never pipelined:
-		// Dovecot runs pipelined FETCHes in parallel and interleaves their
-		// responses, and go-imap then hands a body to a command nobody is
-		// reading yet, which stalls the connection for good.
-		meta := make(map[uint32]model.RemoteMsg)
-		if err := fetchMeta(c, set, meta); err != nil {
-			return err
-		}
-		if len(meta) == 0 {
-			return nil // none of the UIDs exists
+		meta := listed
+		if meta == nil {
+			// The two commands run one after the other, never pipelined:
+			// Dovecot runs pipelined FETCHes in parallel and interleaves
+			// their responses, and go-imap then hands a body to a command
+			// nobody is reading yet, which stalls the connection for good.
+			meta = make(map[uint32]model.RemoteMsg)
+			if err := fetchMeta(c, set, meta); err != nil {
+				return err
+			}
+			if len(meta) == 0 {
+				return nil // none of the UIDs exists
+			}
 		}
 
 		bodyCmd := c.client.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}})
@@ -392,9 +422,17 @@ func (f *Folder) fetchChunk(ctx context.Context, set imap.UIDSet, fn func(model.
 			return &errCallback{fnErr}
 		}
 		var missing []uint32
-		for uid := range meta {
-			if !delivered[uid] {
-				missing = append(missing, uid)
+		if listed == nil {
+			for uid := range meta {
+				if !delivered[uid] {
+					missing = append(missing, uid)
+				}
+			}
+		} else if nums, ok := set.Nums(); ok {
+			for _, uid := range nums {
+				if !delivered[uint32(uid)] {
+					missing = append(missing, uint32(uid))
+				}
 			}
 		}
 		if len(missing) > 0 {
@@ -405,10 +443,12 @@ func (f *Folder) fetchChunk(ctx context.Context, set imap.UIDSet, fn func(model.
 			// A message the server answered for without its body is the
 			// server's fault: say so (it stays on the server and the next
 			// sync asks again). One it did not answer for at all was
-			// expunged meanwhile, if an EXPUNGE came.
+			// expunged meanwhile, if an EXPUNGE came; or, listed by the
+			// caller (FetchListed), before this session selected the
+			// folder.
 			var noBody, gone []uint32
 			for _, uid := range missing {
-				if answered[uid] || c.expunges.Load() == expunges {
+				if answered[uid] || (listed == nil && c.expunges.Load() == expunges) {
 					noBody = append(noBody, uid)
 				} else {
 					gone = append(gone, uid)

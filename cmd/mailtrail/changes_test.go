@@ -68,6 +68,10 @@ func TestOnlyChangesListed(t *testing.T) {
 	if !strings.Contains(errs, "listed the changes since the last sync") {
 		t.Fatalf("the server folder was listed in full, not only its changes:\n%s", errs)
 	}
+	// The download asks for the body alone: the plan listed the rest.
+	if !strings.Contains(errs, `command="UID FETCH 13 BODY.PEEK[]"`) {
+		t.Fatalf("the new message was not downloaded with one command:\n%s", errs)
+	}
 	// The plan's SELECT and the verification's EXAMINE each carry the
 	// listing of the changes with them: one round trip each.
 	for _, open := range []string{`command="SELECT (CONDSTORE) + UID SEARCH ALL`, `command="EXAMINE (CONDSTORE) + UID SEARCH ALL`} {
