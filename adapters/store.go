@@ -147,6 +147,16 @@ type FlagBatcher interface {
 	StoreFlagChanges(ctx context.Context, changes []FlagChange) error
 }
 
+// FlagExpunger is implemented by RemoteFolders that can store flag changes
+// and mark messages for an expunge in one round trip (IMAP: the UID
+// STOREs of both sent before the first answer is read), then expunge them
+// as Expunge does, once every store has ended.
+type FlagExpunger interface {
+	// StoreFlagsAndExpunge is StoreFlagChanges(changes) and Expunge(expunge)
+	// together; it returns their errors joined.
+	StoreFlagsAndExpunge(ctx context.Context, changes []FlagChange, expunge []uint32) error
+}
+
 // Examiner is implemented by Remotes that can open a folder for looking
 // only (IMAP: EXAMINE). ExamineFolder's folder lists like SelectFolder's;
 // the methods that would change the server fail without sending anything.

@@ -117,7 +117,8 @@ func (e *Executor) Execute(ctx context.Context, p *Pair, steps []Step) (Result, 
 	e.defaults()
 	e.noteMeta(p)
 	res := Result{Done: map[model.OpKind]int{}, unsettled: map[uint32]bool{}}
-	remoteUntil := remoteNeededUntil(steps)
+	early := expungeWithStores(p, steps)
+	remoteUntil := remoteNeededUntil(steps, early)
 	for i := 0; i < len(steps); {
 		j := i
 		for j < len(steps) && steps[j].Op.Kind == steps[i].Op.Kind {
@@ -146,11 +147,17 @@ func (e *Executor) Execute(ctx context.Context, p *Pair, steps []Step) (Result, 
 		case model.OpUpload:
 			err = e.upload(ctx, p, group, &res)
 		case model.OpStoreRemote:
-			err = e.storeRemote(ctx, p, group, &res)
+			if early.ok {
+				err = e.storeAndExpunge(ctx, p, group, steps[early.start:early.end], &res)
+			} else {
+				err = e.storeRemote(ctx, p, group, &res)
+			}
 		case model.OpSetLocalFlags, model.OpDeleteLocal:
 			err = e.localChanges(ctx, p, group, &res)
 		case model.OpExpungeRemote:
-			err = e.expungeRemote(ctx, p, group, &res)
+			if !early.ok || i != early.start {
+				err = e.expungeRemote(ctx, p, group, &res)
+			} // else carried out with the stores
 		case model.OpPair, model.OpForget:
 			err = e.bookkeeping(p, group, &res)
 		case model.OpRebaseFolder:
@@ -188,14 +195,65 @@ func needsRemote(k model.OpKind) bool {
 }
 
 // remoteNeededUntil is the index after the last step that needs the
-// server folder (0 when none does).
-func remoteNeededUntil(steps []Step) int {
+// server folder (0 when none does), an expunge carried out with the
+// stores (early) aside.
+func remoteNeededUntil(steps []Step, early stepRange) int {
 	for i := len(steps) - 1; i >= 0; i-- {
+		if early.ok && i >= early.start && i < early.end {
+			continue
+		}
 		if needsRemote(steps[i].Op.Kind) {
 			return i + 1
 		}
 	}
 	return 0
+}
+
+// stepRange is steps[start:end], when ok.
+type stepRange struct {
+	start, end int
+	ok         bool
+}
+
+// expungeWithStores finds the expunge-remote steps that can be carried out
+// with the store-remote steps, in one round trip for the stores of both
+// (adapters.FlagExpunger): the server folder can, there is one group of
+// each kind, and only local operations come between them. Each kind's
+// effects stay as they are and are checkpointed as they would have been;
+// the expunge only comes before the local renames between them, which it
+// does not depend on.
+func expungeWithStores(p *Pair, steps []Step) stepRange {
+	if _, ok := p.RemoteFolder.(adapters.FlagExpunger); !ok {
+		return stepRange{}
+	}
+	group := func(k model.OpKind) (stepRange, bool) {
+		var r stepRange
+		for i, s := range steps {
+			if s.Op.Kind != k {
+				continue
+			}
+			switch {
+			case !r.ok:
+				r = stepRange{start: i, end: i + 1, ok: true}
+			case i == r.end:
+				r.end++
+			default:
+				return r, false // two groups
+			}
+		}
+		return r, true
+	}
+	stores, ok1 := group(model.OpStoreRemote)
+	expunges, ok2 := group(model.OpExpungeRemote)
+	if !ok1 || !ok2 || !stores.ok || !expunges.ok || stores.end > expunges.start {
+		return stepRange{}
+	}
+	for _, s := range steps[stores.end:expunges.start] {
+		if needsRemote(s.Op.Kind) {
+			return stepRange{}
+		}
+	}
+	return expunges
 }
 
 // noteMeta takes the selected server folder's metadata for the status
@@ -785,31 +843,42 @@ func messageID(r io.Reader) string {
 }
 
 func (e *Executor) storeRemote(ctx context.Context, p *Pair, steps []Step, res *Result) error {
-	type change struct{ add, remove model.Flags }
-	groups := map[change][]uint32{}
-	var order []change
-	for _, s := range steps {
-		c := change{s.Op.Add, s.Op.Remove}
-		if _, seen := groups[c]; !seen {
-			order = append(order, c)
-		}
-		groups[c] = append(groups[c], s.Op.UID)
-	}
+	changes := flagChanges(steps)
 	if fb, ok := p.RemoteFolder.(adapters.FlagBatcher); ok {
-		changes := make([]adapters.FlagChange, len(order))
-		for i, c := range order {
-			changes[i] = adapters.FlagChange{UIDs: groups[c], Add: c.add, Remove: c.remove}
-		}
 		if err := fb.StoreFlagChanges(ctx, changes); err != nil {
 			return fmt.Errorf("store flags in %q: %w", p.Name, err)
 		}
 	} else {
-		for _, c := range order {
-			if err := p.RemoteFolder.StoreFlags(ctx, groups[c], c.add, c.remove); err != nil {
+		for _, c := range changes {
+			if err := p.RemoteFolder.StoreFlags(ctx, c.UIDs, c.Add, c.Remove); err != nil {
 				return fmt.Errorf("store flags in %q: %w", p.Name, err)
 			}
 		}
 	}
+	return e.storeCheckpoint(p, steps, res)
+}
+
+// flagChanges groups store-remote steps by the flags they add and remove,
+// in the order of their first step.
+func flagChanges(steps []Step) []adapters.FlagChange {
+	type change struct{ add, remove model.Flags }
+	groups := map[change]int{}
+	var out []adapters.FlagChange
+	for _, s := range steps {
+		c := change{s.Op.Add, s.Op.Remove}
+		i, seen := groups[c]
+		if !seen {
+			i = len(out)
+			groups[c] = i
+			out = append(out, adapters.FlagChange{Add: c.add, Remove: c.remove})
+		}
+		out[i].UIDs = append(out[i].UIDs, s.Op.UID)
+	}
+	return out
+}
+
+// storeCheckpoint records store-remote steps carried out.
+func (e *Executor) storeCheckpoint(p *Pair, steps []Step, res *Result) error {
 	cp := journal.Checkpoint{}
 	var ok []model.Op
 	for _, s := range steps {
@@ -817,6 +886,23 @@ func (e *Executor) storeRemote(ctx context.Context, p *Pair, steps []Step, res *
 		ok = append(ok, s.Op)
 	}
 	return e.checkpoint(p, res, cp, ok, false)
+}
+
+// storeAndExpunge carries out store-remote steps and expunge-remote steps
+// together (expungeWithStores), then checkpoints each as storeRemote and
+// expungeRemote would.
+func (e *Executor) storeAndExpunge(ctx context.Context, p *Pair, stores, expunges []Step, res *Result) error {
+	uids := make([]uint32, len(expunges))
+	for i, s := range expunges {
+		uids[i] = s.Op.UID
+	}
+	if err := p.RemoteFolder.(adapters.FlagExpunger).StoreFlagsAndExpunge(ctx, flagChanges(stores), uids); err != nil {
+		return fmt.Errorf("store flags and expunge in %q: %w", p.Name, err)
+	}
+	if err := e.storeCheckpoint(p, stores, res); err != nil {
+		return err
+	}
+	return e.expungeCheckpoint(p, expunges, res)
 }
 
 func (e *Executor) localChanges(ctx context.Context, p *Pair, steps []Step, res *Result) error {
@@ -862,6 +948,12 @@ func (e *Executor) expungeRemote(ctx context.Context, p *Pair, steps []Step, res
 	if err := p.RemoteFolder.Expunge(ctx, uids); err != nil {
 		return fmt.Errorf("expunge in %q: %w", p.Name, err)
 	}
+	return e.expungeCheckpoint(p, steps, res)
+}
+
+// expungeCheckpoint records expunge-remote steps carried out: their rows
+// go.
+func (e *Executor) expungeCheckpoint(p *Pair, steps []Step, res *Result) error {
 	cp := journal.Checkpoint{}
 	var ok []model.Op
 	for _, s := range steps {

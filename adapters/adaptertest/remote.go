@@ -47,6 +47,7 @@ func RunRemote(t *testing.T, newStore func(t *testing.T) adapters.Remote) {
 		{"FetchPartialRead", remoteFetchPartialRead},
 		{"FetchCallbackError", remoteFetchCallbackError},
 		{"Expunge", remoteExpunge},
+		{"StoreFlagsAndExpunge", remoteStoreFlagsAndExpunge},
 		{"UIDsAndValidity", remoteUIDsAndValidity},
 		{"HighestModSeq", remoteHighestModSeq},
 		{"ListChanges", remoteListChanges},
@@ -616,6 +617,45 @@ func remoteFetchCallbackError(t *testing.T, ctx context.Context, s adapters.Remo
 		if d := diffBytes(g.body, bodies[g.msg.UID]); d != "" {
 			t.Errorf("Fetch after a failed Fetch: UID %d: %s", g.msg.UID, d)
 		}
+	}
+}
+
+// remoteStoreFlagsAndExpunge: flag changes and an expunge together, as
+// StoreFlagChanges then Expunge (adapters.FlagExpunger); with no flag
+// change it is Expunge, with nothing to expunge StoreFlagChanges.
+func remoteStoreFlagsAndExpunge(t *testing.T, ctx context.Context, s adapters.Remote) {
+	f := createSelect(t, ctx, s, "store-expunge")
+	fe, ok := f.(closeOnce).RemoteFolder.(adapters.FlagExpunger)
+	if !ok {
+		t.Skip("the folder cannot store flags and expunge together (no adapters.FlagExpunger)")
+	}
+	var u []uint32
+	for i := range 5 {
+		u = append(u, appendMessage(t, ctx, f, NewMessage(fmt.Sprintf("store-expunge-%d", i), "x"), model.Seen, i))
+	}
+	changes := []adapters.FlagChange{{UIDs: u[:2], Add: model.Flagged}, {UIDs: u[1:2], Remove: model.Seen}}
+	if err := fe.StoreFlagsAndExpunge(ctx, changes, []uint32{u[2], u[3]}); err != nil {
+		t.Fatalf("StoreFlagsAndExpunge: %v", err)
+	}
+	want := map[uint32]model.Flags{u[0]: model.Seen | model.Flagged, u[1]: model.Flagged, u[4]: model.Seen}
+	listed := listMap(t, ctx, f)
+	if len(listed) != len(want) {
+		t.Errorf("after StoreFlagsAndExpunge: %d messages listed, want %d (UIDs %d and %d expunged)", len(listed), len(want), u[2], u[3])
+	}
+	for uid, fl := range want {
+		if listed[uid].Flags != fl {
+			t.Errorf("UID %d: flags %s, want %s", uid, listed[uid].Flags, fl)
+		}
+	}
+	if err := fe.StoreFlagsAndExpunge(ctx, nil, []uint32{u[4]}); err != nil {
+		t.Fatalf("StoreFlagsAndExpunge with no flag change: %v", err)
+	}
+	if err := fe.StoreFlagsAndExpunge(ctx, []adapters.FlagChange{{UIDs: u[:1], Remove: model.Flagged}}, nil); err != nil {
+		t.Fatalf("StoreFlagsAndExpunge with nothing to expunge: %v", err)
+	}
+	listed = listMap(t, ctx, f)
+	if _, gone := listed[u[4]]; gone || listed[u[0]].Flags != model.Seen || len(listed) != 2 {
+		t.Errorf("after the second and third calls: %+v", listed)
 	}
 }
 

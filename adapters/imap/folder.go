@@ -742,33 +742,57 @@ func finishEach(cmds []pipelined) []error {
 // the next sync downloaded them again. The stores' errors and the expunges'
 // are returned joined.
 func (f *Folder) Expunge(ctx context.Context, uids []uint32) error {
+	return f.StoreFlagsAndExpunge(ctx, nil, uids)
+}
+
+var _ adapters.FlagExpunger = (*Folder)(nil)
+
+// StoreFlagsAndExpunge implements adapters.FlagExpunger: Expunge, with the
+// UID STOREs of changes (as StoreFlagChanges sends them) pipelined with
+// its own \Deleted marks, so that both take one round trip; the expunges
+// follow once all of them have ended.
+func (f *Folder) StoreFlagsAndExpunge(ctx context.Context, changes []adapters.FlagChange, uids []uint32) error {
+	if len(uids) == 0 {
+		return f.StoreFlagChanges(ctx, changes)
+	}
 	if err := f.refuseReadOnly("UID EXPUNGE"); err != nil {
 		return err
 	}
-	_, stores, _ := flagStores([]adapters.FlagChange{{UIDs: uids, Add: model.Deleted}})
-	if len(stores) == 0 {
-		return nil
+	names, stores, err := flagStores(changes)
+	if err != nil {
+		return f.errorf("UID STORE", err)
 	}
+	_, marks, _ := flagStores([]adapters.FlagChange{{UIDs: uids, Add: model.Deleted}})
+	firstMark := len(stores)
+	stores = append(stores, marks...)
 	byUID := f.store.has(imap.CapUIDPlus) || f.store.has(imap.CapIMAP4rev2)
 	command := "UID STORE +FLAGS.SILENT (\\Deleted), then UID EXPUNGE"
 	if !byUID {
 		command = "UID STORE +FLAGS.SILENT (\\Deleted), then EXPUNGE"
 	}
+	if len(names) > 0 {
+		command = strings.Join(names, " + ") + " + " + command
+	}
 	return f.do(ctx, command, func(c *conn) error {
-		marks := sendStores(c, stores)
 		var errs []error
 		var expunges []pipelined
 		var marked []imap.UIDSet
 		var reported atomic.Int64
-		for i, err := range finishEach(marks) {
-			if err != nil {
-				errs = append(errs, err)
-				continue
+		sent := 0
+		for _, wave := range storeWaves(stores) {
+			for i, err := range finishEach(sendStores(c, wave)) {
+				n := sent + i
+				switch {
+				case err != nil:
+					errs = append(errs, err)
+				case n >= firstMark:
+					marked = append(marked, stores[n].set)
+					if byUID {
+						expunges = append(expunges, pipelined{countedExpunge{c.client.UIDExpunge(stores[n].set), &reported}, "imap UID EXPUNGE"})
+					}
+				}
 			}
-			marked = append(marked, stores[i].set)
-			if byUID {
-				expunges = append(expunges, pipelined{countedExpunge{c.client.UIDExpunge(stores[i].set), &reported}, "imap UID EXPUNGE"})
-			}
+			sent += len(wave)
 		}
 		if !byUID && len(marked) > 0 {
 			expunges = append(expunges, pipelined{countedExpunge{c.client.Expunge(), &reported}, "imap EXPUNGE"})

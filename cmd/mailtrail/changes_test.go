@@ -68,6 +68,10 @@ func TestOnlyChangesListed(t *testing.T) {
 	if !strings.Contains(errs, "listed the changes since the last sync") {
 		t.Fatalf("the server folder was listed in full, not only its changes:\n%s", errs)
 	}
+	// The flag stored and the \Deleted mark go in one round trip.
+	if !strings.Contains(errs, `command="UID STORE +FLAGS.SILENT (\\Flagged) + UID STORE +FLAGS.SILENT (\\Deleted), then UID EXPUNGE"`) {
+		t.Fatalf("the flag change and the expunge were not sent together:\n%s", errs)
+	}
 	// The download asks for the body alone: the plan listed the rest.
 	if !strings.Contains(errs, `command="UID FETCH 13 BODY.PEEK[]"`) {
 		t.Fatalf("the new message was not downloaded with one command:\n%s", errs)
