@@ -28,6 +28,13 @@
 //     it; then Pair.ReleaseRemote (when set) is called, once, and nothing
 //     after it reads Pair.RemoteFolder: checkpoints carry the UIDVALIDITY
 //     taken when execution began.
+//   - A store-remote group and an expunge-remote group with only local
+//     operations between them are carried out together where the server
+//     folder can (adapters.FlagExpunger: their stores in one round trip,
+//     the expunge once they have ended); each is checkpointed as it would
+//     have been alone, and an error in either stops the folder with
+//     neither recorded (the next run resolves both, as any interrupted
+//     operation).
 //   - The executor never plans: it does what it is told or records why it
 //     could not.
 package executor
