@@ -648,14 +648,28 @@ func (a *Account) executeFolder(ctx context.Context, run uint64, w *folderWork, 
 		// listed for the plan: the server's state as of planModSeq too.
 		w.planModSeq = w.in.Remote.Status.HighestModSeq
 	}
-	steps := make([]executor.Step, len(seqs))
-	for i := range seqs {
-		steps[i] = executor.Step{Seq: seqs[i], Op: fr.Plan.Ops[i]}
-		if steps[i].Op.Kind == model.OpFetch {
-			steps[i].Date = listedDate(w.in.Remote.Msgs, steps[i].Op.UID)
+	// The downloads' dates as listed (the executor then asks the server
+	// for the bodies alone), taken before the input goes: a cold sync of
+	// 100,000 messages would otherwise hold its listing and scan beside
+	// the steps.
+	var dates []model.Date
+	for i, op := range fr.Plan.Ops {
+		if op.Kind == model.OpFetch {
+			if dates == nil {
+				dates = make([]model.Date, len(fr.Plan.Ops))
+			}
+			dates[i] = listedDate(w.in.Remote.Msgs, op.UID)
 		}
 	}
 	w.in, w.recorded = planner.Input{}, planner.Plan{} // recorded: free them before the work
+	steps := make([]executor.Step, len(seqs))
+	for i := range seqs {
+		steps[i] = executor.Step{Seq: seqs[i], Op: &fr.Plan.Ops[i]}
+		if dates != nil {
+			steps[i].Date = dates[i]
+		}
+	}
+	dates = nil
 	progress := a.folderProgress(fr.Name, fr.Plan.Ops)
 	// The steps hold the operations now, and the journal their names:
 	// the report needs only the counts (a cold sync of a large folder

@@ -53,7 +53,7 @@ func (e *Executor) moveLocal(ctx context.Context, p *Pair, steps []Step, res *Re
 	var ok []model.Op
 	var fallback []Step
 	for _, s := range steps {
-		op := s.Op
+		op := *s.Op
 		from, err := source(op.From)
 		if err != nil {
 			if errors.Is(err, adapters.ErrNoFolder) {
@@ -144,7 +144,7 @@ func (e *Executor) sameMessage(ctx context.Context, p *Pair, from adapters.Local
 func (e *Executor) moveFallback(ctx context.Context, p *Pair, steps []Step, res *Result, source func(string) (adapters.LocalFolder, error)) error {
 	fetches := make([]Step, len(steps))
 	for i, s := range steps {
-		fetches[i] = Step{Seq: s.Seq, Op: model.Op{Kind: model.OpFetch, Folder: p.Name, UID: s.Op.UID, Flags: s.Op.Flags,
+		fetches[i] = Step{Seq: s.Seq, Op: &model.Op{Kind: model.OpFetch, Folder: p.Name, UID: s.Op.UID, Flags: s.Op.Flags,
 			Size: s.Op.Size, Reason: s.Op.Reason}}
 	}
 	// fetchBatch checkpoints each step's result, as a fetch.

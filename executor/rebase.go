@@ -173,12 +173,12 @@ func (e *Executor) rebase(ctx context.Context, p *Pair, steps []Step, res *Resul
 		Results: []journal.OpResult{{Seq: s.Seq}},
 		Folders: []journal.FolderMeta{{Name: p.Name, Deleted: true}, remoteMeta(p)},
 	}
-	ok := []model.Op{s.Op}
+	ok := []model.Op{*s.Op}
 	for _, ps := range pairs {
 		cp.Results = append(cp.Results, journal.OpResult{Seq: ps.Seq, UID: ps.Op.UID, Key: ps.Op.Key})
 		cp.Upsert = append(cp.Upsert, journal.FolderRow{Folder: p.Name,
 			Row: model.StatusRow{UID: ps.Op.UID, Key: ps.Op.Key, Flags: ps.Op.Flags}})
-		ok = append(ok, ps.Op)
+		ok = append(ok, *ps.Op)
 	}
 	e.Log.Info().Int("repaired", len(pairs)).Int("renamed", renamed).Uint32("uidvalidity", s.Op.Validity).
 		Msg("folder re-paired under a new UIDVALIDITY")
