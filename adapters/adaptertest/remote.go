@@ -786,20 +786,8 @@ func remoteHighestModSeq(t *testing.T, ctx context.Context, s adapters.Remote) {
 // remoteListChanges: every UID, and in full exactly the messages added or
 // re-flagged since a HIGHESTMODSEQ (adapters.ChangeLister).
 func remoteListChanges(t *testing.T, ctx context.Context, s adapters.Remote) {
-	const name = "changes"
-	f := createSelect(t, ctx, s, name)
-	cl, ok := f.(closeOnce).RemoteFolder.(adapters.ChangeLister)
-	if !ok || f.Status().HighestModSeq == 0 {
-		t.Skip("the store has no modification sequences (no CONDSTORE)")
-	}
-	var uids []uint32
-	for i := range 4 {
-		uids = append(uids, appendMessage(t, ctx, f, NewMessage(fmt.Sprintf("changes-%d", i), "x"), model.Seen, i))
-	}
-	f.Close()
-	since := folderStatus(t, ctx, s, name).HighestModSeq
-	f = selectFolder(t, ctx, s, name)
-	cl = f.(closeOnce).RemoteFolder.(adapters.ChangeLister)
+	f, uids, since := seenSince(t, ctx, s, "changes", 4)
+	cl := f.(closeOnce).RemoteFolder.(adapters.ChangeLister)
 	all, changed, err := cl.ListChanges(ctx, since)
 	if err != nil || !slices.Equal(all, uids) || len(changed) != 0 {
 		t.Fatalf("nothing changed: uids %v (want %v), changed %v, %v", all, uids, changed, err)
@@ -824,6 +812,25 @@ func remoteListChanges(t *testing.T, ctx context.Context, s adapters.Remote) {
 	}
 }
 
+// seenSince creates folder name with n \Seen messages and selects it
+// again, returning it with their UIDs and the HIGHESTMODSEQ after them;
+// it skips the test where the store keeps no modification sequences
+// (no CONDSTORE, adapters.ChangeLister).
+func seenSince(t *testing.T, ctx context.Context, s adapters.Remote, name string, n int) (adapters.RemoteFolder, []uint32, uint64) {
+	t.Helper()
+	f := createSelect(t, ctx, s, name)
+	if _, ok := f.(closeOnce).RemoteFolder.(adapters.ChangeLister); !ok || f.Status().HighestModSeq == 0 {
+		t.Skip("the store has no modification sequences (no CONDSTORE)")
+	}
+	var uids []uint32
+	for i := range n {
+		uids = append(uids, appendMessage(t, ctx, f, NewMessage(fmt.Sprintf("%s-%d", name, i), "x"), model.Seen, i))
+	}
+	f.Close()
+	since := folderStatus(t, ctx, s, name).HighestModSeq
+	return selectFolder(t, ctx, s, name), uids, since
+}
+
 // remoteOpenWithChanges: opening a folder with its changes listed in the
 // same round trip lists what ListChanges lists, selected or examined; with
 // since above HIGHESTMODSEQ, or 0, no listing comes and the folder is open
@@ -835,17 +842,7 @@ func remoteOpenWithChanges(t *testing.T, ctx context.Context, s adapters.Remote)
 		t.Skip("the store cannot open a folder with its changes (no adapters.ChangeOpener)")
 	}
 	const name = "open-changes"
-	f := createSelect(t, ctx, s, name)
-	if f.Status().HighestModSeq == 0 {
-		t.Skip("the store has no modification sequences (no CONDSTORE)")
-	}
-	var uids []uint32
-	for i := range 3 {
-		uids = append(uids, appendMessage(t, ctx, f, NewMessage(fmt.Sprintf("open-changes-%d", i), "x"), model.Seen, i))
-	}
-	f.Close()
-	since := folderStatus(t, ctx, s, name).HighestModSeq
-	f = selectFolder(t, ctx, s, name)
+	f, uids, since := seenSince(t, ctx, s, name, 3)
 	if err := f.StoreFlags(ctx, uids[:1], model.Flagged, 0); err != nil {
 		t.Fatal(err)
 	}

@@ -21,13 +21,7 @@ import (
 func TestOnlyChangesListed(t *testing.T) {
 	s := dovecotServer(t)
 	ctx := context.Background()
-	f, err := s.dial(t).SelectFolder(ctx, "INBOX")
-	must(t, err)
-	for _, m := range sample.Messages("INBOX", 12, 5) {
-		_, err := f.Append(ctx, int64(len(m.Body)), bytes.NewReader(m.Body), model.Seen, m.Date)
-		must(t, err)
-	}
-	f.Close()
+	seenInINBOX(t, s, 12, 5)
 	su := newSetup(t, s, "")
 	su.sync(t)
 	requireNothingToDo(t, su)
@@ -46,7 +40,7 @@ func TestOnlyChangesListed(t *testing.T) {
 	store(4, goimap.StoreFlagsAdd, goimap.FlagDeleted)
 	must(t, c.UIDExpunge(goimap.UIDSetNum(4)).Close())
 	must(t, c.Logout().Wait())
-	f, err = s.dial(t).SelectFolder(ctx, "INBOX")
+	f, err := s.dial(t).SelectFolder(ctx, "INBOX")
 	must(t, err)
 	extra := sample.Messages("INBOX", 1, 99)[0]
 	_, err = f.Append(ctx, int64(len(extra.Body)), bytes.NewReader(extra.Body), model.Answered, extra.Date)
@@ -122,14 +116,7 @@ func TestOnlyChangesListed(t *testing.T) {
 // server after that is found and synced.
 func TestFirstSyncVerifiedByItsChanges(t *testing.T) {
 	s := dovecotServer(t)
-	ctx := context.Background()
-	f, err := s.dial(t).SelectFolder(ctx, "INBOX")
-	must(t, err)
-	for _, m := range sample.Messages("INBOX", 12, 7) {
-		_, err := f.Append(ctx, int64(len(m.Body)), bytes.NewReader(m.Body), model.Seen, m.Date)
-		must(t, err)
-	}
-	f.Close()
+	seenInINBOX(t, s, 12, 7)
 	su := newSetup(t, s, "")
 	code, out, errs := su.runSync(t, "--debug")
 	if code != 0 {
@@ -160,4 +147,18 @@ func TestFirstSyncVerifiedByItsChanges(t *testing.T) {
 		t.Fatalf("local uid 3: %s, want \\Seen \\Flagged", got)
 	}
 	assertConverged(t, s, su, 12)
+}
+
+// seenInINBOX appends n sample messages (of seed) to the server's INBOX,
+// each \Seen.
+func seenInINBOX(t *testing.T, s server, n int, seed int64) {
+	t.Helper()
+	ctx := context.Background()
+	f, err := s.dial(t).SelectFolder(ctx, "INBOX")
+	must(t, err)
+	defer f.Close()
+	for _, m := range sample.Messages("INBOX", n, seed) {
+		_, err := f.Append(ctx, int64(len(m.Body)), bytes.NewReader(m.Body), model.Seen, m.Date)
+		must(t, err)
+	}
 }
