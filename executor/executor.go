@@ -229,7 +229,9 @@ func expungeWithStores(p *Pair, steps []Step) stepRange {
 	if _, ok := p.RemoteFolder.(adapters.FlagExpunger); !ok {
 		return stepRange{}
 	}
-	group := func(k model.OpKind) (stepRange, bool) {
+	// group is the one run of steps of kind k (not ok when there is none,
+	// or more than one).
+	group := func(k model.OpKind) stepRange {
 		var r stepRange
 		for i, s := range steps {
 			if s.Op.Kind != k {
@@ -241,14 +243,13 @@ func expungeWithStores(p *Pair, steps []Step) stepRange {
 			case i == r.end:
 				r.end++
 			default:
-				return r, false // two groups
+				return stepRange{}
 			}
 		}
-		return r, true
+		return r
 	}
-	stores, ok1 := group(model.OpStoreRemote)
-	expunges, ok2 := group(model.OpExpungeRemote)
-	if !ok1 || !ok2 || !stores.ok || !expunges.ok || stores.end > expunges.start {
+	stores, expunges := group(model.OpStoreRemote), group(model.OpExpungeRemote)
+	if !stores.ok || !expunges.ok || stores.end > expunges.start {
 		return stepRange{}
 	}
 	for _, s := range steps[stores.end:expunges.start] {
