@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -116,6 +117,27 @@ func report(w io.Writer, o options, sum corpus.Summary, build string, tools []st
 				if res, ok := byKey[key{p, t, r}]; ok {
 					cpu = append(cpu, (res.Sample.User + res.Sample.Sys).Seconds())
 				}
+			}
+			row = append(row, fmtSecs(median(cpu)))
+		}
+		fmt.Fprintf(w, "| %s |\n", strings.Join(row, " | "))
+	}
+	// The whole machine's CPU time during the run says how much of it the
+	// server and the kernel took beside the tool, and whether the run was
+	// bound by the processors (near the wall time times the cores).
+	fmt.Fprintf(w, "\nmedian CPU time of the whole machine during the run (tool, server, kernel; %d cores; in 10 ms ticks)\n\n| phase | %s |\n|%s\n", runtime.NumCPU(), strings.Join(tools, " | "), strings.Repeat(" --- |", len(tools)+1))
+	for _, p := range phases {
+		row := []string{phaseTitles[p]}
+		for _, t := range tools {
+			var cpu []float64
+			for r := 1; r <= o.rounds; r++ {
+				if res, ok := byKey[key{p, t, r}]; ok && res.Sample.Machine > 0 {
+					cpu = append(cpu, res.Sample.Machine.Seconds())
+				}
+			}
+			if len(cpu) == 0 {
+				row = append(row, "")
+				continue
 			}
 			row = append(row, fmtSecs(median(cpu)))
 		}

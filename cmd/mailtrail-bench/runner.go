@@ -18,6 +18,9 @@ type sample struct {
 	MaxRSSKiB int64 // ru_maxrss of the tool, from wait4
 	RunnerKiB int64 // the runner's own resident set: the floor under MaxRSSKiB
 	ExitCode  int
+	// Machine is the CPU time of the whole machine during the run (the
+	// tool, the server, the kernel: machineCPU); 0 where not measured.
+	Machine time.Duration
 }
 
 // The runs are measured by a small program of their own (./runner: see
@@ -44,9 +47,11 @@ func measure(runner string, argv, env []string, log io.Writer) (sample, error) {
 	cmd := exec.Command(runner, append([]string{f.Name()}, argv...)...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = log, log
+	before, ok1 := machineCPU()
 	if err := cmd.Run(); err != nil {
 		return sample{}, fmt.Errorf("runner: %v", err)
 	}
+	after, ok2 := machineCPU()
 	b, err := os.ReadFile(f.Name())
 	if err != nil {
 		return sample{}, err
@@ -62,5 +67,9 @@ func measure(runner string, argv, env []string, log io.Writer) (sample, error) {
 	if len(n) != 6 {
 		return sample{}, fmt.Errorf("runner output %q", b)
 	}
-	return sample{Wall: time.Duration(n[0]), User: time.Duration(n[1]), Sys: time.Duration(n[2]), MaxRSSKiB: n[3], ExitCode: int(n[4]), RunnerKiB: n[5]}, nil
+	s := sample{Wall: time.Duration(n[0]), User: time.Duration(n[1]), Sys: time.Duration(n[2]), MaxRSSKiB: n[3], ExitCode: int(n[4]), RunnerKiB: n[5]}
+	if ok1 && ok2 {
+		s.Machine = after - before
+	}
+	return s, nil
 }
