@@ -35,8 +35,9 @@ type Trans func(name string) (string, error)
 // sides.
 type Mapper struct {
 	// RemoteDelim returns the server's hierarchy delimiter (0 for a flat
-	// server); it is known only once connected.
-	RemoteDelim func() byte
+	// server); it is known only once connected, and asking for it may
+	// ask the server.
+	RemoteDelim func() (byte, error)
 	// LocalSep is the Maildir's sep.
 	LocalSep byte
 	// Remote and Local are the repositories' nametrans; nil is identity.
@@ -72,7 +73,10 @@ func (m *Mapper) LocalOf(remote string) (string, error) {
 	if m.Remote == nil {
 		return remote, nil
 	}
-	d := m.delim()
+	d, err := m.delim()
+	if err != nil {
+		return "", err
+	}
 	out, err := m.Remote(swap(remote, '/', d))
 	if err != nil {
 		return "", err
@@ -137,9 +141,9 @@ func (m *Mapper) RemoteOf(local string) (string, error) {
 	return out, nil
 }
 
-func (m *Mapper) delim() byte {
+func (m *Mapper) delim() (byte, error) {
 	if m.RemoteDelim == nil {
-		return '/'
+		return '/', nil
 	}
 	return m.RemoteDelim()
 }

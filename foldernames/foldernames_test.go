@@ -25,7 +25,7 @@ func trans(t *testing.T, src string) Trans {
 // the Maildir has it at the top level.
 func TestInverseTranslation(t *testing.T) {
 	m := &Mapper{
-		RemoteDelim: func() byte { return '.' },
+		RemoteDelim: func() (byte, error) { return '.', nil },
 		LocalSep:    '.',
 		Remote:      trans(t, `lambda f: re.sub('^INBOX\.', '', f)`),
 		Local:       trans(t, `lambda f: f if f == 'INBOX' else 'INBOX.' + f`),

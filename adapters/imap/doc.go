@@ -14,6 +14,10 @@
 //   - Folder names crossing the package boundary are canonical ('/'
 //     separated); the server's delimiter is translated at this edge, and
 //     modified UTF-7 is left to go-imap, which encodes and decodes it.
+//   - The delimiter is learnt once per Store: from the first folder
+//     listing when all its entries name the same one (no round trip of
+//     its own), else with LIST "<reference>" "" before the first name is
+//     put in the server's form. No Folder exists before it is known.
 //   - Bodies are streamed in wire form, byte for byte, never held in
 //     memory, and fetched with BODY.PEEK[] so that fetching never sets \Seen.
 //     Every literal is read to its end, even after the caller's function

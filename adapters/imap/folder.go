@@ -928,7 +928,9 @@ func (f *Folder) Move(ctx context.Context, uids []uint32, dest string) (map[uint
 	if !f.store.has(imap.CapUIDPlus) && !f.store.has(imap.CapIMAP4rev2) {
 		return nil, 0, fmt.Errorf("%s: move to %q: %w (no UIDPLUS)", f.store.name, dest, adapters.ErrUnsupported)
 	}
-	server, err := toServerName(dest, f.store.delim)
+	// Opening the folder asked for the delimiter first (openThen).
+	delim, _ := f.store.knownDelimiter()
+	server, err := toServerName(dest, delim)
 	if err != nil {
 		return nil, 0, fmt.Errorf("%s: MOVE: %w", f.store.name, err)
 	}

@@ -44,7 +44,7 @@ func (s *Store) Unlisted(name string) bool {
 // a reference that does not end with the delimiter to the server: some
 // join it to the pattern as it is, others put the delimiter between. A
 // name only the former list is refused, which is the safe mistake.)
-func (s *Store) underReference(server string) bool {
+func (s *Store) underReference(server string, delim rune) bool {
 	ref := s.cfg.Reference
 	if len(server) >= 5 && len(ref) >= 5 && strings.EqualFold(ref[:5], "INBOX") && strings.EqualFold(server[:5], "INBOX") {
 		// INBOX is the same folder in any case.
@@ -54,10 +54,10 @@ func (s *Store) underReference(server string) bool {
 	if !ok {
 		return false
 	}
-	if s.delim == 0 || strings.HasSuffix(ref, string(s.delim)) {
+	if delim == 0 || strings.HasSuffix(ref, string(delim)) {
 		return rest != ""
 	}
-	return strings.HasPrefix(rest, string(s.delim)) && len(rest) > len(string(s.delim))
+	return strings.HasPrefix(rest, string(delim)) && len(rest) > len(string(delim))
 }
 
 // checkCreatable refuses to create a folder outside the reference: it
@@ -65,8 +65,8 @@ func (s *Store) underReference(server string) bool {
 // still to be created (OfflineIMAP puts the reference in front of such a
 // name, and so creates a folder that is listed, and synced, under another
 // name).
-func (s *Store) checkCreatable(name, server string) error {
-	if s.cfg.Reference == "" || s.underReference(server) || s.included(server) {
+func (s *Store) checkCreatable(name, server string, delim rune) error {
+	if s.cfg.Reference == "" || s.underReference(server, delim) || s.included(server) {
 		return nil
 	}
 	return fmt.Errorf("%s: folder %q: not created on the server: the name %q is outside reference = %s, so the folder would not be listed again; "+

@@ -116,7 +116,7 @@ func testReferenceSubscribed(t *testing.T, b *backend) {
 		if err := s.CreateFolder(ctx, "Refine"); err == nil {
 			t.Error(`CreateFolder("Refine") under reference "Ref" succeeded; a server may list only Ref` + d + `*`)
 		}
-		if !s.underReference(b.serverName("Ref/x")) || s.underReference("Ref") {
+		if !s.underReference(b.serverName("Ref/x"), b.delim) || s.underReference("Ref", b.delim) {
 			t.Error(`underReference: "Ref/x" must be under reference "Ref", "Ref" itself not`)
 		}
 	})

@@ -30,8 +30,15 @@ type Store struct {
 	tls  *tls.Config
 
 	// Learned once, at Dial.
-	caps  imap.CapSet
-	delim rune // the server's hierarchy delimiter, 0 for a flat server
+	caps imap.CapSet
+
+	// delim is the server's hierarchy delimiter (0 for a flat server),
+	// valid once delimKnown; both under delimMu. The first listing
+	// teaches it (see learnDelimiter), or else LIST "<reference>" "" the
+	// first time a name is needed in the server's form.
+	delimMu    sync.Mutex
+	delim      rune
+	delimKnown bool
 
 	slots chan struct{} // one token per open connection, MaxConnections in all
 
@@ -77,26 +84,86 @@ func Dial(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	s.caps = c.caps
-	// The delimiter where the folders are: LIST "<reference>" "", as
-	// OfflineIMAP asks.
-	if err := c.run(ctx, "LIST "+quoteRef(cfg.Reference)+` ""`, func() error {
-		l, err := c.client.List(cfg.Reference, "", nil).Collect()
-		if err != nil {
-			return err
-		}
-		if len(l) > 0 {
-			s.delim = l[0].Delim
-		}
-		return nil
-	}); err != nil {
-		c.close()
-		<-s.slots
-		return nil, fmt.Errorf("%s: LIST (hierarchy delimiter): %w", s.name, err)
-	}
-	s.cfg.Logger.Debug().Str("server", s.name).Str("capabilities", capList(s.caps)).
-		Str("delimiter", string(s.delim)).Msg("imap connected")
+	s.cfg.Logger.Debug().Str("server", s.name).Str("capabilities", capList(s.caps)).Msg("imap connected")
 	s.release(c)
 	return s, nil
+}
+
+// delimiterCommand is the LIST that asks for the hierarchy delimiter where
+// the folders are, as OfflineIMAP asks it.
+func (s *Store) delimiterCommand() string { return "LIST " + quoteRef(s.cfg.Reference) + ` ""` }
+
+// knownDelimiter returns the delimiter once it is known.
+func (s *Store) knownDelimiter() (rune, bool) {
+	s.delimMu.Lock()
+	defer s.delimMu.Unlock()
+	return s.delim, s.delimKnown
+}
+
+// setDelimiter records the delimiter; the first one recorded stays.
+func (s *Store) setDelimiter(d rune, from string) rune {
+	s.delimMu.Lock()
+	defer s.delimMu.Unlock()
+	if !s.delimKnown {
+		s.delim, s.delimKnown = d, true
+		s.cfg.Logger.Debug().Str("server", s.name).Str("delimiter", string(d)).Str("from", from).Msg("imap hierarchy delimiter")
+	}
+	return s.delim
+}
+
+// askDelimiter sends LIST "<reference>" "" on c (inside a run) and records
+// the answer.
+func (s *Store) askDelimiter(c *conn) (rune, error) {
+	l, err := c.client.List(s.cfg.Reference, "", nil).Collect()
+	if err != nil {
+		return 0, err
+	}
+	var d rune
+	if len(l) > 0 {
+		d = l[0].Delim
+	}
+	return s.setDelimiter(d, s.delimiterCommand()), nil
+}
+
+// delimiter returns the server's hierarchy delimiter, asking the server on
+// a connection of the pool when no listing has taught it yet.
+func (s *Store) delimiter(ctx context.Context) (rune, error) {
+	if d, ok := s.knownDelimiter(); ok {
+		return d, nil
+	}
+	var d rune
+	err := s.withConn(ctx, func(c *conn) error {
+		return c.run(ctx, s.delimiterCommand(), func() error {
+			var err error
+			d, err = s.askDelimiter(c)
+			return err
+		})
+	})
+	if err != nil {
+		return 0, fmt.Errorf("%s: LIST (hierarchy delimiter): %w", s.name, err)
+	}
+	return d, nil
+}
+
+// learnDelimiter takes the hierarchy delimiter from a listing, which
+// names it in every entry, and so saves the round trip of its own LIST:
+// when the entries all give the same one. Entries that differ (folders of
+// other namespaces with other delimiters) or none at all teach nothing,
+// and the delimiter is then asked for when first needed.
+func (s *Store) learnDelimiter(list []*imap.ListData) {
+	if len(list) == 0 {
+		return
+	}
+	if _, ok := s.knownDelimiter(); ok {
+		return
+	}
+	d := list[0].Delim
+	for _, l := range list[1:] {
+		if l.Delim != d {
+			return
+		}
+	}
+	s.setDelimiter(d, "the folder listing")
 }
 
 // MaxConnections is how many connections the store opens at most: as many
@@ -106,8 +173,10 @@ func (s *Store) MaxConnections() int { return s.cfg.MaxConnections }
 // Capabilities returns what the server advertised after login.
 func (s *Store) Capabilities() imap.CapSet { return s.caps }
 
-// Delimiter returns the server's hierarchy delimiter (0: flat server).
-func (s *Store) Delimiter() rune { return s.delim }
+// Delimiter returns the server's hierarchy delimiter (0: flat server):
+// the one the folder listing showed, or else the answer to
+// LIST "<reference>" "", asked the first time.
+func (s *Store) Delimiter(ctx context.Context) (rune, error) { return s.delimiter(ctx) }
 
 func (s *Store) has(c imap.Cap) bool { return s.caps.Has(c) }
 
@@ -223,6 +292,7 @@ func (s *Store) ListFolders(ctx context.Context) ([]model.RemoteFolderStatus, er
 		if err != nil {
 			return fmt.Errorf("%s: %s: %w", s.name, command, err)
 		}
+		s.learnDelimiter(list)
 
 		type entry struct {
 			server string
@@ -364,19 +434,23 @@ func hasAttr(attrs []imap.MailboxAttr, want imap.MailboxAttr) bool {
 // level from the top, as OfflineIMAP does (a server need not create
 // parents itself). A level that already exists is success.
 func (s *Store) CreateFolder(ctx context.Context, name string) error {
-	server, err := toServerName(name, s.delim)
+	delim, err := s.delimiter(ctx)
+	if err != nil {
+		return err
+	}
+	server, err := toServerName(name, delim)
 	if err != nil {
 		return fmt.Errorf("%s: CREATE: %w", s.name, err)
 	}
-	if err := s.checkCreatable(name, server); err != nil {
+	if err := s.checkCreatable(name, server, delim); err != nil {
 		return err
 	}
 	levels := []string{server}
-	if s.delim != 0 {
-		parts := strings.Split(server, string(s.delim))
+	if delim != 0 {
+		parts := strings.Split(server, string(delim))
 		levels = levels[:0]
 		for n := 1; n <= len(parts); n++ {
-			level := strings.Join(parts[:n], string(s.delim))
+			level := strings.Join(parts[:n], string(delim))
 			if level != "" {
 				levels = append(levels, level)
 			}
@@ -385,7 +459,7 @@ func (s *Store) CreateFolder(ctx context.Context, name string) error {
 	return s.withConn(ctx, func(c *conn) error {
 		for _, level := range levels {
 			if err := s.createOne(ctx, c, level); err != nil {
-				canonical, _ := fromServerName(level, s.delim)
+				canonical, _ := fromServerName(level, delim)
 				return fmt.Errorf("%s: folder %q: CREATE: %w", s.name, canonical, err)
 			}
 		}
@@ -468,7 +542,11 @@ func (s *Store) open(ctx context.Context, name string, readOnly bool) (*Folder, 
 // its answer (then sends them and reads their answers; more names them):
 // one round trip for all.
 func (s *Store) openThen(ctx context.Context, name string, readOnly bool, more string, then func(c *conn)) (*Folder, error) {
-	server, err := toServerName(name, s.delim)
+	delim, err := s.delimiter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	server, err := toServerName(name, delim)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s: %w", s.name, openVerb(readOnly), err)
 	}

@@ -145,15 +145,15 @@ func openAccount(ctx context.Context, g *Globals, cfg *config.Config, acct *conf
 		closeAll()
 		return nil, nil, fmt.Errorf("local repository %s: %w", lr.Name, err)
 	}
-	names := newFolderNames(acct, remote, localFolders)
+	names := newFolderNames(ctx, acct, remote, localFolders)
 	if err := adoptOfflineIMAP(ctx, cfg, acct, j, local, names, g.DryRun, jopts.ReadOnly, log); err != nil {
 		closeAll()
 		return nil, nil, err
 	}
 	a := &engine.Account{
-		Filter:         folderFilter(rr, lr, remote, local, names),
+		Filter:         folderFilter(ctx, rr, lr, remote, local, names),
 		Name:           acct.Name,
-		Remote:         names.wrap(remote, remoteWanted(rr, remote, names)),
+		Remote:         names.wrap(remote, remoteWanted(ctx, rr, remote, names)),
 		Local:          local,
 		Journal:        j,
 		Log:            componentLog(g, log, "maildir", "thread").With().Str("account", acct.Name).Logger(),
@@ -238,7 +238,7 @@ func journalExists(jdir string) bool {
 // sees folder names as its own repository writes them: the server's with
 // its hierarchy delimiter (decoded from modified UTF-7), the Maildir's with
 // its sep. A folder either rejects is not synced. Nil when neither is set.
-func folderFilter(rr, lr *config.Repository, remote *imap.Store, local *maildir.Store, names *folderNames) func(string) (bool, error) {
+func folderFilter(ctx context.Context, rr, lr *config.Repository, remote *imap.Store, local *maildir.Store, names *folderNames) func(string) (bool, error) {
 	narrowed := rr.Reference != "" || rr.SubscribedOnly
 	if rr.FolderFilter == nil && lr.FolderFilter == nil && !narrowed {
 		return nil
@@ -253,7 +253,7 @@ func folderFilter(rr, lr *config.Repository, remote *imap.Store, local *maildir.
 			if err != nil {
 				return false, err
 			}
-			ok, err := remoteFilter(rr, remote, names, server)
+			ok, err := remoteFilter(ctx, rr, remote, names, server)
 			if err != nil || !ok {
 				return false, err
 			}

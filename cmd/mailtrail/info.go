@@ -117,7 +117,7 @@ func accountInfo(ctx context.Context, out io.Writer, cfg *config.Config, acct *c
 // remote nametrans, which --info does not need: OfflineIMAP's status
 // files are named by the local names).
 func infoFolderNames(acct *config.Account) *folderNames {
-	return newFolderNames(acct, nil, nil)
+	return newFolderNames(context.Background(), acct, nil, nil)
 }
 
 func printAdoption(out io.Writer, format string, folders []takeover.Folder) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"strings"
 
 	"mailtrail/adapters"
@@ -22,19 +23,19 @@ type folderNames struct {
 // newFolderNames returns nil when the names need no translation. local
 // lists the existing local folders (canonical), for the guard against a
 // change of utf8foldernames; nil skips it.
-func newFolderNames(acct *config.Account, remote *imap.Store, local []string) *folderNames {
+func newFolderNames(ctx context.Context, acct *config.Account, remote *imap.Store, local []string) *folderNames {
 	rr, lr := acct.Remote, acct.Local
 	m := &foldernames.Mapper{
 		UTF7: !acct.Extra.UTF8FolderNames,
-		RemoteDelim: func() byte {
+		RemoteDelim: func() (byte, error) {
 			if remote == nil {
-				return '/'
+				return '/', nil
 			}
-			d := remote.Delimiter()
-			if d == 0 || d > 127 {
-				return 0
+			d, err := remote.Delimiter(ctx)
+			if err != nil || d == 0 || d > 127 {
+				return 0, err
 			}
-			return byte(d)
+			return byte(d), nil
 		},
 		LocalSep: lr.Sep[0],
 	}
@@ -130,22 +131,29 @@ func inFolderIncludes(rr *config.Repository, serverForm string) bool {
 }
 
 // serverForm writes a canonical server name with the server's delimiter.
-func serverForm(remote *imap.Store, canonical string) string {
-	if d := remote.Delimiter(); d != 0 && d != '/' {
-		return strings.ReplaceAll(canonical, "/", string(d))
+func serverForm(ctx context.Context, remote *imap.Store, canonical string) (string, error) {
+	d, err := remote.Delimiter(ctx)
+	if err != nil {
+		return "", err
 	}
-	return canonical
+	if d != 0 && d != '/' {
+		return strings.ReplaceAll(canonical, "/", string(d)), nil
+	}
+	return canonical, nil
 }
 
 // remoteFilter is the remote repository's folderfilter, or its
 // folderincludes, on a canonical server name: OfflineIMAP syncs a folder
 // that either accepts. It sees the name with the server's delimiter, in
 // modified UTF-7 unless utf8foldernames is set, as OfflineIMAP shows it.
-func remoteFilter(rr *config.Repository, remote *imap.Store, names *folderNames, server string) (bool, error) {
+func remoteFilter(ctx context.Context, rr *config.Repository, remote *imap.Store, names *folderNames, server string) (bool, error) {
 	if names != nil && names.m.UTF7 {
 		server = utf7.Encode(server)
 	}
-	name := serverForm(remote, server)
+	name, err := serverForm(ctx, remote, server)
+	if err != nil {
+		return false, err
+	}
 	if inFolderIncludes(rr, name) || rr.FolderFilter == nil {
 		return true, nil
 	}
@@ -154,12 +162,12 @@ func remoteFilter(rr *config.Repository, remote *imap.Store, names *folderNames,
 
 // remoteWanted is remoteFilter for the nametrans check, where a failing
 // filter counts as wanted (the sync then reports the failure).
-func remoteWanted(rr *config.Repository, remote *imap.Store, names *folderNames) func(string) bool {
+func remoteWanted(ctx context.Context, rr *config.Repository, remote *imap.Store, names *folderNames) func(string) bool {
 	if rr.FolderFilter == nil {
 		return nil
 	}
 	return func(server string) bool {
-		ok, err := remoteFilter(rr, remote, names, server)
+		ok, err := remoteFilter(ctx, rr, remote, names, server)
 		return ok || err != nil
 	}
 }
