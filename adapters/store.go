@@ -115,6 +115,37 @@ type ChangeOpener interface {
 	OpenWithChanges(ctx context.Context, name string, readOnly bool, since uint64) (RemoteFolder, *Changes, error)
 }
 
+// ChangeSurveyor is implemented by Remotes that can look at several
+// folders at once, read-only, each with what changed in it since a
+// HIGHESTMODSEQ (ChangeOpener's listing), and leave none of them open:
+// for a look that needs nothing more of the folders, such as the check
+// after a sync. Their commands are pipelined, so that the folders a
+// connection looks at cost it one round trip in all. The answer holds one
+// survey per request, in order.
+type ChangeSurveyor interface {
+	SurveyChanges(ctx context.Context, reqs []ChangeRequest) []ChangeSurvey
+}
+
+// ChangeRequest names a folder to survey and the HIGHESTMODSEQ since which
+// its changes are wanted.
+type ChangeRequest struct {
+	Name  string
+	Since uint64
+}
+
+// ChangeSurvey is one folder's answer to ChangeSurveyor.SurveyChanges: the
+// folder's status and what changed in it. Changes is nil whenever the
+// listing is of no use, as with ChangeOpener, or could not be completed
+// without the folder open (a changed message listed without its size and
+// date): the caller then opens the folder and lists it. Err is the
+// folder's own error (ErrNoFolder when it does not exist); ErrUnsupported
+// when the Remote cannot list changes at all.
+type ChangeSurvey struct {
+	Status  model.RemoteFolderStatus
+	Changes *Changes
+	Err     error
+}
+
 // Changes is what ChangeLister.ListChanges returns.
 type Changes struct {
 	UIDs    []uint32

@@ -37,8 +37,7 @@ import (
 func (a *Account) listRemote(ctx context.Context, rf adapters.RemoteFolder, st model.FolderStatus, since uint64, pre *adapters.Changes) ([]model.RemoteMsg, error) {
 	cl, ok := rf.(adapters.ChangeLister)
 	status := rf.Status()
-	if !ok || since == 0 || status.HighestModSeq == 0 || since > status.HighestModSeq || st.UIDValidity != status.UIDValidity ||
-		!a.mayListChanges() {
+	if !ok || !a.mayMergeChanges(st, status, since) {
 		return rf.List(ctx)
 	}
 	var uids []uint32
@@ -52,6 +51,24 @@ func (a *Account) listRemote(ctx context.Context, rf adapters.RemoteFolder, st m
 			return rf.List(ctx)
 		}
 	}
+	if out, ok := a.mergeChanges(st, status, since, uids, changed); ok {
+		return out, nil
+	}
+	return rf.List(ctx)
+}
+
+// mayMergeChanges reports whether a folder whose status rows are st and
+// whose server status is status may be listed by what changed since since
+// (listRemote).
+func (a *Account) mayMergeChanges(st model.FolderStatus, status model.RemoteFolderStatus, since uint64) bool {
+	return since != 0 && status.HighestModSeq != 0 && since <= status.HighestModSeq && st.UIDValidity == status.UIDValidity &&
+		a.mayListChanges()
+}
+
+// mergeChanges is listRemote's listing made of the status rows and what
+// changed since since (every UID, and the changed messages); false when
+// they do not add up and the folder must be listed in full.
+func (a *Account) mergeChanges(st model.FolderStatus, status model.RemoteFolderStatus, since uint64, uids []uint32, changed []model.RemoteMsg) ([]model.RemoteMsg, bool) {
 	out := make([]model.RemoteMsg, 0, len(uids)+len(changed))
 	c, next := 0, 0 // next: the row after the last one found
 	for _, uid := range uids {
@@ -70,14 +87,14 @@ func (a *Account) listRemote(ctx context.Context, rf adapters.RemoteFolder, st m
 			// Unchanged since, yet unknown: the rows are not what since
 			// vouches for.
 			a.Log.Debug().Str("folder", status.Name).Uint32("uid", uid).Msg("an unchanged message has no status row: listing in full")
-			return rf.List(ctx)
+			return nil, false
 		}
 		out = append(out, model.RemoteMsg{UID: uid, Flags: row.Flags})
 	}
 	out = append(out, changed[c:]...)
 	a.Log.Debug().Str("folder", status.Name).Int("messages", len(out)).Int("changed", len(changed)).Uint64("since", since).
 		Msg("listed the changes since the last sync")
-	return slices.Clip(out), nil
+	return slices.Clip(out), true
 }
 
 // mayListChanges reports whether the planner's options let a folder be

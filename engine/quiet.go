@@ -135,8 +135,7 @@ func (a *Account) verifyAll(ctx context.Context, works []*folderWork) {
 	if len(ws) == 0 {
 		return
 	}
-	ins := make([]*planner.Input, len(ws))
-	a.eachFolder(len(ws), func(i int) { ins[i] = a.observeRemoteAgain(ctx, ws[i]) })
+	ins := a.observeAllAgain(ctx, ws)
 	stamps := make([]adapters.Stamp, len(ws))
 	trusted := make([]bool, len(ws))
 	scan := func(i int) {
@@ -197,6 +196,71 @@ func (a *Account) verifyAll(ctx context.Context, works []*folderWork) {
 		}
 	}
 	a.saveQuiet(quiet)
+}
+
+// observeAllAgain is observeRemoteAgain of every folder of ws. Where the
+// Remote can survey folders (adapters.ChangeSurveyor), the folders whose
+// plan had a HIGHESTMODSEQ are looked at together, one round trip per
+// connection for all of them instead of one per folder; a folder the
+// survey could not list by its changes is opened and listed on its own.
+func (a *Account) observeAllAgain(ctx context.Context, ws []*folderWork) []*planner.Input {
+	ins := make([]*planner.Input, len(ws))
+	alone := make([]bool, len(ws))
+	for i := range alone {
+		alone[i] = true
+	}
+	if cs, ok := a.Remote.(adapters.ChangeSurveyor); ok && a.mayListChanges() {
+		var reqs []adapters.ChangeRequest
+		var at []int
+		for i, w := range ws {
+			if w.planModSeq != 0 {
+				reqs = append(reqs, adapters.ChangeRequest{Name: w.fr.Name, Since: w.planModSeq})
+				at = append(at, i)
+			}
+		}
+		if len(reqs) > 0 {
+			for k, sv := range cs.SurveyChanges(ctx, reqs) {
+				if sv.Err != nil || sv.Changes == nil {
+					continue
+				}
+				i := at[k]
+				ins[i], alone[i] = a.surveyedInput(ws[i], sv)
+			}
+		}
+	}
+	var rest []int
+	for i := range ws {
+		if alone[i] {
+			rest = append(rest, i)
+		}
+	}
+	a.eachFolder(len(rest), func(k int) { ins[rest[k]] = a.observeRemoteAgain(ctx, ws[rest[k]]) })
+	return ins
+}
+
+// surveyedInput is observeRemoteAgain's input made of a survey's listing
+// of the changes since the plan; alone when the folder must be opened and
+// listed after all (its rows and the changes do not add up).
+func (a *Account) surveyedInput(w *folderWork, sv adapters.ChangeSurvey) (in *planner.Input, alone bool) {
+	rows, _, err := a.Journal.FolderFlags(w.fr.Name)
+	if err != nil {
+		return nil, false
+	}
+	var msgs []model.RemoteMsg
+	switch {
+	case sv.Status.Messages == 0 && len(sv.Changes.UIDs) == 0 && len(sv.Changes.Changed) == 0 && sv.Status.HighestModSeq != 0 &&
+		a.mayListChanges():
+		// An empty server folder: nothing to list, whatever the rows.
+	case !a.mayMergeChanges(rows, sv.Status, w.planModSeq):
+		return nil, true
+	default:
+		var ok bool
+		if msgs, ok = a.mergeChanges(rows, sv.Status, w.planModSeq, sv.Changes.UIDs, sv.Changes.Changed); !ok {
+			return nil, true
+		}
+	}
+	return &planner.Input{Folder: w.fr.Name, Remote: planner.RemoteState{Exists: true, Status: sv.Status, Msgs: msgs},
+		Status: model.FolderStatus{Name: rows.Name, UIDValidity: rows.UIDValidity}}, false
 }
 
 // observeRemoteAgain reads the folder's status rows and opens (read-only:

@@ -324,5 +324,37 @@ func (r *Remote) OpenWithChanges(ctx context.Context, local string, readOnly boo
 	return co.OpenWithChanges(ctx, name, readOnly, since)
 }
 
+var _ adapters.ChangeSurveyor = (*Remote)(nil)
+
+// SurveyChanges surveys the server folders the local names translate to,
+// when the inner store can (each survey's error wraps
+// adapters.ErrUnsupported otherwise). The statuses are the inner store's,
+// as those of the folders OpenWithChanges opens.
+func (r *Remote) SurveyChanges(ctx context.Context, reqs []adapters.ChangeRequest) []adapters.ChangeSurvey {
+	out := make([]adapters.ChangeSurvey, len(reqs))
+	cs, ok := r.Inner.(adapters.ChangeSurveyor)
+	if !ok {
+		for i, q := range reqs {
+			out[i].Err = fmt.Errorf("survey %s: %w", q.Name, adapters.ErrUnsupported)
+		}
+		return out
+	}
+	var inner []adapters.ChangeRequest
+	var at []int
+	for i, q := range reqs {
+		name, err := r.remoteName(q.Name)
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		inner = append(inner, adapters.ChangeRequest{Name: name, Since: q.Since})
+		at = append(at, i)
+	}
+	for k, sv := range cs.SurveyChanges(ctx, inner) {
+		out[at[k]] = sv
+	}
+	return out
+}
+
 // Close closes the inner store.
 func (r *Remote) Close() error { return r.Inner.Close() }

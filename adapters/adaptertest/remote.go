@@ -52,6 +52,7 @@ func RunRemote(t *testing.T, newStore func(t *testing.T) adapters.Remote) {
 		{"HighestModSeq", remoteHighestModSeq},
 		{"ListChanges", remoteListChanges},
 		{"OpenWithChanges", remoteOpenWithChanges},
+		{"SurveyChanges", remoteSurveyChanges},
 		{"FindByIdentity", remoteFindByIdentity},
 		{"MessageIDs", remoteMessageIDs},
 		{"Move", remoteMove},
@@ -889,6 +890,65 @@ func remoteOpenWithChanges(t *testing.T, ctx context.Context, s adapters.Remote)
 		t.Fatalf("after a missing folder: changes %+v, %v", changes, err)
 	}
 	of.Close()
+}
+
+// remoteSurveyChanges: surveying several folders lists in each what
+// ListChanges lists, with the folder's status; a missing folder among them
+// fails alone with ErrNoFolder; since above HIGHESTMODSEQ gives a status
+// and no listing; no folder is left open, and the store stays usable
+// (adapters.ChangeSurveyor).
+func remoteSurveyChanges(t *testing.T, ctx context.Context, s adapters.Remote) {
+	cs, ok := s.(adapters.ChangeSurveyor)
+	if !ok {
+		t.Skip("the store cannot survey folders (no adapters.ChangeSurveyor)")
+	}
+	f, uids, since := seenSince(t, ctx, s, "survey-a", 3)
+	if err := f.StoreFlags(ctx, uids[:1], model.Flagged, 0); err != nil {
+		t.Fatal(err)
+	}
+	added := appendMessage(t, ctx, f, NewMessage("survey-a-new", "hello"), model.Answered, 9)
+	wantAll, wantChanged, err := f.(closeOnce).RemoteFolder.(adapters.ChangeLister).ListChanges(ctx, since)
+	if err != nil || len(wantChanged) != 2 || wantChanged[0].UID != uids[0] || wantChanged[1].UID != added {
+		t.Fatalf("ListChanges: uids %v, changed %+v, %v", wantAll, wantChanged, err)
+	}
+	f.Close()
+	g, uidsB, sinceB := seenSince(t, ctx, s, "survey-b", 2)
+	g.Close()
+	stA, stB := folderStatus(t, ctx, s, "survey-a"), folderStatus(t, ctx, s, "survey-b")
+	got := cs.SurveyChanges(ctx, []adapters.ChangeRequest{
+		{Name: "survey-a", Since: since},
+		{Name: "no-such-folder/really", Since: since},
+		{Name: "survey-b", Since: sinceB},
+		{Name: "survey-a", Since: stA.HighestModSeq + 1000},
+	})
+	if len(got) != 4 {
+		t.Fatalf("%d surveys for 4 folders", len(got))
+	}
+	a := got[0]
+	if a.Err != nil || a.Changes == nil || !slices.Equal(a.Changes.UIDs, wantAll) || !slices.Equal(a.Changes.Changed, wantChanged) {
+		t.Errorf("survey-a: %+v, want uids %v and changed %+v (as ListChanges)", a, wantAll, wantChanged)
+	}
+	if a.Status.UIDValidity != stA.UIDValidity || a.Status.UIDNext != stA.UIDNext || a.Status.Messages != 4 ||
+		a.Status.HighestModSeq != stA.HighestModSeq {
+		t.Errorf("survey-a: status %+v, want %+v", a.Status, stA)
+	}
+	if !errors.Is(got[1].Err, adapters.ErrNoFolder) {
+		t.Errorf("missing folder: %+v; want an error wrapping adapters.ErrNoFolder", got[1])
+	}
+	b := got[2]
+	if b.Err != nil || b.Changes == nil || !slices.Equal(b.Changes.UIDs, uidsB) || len(b.Changes.Changed) != 0 ||
+		b.Status.UIDValidity != stB.UIDValidity || b.Status.Messages != 2 {
+		t.Errorf("survey-b (after the missing folder): %+v, want uids %v, nothing changed, status %+v", b, uidsB, stB)
+	}
+	if late := got[3]; late.Err != nil || late.Changes != nil || late.Status.UIDValidity != stA.UIDValidity {
+		t.Errorf("since above HIGHESTMODSEQ: %+v, want the status and no listing", late)
+	}
+	if sel, ok := s.(interface{ Selected() int }); ok && sel.Selected() != 0 {
+		t.Errorf("%d folders left open after the survey", sel.Selected())
+	}
+	if msgs := listMap(t, ctx, selectFolder(t, ctx, s, "survey-a")); len(msgs) != 4 {
+		t.Errorf("after the survey: survey-a lists %d messages, want 4", len(msgs))
+	}
 }
 
 func remoteFindByIdentity(t *testing.T, ctx context.Context, s adapters.Remote) {

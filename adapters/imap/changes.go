@@ -100,17 +100,24 @@ func (s changesSent) wait(byUID map[uint32]model.RemoteMsg) ([]uint32, error) {
 // changesOf sorts what sendChanges' commands answered into ListChanges'
 // results, asking again for what a changed message was listed without.
 func (f *Folder) changesOf(ctx context.Context, uids []uint32, byUID map[uint32]model.RemoteMsg) ([]uint32, []model.RemoteMsg, error) {
-	slices.Sort(uids)
-	uids = slices.Compact(uids)
 	if err := f.completeMeta(ctx, byUID); err != nil {
 		return nil, nil, err
 	}
+	uids, changed := sortedChanges(uids, byUID)
+	return uids, changed, nil
+}
+
+// sortedChanges returns the UIDs ascending without repeats, and the
+// changed messages in UID order.
+func sortedChanges(uids []uint32, byUID map[uint32]model.RemoteMsg) ([]uint32, []model.RemoteMsg) {
+	slices.Sort(uids)
+	uids = slices.Compact(uids)
 	changed := make([]model.RemoteMsg, 0, len(byUID))
 	for _, m := range byUID {
 		changed = append(changed, m)
 	}
 	slices.SortFunc(changed, func(a, b model.RemoteMsg) int { return cmp.Compare(a.UID, b.UID) })
-	return uids, changed, nil
+	return uids, changed
 }
 
 var _ adapters.ChangeOpener = (*Store)(nil)

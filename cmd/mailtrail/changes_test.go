@@ -149,15 +149,60 @@ func TestFirstSyncVerifiedByItsChanges(t *testing.T) {
 	assertConverged(t, s, su, 12)
 }
 
+// TestVerificationSurveysFolders: the check after a sync looks at all the
+// folders it synced together, one exchange per connection (EXAMINE and
+// the listing of the changes of every folder written before any answer is
+// read), and what it records still lets the next sync skip every one.
+func TestVerificationSurveysFolders(t *testing.T) {
+	s := dovecotServer(t)
+	folders := []string{"INBOX", "Lists/a", "Lists/b", "Sent", "Work"}
+	for i, f := range folders {
+		seenIn(t, s, f, 3+i, int64(20+i))
+	}
+	su := newSetup(t, s, "")
+	code, out, errs := su.runSync(t, "--debug")
+	if code != 0 {
+		t.Fatalf("first sync exited %d:\n%s\n%s", code, out, errs)
+	}
+	var surveys []string
+	for _, line := range strings.Split(errs, "\n") {
+		if strings.Contains(line, `command="EXAMINE (CONDSTORE) + UID SEARCH ALL`) {
+			surveys = append(surveys, line)
+		}
+	}
+	named := 0
+	for _, line := range surveys {
+		for _, f := range folders {
+			if strings.Contains(line, f+",") || strings.Contains(line, f+`" `) {
+				named++
+			}
+		}
+	}
+	if len(surveys) == 0 || len(surveys) > 2 || named != len(folders) {
+		t.Fatalf("the check after the sync took %d exchanges naming %d of the %d folders, want at most one per connection (2) for all:\n%s",
+			len(surveys), named, len(folders), strings.Join(surveys, "\n"))
+	}
+	code, out, errs = su.runSync(t, "--debug")
+	if code != 0 || strings.Contains(errs, "folder synced in full") || strings.Contains(errs, `command="EXAMINE`) || strings.Contains(errs, `command="SELECT`) {
+		t.Fatalf("the sync after the first one did not skip every folder (exit %d):\n%s\n%s", code, out, errs)
+	}
+	assertConverged(t, s, su, 3+4+5+6+7)
+}
+
 // seenInINBOX appends n sample messages (of seed) to the server's INBOX,
 // each \Seen.
-func seenInINBOX(t *testing.T, s server, n int, seed int64) {
+func seenInINBOX(t *testing.T, s server, n int, seed int64) { seenIn(t, s, "INBOX", n, seed) }
+
+// seenIn is seenInINBOX into folder, created when missing.
+func seenIn(t *testing.T, s server, folder string, n int, seed int64) {
 	t.Helper()
 	ctx := context.Background()
-	f, err := s.dial(t).SelectFolder(ctx, "INBOX")
+	store := s.dial(t)
+	must(t, store.CreateFolder(ctx, folder))
+	f, err := store.SelectFolder(ctx, folder)
 	must(t, err)
 	defer f.Close()
-	for _, m := range sample.Messages("INBOX", n, seed) {
+	for _, m := range sample.Messages(folder, n, seed) {
 		_, err := f.Append(ctx, int64(len(m.Body)), bytes.NewReader(m.Body), model.Seen, m.Date)
 		must(t, err)
 	}

@@ -1,0 +1,210 @@
+package imap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"mailtrail/adapters"
+	"mailtrail/model"
+)
+
+var _ adapters.ChangeSurveyor = (*Store)(nil)
+
+// surveyMost bounds the folders one connection surveys in one go (its
+// commands written before the first answer is read).
+const surveyMost = 64
+
+// SurveyChanges implements adapters.ChangeSurveyor. The folders are shared
+// out among up to MaxConnections connections; on each, every folder's
+// EXAMINE (CONDSTORE) and ListChanges' two commands are written one
+// folder after the other before any answer is read, and the answers are
+// then read in the same order: one round trip for them all, where
+// OpenWithChanges takes one per folder. A server carries out a SELECT or
+// EXAMINE only after the commands before it, and the ones after it only
+// once it is done (RFC 3501, 5.5: their meaning depends on it), so every
+// answer belongs to the folder whose commands it follows, which is also
+// how go-imap hands them out (to the first command pending of the kind).
+// A folder that does not exist, or that the server refuses to examine,
+// leaves no folder examined (RFC 3501, 6.3.2): the listing behind it is
+// refused, and the next folder's EXAMINE starts afresh. The connection is
+// left with UNSELECT, not waited for, as Folder.Close leaves it.
+func (s *Store) SurveyChanges(ctx context.Context, reqs []adapters.ChangeRequest) []adapters.ChangeSurvey {
+	out := make([]adapters.ChangeSurvey, len(reqs))
+	if !s.hasCondStore() {
+		for i := range out {
+			out[i].Err = fmt.Errorf("%s: the server keeps no modification sequences (CONDSTORE): %w", s.name, adapters.ErrUnsupported)
+		}
+		return out
+	}
+	delim, err := s.delimiter(ctx)
+	if err != nil {
+		for i := range out {
+			out[i].Err = err
+		}
+		return out
+	}
+	// Contiguous shares, as even as they come, at most surveyMost each.
+	shares := max(min(s.cfg.MaxConnections, len(reqs)), (len(reqs)+surveyMost-1)/surveyMost, 1)
+	var starts []int
+	for k := range shares {
+		starts = append(starts, k*len(reqs)/shares)
+	}
+	starts = append(starts, len(reqs))
+	done := make(chan struct{}, shares)
+	for k := range shares {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			s.survey(ctx, delim, reqs[starts[k]:starts[k+1]], out[starts[k]:starts[k+1]])
+		}()
+	}
+	for range shares {
+		<-done
+	}
+	return out
+}
+
+// survey surveys reqs on one connection of the pool, into out.
+func (s *Store) survey(ctx context.Context, delim rune, reqs []adapters.ChangeRequest, out []adapters.ChangeSurvey) {
+	servers := make([]string, len(reqs))
+	var names []string
+	for i, r := range reqs {
+		server, err := toServerName(r.Name, delim)
+		if err != nil {
+			out[i].Err = fmt.Errorf("%s: EXAMINE: %w", s.name, err)
+			continue
+		}
+		servers[i] = server
+		names = append(names, r.Name)
+	}
+	if len(names) == 0 {
+		return
+	}
+	c, err := s.acquire(ctx)
+	if err != nil {
+		for i := range out {
+			if out[i].Err == nil {
+				out[i].Err = err
+			}
+		}
+		return
+	}
+	defer s.release(c)
+	command := "EXAMINE (CONDSTORE) + UID SEARCH ALL + UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE) (CHANGEDSINCE n), of " + strings.Join(names, ", ")
+	// The answers go through a channel: a run the watchdog ends may leave
+	// its function behind, still writing (conn.waitCommand).
+	answered := make(chan []folderAnswer, 1)
+	runErr := c.run(ctx, command, func() error {
+		answers, lost := surveyOn(c, servers, reqs)
+		answered <- answers
+		if lost == nil && (s.has(imap.CapUnselect) || s.has(imap.CapIMAP4rev2)) {
+			c.client.Unselect()
+			c.debugCommand("UNSELECT (answer not awaited)", 0, nil)
+		}
+		return lost
+	})
+	var answers []folderAnswer
+	select {
+	case answers = <-answered:
+	default:
+	}
+	for i, r := range reqs {
+		if out[i].Err != nil {
+			continue
+		}
+		if answers == nil || (answers[i].selErr == nil && answers[i].status.UIDValidity == 0) {
+			err := runErr
+			if err == nil {
+				err = errors.New("the answer to EXAMINE gave no UIDVALIDITY")
+			}
+			out[i].Err = fmt.Errorf("%s: folder %q: %s: %w", s.name, r.Name, command, err)
+			continue
+		}
+		a := answers[i]
+		if a.selErr != nil {
+			err := a.selErr
+			var ie *imap.Error
+			if errors.As(err, &ie) && (ie.Code == imap.ResponseCodeNonExistent || looksNonExistent(ie.Text)) {
+				err = fmt.Errorf("%w: %w", adapters.ErrNoFolder, err)
+			}
+			out[i].Err = fmt.Errorf("%s: folder %q: EXAMINE (CONDSTORE): %w", s.name, r.Name, err)
+			continue
+		}
+		a.status.Name = r.Name
+		out[i].Status = a.status
+		if a.listErr != nil || a.status.HighestModSeq == 0 || r.Since > a.status.HighestModSeq || !complete(a.byUID) {
+			continue // Changes nil: the caller lists the folder
+		}
+		uids, changed := sortedChanges(a.uids, a.byUID)
+		out[i].Changes = &adapters.Changes{UIDs: uids, Changed: changed}
+	}
+}
+
+// folderAnswer is what the server answered for one folder of a survey.
+type folderAnswer struct {
+	status  model.RemoteFolderStatus
+	selErr  error
+	uids    []uint32
+	byUID   map[uint32]model.RemoteMsg
+	listErr error
+}
+
+// surveyOn writes every folder's commands (servers[i] "" is skipped), then
+// reads the answers in the same order. lost is the first error that is not
+// the server's refusal: the connection is gone, and so are the answers
+// after it (their status stays zero).
+func surveyOn(c *conn, servers []string, reqs []adapters.ChangeRequest) (answers []folderAnswer, lost error) {
+	type pending struct {
+		sel     *imapclient.SelectCommand
+		changes changesSent
+	}
+	sent := make([]pending, len(reqs))
+	opts := &imap.SelectOptions{ReadOnly: true, CondStore: true}
+	for i, r := range reqs {
+		if servers[i] != "" {
+			sent[i] = pending{sel: c.client.Select(servers[i], opts), changes: sendChanges(c, r.Since)}
+		}
+	}
+	answers = make([]folderAnswer, len(reqs))
+	for i := range reqs {
+		if sent[i].sel == nil {
+			continue
+		}
+		a := &answers[i]
+		a.byUID = map[uint32]model.RemoteMsg{}
+		a.uids, a.listErr = sent[i].changes.wait(a.byUID)
+		data, err := sent[i].sel.Wait()
+		switch {
+		case err != nil:
+			a.selErr = err
+		default:
+			a.status = model.RemoteFolderStatus{
+				UIDValidity:   data.UIDValidity,
+				UIDNext:       uint32(data.UIDNext),
+				Messages:      data.NumMessages,
+				HighestModSeq: data.HighestModSeq,
+			}
+		}
+		for _, err := range []error{err, a.listErr} {
+			if err != nil && !isServerRefusal(err) && lost == nil {
+				lost = err
+			}
+		}
+	}
+	return answers, lost
+}
+
+// complete reports whether every changed message was listed with its size
+// or date (completeMeta would otherwise ask for them again).
+func complete(byUID map[uint32]model.RemoteMsg) bool {
+	for _, m := range byUID {
+		if m.Size == 0 && m.InternalDate.IsZero() {
+			return false
+		}
+	}
+	return true
+}
