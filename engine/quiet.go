@@ -248,9 +248,9 @@ func (a *Account) surveyedInput(w *folderWork, sv adapters.ChangeSurvey) (in *pl
 	}
 	var msgs []model.RemoteMsg
 	switch {
-	case sv.Status.Messages == 0 && len(sv.Changes.UIDs) == 0 && len(sv.Changes.Changed) == 0 && sv.Status.HighestModSeq != 0 &&
-		a.mayListChanges():
-		// An empty server folder: nothing to list, whatever the rows.
+	case sv.Status.Messages == 0 && len(sv.Changes.UIDs) == 0 && len(sv.Changes.Changed) == 0 && sv.Status.HighestModSeq != 0:
+		// An empty server folder: nothing to list, whatever the rows (a
+		// full listing would list nothing either).
 	case !a.mayMergeChanges(rows, sv.Status, w.planModSeq):
 		return nil, true
 	default:

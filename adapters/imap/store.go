@@ -53,10 +53,10 @@ type Store struct {
 
 var _ adapters.Remote = (*Store)(nil)
 
-// Dial connects to the server, logs in and learns its capabilities and
-// hierarchy delimiter. It fails fast, with an error saying which step
-// failed; the password never appears in it. The connection stays open in
-// the pool.
+// Dial connects to the server, logs in and learns its capabilities (the
+// hierarchy delimiter comes later: see delimiter). It fails fast, with an
+// error saying which step failed; the password never appears in it. The
+// connection stays open in the pool.
 func Dial(ctx context.Context, cfg Config) (*Store, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
