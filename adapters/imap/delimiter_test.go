@@ -1,9 +1,7 @@
 package imap
 
 import (
-	"bytes"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/emersion/go-imap/v2"
@@ -16,16 +14,7 @@ import (
 // server's form.
 func testHierarchyDelimiter(t *testing.T, b *backend) {
 	ctx := ctxT(t)
-	var buf bytes.Buffer
-	var mu sync.Mutex
-	logged := func() string {
-		mu.Lock()
-		defer mu.Unlock()
-		return buf.String()
-	}
-	s := b.dialWith(t, func(c *Config) {
-		c.Logger = zerolog.New(zerolog.SyncWriter(&lockedWriter{w: &buf, mu: &mu})).Level(zerolog.DebugLevel)
-	})
+	s, logged := b.dialLogged(t, nil)
 	if _, err := s.ListFolders(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -42,11 +31,7 @@ func testHierarchyDelimiter(t *testing.T, b *backend) {
 
 	// No listing first: creating a folder two levels deep and opening it
 	// need the delimiter, asked for once.
-	buf.Reset()
-	fresh := b.dialWith(t, func(c *Config) {
-		c.MaxConnections = 1
-		c.Logger = zerolog.New(zerolog.SyncWriter(&lockedWriter{w: &buf, mu: &mu})).Level(zerolog.DebugLevel)
-	})
+	fresh, logged := b.dialLogged(t, func(c *Config) { c.MaxConnections = 1 })
 	if err := fresh.CreateFolder(ctx, "Delim/Child"); err != nil {
 		t.Fatal(err)
 	}

@@ -1,13 +1,16 @@
 package imap
 
 import (
+	"bytes"
 	"context"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/rs/zerolog"
 
 	"mailtrail/model"
 )
@@ -25,6 +28,25 @@ func (b *backend) dialWith(t *testing.T, change func(*Config)) *Store {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// dialLogged is dialWith keeping the store's debug log, for tests that
+// read which commands went to the server; logged returns it so far.
+func (b *backend) dialLogged(t *testing.T, change func(*Config)) (s *Store, logged func() string) {
+	t.Helper()
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	s = b.dialWith(t, func(c *Config) {
+		if change != nil {
+			change(c)
+		}
+		c.Logger = zerolog.New(zerolog.SyncWriter(&lockedWriter{w: &buf, mu: &mu})).Level(zerolog.DebugLevel)
+	})
+	return s, func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return buf.String()
+	}
 }
 
 // names lists the folder names of a listing whose name begins with one of

@@ -1,14 +1,10 @@
 package imap
 
 import (
-	"bytes"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/rs/zerolog"
 
 	"mailtrail/adapters"
 )
@@ -24,12 +20,7 @@ func testSurveyOneConnection(t *testing.T, b *backend) {
 			b.seed(t, b.serverName(name), msgWithID(fmt.Sprintf("<survey-%d-%d@test>", i, j), j), nil, time.Time{})
 		}
 	}
-	var buf bytes.Buffer
-	var mu sync.Mutex
-	s := b.dialWith(t, func(c *Config) {
-		c.MaxConnections = 1
-		c.Logger = zerolog.New(zerolog.SyncWriter(&lockedWriter{w: &buf, mu: &mu})).Level(zerolog.DebugLevel)
-	})
+	s, logged := b.dialLogged(t, func(c *Config) { c.MaxConnections = 1 })
 	if !s.hasCondStore() {
 		t.Skip("no CONDSTORE")
 	}
@@ -43,9 +34,7 @@ func testSurveyOneConnection(t *testing.T, b *backend) {
 			t.Errorf("%s: %+v, want %d messages listed", names[i], sv, i+1)
 		}
 	}
-	mu.Lock()
-	log := buf.String()
-	mu.Unlock()
+	log := logged()
 	if n := strings.Count(log, "EXAMINE (CONDSTORE)"); n != 1 || !strings.Contains(log, "of Survey1, Survey2/Child, Survey3") {
 		t.Errorf("the survey took %d exchanges, want one for the three folders:\n%s", n, log)
 	}
