@@ -126,6 +126,13 @@ type ChangeSurveyor interface {
 	SurveyChanges(ctx context.Context, reqs []ChangeRequest) []ChangeSurvey
 }
 
+// Warmer is implemented by Remotes that can open connections ahead of
+// need: Warm returns at once, and up to n connections are then opened in
+// the background (never more than the Remote would open on demand).
+type Warmer interface {
+	Warm(n int)
+}
+
 // ChangeRequest names a folder to survey and the HIGHESTMODSEQ since which
 // its changes are wanted.
 type ChangeRequest struct {

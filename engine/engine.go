@@ -177,8 +177,9 @@ func (a *Account) Sync(ctx context.Context) (Report, error) {
 	sort.Slice(filterErrs, func(i, j int) bool { return filterErrs[i].Name < filterErrs[j].Name })
 
 	folders, quiet := a.quietFolders(ctx, folders, remoteByName, localSet, known, pending)
+	surveys := a.surveyPlans(ctx, folders, remoteByName, known, pending) // while the local folders are scanned
 	scans := a.scanLocal(ctx, rep.Run, folders, localSet, pending, known)
-	rep.Folders = append(filterErrs, a.syncFolders(ctx, rep.Run, folders, remoteByName, scans, pending)...)
+	rep.Folders = append(filterErrs, a.syncFolders(ctx, rep.Run, folders, remoteByName, scans, pending, surveys())...)
 	rep.Folders = append(rep.Folders, quiet...)
 	sort.SliceStable(rep.Folders, func(i, j int) bool { return rep.Folders[i].Name < rep.Folders[j].Name })
 
@@ -203,7 +204,7 @@ func (a *Account) Sync(ctx context.Context) (Report, error) {
 			more = append(more, r.Name)
 		}
 		sort.Strings(more)
-		rep.Folders = append(rep.Folders, a.syncFolders(ctx, rep.Run, more, remoteByName, nil, pending)...)
+		rep.Folders = append(rep.Folders, a.syncFolders(ctx, rep.Run, more, remoteByName, nil, pending, nil)...)
 	}
 	reports := rep.Folders
 
@@ -257,7 +258,7 @@ type folderWork struct {
 // another (moves.go); then the plans are journaled and carried out, up to
 // MaxConnections at once, each server folder selected again.
 func (a *Account) syncFolders(ctx context.Context, run uint64, folders []string, remoteByName map[string]model.RemoteFolderStatus,
-	scans map[string]*localScan, pending map[string][]journal.Intent) []FolderReport {
+	scans map[string]*localScan, pending map[string][]journal.Intent, surveys map[string]adapters.ChangeSurvey) []FolderReport {
 	works := make([]*folderWork, len(folders))
 	// A folder planned once every plan has started keeps its server folder
 	// selected for its execution: no plan is left to wait for its
@@ -277,7 +278,11 @@ func (a *Account) syncFolders(ctx context.Context, run uint64, folders []string,
 		_, rok := remoteByName[folders[i]]
 		start := time.Now()
 		a.progress(Event{Folder: folders[i], Phase: PhasePlan})
-		works[i] = a.planFolder(ctx, run, folders[i], rok, scans[folders[i]], pending[folders[i]], allStarted)
+		var surveyed *adapters.ChangeSurvey
+		if sv, ok := surveys[folders[i]]; ok && sv.Err == nil && sv.Changes != nil {
+			surveyed = &sv
+		}
+		works[i] = a.planFolder(ctx, run, folders[i], rok, scans[folders[i]], pending[folders[i]], allStarted, surveyed)
 		works[i].fr.Elapsed = time.Since(start)
 	})
 	a.matchServerMoves(ctx, works)
@@ -419,7 +424,7 @@ func (a *Account) wanted(name string) (bool, error) {
 // interrupted run left pending). The server folder is closed again before
 // it returns: executeFolder selects it anew.
 func (a *Account) planFolder(ctx context.Context, run uint64, name string, remoteExists bool, local *localScan, pending []journal.Intent,
-	mayHold func() bool) *folderWork {
+	mayHold func() bool, surveyed *adapters.ChangeSurvey) *folderWork {
 	w := &folderWork{fr: FolderReport{Name: name, Done: map[model.OpKind]int{}}, log: a.Log.With().Str("folder", name).Logger()}
 	fr, log := &w.fr, w.log
 	p := &executor.Pair{Name: name, Remote: a.Remote, Local: a.Local}
@@ -471,7 +476,14 @@ func (a *Account) planFolder(ctx context.Context, run uint64, name string, remot
 		return w
 	}
 	var listed *adapters.Changes // the changes since meta's HIGHESTMODSEQ, listed with the open
-	if remoteExists {
+	switch {
+	case remoteExists && surveyed != nil && len(pending) == 0:
+		// Looked at with the others (surveyPlans): opened only if the
+		// plan needs more than the survey saw (planFromSurvey, openForPlan).
+		listed = surveyed.Changes
+		in.Remote.Exists = true
+		in.Remote.Status = surveyed.Status
+	case remoteExists:
 		since := meta.HighestModSeq
 		if len(pending) > 0 && !a.DryRun {
 			since = 0 // resolving them below may change the rows
@@ -501,7 +513,27 @@ func (a *Account) planFolder(ctx context.Context, run uint64, name string, remot
 		}
 	}
 	in.Status = st
-	if p.RemoteFolder != nil {
+	switch {
+	case in.Remote.Exists && p.RemoteFolder == nil:
+		// Surveyed: the rows and the changes make the listing, unless
+		// they do not add up; then the folder is opened and listed in
+		// full, its status the one it is opened with.
+		if msgs, ok := a.surveyedListing(st, in.Remote.Status, meta.HighestModSeq, listed); ok {
+			in.Remote.Msgs = msgs
+			break
+		}
+		if err := a.openForPlan(ctx, p, in.Remote.Status); err != nil {
+			fr.Err = err
+			return w
+		}
+		in.Remote.Status = p.RemoteFolder.Status()
+		msgs, err := p.RemoteFolder.List(ctx)
+		if err != nil {
+			fr.Err = fmt.Errorf("list messages on server: %w", err)
+			return w
+		}
+		in.Remote.Msgs = msgs
+	case p.RemoteFolder != nil:
 		msgs, err := a.listRemote(ctx, p.RemoteFolder, st, meta.HighestModSeq, listed)
 		if err != nil {
 			fr.Err = fmt.Errorf("list messages on server: %w", err)
@@ -519,6 +551,12 @@ func (a *Account) planFolder(ctx context.Context, run uint64, name string, remot
 	}
 
 	if planner.NeedsIdentities(in, a.Planner) {
+		if in.Remote.Exists {
+			if err := a.openForPlan(ctx, p, in.Remote.Status); err != nil {
+				fr.Err = err
+				return w
+			}
+		}
 		r, l, err := executor.Identities(ctx, p, in.Remote.Msgs, in.Local.Msgs)
 		if err != nil {
 			fr.Err = fmt.Errorf("identify messages to re-pair them: %w", err)

@@ -3,9 +3,13 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"sync"
 
 	"mailtrail/adapters"
+	"mailtrail/executor"
+	"mailtrail/journal"
 	"mailtrail/model"
 )
 
@@ -95,6 +99,88 @@ func (a *Account) mergeChanges(st model.FolderStatus, status model.RemoteFolderS
 	a.Log.Debug().Str("folder", status.Name).Int("messages", len(out)).Int("changed", len(changed)).Uint64("since", since).
 		Msg("listed the changes since the last sync")
 	return slices.Clip(out), true
+}
+
+// surveyedListing is listRemote's listing of a folder surveyed
+// (adapters.ChangeSurveyor) instead of opened: its rows and the changes
+// the survey listed, or nothing for an empty server folder (whatever the
+// rows: a full listing would list nothing either); false when the folder
+// must be opened and listed in full.
+func (a *Account) surveyedListing(st model.FolderStatus, status model.RemoteFolderStatus, since uint64, ch *adapters.Changes) ([]model.RemoteMsg, bool) {
+	if status.Messages == 0 && len(ch.UIDs) == 0 && len(ch.Changed) == 0 && status.HighestModSeq != 0 && a.mayListChanges() {
+		return []model.RemoteMsg{}, true
+	}
+	if !a.mayMergeChanges(st, status, since) {
+		return nil, false
+	}
+	return a.mergeChanges(st, status, since, ch.UIDs, ch.Changed)
+}
+
+// surveyPlans starts, in the background, the look at the server folders
+// whose plans can list them by their changes (a HIGHESTMODSEQ recorded,
+// no interrupted operation), all together (adapters.ChangeSurveyor): one
+// round trip on the connection already open, where opening each folder
+// for its plan costs one per folder, and the connections the plans and
+// executions need are opened meanwhile (adapters.Warmer: as many as the
+// plans would have opened). It returns the wait for the surveys, by
+// folder; a folder not surveyed, or whose survey failed, is opened by its
+// plan as before.
+func (a *Account) surveyPlans(ctx context.Context, folders []string, remote map[string]model.RemoteFolderStatus,
+	known []journal.FolderMeta, pending map[string][]journal.Intent) func() map[string]adapters.ChangeSurvey {
+	none := func() map[string]adapters.ChangeSurvey { return nil }
+	if len(folders) == 0 {
+		return none
+	}
+	if w, ok := a.Remote.(adapters.Warmer); ok {
+		w.Warm(min(len(folders), max(a.MaxConnections, 1)))
+	}
+	cs, ok := a.Remote.(adapters.ChangeSurveyor)
+	if !ok || !a.mayListChanges() {
+		return none
+	}
+	since := make(map[string]uint64, len(known))
+	for _, m := range known {
+		since[m.Name] = m.HighestModSeq
+	}
+	var reqs []adapters.ChangeRequest
+	for _, name := range folders {
+		if _, ok := remote[name]; ok && len(pending[name]) == 0 && since[name] != 0 {
+			reqs = append(reqs, adapters.ChangeRequest{Name: name, Since: since[name]})
+		}
+	}
+	if len(reqs) == 0 {
+		return none
+	}
+	done := make(chan map[string]adapters.ChangeSurvey, 1)
+	go func() {
+		out := make(map[string]adapters.ChangeSurvey, len(reqs))
+		for i, sv := range cs.SurveyChanges(ctx, reqs) {
+			out[reqs[i].Name] = sv
+		}
+		done <- out
+	}()
+	return sync.OnceValue(func() map[string]adapters.ChangeSurvey { return <-done })
+}
+
+// openForPlan opens the server folder of a plan made from a survey, for
+// what the survey's look cannot give (a full listing, the identities of
+// messages, their names from their headers): selected, or examined in a
+// dry run. A folder whose UIDVALIDITY changed since the survey is an
+// error: its plan would mix two generations of UIDs.
+func (a *Account) openForPlan(ctx context.Context, p *executor.Pair, status model.RemoteFolderStatus) error {
+	if p.RemoteFolder != nil {
+		return nil
+	}
+	rf, _, err := a.openListing(ctx, p.Name, a.DryRun, 0)
+	if err != nil {
+		return fmt.Errorf("select on server: %w", err)
+	}
+	p.RemoteFolder = rf // closed by the plan's end, or kept for the execution
+	if uv := rf.Status().UIDValidity; uv != status.UIDValidity {
+		return fmt.Errorf("the server changed the folder's UIDVALIDITY (%d to %d) while it was planned; nothing was done, sync again",
+			status.UIDValidity, uv)
+	}
+	return nil
 }
 
 // mayListChanges reports whether the planner's options let a folder be

@@ -62,6 +62,23 @@ func (a *Account) describePlan(ctx context.Context, p *executor.Pair, in planner
 		want = func(_ int, op model.Op) bool { return IsDeletion(op) }
 	}
 	known := a.journalNames(in, plan, want)
+	if p.RemoteFolder == nil && in.Remote.Exists {
+		// Planned from a survey: the server folder is opened only when a
+		// message must be named from its headers there.
+		for i, op := range plan.Ops {
+			_, named := known[i]
+			if r, _ := describedBy(op); r && op.UID != 0 && want(i, op) && !named {
+				if err := a.openForPlan(ctx, p, in.Remote.Status); err != nil {
+					a.Log.Warn().Str("folder", in.Folder).Err(err).Msg("could not open the server folder to name the messages in the plan")
+					if p.RemoteFolder != nil {
+						p.RemoteFolder.Close() // the execution selects it again, and checks it
+						p.RemoteFolder = nil
+					}
+				}
+				break
+			}
+		}
+	}
 	msgs, err := Describe(ctx, p.RemoteFolder, p.LocalFolder, plan.Ops, func(i int, op model.Op) bool {
 		_, ok := known[i]
 		return want(i, op) && !ok

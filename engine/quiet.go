@@ -246,18 +246,9 @@ func (a *Account) surveyedInput(w *folderWork, sv adapters.ChangeSurvey) (in *pl
 	if err != nil {
 		return nil, false
 	}
-	var msgs []model.RemoteMsg
-	switch {
-	case sv.Status.Messages == 0 && len(sv.Changes.UIDs) == 0 && len(sv.Changes.Changed) == 0 && sv.Status.HighestModSeq != 0:
-		// An empty server folder: nothing to list, whatever the rows (a
-		// full listing would list nothing either).
-	case !a.mayMergeChanges(rows, sv.Status, w.planModSeq):
+	msgs, ok := a.surveyedListing(rows, sv.Status, w.planModSeq, sv.Changes)
+	if !ok {
 		return nil, true
-	default:
-		var ok bool
-		if msgs, ok = a.mergeChanges(rows, sv.Status, w.planModSeq, sv.Changes.UIDs, sv.Changes.Changed); !ok {
-			return nil, true
-		}
 	}
 	return &planner.Input{Folder: w.fr.Name, Remote: planner.RemoteState{Exists: true, Status: sv.Status, Msgs: msgs},
 		Status: model.FolderStatus{Name: rows.Name, UIDValidity: rows.UIDValidity}}, false

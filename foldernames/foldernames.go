@@ -324,6 +324,15 @@ func (r *Remote) OpenWithChanges(ctx context.Context, local string, readOnly boo
 	return co.OpenWithChanges(ctx, name, readOnly, since)
 }
 
+var _ adapters.Warmer = (*Remote)(nil)
+
+// Warm opens connections of the inner store ahead of need, when it can.
+func (r *Remote) Warm(n int) {
+	if w, ok := r.Inner.(adapters.Warmer); ok {
+		w.Warm(n)
+	}
+}
+
 var _ adapters.ChangeSurveyor = (*Remote)(nil)
 
 // SurveyChanges surveys the server folders the local names translate to,

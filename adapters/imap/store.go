@@ -245,6 +245,42 @@ func (s *Store) release(c *conn) {
 	<-s.slots
 }
 
+var _ adapters.Warmer = (*Store)(nil)
+
+// Warm implements adapters.Warmer: it opens connections in the background
+// until n are open (MaxConnections at most), each taking a place among
+// MaxConnections while it logs in and going to the idle ones after. One
+// that fails is forgotten: the operation that needs a connection dials
+// again and reports the error.
+func (s *Store) Warm(n int) {
+	n = min(n, s.cfg.MaxConnections)
+	for {
+		s.mu.Lock()
+		open := len(s.idle) + len(s.slots)
+		closed := s.closed
+		s.mu.Unlock()
+		if closed || open >= n {
+			return
+		}
+		select {
+		case s.slots <- struct{}{}:
+		default:
+			return // every place taken
+		}
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+			defer cancel()
+			c, err := s.dial(ctx)
+			if err != nil {
+				s.cfg.Logger.Debug().Err(err).Str("server", s.name).Msg("imap: opening a connection ahead of need failed")
+				<-s.slots
+				return
+			}
+			s.release(c)
+		}()
+	}
+}
+
 // withConn runs f on a borrowed connection.
 func (s *Store) withConn(ctx context.Context, f func(c *conn) error) error {
 	c, err := s.acquire(ctx)

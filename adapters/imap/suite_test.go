@@ -48,6 +48,7 @@ func runSuite(t *testing.T, b *backend) {
 	t.Run("CreateAndMissingFolder", func(t *testing.T) { testCreateAndMissingFolder(t, b) })
 	t.Run("HierarchyDelimiter", func(t *testing.T) { testHierarchyDelimiter(t, b) })
 	t.Run("SurveyOneConnection", func(t *testing.T) { testSurveyOneConnection(t, b) })
+	t.Run("Warm", func(t *testing.T) { testWarm(t, b) })
 	t.Run("ReconnectAfterBrokenConnection", func(t *testing.T) { testReconnect(t, b) })
 	t.Run("ReferenceSubscribedInclude", func(t *testing.T) { testReferenceSubscribed(t, b) })
 }

@@ -20,7 +20,8 @@ var _ adapters.ChangeSurveyor = (*Store)(nil)
 const surveyMost = 64
 
 // SurveyChanges implements adapters.ChangeSurveyor. The folders are shared
-// out among up to MaxConnections connections; on each, every folder's
+// out among the connections open and idle (one at least, MaxConnections at
+// most; none is opened for it while one is idle); on each, every folder's
 // EXAMINE (CONDSTORE) and ListChanges' two commands are written one
 // folder after the other before any answer is read, and the answers are
 // then read in the same order: one round trip for them all, where
@@ -48,8 +49,13 @@ func (s *Store) SurveyChanges(ctx context.Context, reqs []adapters.ChangeRequest
 		}
 		return out
 	}
-	// Contiguous shares, as even as they come, at most surveyMost each.
-	shares := max(min(s.cfg.MaxConnections, len(reqs)), (len(reqs)+surveyMost-1)/surveyMost, 1)
+	// Contiguous shares, as even as they come, at most surveyMost each:
+	// one per connection open and idle (at least one), so that the
+	// survey does not wait for logins; more only for the bound.
+	s.mu.Lock()
+	idle := len(s.idle)
+	s.mu.Unlock()
+	shares := max(min(idle, s.cfg.MaxConnections, len(reqs)), (len(reqs)+surveyMost-1)/surveyMost, 1)
 	var starts []int
 	for k := range shares {
 		starts = append(starts, k*len(reqs)/shares)

@@ -39,3 +39,48 @@ func testSurveyOneConnection(t *testing.T, b *backend) {
 		t.Errorf("the survey took %d exchanges, want one for the three folders:\n%s", n, log)
 	}
 }
+
+// testWarm: Warm opens connections ahead of need, never more than
+// MaxConnections, and a survey then shares its folders among the idle
+// ones (one exchange each).
+func testWarm(t *testing.T, b *backend) {
+	ctx := ctxT(t)
+	names := []string{"Warm1", "Warm2", "Warm3", "Warm4"}
+	for i, name := range names {
+		b.seed(t, b.serverName(name), msgWithID(fmt.Sprintf("<warm-%d@test>", i), i), nil, time.Time{})
+	}
+	s, logged := b.dialLogged(t, func(c *Config) { c.MaxConnections = 3 })
+	s.Warm(5)
+	idle := func() int {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.idle)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for idle() < 3 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := idle(); n != 3 {
+		t.Fatalf("%d connections open after Warm(5) with MaxConnections 3, want 3", n)
+	}
+	s.Warm(5) // all open: nothing more
+	time.Sleep(20 * time.Millisecond)
+	if n := idle(); n != 3 {
+		t.Fatalf("%d connections open after a second Warm, want 3", n)
+	}
+	if !s.hasCondStore() {
+		return
+	}
+	var reqs []adapters.ChangeRequest
+	for _, name := range names {
+		reqs = append(reqs, adapters.ChangeRequest{Name: name, Since: 1})
+	}
+	for i, sv := range s.SurveyChanges(ctx, reqs) {
+		if sv.Err != nil || sv.Changes == nil || len(sv.Changes.UIDs) != 1 {
+			t.Errorf("%s: %+v", names[i], sv)
+		}
+	}
+	if n := strings.Count(logged(), "EXAMINE (CONDSTORE)"); n != 3 {
+		t.Errorf("the survey of 4 folders took %d exchanges, want one per idle connection (3):\n%s", n, logged())
+	}
+}

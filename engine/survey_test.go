@@ -1,0 +1,123 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"mailtrail/adapters"
+	"mailtrail/adapters/memstore"
+	"mailtrail/internal/sample"
+	"mailtrail/model"
+)
+
+// surveying is a memstore Remote with a ChangeSurveyor made of its own
+// SelectFolder and List: every message is listed as changed, which a
+// survey may do (a changed entry carries the server's flags), and the
+// folders surveyed are counted. bogus names a folder whose survey also
+// claims a UID unchanged that has no status row: a listing the plan must
+// not trust.
+type surveying struct {
+	*memstore.Remote
+	mu       sync.Mutex
+	surveyed map[string]int
+	bogus    string
+}
+
+func (s *surveying) SurveyChanges(ctx context.Context, reqs []adapters.ChangeRequest) []adapters.ChangeSurvey {
+	out := make([]adapters.ChangeSurvey, len(reqs))
+	for i, q := range reqs {
+		f, err := s.Remote.SelectFolder(ctx, q.Name)
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		msgs, err := f.List(ctx)
+		out[i].Status = f.Status()
+		f.Close()
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		var uids []uint32
+		for _, m := range msgs {
+			uids = append(uids, m.UID)
+		}
+		if q.Name == s.bogus {
+			uids = append(uids, out[i].Status.UIDNext+100)
+		}
+		out[i].Changes = &adapters.Changes{UIDs: uids, Changed: slices.Clone(msgs)}
+		s.mu.Lock()
+		s.surveyed[q.Name]++
+		s.mu.Unlock()
+	}
+	return out
+}
+
+// TestPlansFromASurvey: folders with a recorded state are planned from a
+// survey of all of them (adapters.ChangeSurveyor), not opened one by one;
+// a survey whose listing does not add up with the status rows is not
+// trusted: that folder is opened and listed in full, and the sync is
+// exact either way.
+func TestPlansFromASurvey(t *testing.T) {
+	r := newRig(t)
+	r.remote.SetCondstore(true)
+	sv := &surveying{Remote: r.remote, surveyed: map[string]int{}}
+	r.acct.Remote = sv
+	var logged bytes.Buffer
+	var mu sync.Mutex
+	r.acct.Log = zerolog.New(zerolog.SyncWriter(&lockedBuffer{b: &logged, mu: &mu})).Level(zerolog.DebugLevel)
+	for _, f := range []string{"INBOX", "Archive"} {
+		for _, m := range sample.Messages(f, 6, 17) {
+			r.remote.AddMessage(f, m.Body, m.Flags, m.Date)
+		}
+	}
+	r.sync(t) // cold: listed in full, then recorded
+	for round, bogus := range []string{"", "Archive"} {
+		sv.bogus = bogus
+		clear(sv.surveyed)
+		mu.Lock()
+		logged.Reset()
+		mu.Unlock()
+		// A flag set on the server in INBOX, a message delivered to Archive,
+		// a flag set locally in Archive.
+		msgs, _ := r.remote.Messages("INBOX")
+		must(t, r.remote.SetMessageFlags("INBOX", msgs[round].UID, msgs[round].Flags|model.Flagged))
+		m := sample.Messages("Archive", 1, int64(40+round))[0]
+		r.remote.AddMessage("Archive", m.Body, m.Flags, m.Date)
+		lm, _ := r.local.Messages("Archive")
+		must(t, r.local.SetMessageFlags("Archive", lm[round].Key, lm[round].Flags^model.Answered))
+
+		c := total(r.sync(t))
+		if c[model.OpSetLocalFlags] != 1 || c[model.OpFetch] != 1 || c[model.OpStoreRemote] != 1 {
+			t.Fatalf("round %d (bogus %q): %v, want one local flag change, one download, one server flag change", round, bogus, c)
+		}
+		// Each folder surveyed twice: for its plan and after the sync.
+		if sv.surveyed["INBOX"] != 2 || sv.surveyed["Archive"] != 2 {
+			t.Fatalf("round %d: surveyed %v, want each folder twice (plan, verification)", round, sv.surveyed)
+		}
+		mu.Lock()
+		full := strings.Contains(logged.String(), "an unchanged message has no status row: listing in full")
+		mu.Unlock()
+		if full != (bogus != "") {
+			t.Fatalf("round %d (bogus %q): listed in full after the survey: %v", round, bogus, full)
+		}
+		r.converged(t, 12+round+1)
+	}
+}
+
+type lockedBuffer struct {
+	b  *bytes.Buffer
+	mu *sync.Mutex
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
