@@ -179,7 +179,13 @@ func (a *Account) Sync(ctx context.Context) (Report, error) {
 	folders, quiet := a.quietFolders(ctx, folders, remoteByName, localSet, known, pending)
 	surveys := a.surveyPlans(ctx, folders, remoteByName, known, pending) // while the local folders are scanned
 	scans := a.scanLocal(ctx, rep.Run, folders, localSet, pending, known)
-	rep.Folders = append(filterErrs, a.syncFolders(ctx, rep.Run, folders, remoteByName, scans, pending, surveys())...)
+	surveyed := surveys()
+	if changedServer(scans) {
+		// Local moves were mirrored on the server (or tried) after the
+		// survey looked at it: the plans open their folders.
+		surveyed = nil
+	}
+	rep.Folders = append(filterErrs, a.syncFolders(ctx, rep.Run, folders, remoteByName, scans, pending, surveyed)...)
 	rep.Folders = append(rep.Folders, quiet...)
 	sort.SliceStable(rep.Folders, func(i, j int) bool { return rep.Folders[i].Name < rep.Folders[j].Name })
 

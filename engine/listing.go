@@ -117,8 +117,8 @@ func (a *Account) surveyedListing(st model.FolderStatus, status model.RemoteFold
 }
 
 // surveyPlans starts, in the background, the look at the server folders
-// whose plans can list them by their changes (a HIGHESTMODSEQ recorded,
-// no interrupted operation), all together (adapters.ChangeSurveyor): one
+// whose plans can list them by their changes (a HIGHESTMODSEQ recorded; no
+// interrupted operation in the account), all together (adapters.ChangeSurveyor): one
 // round trip on the connection already open, where opening each folder
 // for its plan costs one per folder, and the connections the plans and
 // executions need are opened meanwhile (adapters.Warmer: as many as the
@@ -135,7 +135,10 @@ func (a *Account) surveyPlans(ctx context.Context, folders []string, remote map[
 		w.Warm(min(len(folders), max(a.MaxConnections, 1)))
 	}
 	cs, ok := a.Remote.(adapters.ChangeSurveyor)
-	if !ok || !a.mayListChanges() {
+	if !ok || !a.mayListChanges() || len(pending) > 0 {
+		// After an interrupted run, resolving one folder's operations may
+		// change another's rows and server folder (a move): every plan
+		// opens its folder, after that.
 		return none
 	}
 	since := make(map[string]uint64, len(known))
@@ -144,7 +147,7 @@ func (a *Account) surveyPlans(ctx context.Context, folders []string, remote map[
 	}
 	var reqs []adapters.ChangeRequest
 	for _, name := range folders {
-		if _, ok := remote[name]; ok && len(pending[name]) == 0 && since[name] != 0 {
+		if _, ok := remote[name]; ok && since[name] != 0 {
 			reqs = append(reqs, adapters.ChangeRequest{Name: name, Since: since[name]})
 		}
 	}
@@ -160,6 +163,18 @@ func (a *Account) surveyPlans(ctx context.Context, folders []string, remote map[
 		done <- out
 	}()
 	return sync.OnceValue(func() map[string]adapters.ChangeSurvey { return <-done })
+}
+
+// changedServer reports whether scanLocal may have changed server folders
+// (moveIn moved messages, or failed trying), which a survey taken while it
+// ran would not show.
+func changedServer(scans map[string]*localScan) bool {
+	for _, sc := range scans {
+		if sc != nil && (sc.moved > 0 || sc.err != nil) {
+			return true
+		}
+	}
+	return false
 }
 
 // openForPlan opens the server folder of a plan made from a survey, for

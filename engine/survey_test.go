@@ -121,3 +121,33 @@ func (l *lockedBuffer) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
+
+// A local move mirrored on the server (moveIn) while the survey looks at
+// the folders changes them under it: the plans then open their folders,
+// and the moved message is neither deleted nor copied.
+func TestLocalMoveWhileSurveyed(t *testing.T) {
+	r := newRig(t)
+	r.remote.SetCondstore(true)
+	sv := &surveying{Remote: r.remote, surveyed: map[string]int{}}
+	r.acct.Remote = sv
+	for _, m := range sample.Messages("INBOX", 5, 9) {
+		r.remote.AddMessage("INBOX", m.Body, m.Flags, m.Date)
+	}
+	// Archive holds nothing with INBOX's keys (memstore's keys are unique
+	// only within a folder), so that the moved file keeps its name.
+	if err := r.remote.CreateFolder(context.Background(), "Archive"); err != nil {
+		t.Fatal(err)
+	}
+	r.sync(t)
+	r.sync(t) // both recorded unchanged: surveyed from now on
+	msgs, _ := r.local.Messages("INBOX")
+	r.moveLocal(t, "INBOX", "Archive", msgs[0].Key)
+	c := total(r.sync(t))
+	if c[model.OpMoveRemote] != 1 || c[model.OpDeleteLocal] != 0 || c[model.OpFetch] != 0 || c[model.OpUpload] != 0 {
+		t.Fatalf("did %v, want one move-remote and nothing else", c)
+	}
+	if c := total(r.sync(t)); len(c) != 0 {
+		t.Fatalf("the sync after did %v", c)
+	}
+	r.converged(t, 5)
+}
