@@ -428,7 +428,10 @@ func (a *Account) wanted(name string) (bool, error) {
 
 // planFolder observes and plans one folder pair (resolving first what an
 // interrupted run left pending). The server folder is closed again before
-// it returns: executeFolder selects it anew.
+// it returns (executeFolder selects it anew), unless kept selected for the
+// execution (mayHold). With surveyed (surveyPlans), the survey is the
+// server's side and the folder is opened only for what it cannot give
+// (openForPlan).
 func (a *Account) planFolder(ctx context.Context, run uint64, name string, remoteExists bool, local *localScan, pending []journal.Intent,
 	mayHold func() bool, surveyed *adapters.ChangeSurvey) *folderWork {
 	w := &folderWork{fr: FolderReport{Name: name, Done: map[model.OpKind]int{}}, log: a.Log.With().Str("folder", name).Logger()}
@@ -485,7 +488,7 @@ func (a *Account) planFolder(ctx context.Context, run uint64, name string, remot
 	switch {
 	case remoteExists && surveyed != nil && len(pending) == 0:
 		// Looked at with the others (surveyPlans): opened only if the
-		// plan needs more than the survey saw (planFromSurvey, openForPlan).
+		// plan needs more than the survey saw (surveyedListing, openForPlan).
 		listed = surveyed.Changes
 		in.Remote.Exists = true
 		in.Remote.Status = surveyed.Status
