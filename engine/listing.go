@@ -116,9 +116,20 @@ func (a *Account) surveyedListing(st model.FolderStatus, status model.RemoteFold
 	return a.mergeChanges(st, status, since, ch.UIDs, ch.Changed)
 }
 
+// planSurveyMost is the most messages a folder may hold to be planned from
+// a survey. A surveyed folder is opened once more, by its execution, where
+// a plan that selects it may keep it selected for the execution; and
+// opening a folder costs the server in proportion to its size: Dovecot
+// took 0.3 s for each open of a Maildir folder of 100,000 messages, more
+// right after a change, and a 1% changed sync of such a folder went from
+// 4.8 to 5.8 s when surveyed. Below this, the round trip saved is worth
+// more than the second open.
+const planSurveyMost = 10000
+
 // surveyPlans starts, in the background, the look at the server folders
-// whose plans can list them by their changes (a HIGHESTMODSEQ recorded; no
-// interrupted operation in the account), all together (adapters.ChangeSurveyor): one
+// whose plans can list them by their changes (a HIGHESTMODSEQ recorded;
+// planSurveyMost messages at most; no interrupted operation in the
+// account), all together (adapters.ChangeSurveyor): one
 // round trip on the connection already open, where opening each folder
 // for its plan costs one per folder, and the connections the plans and
 // executions need are opened meanwhile (adapters.Warmer: as many as the
@@ -147,7 +158,7 @@ func (a *Account) surveyPlans(ctx context.Context, folders []string, remote map[
 	}
 	var reqs []adapters.ChangeRequest
 	for _, name := range folders {
-		if _, ok := remote[name]; ok && since[name] != 0 {
+		if st, ok := remote[name]; ok && since[name] != 0 && st.Messages <= planSurveyMost {
 			reqs = append(reqs, adapters.ChangeRequest{Name: name, Since: since[name]})
 		}
 	}
