@@ -85,19 +85,31 @@ func (f *Folder) selectOn(ctx context.Context, c *conn, more string, then func(c
 		return err
 	})
 	if err != nil {
-		var ie *imap.Error
-		if errors.As(err, &ie) && (ie.Code == imap.ResponseCodeNonExistent || looksNonExistent(ie.Text)) {
-			err = fmt.Errorf("%w: %w", adapters.ErrNoFolder, err)
-		}
-		return model.RemoteFolderStatus{}, f.errorf(command, err)
+		return model.RemoteFolderStatus{}, f.errorf(command, noFolder(err))
 	}
+	return selectedStatus(f.name, data), nil
+}
+
+// noFolder wraps adapters.ErrNoFolder around the error of a SELECT or
+// EXAMINE that says the folder does not exist.
+func noFolder(err error) error {
+	var ie *imap.Error
+	if errors.As(err, &ie) && (ie.Code == imap.ResponseCodeNonExistent || looksNonExistent(ie.Text)) {
+		return fmt.Errorf("%w: %w", adapters.ErrNoFolder, err)
+	}
+	return err
+}
+
+// selectedStatus is a folder's status from the answer to its SELECT or
+// EXAMINE.
+func selectedStatus(name string, data *imap.SelectData) model.RemoteFolderStatus {
 	return model.RemoteFolderStatus{
-		Name:          f.name,
+		Name:          name,
 		UIDValidity:   data.UIDValidity,
 		UIDNext:       uint32(data.UIDNext),
 		Messages:      data.NumMessages,
 		HighestModSeq: data.HighestModSeq,
-	}, nil
+	}
 }
 
 // openVerb is the command that opens a folder: SELECT, or EXAMINE
@@ -208,7 +220,7 @@ func (f *Folder) List(ctx context.Context) ([]model.RemoteMsg, error) {
 func (f *Folder) completeMeta(ctx context.Context, byUID map[uint32]model.RemoteMsg) error {
 	var incomplete imap.UIDSet
 	for uid, m := range byUID {
-		if m.Size == 0 && m.InternalDate.IsZero() {
+		if metaMissing(m) {
 			incomplete.AddNum(imap.UID(uid))
 		}
 	}
@@ -219,6 +231,10 @@ func (f *Folder) completeMeta(ctx context.Context, byUID map[uint32]model.Remote
 		return fetchMeta(c, incomplete, byUID)
 	})
 }
+
+// metaMissing reports whether a message was listed without its size and
+// date (an unsolicited FETCH of its flags took the place of the answer).
+func metaMissing(m model.RemoteMsg) bool { return m.Size == 0 && m.InternalDate.IsZero() }
 
 // fetchMeta runs UID FETCH set (UID FLAGS RFC822.SIZE INTERNALDATE) and
 // merges what comes into byUID. It reads every response to the end.
@@ -1000,8 +1016,21 @@ func sameMessageID(a, b string) bool {
 	return a != "" && adapters.TrimMessageID(a) == adapters.TrimMessageID(b)
 }
 
-// Close unselects the folder (UNSELECT, which expunges nothing, when the
-// server has it) and returns the connection to the pool.
+// unselectUnawaited sends UNSELECT on c, which expunges nothing, when the
+// server has it. Sent, not waited for: the connection's next command (a
+// SELECT, usually) follows it on the wire, and the server answers them in
+// order. A lost connection shows in that next command; a refused UNSELECT
+// leaves the folder selected until the next SELECT replaces it, as
+// before. One round trip less per folder.
+func (s *Store) unselectUnawaited(c *conn) {
+	if s.has(imap.CapUnselect) || s.has(imap.CapIMAP4rev2) {
+		c.client.Unselect()
+		c.debugCommand("UNSELECT (answer not awaited)", 0, nil)
+	}
+}
+
+// Close unselects the folder (unselectUnawaited) and returns the
+// connection to the pool.
 func (f *Folder) Close() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -1010,14 +1039,8 @@ func (f *Folder) Close() error {
 	}
 	f.closed = true
 	c := f.conn
-	if c.broken == nil && (f.store.has(imap.CapUnselect) || f.store.has(imap.CapIMAP4rev2)) {
-		// Sent, not waited for: the connection's next command (a SELECT,
-		// usually) follows it on the wire, and the server answers them in
-		// order. A lost connection shows in that next command; a refused
-		// UNSELECT leaves the folder selected until the next SELECT
-		// replaces it, as before. One round trip less per folder.
-		c.client.Unselect()
-		c.debugCommand("UNSELECT (answer not awaited)", 0, nil)
+	if c.broken == nil {
+		f.store.unselectUnawaited(c)
 	}
 	f.store.mu.Lock()
 	delete(f.store.folders, f)

@@ -107,9 +107,8 @@ func (s *Store) survey(ctx context.Context, delim rune, reqs []adapters.ChangeRe
 	runErr := c.run(ctx, command, func() error {
 		answers, lost := surveyOn(c, servers, reqs)
 		answered <- answers
-		if lost == nil && (s.has(imap.CapUnselect) || s.has(imap.CapIMAP4rev2)) {
-			c.client.Unselect()
-			c.debugCommand("UNSELECT (answer not awaited)", 0, nil)
+		if lost == nil {
+			s.unselectUnawaited(c)
 		}
 		return lost
 	})
@@ -132,15 +131,9 @@ func (s *Store) survey(ctx context.Context, delim rune, reqs []adapters.ChangeRe
 		}
 		a := answers[i]
 		if a.selErr != nil {
-			err := a.selErr
-			var ie *imap.Error
-			if errors.As(err, &ie) && (ie.Code == imap.ResponseCodeNonExistent || looksNonExistent(ie.Text)) {
-				err = fmt.Errorf("%w: %w", adapters.ErrNoFolder, err)
-			}
-			out[i].Err = fmt.Errorf("%s: folder %q: EXAMINE (CONDSTORE): %w", s.name, r.Name, err)
+			out[i].Err = fmt.Errorf("%s: folder %q: EXAMINE (CONDSTORE): %w", s.name, r.Name, noFolder(a.selErr))
 			continue
 		}
-		a.status.Name = r.Name
 		out[i].Status = a.status
 		if a.listErr != nil || a.status.HighestModSeq == 0 || r.Since > a.status.HighestModSeq || !complete(a.byUID) {
 			continue // Changes nil: the caller lists the folder
@@ -184,16 +177,10 @@ func surveyOn(c *conn, servers []string, reqs []adapters.ChangeRequest) (answers
 		a.byUID = map[uint32]model.RemoteMsg{}
 		a.uids, a.listErr = sent[i].changes.wait(a.byUID)
 		data, err := sent[i].sel.Wait()
-		switch {
-		case err != nil:
+		if err != nil {
 			a.selErr = err
-		default:
-			a.status = model.RemoteFolderStatus{
-				UIDValidity:   data.UIDValidity,
-				UIDNext:       uint32(data.UIDNext),
-				Messages:      data.NumMessages,
-				HighestModSeq: data.HighestModSeq,
-			}
+		} else {
+			a.status = selectedStatus(reqs[i].Name, data)
 		}
 		for _, err := range []error{err, a.listErr} {
 			if err != nil && !isServerRefusal(err) && lost == nil {
@@ -208,7 +195,7 @@ func surveyOn(c *conn, servers []string, reqs []adapters.ChangeRequest) (answers
 // or date (completeMeta would otherwise ask for them again).
 func complete(byUID map[uint32]model.RemoteMsg) bool {
 	for _, m := range byUID {
-		if m.Size == 0 && m.InternalDate.IsZero() {
+		if metaMissing(m) {
 			return false
 		}
 	}
