@@ -896,11 +896,7 @@ func (e *Executor) storeCheckpoint(p *Pair, steps []Step, res *Result) error {
 // together (expungeWithStores), then checkpoints each as storeRemote and
 // expungeRemote would.
 func (e *Executor) storeAndExpunge(ctx context.Context, p *Pair, stores, expunges []Step, res *Result) error {
-	uids := make([]uint32, len(expunges))
-	for i, s := range expunges {
-		uids[i] = s.Op.UID
-	}
-	if err := p.RemoteFolder.(adapters.FlagExpunger).StoreFlagsAndExpunge(ctx, flagChanges(stores), uids); err != nil {
+	if err := p.RemoteFolder.(adapters.FlagExpunger).StoreFlagsAndExpunge(ctx, flagChanges(stores), stepUIDs(expunges)); err != nil {
 		return fmt.Errorf("store flags and expunge in %q: %w", p.Name, err)
 	}
 	if err := e.storeCheckpoint(p, stores, res); err != nil {
@@ -945,14 +941,19 @@ func (e *Executor) localChanges(ctx context.Context, p *Pair, steps []Step, res 
 }
 
 func (e *Executor) expungeRemote(ctx context.Context, p *Pair, steps []Step, res *Result) error {
-	uids := make([]uint32, 0, len(steps))
-	for _, s := range steps {
-		uids = append(uids, s.Op.UID)
-	}
-	if err := p.RemoteFolder.Expunge(ctx, uids); err != nil {
+	if err := p.RemoteFolder.Expunge(ctx, stepUIDs(steps)); err != nil {
 		return fmt.Errorf("expunge in %q: %w", p.Name, err)
 	}
 	return e.expungeCheckpoint(p, steps, res)
+}
+
+// stepUIDs is the UIDs of steps' operations, in order.
+func stepUIDs(steps []Step) []uint32 {
+	uids := make([]uint32, len(steps))
+	for i, s := range steps {
+		uids[i] = s.Op.UID
+	}
+	return uids
 }
 
 // expungeCheckpoint records expunge-remote steps carried out: their rows

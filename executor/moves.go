@@ -29,11 +29,7 @@ import (
 // this folder's FMD5 and the new UID, and the next plan pairs it with the
 // server message by that UID.
 func (e *Executor) moveLocal(ctx context.Context, p *Pair, steps []Step, res *Result) error {
-	uids := make([]uint32, len(steps))
-	for i, s := range steps {
-		uids[i] = s.Op.UID
-	}
-	ids, err := p.RemoteFolder.MessageIDs(ctx, uids)
+	ids, err := p.RemoteFolder.MessageIDs(ctx, stepUIDs(steps))
 	if err != nil {
 		return fmt.Errorf("read Message-IDs in %q to confirm moves: %w", p.Name, err)
 	}
