@@ -250,8 +250,15 @@ func (a *Account) surveyedInput(w *folderWork, sv adapters.ChangeSurvey) (in *pl
 	if !ok {
 		return nil, true
 	}
-	return &planner.Input{Folder: w.fr.Name, Remote: planner.RemoteState{Exists: true, Status: sv.Status, Msgs: msgs},
-		Status: model.FolderStatus{Name: rows.Name, UIDValidity: rows.UIDValidity}}, false
+	return verifyInput(w, rows, sv.Status, msgs), false
+}
+
+// verifyInput is the verification's planner input for a folder: the
+// server's side as just looked at; the rows' folder and UIDVALIDITY only
+// (verifyAll reads the rows again with the local scan).
+func verifyInput(w *folderWork, rows model.FolderStatus, status model.RemoteFolderStatus, msgs []model.RemoteMsg) *planner.Input {
+	return &planner.Input{Folder: w.fr.Name, Remote: planner.RemoteState{Exists: true, Status: status, Msgs: msgs},
+		Status: model.FolderStatus{Name: rows.Name, UIDValidity: rows.UIDValidity}}
 }
 
 // observeRemoteAgain reads the folder's status rows and opens (read-only:
@@ -281,6 +288,5 @@ func (a *Account) observeRemoteAgain(ctx context.Context, w *folderWork) *planne
 	if err != nil {
 		return nil
 	}
-	return &planner.Input{Folder: w.fr.Name, Remote: planner.RemoteState{Exists: true, Status: st, Msgs: msgs},
-		Status: model.FolderStatus{Name: rows.Name, UIDValidity: rows.UIDValidity}}
+	return verifyInput(w, rows, st, msgs)
 }
