@@ -832,6 +832,25 @@ func seenSince(t *testing.T, ctx context.Context, s adapters.Remote, name string
 	return selectFolder(t, ctx, s, name), uids, since
 }
 
+// flaggedAndAdded creates folder name with three \Seen messages, then
+// flags the first and adds one: it returns the HIGHESTMODSEQ before those
+// changes, and what ListChanges lists since it (every UID, and the two
+// changed messages). It skips the test as seenSince does.
+func flaggedAndAdded(t *testing.T, ctx context.Context, s adapters.Remote, name string) (uint64, []uint32, []model.RemoteMsg) {
+	t.Helper()
+	f, uids, since := seenSince(t, ctx, s, name, 3)
+	defer f.Close()
+	if err := f.StoreFlags(ctx, uids[:1], model.Flagged, 0); err != nil {
+		t.Fatal(err)
+	}
+	added := appendMessage(t, ctx, f, NewMessage(name+"-new", "hello"), model.Answered, 9)
+	all, changed, err := f.(closeOnce).RemoteFolder.(adapters.ChangeLister).ListChanges(ctx, since)
+	if err != nil || len(changed) != 2 || changed[0].UID != uids[0] || changed[1].UID != added {
+		t.Fatalf("ListChanges: uids %v, changed %+v, %v", all, changed, err)
+	}
+	return since, all, changed
+}
+
 // remoteOpenWithChanges: opening a folder with its changes listed in the
 // same round trip lists what ListChanges lists, selected or examined; with
 // since above HIGHESTMODSEQ, or 0, no listing comes and the folder is open
@@ -843,16 +862,7 @@ func remoteOpenWithChanges(t *testing.T, ctx context.Context, s adapters.Remote)
 		t.Skip("the store cannot open a folder with its changes (no adapters.ChangeOpener)")
 	}
 	const name = "open-changes"
-	f, uids, since := seenSince(t, ctx, s, name, 3)
-	if err := f.StoreFlags(ctx, uids[:1], model.Flagged, 0); err != nil {
-		t.Fatal(err)
-	}
-	added := appendMessage(t, ctx, f, NewMessage("open-changes-new", "hello"), model.Answered, 9)
-	wantAll, wantChanged, err := f.(closeOnce).RemoteFolder.(adapters.ChangeLister).ListChanges(ctx, since)
-	if err != nil || len(wantChanged) != 2 || wantChanged[0].UID != uids[0] || wantChanged[1].UID != added {
-		t.Fatalf("ListChanges: uids %v, changed %+v, %v", wantAll, wantChanged, err)
-	}
-	f.Close()
+	since, wantAll, wantChanged := flaggedAndAdded(t, ctx, s, name)
 	for _, readOnly := range []bool{false, true} {
 		of, changes, err := co.OpenWithChanges(ctx, name, readOnly, since)
 		if err != nil {
@@ -902,16 +912,7 @@ func remoteSurveyChanges(t *testing.T, ctx context.Context, s adapters.Remote) {
 	if !ok {
 		t.Skip("the store cannot survey folders (no adapters.ChangeSurveyor)")
 	}
-	f, uids, since := seenSince(t, ctx, s, "survey-a", 3)
-	if err := f.StoreFlags(ctx, uids[:1], model.Flagged, 0); err != nil {
-		t.Fatal(err)
-	}
-	added := appendMessage(t, ctx, f, NewMessage("survey-a-new", "hello"), model.Answered, 9)
-	wantAll, wantChanged, err := f.(closeOnce).RemoteFolder.(adapters.ChangeLister).ListChanges(ctx, since)
-	if err != nil || len(wantChanged) != 2 || wantChanged[0].UID != uids[0] || wantChanged[1].UID != added {
-		t.Fatalf("ListChanges: uids %v, changed %+v, %v", wantAll, wantChanged, err)
-	}
-	f.Close()
+	since, wantAll, wantChanged := flaggedAndAdded(t, ctx, s, "survey-a")
 	g, uidsB, sinceB := seenSince(t, ctx, s, "survey-b", 2)
 	g.Close()
 	stA, stB := folderStatus(t, ctx, s, "survey-a"), folderStatus(t, ctx, s, "survey-b")
