@@ -54,7 +54,7 @@ type Store struct {
 var _ adapters.Remote = (*Store)(nil)
 
 // Dial connects to the server, logs in and learns its capabilities (the
-// hierarchy delimiter comes later: see delimiter). It fails fast, with an
+// hierarchy delimiter comes later: see Delimiter). It fails fast, with an
 // error saying which step failed; the password never appears in it. The
 // connection stays open in the pool.
 func Dial(ctx context.Context, cfg Config) (*Store, error) {
@@ -125,9 +125,10 @@ func (s *Store) askDelimiter(c *conn) (rune, error) {
 	return s.setDelimiter(d, s.delimiterCommand()), nil
 }
 
-// delimiter returns the server's hierarchy delimiter, asking the server on
-// a connection of the pool when no listing has taught it yet.
-func (s *Store) delimiter(ctx context.Context) (rune, error) {
+// Delimiter returns the server's hierarchy delimiter (0: flat server):
+// the one the folder listing showed, or else the answer to
+// LIST "<reference>" "", asked on a connection of the pool the first time.
+func (s *Store) Delimiter(ctx context.Context) (rune, error) {
 	if d, ok := s.knownDelimiter(); ok {
 		return d, nil
 	}
@@ -172,11 +173,6 @@ func (s *Store) MaxConnections() int { return s.cfg.MaxConnections }
 
 // Capabilities returns what the server advertised after login.
 func (s *Store) Capabilities() imap.CapSet { return s.caps }
-
-// Delimiter returns the server's hierarchy delimiter (0: flat server):
-// the one the folder listing showed, or else the answer to
-// LIST "<reference>" "", asked the first time.
-func (s *Store) Delimiter(ctx context.Context) (rune, error) { return s.delimiter(ctx) }
 
 func (s *Store) has(c imap.Cap) bool { return s.caps.Has(c) }
 
@@ -470,7 +466,7 @@ func hasAttr(attrs []imap.MailboxAttr, want imap.MailboxAttr) bool {
 // level from the top, as OfflineIMAP does (a server need not create
 // parents itself). A level that already exists is success.
 func (s *Store) CreateFolder(ctx context.Context, name string) error {
-	delim, err := s.delimiter(ctx)
+	delim, err := s.Delimiter(ctx)
 	if err != nil {
 		return err
 	}
@@ -578,7 +574,7 @@ func (s *Store) open(ctx context.Context, name string, readOnly bool) (*Folder, 
 // its answer (then sends them and reads their answers; more names them):
 // one round trip for all.
 func (s *Store) openThen(ctx context.Context, name string, readOnly bool, more string, then func(c *conn)) (*Folder, error) {
-	delim, err := s.delimiter(ctx)
+	delim, err := s.Delimiter(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -42,7 +42,7 @@ func (s *Store) SurveyChanges(ctx context.Context, reqs []adapters.ChangeRequest
 		}
 		return out
 	}
-	delim, err := s.delimiter(ctx)
+	delim, err := s.Delimiter(ctx)
 	if err != nil {
 		for i := range out {
 			out[i].Err = err
