@@ -115,6 +115,26 @@ type ChangeOpener interface {
 	OpenWithChanges(ctx context.Context, name string, readOnly bool, since uint64) (RemoteFolder, *Changes, error)
 }
 
+// ListedSelector is implemented by Remotes that can open a folder for
+// reading and writing without waiting for the server's answer: the caller
+// has listed the folder's status moments ago (listed) and will check
+// nothing until the first command. The folder's Status is listed until
+// then. Its first command sends the SELECT, a read (ListedFetcher's
+// FetchListed) right behind it in the same round trip, anything else only
+// once the answer came; either checks the answer before using its own:
+// a SELECT that fails fails the command (ErrNoFolder where the folder is
+// gone), and one whose UIDVALIDITY is not listed's fails it with an error
+// wrapping ErrValidityChanged, having changed nothing on the server, as
+// does every later command of the folder.
+type ListedSelector interface {
+	SelectListed(ctx context.Context, name string, listed model.RemoteFolderStatus) (RemoteFolder, error)
+}
+
+// ErrValidityChanged is returned (wrapped) by a folder opened with
+// ListedSelector.SelectListed whose UIDVALIDITY on the server is not the
+// one listed: its UIDs mean other messages now, and nothing was done.
+var ErrValidityChanged = errors.New("the server changed the folder's UIDVALIDITY")
+
 // ChangeSurveyor is implemented by Remotes that can look at several
 // folders at once, read-only, each with what changed in it since a
 // HIGHESTMODSEQ (ChangeOpener's listing), and leave none of them open:

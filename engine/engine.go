@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -672,15 +673,12 @@ func (a *Account) executeFolder(ctx context.Context, run uint64, w *folderWork, 
 		return
 	}
 	if w.in.Remote.Exists && !w.held {
-		rf, err := a.Remote.SelectFolder(ctx, fr.Name)
-		if err != nil {
-			fr.Err = fmt.Errorf("select on server: %w", err)
-			return
+		rf, err := a.selectForExecution(ctx, fr.Name, w.in.Remote.Status, fr.Plan.Ops[0].Kind)
+		if rf != nil {
+			p.RemoteFolder = rf
 		}
-		p.RemoteFolder = rf
-		if uv := rf.Status().UIDValidity; uv != w.in.Remote.Status.UIDValidity {
-			fr.Err = fmt.Errorf("the server changed the folder's UIDVALIDITY (%d to %d) during the sync; nothing was done, sync again",
-				w.in.Remote.Status.UIDValidity, uv)
+		if err != nil {
+			fr.Err = err
 			return
 		}
 	}
@@ -735,6 +733,36 @@ func (a *Account) executeFolder(ctx context.Context, run uint64, w *folderWork, 
 		return
 	}
 	w.verify = len(fr.Failed) == 0 && p.LocalFolder != nil
+}
+
+// selectForExecution opens the server folder name for an execution whose
+// first operation is of kind first, and checks that its UIDVALIDITY is
+// still the listed one. When the execution starts with downloads and the
+// server can (adapters.ListedSelector), the SELECT goes out with the first
+// download's FETCH, one round trip for both: the folder checks the
+// UIDVALIDITY itself, before the bodies are used, and fails the download
+// otherwise; then the intents the engine journaled meanwhile stay for the
+// next run to resolve, as after any failed operation. A folder returned
+// with an error is to be closed.
+func (a *Account) selectForExecution(ctx context.Context, name string, listed model.RemoteFolderStatus, first model.OpKind) (adapters.RemoteFolder, error) {
+	if ls, ok := a.Remote.(adapters.ListedSelector); ok && first == model.OpFetch {
+		rf, err := ls.SelectListed(ctx, name, listed)
+		if err == nil {
+			return rf, nil
+		}
+		if !errors.Is(err, adapters.ErrUnsupported) {
+			return nil, fmt.Errorf("select on server: %w", err)
+		}
+	}
+	rf, err := a.Remote.SelectFolder(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("select on server: %w", err)
+	}
+	if uv := rf.Status().UIDValidity; uv != listed.UIDValidity {
+		return rf, fmt.Errorf("%w (%d to %d) during the sync; nothing was done, sync again",
+			adapters.ErrValidityChanged, listed.UIDValidity, uv)
+	}
+	return rf, nil
 }
 
 // listedDate is the internal date of uid in msgs (a listing, in UID

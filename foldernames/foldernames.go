@@ -324,6 +324,24 @@ func (r *Remote) OpenWithChanges(ctx context.Context, local string, readOnly boo
 	return co.OpenWithChanges(ctx, name, readOnly, since)
 }
 
+var _ adapters.ListedSelector = (*Remote)(nil)
+
+// SelectListed opens the server folder that local translates to as
+// adapters.ListedSelector says, when the inner store can
+// (adapters.ErrUnsupported otherwise). The folder is the inner store's
+// own, as with SelectFolder.
+func (r *Remote) SelectListed(ctx context.Context, local string, listed model.RemoteFolderStatus) (adapters.RemoteFolder, error) {
+	ls, ok := r.Inner.(adapters.ListedSelector)
+	if !ok {
+		return nil, fmt.Errorf("select %s: %w", local, adapters.ErrUnsupported)
+	}
+	name, err := r.remoteName(local)
+	if err != nil {
+		return nil, err
+	}
+	return ls.SelectListed(ctx, name, listed)
+}
+
 var _ adapters.Warmer = (*Remote)(nil)
 
 // Warm opens connections of the inner store ahead of need, when it can.

@@ -43,6 +43,7 @@ func RunRemote(t *testing.T, newStore func(t *testing.T) adapters.Remote) {
 		{"StoreFlags", remoteStoreFlags},
 		{"FetchSkipsMissingSortsDedups", remoteFetchSkipsMissing},
 		{"FetchListed", remoteFetchListed},
+		{"SelectListed", remoteSelectListed},
 		{"FetchDoesNotSetSeen", remoteFetchDoesNotSetSeen},
 		{"FetchPartialRead", remoteFetchPartialRead},
 		{"FetchCallbackError", remoteFetchCallbackError},
@@ -525,6 +526,121 @@ func remoteFetchListed(t *testing.T, ctx context.Context, s adapters.Remote) {
 	}
 	if got := listedFlags(t, ctx, f, listed[0].UID); got != model.Flagged {
 		t.Errorf("after FetchListed: flags %s, want F (no \\Seen)", got)
+	}
+}
+
+// remoteSelectListed checks adapters.ListedSelector: a folder opened with
+// the status it was listed with downloads and changes as a selected one
+// does, its status then the server's; one opened with another UIDVALIDITY
+// than the server's refuses every command and changes nothing, whichever
+// command comes first; a missing folder fails with ErrNoFolder.
+func remoteSelectListed(t *testing.T, ctx context.Context, s adapters.Remote) {
+	ls, ok := s.(adapters.ListedSelector)
+	if !ok {
+		t.Skip("the store cannot select a folder as listed (no adapters.ListedSelector)")
+	}
+	const name = "select-listed"
+	f := createSelect(t, ctx, s, name)
+	bodies := map[uint32][]byte{}
+	for i := range 3 {
+		m := NewMessage(fmt.Sprintf("select-listed-%d", i), fmt.Sprintf("listed %d", i))
+		bodies[appendMessage(t, ctx, f, m, model.Flagged, i)] = m.Body
+	}
+	listed, err := f.List(ctx)
+	if err != nil || len(listed) != 3 {
+		t.Fatalf("List: %v, %v", listed, err)
+	}
+	f.Close()
+	status := folderStatus(t, ctx, s, name)
+	open := func(st model.RemoteFolderStatus) adapters.RemoteFolder {
+		t.Helper()
+		lf, err := ls.SelectListed(ctx, name, st)
+		if err != nil {
+			t.Fatalf("SelectListed(%q): %v", name, err)
+		}
+		t.Cleanup(func() { lf.Close() })
+		return lf
+	}
+	fetchListed := func(lf adapters.RemoteFolder) ([]fetched, error) {
+		var got []fetched
+		err := lf.(adapters.ListedFetcher).FetchListed(ctx, listed, func(m model.RemoteMsg, body io.Reader) error {
+			b, err := io.ReadAll(body)
+			got = append(got, fetched{m, b})
+			return err
+		})
+		return got, err
+	}
+
+	// As listed: the download comes, then a change; the status is the
+	// server's from the first command on.
+	claimed := status
+	claimed.Messages = 99
+	lf := open(claimed)
+	if got := lf.Status(); got.UIDValidity != status.UIDValidity || got.Messages != 99 {
+		t.Errorf("Status before any command = %+v, want the listed %+v", got, claimed)
+	}
+	got, err := fetchListed(lf)
+	if err != nil {
+		t.Fatalf("FetchListed on a folder opened as listed: %v", err)
+	}
+	if want := []uint32{listed[0].UID, listed[1].UID, listed[2].UID}; !slices.Equal(fetchedUIDs(got), want) {
+		t.Fatalf("FetchListed called fn for %v, want %v", fetchedUIDs(got), want)
+	}
+	for _, g := range got {
+		if d := diffBytes(g.body, bodies[g.msg.UID]); d != "" {
+			t.Errorf("UID %d: %s", g.msg.UID, d)
+		}
+	}
+	if got := lf.Status(); got.UIDValidity != status.UIDValidity || got.Messages != 3 {
+		t.Errorf("Status after the first command = %+v, want the server's (3 messages, UIDVALIDITY %d)", got, status.UIDValidity)
+	}
+	if err := lf.StoreFlags(ctx, []uint32{listed[0].UID}, model.Seen, 0); err != nil {
+		t.Fatalf("StoreFlags on a folder opened as listed: %v", err)
+	}
+	lf.Close()
+
+	// Another UIDVALIDITY: refused, whether a read or a change comes
+	// first, and nothing changes.
+	stale := status
+	stale.UIDValidity++
+	lf = open(stale)
+	got, err = fetchListed(lf)
+	if !errors.Is(err, adapters.ErrValidityChanged) {
+		t.Errorf("FetchListed with UIDVALIDITY %d listed, %d on the server: error %v, want one wrapping ErrValidityChanged", stale.UIDValidity, status.UIDValidity, err)
+	}
+	if len(got) > 0 {
+		t.Errorf("FetchListed with another UIDVALIDITY handed on UIDs %v; want none (they may mean other messages)", fetchedUIDs(got))
+	}
+	if err := lf.StoreFlags(ctx, []uint32{listed[1].UID}, model.Seen, 0); !errors.Is(err, adapters.ErrValidityChanged) {
+		t.Errorf("StoreFlags after the refusal: error %v, want one wrapping ErrValidityChanged", err)
+	}
+	lf.Close()
+	lf = open(stale)
+	if err := lf.StoreFlags(ctx, []uint32{listed[2].UID}, model.Seen, 0); !errors.Is(err, adapters.ErrValidityChanged) {
+		t.Errorf("StoreFlags as the first command with UIDVALIDITY %d listed, %d on the server: error %v, want one wrapping ErrValidityChanged", stale.UIDValidity, status.UIDValidity, err)
+	}
+	if err := lf.Expunge(ctx, []uint32{listed[2].UID}); !errors.Is(err, adapters.ErrValidityChanged) {
+		t.Errorf("Expunge after the refusal: error %v, want one wrapping ErrValidityChanged", err)
+	}
+	lf.Close()
+	f = selectFolder(t, ctx, s, name)
+	now := listMap(t, ctx, f)
+	want := map[uint32]model.Flags{listed[0].UID: model.Flagged | model.Seen, listed[1].UID: model.Flagged, listed[2].UID: model.Flagged}
+	for uid, flags := range want {
+		if m, ok := now[uid]; !ok || m.Flags != flags {
+			t.Errorf("after the refusals UID %d: present %v, flags %s; want flags %s (only the change made as listed)", uid, ok, m.Flags, flags)
+		}
+	}
+	f.Close()
+
+	// A folder that does not exist.
+	lf, err = ls.SelectListed(ctx, "select-listed-missing", status)
+	if err == nil {
+		defer lf.Close()
+		err = lf.(adapters.ListedFetcher).FetchListed(ctx, listed, func(model.RemoteMsg, io.Reader) error { return nil })
+	}
+	if !errors.Is(err, adapters.ErrNoFolder) {
+		t.Errorf("SelectListed of a missing folder, then FetchListed: error %v, want one wrapping ErrNoFolder", err)
 	}
 }
 

@@ -16,6 +16,8 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-sasl"
+
+	"mailtrail/adapters"
 )
 
 // conn is one logged-in IMAP connection with its watchdog.
@@ -79,7 +81,7 @@ func (c *conn) run(ctx context.Context, command string, f func() error) error {
 	}
 	var cb *errCallback
 	var be *bodyError
-	if err != nil && !isServerRefusal(err) && !errors.As(err, &cb) && !errors.As(err, &be) {
+	if err != nil && !isServerRefusal(err) && !errors.As(err, &cb) && !errors.As(err, &be) && !errors.Is(err, adapters.ErrValidityChanged) {
 		// go-imap gave up on the connection (an I/O error, a response it
 		// cannot parse), or f did: it is closed, and nothing on it will
 		// answer. The error says so, whatever go-imap's words were, so

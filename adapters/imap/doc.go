@@ -32,6 +32,12 @@
 //     holds one until Close.
 //   - A folder opened with ExamineFolder (EXAMINE) refuses, sending
 //     nothing, every command that would change the server.
+//   - A folder opened with SelectListed sends its SELECT with its first
+//     command; only a read (the body fetch of FetchListed) goes out behind
+//     the SELECT before its answer, and nothing of that read is used
+//     before the answer's UIDVALIDITY is checked against the listed one.
+//     Another UIDVALIDITY (or a failed SELECT) refuses the folder's every
+//     command from then on; nothing that would change the server was sent.
 //   - QRESYNC is never enabled (go-imap v2 beta.8 cannot parse its
 //     responses); CONDSTORE is used when advertised.
 //   - The password, OAuth2 tokens and the client secret never appear in

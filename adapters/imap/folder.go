@@ -40,6 +40,13 @@ type Folder struct {
 	// readOnly: opened with EXAMINE (Store.ExamineFolder), for looking
 	// only; the methods that would change the server refuse.
 	readOnly bool
+	// Opened by SelectListed: unsent until the first command sends the
+	// SELECT, selecting from then until confirm has checked its answer;
+	// refused, for good, when that answer did not match the listed
+	// status (or the SELECT failed).
+	unsent    bool
+	selecting *imapclient.SelectCommand
+	refused   error
 }
 
 var _ adapters.RemoteFolder = (*Folder)(nil)
@@ -144,12 +151,28 @@ func looksNonExistent(text string) bool {
 
 // do runs one operation: it reconnects first when the connection broke,
 // then runs f under the watchdog, and names the folder and command in the
-// error.
+// error. On a folder whose SELECT is not sent yet (SelectListed), the
+// SELECT goes first and its answer is checked before fn runs.
 func (f *Folder) do(ctx context.Context, command string, fn func(c *conn) error) error {
+	return f.doCommand(ctx, command, false, fn)
+}
+
+// doRead is do for an operation that changes nothing on the server: on a
+// folder whose SELECT is not sent yet, fn runs with the SELECT sent and not
+// answered, so that its command follows in the same round trip; fn must
+// call confirm once its command is sent and before it uses any answer.
+func (f *Folder) doRead(ctx context.Context, command string, fn func(c *conn) error) error {
+	return f.doCommand(ctx, command, true, fn)
+}
+
+func (f *Folder) doCommand(ctx context.Context, command string, read bool, fn func(c *conn) error) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
 		return f.errorf(command, errors.New("folder is closed"))
+	}
+	if f.refused != nil {
+		return f.errorf(command, f.refused)
 	}
 	if f.conn.broken != nil {
 		if err := f.reconnect(ctx); err != nil {
@@ -157,10 +180,73 @@ func (f *Folder) do(ctx context.Context, command string, fn func(c *conn) error)
 		}
 	}
 	c := f.conn
-	err := c.run(ctx, command, func() error { return fn(c) })
-	if err != nil {
-		return f.errorf(command, err)
+	logged := command
+	if f.unsent {
+		logged = f.selectCommand() + " + " + command
 	}
+	err := c.run(ctx, logged, func() error {
+		if f.unsent {
+			f.sendSelect(c)
+			if !read {
+				if err := f.confirm(); err != nil {
+					return err
+				}
+			}
+		}
+		err := fn(c)
+		if f.selecting != nil {
+			// fn returned before confirming: the answer is checked all the
+			// same, and a refusal is the error.
+			if cerr := f.confirm(); cerr != nil {
+				return cerr
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return f.errorf(logged, err)
+	}
+	return nil
+}
+
+// selectCommand is the SELECT that opens the folder, as logged.
+func (f *Folder) selectCommand() string {
+	if f.store.hasCondStore() {
+		return "SELECT (CONDSTORE)"
+	}
+	return "SELECT"
+}
+
+// sendSelect sends the SELECT of a folder opened by SelectListed, without
+// waiting for its answer (confirm reads it).
+func (f *Folder) sendSelect(c *conn) {
+	f.selecting = c.client.Select(f.server, &imap.SelectOptions{CondStore: f.store.hasCondStore()})
+	f.unsent = false
+}
+
+// confirm reads the answer to the SELECT sendSelect sent and checks it
+// against the listed status: a failed SELECT or another UIDVALIDITY
+// refuses the folder for good (nothing was changed: only reads went out
+// behind the SELECT). With a matching answer the folder's status is the
+// answer's. Without a SELECT waiting for its answer it does nothing.
+func (f *Folder) confirm() error {
+	sel := f.selecting
+	if sel == nil {
+		return nil
+	}
+	f.selecting = nil
+	data, err := sel.Wait()
+	if err != nil {
+		f.refused = noFolder(err)
+		return f.refused
+	}
+	st := selectedStatus(f.name, data)
+	if st.UIDValidity != f.status.UIDValidity {
+		f.refused = fmt.Errorf("%w (%d to %d) since it was listed for this sync; nothing was done in it, sync again",
+			adapters.ErrValidityChanged, f.status.UIDValidity, st.UIDValidity)
+		return f.refused
+	}
+	f.status = st
 	return nil
 }
 
@@ -182,6 +268,9 @@ func (f *Folder) reconnect(ctx context.Context) error {
 		return fmt.Errorf("reconnecting: UIDVALIDITY changed from %d to %d: the folder's UIDs mean other messages now", f.status.UIDValidity, st.UIDValidity)
 	}
 	f.conn = c
+	// Selected and checked now: a SELECT of SelectListed's that was not
+	// sent, or not answered, on the old connection is not needed.
+	f.unsent, f.selecting = false, nil
 	return nil
 }
 
@@ -367,10 +456,13 @@ func (f *Folder) fetchChunk(ctx context.Context, set imap.UIDSet, listed map[uin
 	if listed == nil {
 		command = "UID FETCH " + setLabel(set) + " (UID FLAGS RFC822.SIZE INTERNALDATE), then BODY.PEEK[]"
 	}
-	err := f.do(ctx, command, func(c *conn) error {
+	err := f.doRead(ctx, command, func(c *conn) error {
 		orphans, expunges := c.orphanBodies.Load(), c.expunges.Load()
 		meta := listed
 		if meta == nil {
+			if err := f.confirm(); err != nil {
+				return err
+			}
 			// The two commands run one after the other, never pipelined:
 			// Dovecot runs pipelined FETCHes in parallel and interleaves
 			// their responses, and go-imap then hands a body to a command
@@ -385,6 +477,11 @@ func (f *Folder) fetchChunk(ctx context.Context, set imap.UIDSet, listed map[uin
 		}
 
 		bodyCmd := c.client.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}})
+		if err := f.confirm(); err != nil {
+			// Read to its end unused: the UIDs may mean other messages.
+			_ = bodyCmd.Close()
+			return err
+		}
 		delivered := make(map[uint32]bool)
 		answered := make(map[uint32]bool) // a FETCH response carried the UID, body or not
 		for msg := bodyCmd.Next(); msg != nil; msg = bodyCmd.Next() {
@@ -1039,7 +1136,7 @@ func (f *Folder) Close() error {
 	}
 	f.closed = true
 	c := f.conn
-	if c.broken == nil {
+	if c.broken == nil && !f.unsent {
 		f.store.unselectUnawaited(c)
 	}
 	f.store.mu.Lock()

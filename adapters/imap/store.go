@@ -574,28 +574,63 @@ func (s *Store) open(ctx context.Context, name string, readOnly bool) (*Folder, 
 // its answer (then sends them and reads their answers; more names them):
 // one round trip for all.
 func (s *Store) openThen(ctx context.Context, name string, readOnly bool, more string, then func(c *conn)) (*Folder, error) {
+	f, err := s.folderOn(ctx, name, openVerb(readOnly))
+	if err != nil {
+		return nil, err
+	}
+	f.readOnly = readOnly
+	st, err := f.selectOn(ctx, f.conn, more, then)
+	if err != nil {
+		s.release(f.conn)
+		return nil, err
+	}
+	f.status = st
+	s.keep(f)
+	return f, nil
+}
+
+// folderOn is the folder name on a connection of its own, not selected
+// yet (verb names what failed).
+func (s *Store) folderOn(ctx context.Context, name, verb string) (*Folder, error) {
 	delim, err := s.Delimiter(ctx)
 	if err != nil {
 		return nil, err
 	}
 	server, err := toServerName(name, delim)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %s: %w", s.name, openVerb(readOnly), err)
+		return nil, fmt.Errorf("%s: %s: %w", s.name, verb, err)
 	}
 	c, err := s.acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
-	f := &Folder{store: s, conn: c, name: name, server: server, readOnly: readOnly}
-	st, err := f.selectOn(ctx, c, more, then)
-	if err != nil {
-		s.release(c)
-		return nil, err
-	}
-	f.status = st
+	return &Folder{store: s, conn: c, name: name, server: server}, nil
+}
+
+// keep records an open folder, for Close.
+func (s *Store) keep(f *Folder) {
 	s.mu.Lock()
 	s.folders[f] = struct{}{}
 	s.mu.Unlock()
+}
+
+var _ adapters.ListedSelector = (*Store)(nil)
+
+// SelectListed implements adapters.ListedSelector: a connection of the
+// folder's own (waiting for the pool or a login as SelectFolder does), on
+// which nothing is sent until the folder's first command; that command
+// sends the SELECT (with CONDSTORE when the server has it), and the body
+// fetch of FetchListed goes right behind it. With 20 ms between client
+// and server, an execution that starts with downloads starts 20 ms sooner.
+func (s *Store) SelectListed(ctx context.Context, name string, listed model.RemoteFolderStatus) (adapters.RemoteFolder, error) {
+	f, err := s.folderOn(ctx, name, "SELECT")
+	if err != nil {
+		return nil, err
+	}
+	f.status = listed
+	f.status.Name = name
+	f.unsent = true
+	s.keep(f)
 	return f, nil
 }
 

@@ -1,0 +1,165 @@
+package imap
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"mailtrail/model"
+)
+
+// gateProxy forwards a backend's connections, and once armed holds the
+// server's answers back until the client has sent a UID FETCH: a client
+// that waits for an answer before sending its FETCH waits for the gate's
+// timeout, which the proxy then reports.
+type gateProxy struct {
+	addr string
+
+	mu       sync.Mutex
+	armed    bool
+	sent     bytes.Buffer // what clients sent since armed
+	open     chan struct{}
+	timedOut bool
+}
+
+const gateTimeout = 3 * time.Second
+
+func startGateProxy(t *testing.T, target string) *gateProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	g := &gateProxy{addr: ln.Addr().String(), open: make(chan struct{})}
+	go func() {
+		for {
+			client, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			server, err := net.Dial("tcp", target)
+			if err != nil {
+				client.Close()
+				continue
+			}
+			go g.fromClient(client, server)
+			go g.fromServer(server, client)
+		}
+	}()
+	return g
+}
+
+func (g *gateProxy) arm() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.armed = true
+}
+
+func (g *gateProxy) fromClient(client, server net.Conn) {
+	defer server.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := client.Read(buf)
+		if n > 0 {
+			g.mu.Lock()
+			if g.armed {
+				before := bytes.Contains(g.sent.Bytes(), []byte("UID FETCH"))
+				g.sent.Write(buf[:n])
+				if !before && bytes.Contains(g.sent.Bytes(), []byte("UID FETCH")) {
+					close(g.open)
+				}
+			}
+			g.mu.Unlock()
+			if _, werr := server.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (g *gateProxy) fromServer(server, client net.Conn) {
+	defer client.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := server.Read(buf)
+		if n > 0 {
+			g.mu.Lock()
+			armed := g.armed
+			g.mu.Unlock()
+			if armed {
+				select {
+				case <-g.open:
+				case <-time.After(gateTimeout):
+					g.mu.Lock()
+					g.timedOut = true
+					g.mu.Unlock()
+				}
+			}
+			if _, werr := client.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// testSelectListedOneRoundTrip: a folder opened with SelectListed sends its
+// SELECT with the first FetchListed's UID FETCH right behind it, before any
+// answer: the proxy gives no answer until it has seen the FETCH.
+func testSelectListedOneRoundTrip(t *testing.T, b *backend) {
+	ctx := ctxT(t)
+	name := "ListedOneTrip"
+	b.mkdir(t, b.serverName(name))
+	uid := b.seed(t, b.serverName(name), msgWithID("<listed-one-trip@test>", 1), nil, time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC))
+	g := startGateProxy(t, net.JoinHostPort(b.cfg.Host, strconv.Itoa(b.cfg.Port)))
+	s := b.dialWith(t, func(c *Config) {
+		host, port, _ := net.SplitHostPort(g.addr)
+		c.Host = host
+		c.Port, _ = strconv.Atoi(port)
+		c.MaxConnections = 1
+	})
+	list, err := s.ListFolders(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed, ok := findFolder(list, name)
+	if !ok {
+		t.Fatalf("%s is not listed: %v", name, list)
+	}
+	f, err := s.SelectListed(ctx, name, listed)
+	if err != nil {
+		t.Fatalf("SelectListed: %v", err)
+	}
+	defer f.Close()
+	g.arm()
+	var got []uint32
+	err = f.(*Folder).FetchListed(ctx, []model.RemoteMsg{{UID: uid}}, func(m model.RemoteMsg, body io.Reader) error {
+		got = append(got, m.UID)
+		_, err := io.Copy(io.Discard, body)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("FetchListed: %v", err)
+	}
+	if len(got) != 1 || got[0] != uid {
+		t.Fatalf("FetchListed handed on %v, want [%d]", got, uid)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.timedOut {
+		t.Fatalf("the client waited for an answer before it sent the UID FETCH (it sent, after SelectListed: %q)", g.sent.String())
+	}
+	if !bytes.Contains(g.sent.Bytes(), []byte("SELECT")) {
+		t.Fatalf("no SELECT went out with the fetch: %q", g.sent.String())
+	}
+}
