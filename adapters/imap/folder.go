@@ -225,10 +225,12 @@ func (f *Folder) sendSelect(c *conn) {
 }
 
 // confirm reads the answer to the SELECT sendSelect sent and checks it
-// against the listed status: a failed SELECT or another UIDVALIDITY
-// refuses the folder for good (nothing was changed: only reads went out
-// behind the SELECT). With a matching answer the folder's status is the
-// answer's. Without a SELECT waiting for its answer it does nothing.
+// against the listed status: a SELECT the server refused or another
+// UIDVALIDITY refuses the folder for good (nothing was changed: only reads
+// went out behind the SELECT). With a matching answer the folder's status
+// is the answer's. A connection lost meanwhile is only an error: the next
+// command reconnects and selects again, checking the UIDVALIDITY as it
+// does. Without a SELECT waiting for its answer it does nothing.
 func (f *Folder) confirm() error {
 	sel := f.selecting
 	if sel == nil {
@@ -237,6 +239,9 @@ func (f *Folder) confirm() error {
 	f.selecting = nil
 	data, err := sel.Wait()
 	if err != nil {
+		if !isServerRefusal(err) {
+			return err
+		}
 		f.refused = noFolder(err)
 		return f.refused
 	}

@@ -163,3 +163,48 @@ func testSelectListedOneRoundTrip(t *testing.T, b *backend) {
 		t.Fatalf("no SELECT went out with the fetch: %q", g.sent.String())
 	}
 }
+
+// testSelectListedReconnect: a connection lost before the SELECT of a
+// folder opened with SelectListed is answered fails that command only, and
+// does not refuse the folder: the next command reconnects, selects and
+// checks the UIDVALIDITY, and reads.
+func testSelectListedReconnect(t *testing.T, b *backend) {
+	ctx := ctxT(t)
+	name := "ListedReconnect"
+	uid := b.seed(t, b.serverName(name), msgWithID("<listed-reconnect@test>", 1), nil, time.Time{})
+	s := b.dial(t)
+	list, err := s.ListFolders(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed, ok := findFolder(list, name)
+	if !ok {
+		t.Fatalf("%s is not listed: %v", name, list)
+	}
+	rf, err := s.SelectListed(ctx, name, listed)
+	if err != nil {
+		t.Fatalf("SelectListed: %v", err)
+	}
+	defer rf.Close()
+	f := rf.(*Folder)
+	f.conn.raw.Close()
+	fetch := func() ([]uint32, error) {
+		var got []uint32
+		err := f.FetchListed(ctx, []model.RemoteMsg{{UID: uid}}, func(m model.RemoteMsg, body io.Reader) error {
+			got = append(got, m.UID)
+			_, err := io.Copy(io.Discard, body)
+			return err
+		})
+		return got, err
+	}
+	if _, err := fetch(); err == nil {
+		t.Fatal("FetchListed on a closed connection succeeded")
+	}
+	got, err := fetch()
+	if err != nil {
+		t.Fatalf("FetchListed after reconnecting: %v (the lost connection must not refuse the folder)", err)
+	}
+	if len(got) != 1 || got[0] != uid {
+		t.Fatalf("FetchListed after reconnecting handed on %v, want [%d]", got, uid)
+	}
+}
