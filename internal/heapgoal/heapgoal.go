@@ -6,9 +6,15 @@
 // listing: about 330 bytes a message), that doubling is most of the peak:
 // 32 MB live became a 60–67 MB heap at 100,000 messages. Follow keeps the
 // heap within a fraction of what the last collection found live, never
-// below a floor under which nothing changes (small syncs keep Go's default
-// pacing): it sets the runtime's soft memory limit after each collection to
-// max(floor, live × (1 + headroom) + the runtime's own overhead). The
+// below a floor under which the collector does not run at all: it sets the
+// runtime's soft memory limit after each collection to max(floor, live ×
+// (1 + headroom) + the runtime's own overhead), and turns the GOGC pacing
+// off, so that the limit alone paces the collector. A run whose memory
+// stays under the floor never collects (a short-lived process's garbage
+// goes when it exits): with Go's default pacing beside the limit, a cold
+// sync of 5,000 messages collected 19 times and a sync of 1% of them 6
+// times; with the limit alone, 3 times and not at all (docs/PERFORMANCE.md
+// has the time it saves). The
 // overhead (stacks, metadata, unused parts of spans: what the limit counts
 // beside the heap's objects) must be in it: without it, a live heap of
 // 60 MB had a few MB to grow in, and the collector ran ten times as often
@@ -20,7 +26,8 @@
 //
 // Invariants: the limit is never set below floor, nor below the live heap
 // and overhead the last collection found; a GOMEMLIMIT given in the
-// environment is the user's choice and Follow leaves it alone.
+// environment is the user's choice and Follow leaves it alone, and so is a
+// GOGC given there (the limit then paces the collector beside it).
 package heapgoal
 
 import (
@@ -92,9 +99,10 @@ func Limit(live, overhead, floor uint64, headroom float64) uint64 {
 }
 
 // Follow keeps the soft memory limit at Limit(Live(), Overhead(), floor,
-// headroom) after every collection until stop is closed, and then gives the runtime back
-// the limit it had. It does nothing, and returns false, when the
-// environment sets GOMEMLIMIT.
+// headroom) after every collection until stop is closed, with the GOGC
+// pacing off unless the environment sets GOGC, and then gives the runtime
+// back the limit and the GOGC percentage it had. It does nothing, and
+// returns false, when the environment sets GOMEMLIMIT.
 func Follow(stop <-chan struct{}, floor uint64, headroom float64) bool {
 	if _, set := os.LookupEnv("GOMEMLIMIT"); set {
 		return false
@@ -102,6 +110,10 @@ func Follow(stop <-chan struct{}, floor uint64, headroom float64) bool {
 	var mu sync.Mutex
 	stopped := false
 	before := debug.SetMemoryLimit(int64(Limit(Live(), Overhead(), floor, headroom)))
+	percent, paced := 0, false
+	if _, set := os.LookupEnv("GOGC"); !set {
+		percent, paced = debug.SetGCPercent(-1), true
+	}
 	OnEachCollection(stop, func() {
 		mu.Lock()
 		defer mu.Unlock()
@@ -114,6 +126,9 @@ func Follow(stop <-chan struct{}, floor uint64, headroom float64) bool {
 		mu.Lock()
 		defer mu.Unlock()
 		stopped = true
+		if paced {
+			debug.SetGCPercent(percent)
+		}
 		debug.SetMemoryLimit(before)
 	}()
 	return true

@@ -58,11 +58,20 @@ func TestFollowRaisesTheLimitWithWhatIsLiveAndRestoresIt(t *testing.T) {
 	if _, set := os.LookupEnv("GOMEMLIMIT"); set {
 		t.Skip("GOMEMLIMIT is set: Follow leaves it alone")
 	}
+	if _, set := os.LookupEnv("GOGC"); set {
+		t.Skip("GOGC is set: Follow leaves the pacing alone")
+	}
 	const floor = 8 << 20
 	before := debug.SetMemoryLimit(-1)
+	percent := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(percent)
 	stop := make(chan struct{})
 	if !Follow(stop, floor, 0.25) {
 		t.Fatal("Follow did nothing without GOMEMLIMIT")
+	}
+	// The limit alone paces the collector.
+	if p := debug.SetGCPercent(-1); p != -1 {
+		t.Errorf("GOGC percentage %d while following, want -1 (off: the limit paces the collector)", p)
 	}
 	// Little is live: the floor.
 	waitLimit(t, func(l int64) bool { return l == floor })
@@ -81,6 +90,28 @@ func TestFollowRaisesTheLimitWithWhatIsLiveAndRestoresIt(t *testing.T) {
 	waitLimit(t, func(l int64) bool { return l == floor })
 	close(stop)
 	waitLimit(t, func(l int64) bool { return l == before })
+	if p := debug.SetGCPercent(100); p != 100 {
+		t.Errorf("GOGC percentage %d after stop, want 100 as it was", p)
+	}
+}
+
+func TestFollowLeavesAGivenGOGCAlone(t *testing.T) {
+	if _, set := os.LookupEnv("GOMEMLIMIT"); set {
+		t.Skip("GOMEMLIMIT is set: Follow leaves it alone")
+	}
+	t.Setenv("GOGC", "150")
+	percent := debug.SetGCPercent(150)
+	defer debug.SetGCPercent(percent)
+	before := debug.SetMemoryLimit(-1)
+	defer debug.SetMemoryLimit(before)
+	stop := make(chan struct{})
+	defer close(stop)
+	if !Follow(stop, 8<<20, 0.25) {
+		t.Fatal("Follow did nothing without GOMEMLIMIT")
+	}
+	if p := debug.SetGCPercent(150); p != 150 {
+		t.Errorf("GOGC percentage %d with GOGC=150 given, want it left at 150", p)
+	}
 }
 
 func TestFollowLeavesAGivenGOMEMLIMITAlone(t *testing.T) {
