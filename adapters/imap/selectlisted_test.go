@@ -2,6 +2,7 @@ package imap
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net"
 	"strconv"
@@ -117,7 +118,6 @@ func (g *gateProxy) fromServer(server, client net.Conn) {
 // SELECT with the first FetchListed's UID FETCH right behind it, before any
 // answer: the proxy gives no answer until it has seen the FETCH.
 func testSelectListedOneRoundTrip(t *testing.T, b *backend) {
-	ctx := ctxT(t)
 	name := "ListedOneTrip"
 	b.mkdir(t, b.serverName(name))
 	uid := b.seed(t, b.serverName(name), msgWithID("<listed-one-trip@test>", 1), nil, time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC))
@@ -128,26 +128,9 @@ func testSelectListedOneRoundTrip(t *testing.T, b *backend) {
 		c.Port, _ = strconv.Atoi(port)
 		c.MaxConnections = 1
 	})
-	list, err := s.ListFolders(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	listed, ok := findFolder(list, name)
-	if !ok {
-		t.Fatalf("%s is not listed: %v", name, list)
-	}
-	f, err := s.SelectListed(ctx, name, listed)
-	if err != nil {
-		t.Fatalf("SelectListed: %v", err)
-	}
-	defer f.Close()
+	f := selectAsListed(t, s, name)
 	g.arm()
-	var got []uint32
-	err = f.(*Folder).FetchListed(ctx, []model.RemoteMsg{{UID: uid}}, func(m model.RemoteMsg, body io.Reader) error {
-		got = append(got, m.UID)
-		_, err := io.Copy(io.Discard, body)
-		return err
-	})
+	got, err := fetchListedUIDs(f, uid)
 	if err != nil {
 		t.Fatalf("FetchListed: %v", err)
 	}
@@ -169,10 +152,28 @@ func testSelectListedOneRoundTrip(t *testing.T, b *backend) {
 // does not refuse the folder: the next command reconnects, selects and
 // checks the UIDVALIDITY, and reads.
 func testSelectListedReconnect(t *testing.T, b *backend) {
-	ctx := ctxT(t)
 	name := "ListedReconnect"
 	uid := b.seed(t, b.serverName(name), msgWithID("<listed-reconnect@test>", 1), nil, time.Time{})
 	s := b.dial(t)
+	f := selectAsListed(t, s, name)
+	f.conn.raw.Close()
+	if _, err := fetchListedUIDs(f, uid); err == nil {
+		t.Fatal("FetchListed on a closed connection succeeded")
+	}
+	got, err := fetchListedUIDs(f, uid)
+	if err != nil {
+		t.Fatalf("FetchListed after reconnecting: %v (the lost connection must not refuse the folder)", err)
+	}
+	if len(got) != 1 || got[0] != uid {
+		t.Fatalf("FetchListed after reconnecting handed on %v, want [%d]", got, uid)
+	}
+}
+
+// selectAsListed opens name with SelectListed and the status ListFolders
+// gives it; the folder is closed at the end of the test.
+func selectAsListed(t *testing.T, s *Store, name string) *Folder {
+	t.Helper()
+	ctx := ctxT(t)
 	list, err := s.ListFolders(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -181,30 +182,22 @@ func testSelectListedReconnect(t *testing.T, b *backend) {
 	if !ok {
 		t.Fatalf("%s is not listed: %v", name, list)
 	}
-	rf, err := s.SelectListed(ctx, name, listed)
+	f, err := s.SelectListed(ctx, name, listed)
 	if err != nil {
 		t.Fatalf("SelectListed: %v", err)
 	}
-	defer rf.Close()
-	f := rf.(*Folder)
-	f.conn.raw.Close()
-	fetch := func() ([]uint32, error) {
-		var got []uint32
-		err := f.FetchListed(ctx, []model.RemoteMsg{{UID: uid}}, func(m model.RemoteMsg, body io.Reader) error {
-			got = append(got, m.UID)
-			_, err := io.Copy(io.Discard, body)
-			return err
-		})
-		return got, err
-	}
-	if _, err := fetch(); err == nil {
-		t.Fatal("FetchListed on a closed connection succeeded")
-	}
-	got, err := fetch()
-	if err != nil {
-		t.Fatalf("FetchListed after reconnecting: %v (the lost connection must not refuse the folder)", err)
-	}
-	if len(got) != 1 || got[0] != uid {
-		t.Fatalf("FetchListed after reconnecting handed on %v, want [%d]", got, uid)
-	}
+	t.Cleanup(func() { f.Close() })
+	return f.(*Folder)
+}
+
+// fetchListedUIDs fetches uid with FetchListed and returns the UIDs handed
+// on, their bodies read to the end.
+func fetchListedUIDs(f *Folder, uid uint32) ([]uint32, error) {
+	var got []uint32
+	err := f.FetchListed(context.Background(), []model.RemoteMsg{{UID: uid}}, func(m model.RemoteMsg, body io.Reader) error {
+		got = append(got, m.UID)
+		_, err := io.Copy(io.Discard, body)
+		return err
+	})
+	return got, err
 }
