@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"runtime/debug"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -38,6 +39,10 @@ func (s *SyncCmd) autorefresh(g *Globals, ctx context.Context, err error) error 
 		next[name] = now.Add(p)
 	}
 	for {
+		// The collector waits for the memory floor (internal/heapgoal):
+		// between syncs, minutes apart, the process holds only what is
+		// live, and gives the rest back to the system.
+		debug.FreeOSMemory()
 		wake := time.Time{}
 		for _, t := range next {
 			if wake.IsZero() || t.Before(wake) {
