@@ -36,8 +36,10 @@
 //     command; only a read (the body fetch of FetchListed) goes out behind
 //     the SELECT before its answer, and nothing of that read is used
 //     before the answer's UIDVALIDITY is checked against the listed one.
-//     Another UIDVALIDITY (or a failed SELECT) refuses the folder's every
-//     command from then on; nothing that would change the server was sent.
+//     Another UIDVALIDITY (or a SELECT the server refused) refuses the
+//     folder's every command from then on; nothing that would change the
+//     server was sent. A connection lost before the answer fails only that
+//     command: the next one reconnects and checks as reconnecting does.
 //   - QRESYNC is never enabled (go-imap v2 beta.8 cannot parse its
 //     responses); CONDSTORE is used when advertised.
 //   - The password, OAuth2 tokens and the client secret never appear in
