@@ -3,7 +3,7 @@
 //
 //	go run ./cmd/mailtrail-bench [--messages 5000] [--folders 8] [--big-folder 0]
 //	    [--tools mailtrail,mbsync,mbsync-nofsync,offlineimap] [--rounds 1]
-//	    [--work DIR] [--mailtrail BIN] [--latency RTT] [--profile] [--debug] [--strace] [--keep]
+//	    [--work DIR] [--mailtrail BIN] [--latency RTT] [--tls] [--profile] [--debug] [--strace] [--keep]
 //
 // It starts its own Dovecot (internal/testdovecot; needs root and the
 // dovecot-imapd package), generates a deterministic corpus
@@ -76,6 +76,7 @@ type options struct {
 	work, mailtrail                string
 	profile, strace, keep, debug   bool
 	latency                        time.Duration
+	tls                            bool
 }
 
 // result is one tool's run in one phase of one round.
@@ -111,6 +112,7 @@ func run(args []string) int {
 	fs.BoolVar(&o.strace, "strace", false, "run mailtrail under strace -f -c -w (a syscall summary per run in WORK/strace; slows it: not for the table)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the working directory and the last round's Maildirs")
 	fs.DurationVar(&o.latency, "latency", 0, "round-trip time added between the tools and the server by a proxy (e.g. 20ms: a server farther away than loopback); the floor column stays direct")
+	fs.BoolVar(&o.tls, "tls", false, "the tools reach the server over implicit TLS (IMAPS, its self-signed certificate given to each tool as the CA to trust), as most users reach theirs; the floor column stays plain")
 	fs.BoolVar(&o.debug, "debug", false, "run mailtrail with --debug: its log (WORK/<tool>-r<round>/log) times every IMAP command; slows it a little")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -236,8 +238,12 @@ func bench(o options) (err error) {
 	}
 
 	b := &benchRun{o: o, srv: srv, runner: runner, work: work, tmpl: tmpl, tools: tools, paths: paths, port: srv.Port}
+	if o.tls {
+		b.port, b.caFile = srv.TLSPort, srv.CAFile
+		logf("tools reach the server over implicit TLS (port %d, CA %s)", b.port, b.caFile)
+	}
 	if o.latency > 0 {
-		proxy, err := startLatencyProxy(fmt.Sprintf("127.0.0.1:%d", srv.Port), o.latency)
+		proxy, err := startLatencyProxy(fmt.Sprintf("127.0.0.1:%d", b.port), o.latency)
 		if err != nil {
 			return fmt.Errorf("latency proxy: %v", err)
 		}
@@ -283,6 +289,7 @@ type benchRun struct {
 	tools              []string
 	paths              map[string]string // tool → its binary
 	port               int               // where the tools reach the server (the latency proxy, or Dovecot)
+	caFile             string            // with --tls: the server's certificate, the tools' CA
 	leftovers          []string          // Maildirs and mailboxes of finished rounds, deleted at the end
 }
 
@@ -296,7 +303,7 @@ func (b *benchRun) round(r int) ([]result, error) {
 		if err := corpus.CopyTree(b.tmpl, b.srv.MailDir(user), uid, gid); err != nil {
 			return nil, fmt.Errorf("copying the corpus for %s: %v", user, err)
 		}
-		tr, err := setupTool(t, b.paths[t], filepath.Join(b.work, fmt.Sprintf("r%d", r), t), user, b.srv.Password(user), b.port)
+		tr, err := setupTool(t, b.paths[t], filepath.Join(b.work, fmt.Sprintf("r%d", r), t), user, b.srv.Password(user), b.port, b.caFile)
 		if err != nil {
 			return nil, err
 		}

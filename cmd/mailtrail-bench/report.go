@@ -39,6 +39,9 @@ func report(w io.Writer, o options, sum corpus.Summary, build string, tools []st
 		floor = max(floor, r.Sample.RunnerKiB)
 	}
 	fmt.Fprintf(w, "\nmailtrail-bench: %s (%d in folder Big), %d round(s); build %s\n", sum, o.big, o.rounds, build)
+	if o.tls {
+		fmt.Fprintln(w, "every tool reached the server over implicit TLS (IMAPS)")
+	}
 	if o.latency > 0 {
 		fmt.Fprintf(w, "every tool reached the server through a proxy adding %v to each round trip\n", o.latency)
 	}

@@ -49,8 +49,9 @@ func findTool(tool, mailtrailBin string) (string, error) {
 }
 
 // setupTool writes tool's configuration for a sync of user's mail on
-// 127.0.0.1:port into dir/mail.
-func setupTool(tool, bin, dir, user, password string, port int) (*toolRun, error) {
+// 127.0.0.1:port into dir/mail; over implicit TLS when caFile (the
+// server's certificate, to trust) is given.
+func setupTool(tool, bin, dir, user, password string, port int, caFile string) (*toolRun, error) {
 	t := &toolRun{tool: tool, user: user, dir: dir, local: filepath.Join(dir, "mail")}
 	if err := os.MkdirAll(t.local, 0o755); err != nil {
 		return nil, err
@@ -59,11 +60,11 @@ func setupTool(tool, bin, dir, user, password string, port int) (*toolRun, error
 	var text string
 	switch tool {
 	case "mbsync", "mbsync-nofsync":
-		text = mbsyncrc(port, user, password, t.local, tool == "mbsync")
+		text = mbsyncrc(port, user, password, t.local, tool == "mbsync", caFile)
 		t.argv = []string{bin, "-c", cfg, "-a", "-q"}
 	case "offlineimap", "mailtrail":
 		// mailtrail reads OfflineIMAP's configuration: one file for both.
-		text = offlineimaprc(port, user, password, t.local, filepath.Join(dir, "meta"))
+		text = offlineimaprc(port, user, password, t.local, filepath.Join(dir, "meta"), caFile)
 		t.argv = []string{bin, "-c", cfg, "-o", "-u", "quiet"}
 	default:
 		return nil, fmt.Errorf("unknown tool %q", tool)
@@ -75,8 +76,12 @@ func setupTool(tool, bin, dir, user, password string, port int) (*toolRun, error
 }
 
 // offlineimaprc is the configuration ../shared/maillab/peers-bench writes,
-// which issue 8's table was measured with.
-func offlineimaprc(port int, user, password, local, meta string) string {
+// which issue 8's table was measured with; with caFile, over implicit TLS.
+func offlineimaprc(port int, user, password, local, meta, caFile string) string {
+	host, security := "127.0.0.1", "ssl = no\nstarttls = no"
+	if caFile != "" {
+		host, security = tlsHost, "ssl = yes\nsslcacertfile = "+caFile
+	}
 	return fmt.Sprintf(`[general]
 accounts = bench
 metadata = %[5]s
@@ -94,30 +99,39 @@ sep = /
 
 [Repository bench-remote]
 type = IMAP
-remotehost = 127.0.0.1
+remotehost = %[7]s
 remoteport = %[1]d
 remoteuser = %[2]s
 remotepass = %[3]s
-ssl = no
-starttls = no
+%[6]s
 maxconnections = 3
-`, port, user, password, local, meta)
+`, port, user, password, local, meta, security, host)
 }
 
+// tlsHost is the server's name over TLS: its certificate names localhost
+// and 127.0.0.1, and mbsync checks the name only against the
+// certificate's DNS names.
+const tlsHost = "localhost"
+
 // mbsyncrc is peers-bench's mbsync configuration: both ways, create and
-// expunge on both sides, state files in the Maildir folders.
-func mbsyncrc(port int, user, password, local string, fsync bool) string {
+// expunge on both sides, state files in the Maildir folders; with caFile,
+// over implicit TLS.
+func mbsyncrc(port int, user, password, local string, fsync bool, caFile string) string {
 	fs := "no"
 	if fsync {
 		fs = "yes"
 	}
+	host, security := "127.0.0.1", "SSLType None"
+	if caFile != "" {
+		host, security = tlsHost, "SSLType IMAPS\nCertificateFile "+caFile
+	}
 	return fmt.Sprintf(`FSync %[5]s
 IMAPAccount bench
-Host 127.0.0.1
+Host %[7]s
 Port %[1]d
 User %[2]s
 Pass %[3]s
-SSLType None
+%[6]s
 AuthMechs LOGIN
 
 IMAPStore bench-remote
@@ -135,5 +149,5 @@ Patterns *
 Create Both
 Expunge Both
 SyncState *
-`, port, user, password, local, fs)
+`, port, user, password, local, fs, security, host)
 }
