@@ -49,8 +49,8 @@ func findTool(tool, mailtrailBin string) (string, error) {
 }
 
 // setupTool writes tool's configuration for a sync of user's mail on
-// 127.0.0.1:port into dir/mail; over implicit TLS when caFile (the
-// server's certificate, to trust) is given.
+// 127.0.0.1:port into dir/mail; over implicit TLS, to localhost:port,
+// when caFile (the server's certificate, to trust) is given.
 func setupTool(tool, bin, dir, user, password string, port int, caFile string) (*toolRun, error) {
 	t := &toolRun{tool: tool, user: user, dir: dir, local: filepath.Join(dir, "mail")}
 	if err := os.MkdirAll(t.local, 0o755); err != nil {
