@@ -65,16 +65,24 @@ func (f *Folder) errorf(command string, err error) error {
 	return fmt.Errorf("%s: folder %q: %s: %w", f.store.name, f.name, command, err)
 }
 
-// selectOn sends SELECT (EXAMINE for a read-only folder) on c and reads the
-// folder's status from the answer.
-func (f *Folder) selectOn(ctx context.Context, c *conn, more string, then func(c *conn)) (model.RemoteFolderStatus, error) {
-	var data *imap.SelectData
-	command := openVerb(f.readOnly)
-	opts := &imap.SelectOptions{ReadOnly: f.readOnly}
+// selectRequest is the command that opens the folder, as logged, and its
+// options: SELECT (EXAMINE read-only), with CONDSTORE where the server has
+// it.
+func (f *Folder) selectRequest() (command string, opts *imap.SelectOptions) {
+	command = openVerb(f.readOnly)
+	opts = &imap.SelectOptions{ReadOnly: f.readOnly}
 	if f.store.hasCondStore() {
 		opts.CondStore = true
 		command += " (CONDSTORE)"
 	}
+	return command, opts
+}
+
+// selectOn sends SELECT (EXAMINE for a read-only folder) on c and reads the
+// folder's status from the answer.
+func (f *Folder) selectOn(ctx context.Context, c *conn, more string, then func(c *conn)) (model.RemoteFolderStatus, error) {
+	var data *imap.SelectData
+	command, opts := f.selectRequest()
 	logged := command
 	if more != "" {
 		logged += " + " + more
@@ -182,7 +190,8 @@ func (f *Folder) doCommand(ctx context.Context, command string, read bool, fn fu
 	c := f.conn
 	logged := command
 	if f.unsent {
-		logged = f.selectCommand() + " + " + command
+		sel, _ := f.selectRequest()
+		logged = sel + " + " + command
 	}
 	err := c.run(ctx, logged, func() error {
 		if f.unsent {
@@ -209,18 +218,11 @@ func (f *Folder) doCommand(ctx context.Context, command string, read bool, fn fu
 	return nil
 }
 
-// selectCommand is the SELECT that opens the folder, as logged.
-func (f *Folder) selectCommand() string {
-	if f.store.hasCondStore() {
-		return "SELECT (CONDSTORE)"
-	}
-	return "SELECT"
-}
-
 // sendSelect sends the SELECT of a folder opened by SelectListed, without
 // waiting for its answer (confirm reads it).
 func (f *Folder) sendSelect(c *conn) {
-	f.selecting = c.client.Select(f.server, &imap.SelectOptions{CondStore: f.store.hasCondStore()})
+	_, opts := f.selectRequest()
+	f.selecting = c.client.Select(f.server, opts)
 	f.unsent = false
 }
 
