@@ -758,11 +758,7 @@ func (a *Account) selectForExecution(ctx context.Context, name string, listed mo
 	if err != nil {
 		return nil, fmt.Errorf("select on server: %w", err)
 	}
-	if uv := rf.Status().UIDValidity; uv != listed.UIDValidity {
-		return rf, fmt.Errorf("%w (%d to %d) during the sync; nothing was done, sync again",
-			adapters.ErrValidityChanged, listed.UIDValidity, uv)
-	}
-	return rf, nil
+	return rf, sameValidity(rf, listed, "during the sync")
 }
 
 // listedDate is the internal date of uid in msgs (a listing, in UID

@@ -202,9 +202,15 @@ func (a *Account) openForPlan(ctx context.Context, p *executor.Pair, status mode
 		return fmt.Errorf("select on server: %w", err)
 	}
 	p.RemoteFolder = rf // closed by the plan's end, or kept for the execution
-	if uv := rf.Status().UIDValidity; uv != status.UIDValidity {
-		return fmt.Errorf("the server changed the folder's UIDVALIDITY (%d to %d) while it was planned; nothing was done, sync again",
-			status.UIDValidity, uv)
+	return sameValidity(rf, status, "while it was planned")
+}
+
+// sameValidity is nil when rf, just opened, has the UIDVALIDITY of listed,
+// the status the plan was made from; else an error wrapping
+// adapters.ErrValidityChanged that says when it changed.
+func sameValidity(rf adapters.RemoteFolder, listed model.RemoteFolderStatus, when string) error {
+	if uv := rf.Status().UIDValidity; uv != listed.UIDValidity {
+		return fmt.Errorf("%w (%d to %d) %s; nothing was done, sync again", adapters.ErrValidityChanged, listed.UIDValidity, uv, when)
 	}
 	return nil
 }
