@@ -272,7 +272,7 @@ func (f *Folder) reconnect(ctx context.Context) error {
 	}
 	if st.UIDValidity != f.status.UIDValidity {
 		c.close()
-		return fmt.Errorf("reconnecting: UIDVALIDITY changed from %d to %d: the folder's UIDs mean other messages now", f.status.UIDValidity, st.UIDValidity)
+		return fmt.Errorf("reconnecting: %w (%d to %d): the folder's UIDs mean other messages now", adapters.ErrValidityChanged, f.status.UIDValidity, st.UIDValidity)
 	}
 	f.conn = c
 	// Selected and checked now: a SELECT of SelectListed's that was not
