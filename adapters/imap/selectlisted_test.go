@@ -61,50 +61,53 @@ func (g *gateProxy) arm() {
 	g.armed = true
 }
 
+// fromClient passes the client's bytes on, noting them once armed; the
+// first UID FETCH among them opens the gate.
 func (g *gateProxy) fromClient(client, server net.Conn) {
-	defer server.Close()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := client.Read(buf)
-		if n > 0 {
-			g.mu.Lock()
-			if g.armed {
-				before := bytes.Contains(g.sent.Bytes(), []byte("UID FETCH"))
-				g.sent.Write(buf[:n])
-				if !before && bytes.Contains(g.sent.Bytes(), []byte("UID FETCH")) {
-					close(g.open)
-				}
-			}
-			g.mu.Unlock()
-			if _, werr := server.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
+	pump(server, client, func(p []byte) {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if !g.armed {
 			return
 		}
-	}
+		before := bytes.Contains(g.sent.Bytes(), []byte("UID FETCH"))
+		g.sent.Write(p)
+		if !before && bytes.Contains(g.sent.Bytes(), []byte("UID FETCH")) {
+			close(g.open)
+		}
+	})
 }
 
+// fromServer passes the server's bytes on, once armed only after the gate
+// opened (or its timeout, which it notes).
 func (g *gateProxy) fromServer(server, client net.Conn) {
-	defer client.Close()
+	pump(client, server, func([]byte) {
+		g.mu.Lock()
+		armed := g.armed
+		g.mu.Unlock()
+		if !armed {
+			return
+		}
+		select {
+		case <-g.open:
+		case <-time.After(gateTimeout):
+			g.mu.Lock()
+			g.timedOut = true
+			g.mu.Unlock()
+		}
+	})
+}
+
+// pump copies src to dst, calling before with each chunk before it is
+// written, until either side fails; then it closes dst.
+func pump(dst, src net.Conn, before func([]byte)) {
+	defer dst.Close()
 	buf := make([]byte, 32<<10)
 	for {
-		n, err := server.Read(buf)
+		n, err := src.Read(buf)
 		if n > 0 {
-			g.mu.Lock()
-			armed := g.armed
-			g.mu.Unlock()
-			if armed {
-				select {
-				case <-g.open:
-				case <-time.After(gateTimeout):
-					g.mu.Lock()
-					g.timedOut = true
-					g.mu.Unlock()
-				}
-			}
-			if _, werr := client.Write(buf[:n]); werr != nil {
+			before(buf[:n])
+			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return
 			}
 		}
