@@ -17,6 +17,10 @@
 //	incr   after 1% changes on both sides, the same for every tool (mutate.go)
 //	noop2  again, nothing changed
 //
+// and, with --again N, N more rounds of 1% changes and a sync (incr2, ...):
+// the server and the Maildir as a sync leaves them, not as a first import
+// leaves them (Dovecot does work after an import that it does not do again).
+//
 // Each run is one process, timed (wall, CPU) and measured (peak RSS from
 // wait4) by a small runner process (./runner). After every run the server and the
 // Maildir must hold the same messages (by Message-ID) with the same flags.
@@ -61,13 +65,40 @@ const settle = 1100 * time.Millisecond
 // round's mail would make the next cold syncs pay for it, the first tool
 // most.
 
-var phases = []string{"cold", "noop", "incr", "noop2"}
+// phaseList is the phases run, in order: the four, then again incr2,
+// incr3, ...
+func phaseList(again int) []string {
+	ps := []string{"cold", "noop", "incr", "noop2"}
+	for k := 2; k <= again+1; k++ {
+		ps = append(ps, "incr"+strconv.Itoa(k))
+	}
+	return ps
+}
 
-var phaseTitles = map[string]string{
-	"cold":  "cold",
-	"noop":  "no change",
-	"incr":  "1% changed on both sides",
-	"noop2": "no change again",
+// repeat is the number of a phase of 1% changes (1 for incr, k for incrk),
+// 0 for the others.
+func repeat(phase string) int {
+	if phase == "incr" {
+		return 1
+	}
+	if k, err := strconv.Atoi(strings.TrimPrefix(phase, "incr")); err == nil && strings.HasPrefix(phase, "incr") {
+		return k
+	}
+	return 0
+}
+
+func phaseTitle(phase string) string {
+	switch phase {
+	case "cold":
+		return "cold"
+	case "noop":
+		return "no change"
+	case "noop2":
+		return "no change again"
+	case "incr":
+		return "1% changed on both sides"
+	}
+	return fmt.Sprintf("1%% changed on both sides, again (%d)", repeat(phase))
 }
 
 type options struct {
@@ -77,6 +108,7 @@ type options struct {
 	profile, strace, keep, debug   bool
 	latency                        time.Duration
 	tls                            bool
+	again                          int
 }
 
 // result is one tool's run in one phase of one round.
@@ -113,11 +145,12 @@ func run(args []string) int {
 	fs.BoolVar(&o.keep, "keep", false, "keep the working directory and the last round's Maildirs")
 	fs.DurationVar(&o.latency, "latency", 0, "round-trip time added between the tools and the server by a proxy (e.g. 20ms: a server farther away than loopback); the floor column stays direct")
 	fs.BoolVar(&o.tls, "tls", false, "the tools reach the server over implicit TLS (IMAPS, its self-signed certificate given to each tool as the CA to trust), as most users reach theirs; the floor column stays plain")
+	fs.IntVar(&o.again, "again", 0, "after the four phases, this many more rounds of 1% changes on both sides and a sync each: what a sync costs once the server has settled after the import")
 	fs.BoolVar(&o.debug, "debug", false, "run mailtrail with --debug: its log (WORK/<tool>-r<round>/log) times every IMAP command; slows it a little")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if fs.NArg() > 0 || o.rounds < 1 || o.messages < 0 || o.folders < 1 || o.big < 0 || o.messages+o.big == 0 {
+	if fs.NArg() > 0 || o.rounds < 1 || o.messages < 0 || o.folders < 1 || o.big < 0 || o.again < 0 || o.messages+o.big == 0 {
 		fmt.Fprintln(os.Stderr, "mailtrail-bench: bad arguments; see -h")
 		return 2
 	}
@@ -325,10 +358,10 @@ func (b *benchRun) round(r int) ([]result, error) {
 	// second of pure benchmark artefact.
 	touched := map[string]time.Time{}
 	var results []result
-	for _, phase := range phases {
-		if phase == "incr" {
+	for _, phase := range phaseList(b.o.again) {
+		if k := repeat(phase); k > 0 {
 			for _, t := range order {
-				if err := b.change(r, runs[t]); err != nil {
+				if err := b.change(r, runs[t], k); err != nil {
 					return results, err
 				}
 				touched[t] = time.Now()
@@ -349,13 +382,18 @@ func (b *benchRun) round(r int) ([]result, error) {
 	return results, nil
 }
 
-// change makes the "1% changed on both sides" changes to tr's mail.
-func (b *benchRun) change(r int, tr *toolRun) error {
-	fl, ex, ap, err := mutateServer(b.srv.Addr(), tr.user, b.srv.Password(tr.user), "x")
+// change makes the k-th "1% changed on both sides" changes to tr's mail
+// (each k picks other messages).
+func (b *benchRun) change(r int, tr *toolRun, k int) error {
+	tag := "x"
+	if k > 1 {
+		tag += strconv.Itoa(k)
+	}
+	fl, ex, ap, err := mutateServer(b.srv.Addr(), tr.user, b.srv.Password(tr.user), tag)
 	if err != nil {
 		return fmt.Errorf("changing %s on the server: %v", tr.user, err)
 	}
-	se, de, ad, err := mutateLocal(tr.local, "x")
+	se, de, ad, err := mutateLocal(tr.local, tag)
 	if err != nil {
 		return fmt.Errorf("changing %s's Maildir: %v", tr.tool, err)
 	}

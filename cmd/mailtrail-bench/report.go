@@ -58,8 +58,8 @@ func report(w io.Writer, o options, sum corpus.Summary, build string, tools []st
 	}
 	head = append(head, "floor: login + LIST-STATUS")
 	fmt.Fprintf(w, "| %s |\n|%s\n", strings.Join(head, " | "), strings.Repeat(" --- |", len(head)))
-	for _, p := range phases {
-		row := []string{phaseTitles[p]}
+	for _, p := range phaseList(o.again) {
+		row := []string{phaseTitle(p)}
 		for _, t := range tools {
 			var secs, rss []float64
 			bad := 0
@@ -112,8 +112,8 @@ func report(w io.Writer, o options, sum corpus.Summary, build string, tools []st
 	// CPU time against wall time says whether a tool computes or waits
 	// (on the disk, on the server).
 	fmt.Fprintf(w, "\nmedian CPU time (user + sys) per run\n\n| phase | %s |\n|%s\n", strings.Join(tools, " | "), strings.Repeat(" --- |", len(tools)+1))
-	for _, p := range phases {
-		row := []string{phaseTitles[p]}
+	for _, p := range phaseList(o.again) {
+		row := []string{phaseTitle(p)}
 		for _, t := range tools {
 			var cpu []float64
 			for r := 1; r <= o.rounds; r++ {
@@ -129,8 +129,8 @@ func report(w io.Writer, o options, sum corpus.Summary, build string, tools []st
 	// server and the kernel took beside the tool, and whether the run was
 	// bound by the processors (near the wall time times the cores).
 	fmt.Fprintf(w, "\nmedian CPU time of the whole machine during the run (tool, server, kernel; %d cores; in 10 ms ticks)\n\n| phase | %s |\n|%s\n", runtime.NumCPU(), strings.Join(tools, " | "), strings.Repeat(" --- |", len(tools)+1))
-	for _, p := range phases {
-		row := []string{phaseTitles[p]}
+	for _, p := range phaseList(o.again) {
+		row := []string{phaseTitle(p)}
 		for _, t := range tools {
 			var cpu []float64
 			for r := 1; r <= o.rounds; r++ {
