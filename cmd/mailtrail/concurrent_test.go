@@ -3,6 +3,7 @@ package main_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand"
 	"os"
@@ -70,7 +71,7 @@ func TestChangesDuringSync(t *testing.T) {
 			for r := 1; r <= rounds; r++ {
 				w.round(r)
 			}
-			t.Logf("%d changes made during syncs, %d of them before the sync had ended", w.made, w.whileRunning)
+			t.Logf("%d changes made during syncs, %d of them before the sync had ended; %d syncs killed before they ended", w.made, w.whileRunning, w.killed)
 			if w.whileRunning == 0 {
 				t.Errorf("no change was made while a sync ran: the test tests nothing it means to")
 			}
@@ -100,8 +101,8 @@ type world struct {
 	next   int
 	client adapters.Remote // the other IMAP client, one connection
 	// made counts the changes made during syncs, whileRunning those of
-	// them made before the sync had ended.
-	made, whileRunning int
+	// them made before the sync had ended; killed the syncs killed.
+	made, whileRunning, killed int
 }
 
 func newWorld(t *testing.T, s server, seed int64) *world {
@@ -489,11 +490,20 @@ func (w *world) round(r int) {
 			t.Fatalf("round %d, before the sync: %v", r, err)
 		}
 	}
+	// One sync in three is killed (SIGKILL) at a random instant: the next
+	// one resumes its interrupted operations among the changes made
+	// meanwhile.
+	kill := w.rng.Intn(3) == 0
+	killAt := time.Duration(w.rng.Intn(40_000)) * time.Microsecond
 	cmd := exec.Command(binary, "-c", w.su.config, "-o", "-u", "quiet")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
+	}
+	if kill {
+		timer := time.AfterFunc(killAt, func() { cmd.Process.Kill() })
+		defer timer.Stop()
 	}
 	errs := make(chan error, 1)
 	var madeAt []time.Time // when each change during the sync was made
@@ -520,7 +530,12 @@ func (w *world) round(r int) {
 			w.whileRunning++
 		}
 	}
-	if serr != nil {
+	var exit *exec.ExitError
+	switch {
+	case serr == nil:
+	case kill && errors.As(serr, &exit) && !exit.Exited():
+		w.killed++
+	default:
 		// A sync that met a change under its feet may fail a folder; the
 		// quiet sync after it must still converge.
 		t.Logf("round %d: the sync during changes: %v\n%s", r, serr, out.String())
