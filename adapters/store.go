@@ -115,6 +115,16 @@ type ChangeOpener interface {
 	OpenWithChanges(ctx context.Context, name string, readOnly bool, since uint64) (RemoteFolder, *Changes, error)
 }
 
+// ListingOpener is implemented by Remotes that can open a folder and list
+// every message in it (as RemoteFolder.List) together, in one round trip
+// where opening it and then listing it take two: a folder's first sync, or
+// any folder of a server without CONDSTORE. readOnly opens it for looking
+// only (as Examiner), failing with an error that wraps ErrUnsupported
+// where it cannot. A folder that does not exist fails with ErrNoFolder.
+type ListingOpener interface {
+	OpenListing(ctx context.Context, name string, readOnly bool) (RemoteFolder, []model.RemoteMsg, error)
+}
+
 // ListedSelector is implemented by Remotes that can open a folder for
 // reading and writing without waiting for the server's answer: the caller
 // has listed the folder's status moments ago (listed) and will check
@@ -177,6 +187,9 @@ type ChangeSurvey struct {
 type Changes struct {
 	UIDs    []uint32
 	Changed []model.RemoteMsg
+	// All: Changed is the folder's every message, listed in full with its
+	// open (ListingOpener); UIDs is then nil.
+	All bool
 }
 
 // BatchAppender is implemented by RemoteFolders that can append several

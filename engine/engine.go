@@ -500,7 +500,9 @@ func (a *Account) planFolder(ctx context.Context, run uint64, name string, remot
 		}
 		// A dry run changes nothing on the server, \Recent included: it
 		// only looks.
-		rf, changes, err := a.openListing(ctx, name, a.DryRun, since)
+		// Nothing changes the folder before it is listed, unless
+		// interrupted operations are resolved first.
+		rf, changes, err := a.openListing(ctx, name, a.DryRun, since, len(pending) == 0 || a.DryRun)
 		if err != nil {
 			fr.Err = fmt.Errorf("select on server: %w", err)
 			return w
@@ -673,7 +675,7 @@ func (a *Account) executeFolder(ctx context.Context, run uint64, w *folderWork, 
 		return
 	}
 	if w.in.Remote.Exists && !w.held {
-		rf, err := a.selectForExecution(ctx, fr.Name, w.in.Remote.Status, fr.Plan.Ops[0].Kind)
+		rf, err := a.selectForExecution(ctx, fr.Name, w.in.Remote.Status, firstOnServer(fr.Plan.Ops))
 		if rf != nil {
 			p.RemoteFolder = rf
 		}
@@ -759,6 +761,18 @@ func (a *Account) selectForExecution(ctx context.Context, name string, listed mo
 		return nil, fmt.Errorf("select on server: %w", err)
 	}
 	return rf, sameValidity(rf, listed, "during the sync")
+}
+
+// firstOnServer is the kind of the first operation of ops that the server
+// folder sees: a plan's leading creation of the local folder (a folder's
+// first sync) does not use it.
+func firstOnServer(ops []model.Op) model.OpKind {
+	for _, op := range ops {
+		if op.Kind != model.OpCreateLocalFolder {
+			return op.Kind
+		}
+	}
+	return model.OpInvalid
 }
 
 // listedDate is the internal date of uid in msgs (a listing, in UID

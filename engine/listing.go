@@ -39,6 +39,9 @@ import (
 // pre, when not nil, is what the folder's open listed already
 // (openListing), used in place of asking again.
 func (a *Account) listRemote(ctx context.Context, rf adapters.RemoteFolder, st model.FolderStatus, since uint64, pre *adapters.Changes) ([]model.RemoteMsg, error) {
+	if pre != nil && pre.All {
+		return pre.Changed, nil
+	}
 	cl, ok := rf.(adapters.ChangeLister)
 	status := rf.Status()
 	if !ok || !a.mayMergeChanges(st, status, since) {
@@ -197,7 +200,7 @@ func (a *Account) openForPlan(ctx context.Context, p *executor.Pair, status mode
 	if p.RemoteFolder != nil {
 		return nil
 	}
-	rf, _, err := a.openListing(ctx, p.Name, a.DryRun, 0)
+	rf, _, err := a.openListing(ctx, p.Name, a.DryRun, 0, false)
 	if err != nil {
 		return fmt.Errorf("select on server: %w", err)
 	}
@@ -225,12 +228,25 @@ func (a *Account) mayListChanges() bool {
 // (lookAt), and where the Remote can (adapters.ChangeOpener) lists what
 // changed in it since since with the same round trip, for listRemote; the
 // changes are nil otherwise, or when since is 0 or the options want a
-// full listing.
-func (a *Account) openListing(ctx context.Context, name string, readOnly bool, since uint64) (adapters.RemoteFolder, *adapters.Changes, error) {
+// full listing. When listAll is set and listRemote would list the folder
+// in full (since is 0, or the options want it), the Remote lists it with
+// the open where it can (adapters.ListingOpener): Changes.All, the listing
+// listRemote then uses. Callers set listAll only when nothing can change
+// the folder between the open and their listing.
+func (a *Account) openListing(ctx context.Context, name string, readOnly bool, since uint64, listAll bool) (adapters.RemoteFolder, *adapters.Changes, error) {
 	if co, ok := a.Remote.(adapters.ChangeOpener); ok && since != 0 && a.mayListChanges() {
 		rf, changes, err := co.OpenWithChanges(ctx, name, readOnly, since)
 		if !errors.Is(err, adapters.ErrUnsupported) {
 			return rf, changes, err
+		}
+	}
+	if lo, ok := a.Remote.(adapters.ListingOpener); ok && listAll && (since == 0 || !a.mayListChanges()) {
+		rf, msgs, err := lo.OpenListing(ctx, name, readOnly)
+		if !errors.Is(err, adapters.ErrUnsupported) {
+			if err != nil {
+				return nil, nil, err
+			}
+			return rf, &adapters.Changes{Changed: msgs, All: true}, nil
 		}
 	}
 	var rf adapters.RemoteFolder

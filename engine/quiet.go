@@ -275,7 +275,7 @@ func (a *Account) observeRemoteAgain(ctx context.Context, w *folderWork) *planne
 	if err != nil {
 		return nil
 	}
-	rf, listed, err := a.openListing(ctx, w.fr.Name, true, w.planModSeq)
+	rf, listed, err := a.openListing(ctx, w.fr.Name, true, w.planModSeq, false)
 	if err != nil {
 		return nil
 	}

@@ -109,3 +109,28 @@ func TestSelectedAsListed(t *testing.T) {
 		t.Fatalf("third sync did %v", c)
 	}
 }
+
+// A folder's first sync creates the local folder before its downloads: the
+// execution still opens the server folder as listed, its SELECT going out
+// with the first download (firstOnServer skips the creation).
+func TestFirstOnServer(t *testing.T) {
+	for _, tc := range []struct {
+		kinds []model.OpKind
+		want  model.OpKind
+	}{
+		{[]model.OpKind{model.OpFetch, model.OpPair}, model.OpFetch},
+		{[]model.OpKind{model.OpCreateLocalFolder, model.OpFetch}, model.OpFetch},
+		{[]model.OpKind{model.OpCreateLocalFolder, model.OpUpload}, model.OpUpload},
+		{[]model.OpKind{model.OpStoreRemote, model.OpFetch}, model.OpStoreRemote},
+		{[]model.OpKind{model.OpCreateLocalFolder}, model.OpInvalid},
+		{nil, model.OpInvalid},
+	} {
+		ops := make([]model.Op, len(tc.kinds))
+		for i, k := range tc.kinds {
+			ops[i].Kind = k
+		}
+		if got := firstOnServer(ops); got != tc.want {
+			t.Errorf("firstOnServer(%v) = %v, want %v", tc.kinds, got, tc.want)
+		}
+	}
+}

@@ -324,6 +324,22 @@ func (r *Remote) OpenWithChanges(ctx context.Context, local string, readOnly boo
 	return co.OpenWithChanges(ctx, name, readOnly, since)
 }
 
+var _ adapters.ListingOpener = (*Remote)(nil)
+
+// OpenListing opens and lists the server folder that local translates to,
+// when the inner store can (adapters.ErrUnsupported otherwise).
+func (r *Remote) OpenListing(ctx context.Context, local string, readOnly bool) (adapters.RemoteFolder, []model.RemoteMsg, error) {
+	lo, ok := r.Inner.(adapters.ListingOpener)
+	if !ok {
+		return nil, nil, fmt.Errorf("open and list %s: %w", local, adapters.ErrUnsupported)
+	}
+	name, err := r.remoteName(local)
+	if err != nil {
+		return nil, nil, err
+	}
+	return lo.OpenListing(ctx, name, readOnly)
+}
+
 var _ adapters.ListedSelector = (*Remote)(nil)
 
 // SelectListed opens the server folder that local translates to as

@@ -53,6 +53,7 @@ func RunRemote(t *testing.T, newStore func(t *testing.T) adapters.Remote) {
 		{"HighestModSeq", remoteHighestModSeq},
 		{"ListChanges", remoteListChanges},
 		{"OpenWithChanges", remoteOpenWithChanges},
+		{"OpenListing", remoteOpenListing},
 		{"SurveyChanges", remoteSurveyChanges},
 		{"FindByIdentity", remoteFindByIdentity},
 		{"MessageIDs", remoteMessageIDs},
@@ -1014,6 +1015,66 @@ func remoteOpenWithChanges(t *testing.T, ctx context.Context, s adapters.Remote)
 	of, changes, err := co.OpenWithChanges(ctx, name, false, since)
 	if err != nil || changes == nil || len(changes.Changed) != 2 {
 		t.Fatalf("after a missing folder: changes %+v, %v", changes, err)
+	}
+	of.Close()
+}
+
+// remoteOpenListing: opening a folder with its listing in the same round
+// trip lists what List lists, selected or examined, with the folder's
+// status; an empty folder lists nothing; the folder opened is usable (a
+// selected one takes changes); a missing folder fails with ErrNoFolder and
+// leaves the store usable (adapters.ListingOpener).
+func remoteOpenListing(t *testing.T, ctx context.Context, s adapters.Remote) {
+	lo, ok := s.(adapters.ListingOpener)
+	if !ok {
+		t.Skip("the store cannot open a folder with its listing (no adapters.ListingOpener)")
+	}
+	const name = "open-listing"
+	f := createSelect(t, ctx, s, name)
+	for i := range 3 {
+		appendMessage(t, ctx, f, NewMessage(fmt.Sprintf("%s-%d", name, i), "listed"), model.Flags(i)&model.Seen, i)
+	}
+	want, err := f.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus := f.Status()
+	f.Close()
+	for _, readOnly := range []bool{false, true} {
+		of, msgs, err := lo.OpenListing(ctx, name, readOnly)
+		if err != nil {
+			t.Fatalf("readOnly %v: %v", readOnly, err)
+		}
+		if !slices.Equal(msgs, want) {
+			t.Errorf("readOnly %v: listed %+v, want %+v (as List)", readOnly, msgs, want)
+		}
+		if st := of.Status(); st.Name != name || st.Messages != 3 || st.UIDValidity != wantStatus.UIDValidity {
+			t.Errorf("readOnly %v: status %+v, want %+v", readOnly, st, wantStatus)
+		}
+		if !readOnly {
+			if err := of.StoreFlags(ctx, []uint32{want[0].UID}, model.Flagged, 0); err != nil {
+				t.Errorf("the folder opened takes no change: %v", err)
+			}
+			want[0].Flags |= model.Flagged
+		}
+		of.Close()
+	}
+	empty := createSelect(t, ctx, s, name+"-empty")
+	empty.Close()
+	if of, msgs, err := lo.OpenListing(ctx, name+"-empty", false); err != nil || len(msgs) != 0 {
+		t.Errorf("an empty folder: %d messages, %v", len(msgs), err)
+	} else {
+		of.Close()
+	}
+	if of, _, err := lo.OpenListing(ctx, "no-such-folder/really", false); err == nil {
+		of.Close()
+		t.Fatal("OpenListing of a missing folder succeeded")
+	} else if !errors.Is(err, adapters.ErrNoFolder) {
+		t.Errorf("OpenListing of a missing folder: %v; want an error wrapping adapters.ErrNoFolder", err)
+	}
+	of, msgs, err := lo.OpenListing(ctx, name, true)
+	if err != nil || len(msgs) != 3 || msgs[0].Flags&model.Flagged == 0 {
+		t.Fatalf("after a missing folder: %+v, %v", msgs, err)
 	}
 	of.Close()
 }

@@ -287,19 +287,17 @@ func (f *Folder) reconnect(ctx context.Context) error {
 // come (an unsolicited FETCH of its flags took its place) is asked again.
 func (f *Folder) List(ctx context.Context) ([]model.RemoteMsg, error) {
 	byUID := make(map[uint32]model.RemoteMsg)
-	all := imap.UIDSet{imap.UIDRange{Start: 1, Stop: 0}}
-	err := f.do(ctx, "UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)", func(c *conn) error {
-		err := fetchMeta(c, all, byUID)
-		if err != nil && isServerRefusal(err) {
-			if mb := c.client.Mailbox(); mb != nil && mb.NumMessages == 0 {
-				return nil
-			}
-		}
-		return err
-	})
+	err := f.do(ctx, listingCommand, func(c *conn) error { return listAll(c, byUID) })
 	if err != nil {
 		return nil, err
 	}
+	return f.listing(ctx, byUID)
+}
+
+// listing is the listing of byUID, the answers to UID FETCH 1:* (UID FLAGS
+// RFC822.SIZE INTERNALDATE), in ascending UID order, once the messages
+// that came without their size and date are asked again.
+func (f *Folder) listing(ctx context.Context, byUID map[uint32]model.RemoteMsg) ([]model.RemoteMsg, error) {
 	if err := f.completeMeta(ctx, byUID); err != nil {
 		return nil, err
 	}
@@ -309,6 +307,21 @@ func (f *Folder) List(ctx context.Context) ([]model.RemoteMsg, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].UID < out[j].UID })
 	return out, nil
+}
+
+// listingCommand is List's command, as logged.
+const listingCommand = "UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)"
+
+// listAll sends List's command on c and reads its answers into byUID. On
+// an empty folder a server that refuses "1:*" is not an error.
+func listAll(c *conn, byUID map[uint32]model.RemoteMsg) error {
+	err := fetchMeta(c, imap.UIDSet{imap.UIDRange{Start: 1, Stop: 0}}, byUID)
+	if err != nil && isServerRefusal(err) {
+		if mb := c.client.Mailbox(); mb != nil && mb.NumMessages == 0 {
+			return nil
+		}
+	}
+	return err
 }
 
 // completeMeta asks again for the messages of byUID listed without their
@@ -396,7 +409,7 @@ func flagsToIMAP(f model.Flags) []imap.Flag {
 
 // fetchChunkUIDs bounds the UIDs fetched by one command: after fn fails,
 // the rest of the chunk is drained, the later chunks are never asked for.
-const fetchChunkUIDs = 256
+const fetchChunkUIDs = 512
 
 // maxRangesPerCommand bounds the ranges in one UID set, keeping command
 // lines well below server limits (a range is at most 21 bytes).

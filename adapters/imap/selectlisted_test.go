@@ -150,6 +150,42 @@ func testSelectListedOneRoundTrip(t *testing.T, b *backend) {
 	}
 }
 
+// testOpenListingOneRoundTrip: OpenListing sends its UID FETCH 1:* right
+// behind the SELECT, before any answer: the proxy gives no answer until it
+// has seen the FETCH.
+func testOpenListingOneRoundTrip(t *testing.T, b *backend) {
+	name := "OpenListingOneTrip"
+	b.mkdir(t, b.serverName(name))
+	uid := b.seed(t, b.serverName(name), msgWithID("<open-listing-one-trip@test>", 1), nil, time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC))
+	g := startGateProxy(t, net.JoinHostPort(b.cfg.Host, strconv.Itoa(b.cfg.Port)))
+	s := b.dialWith(t, func(c *Config) {
+		host, port, _ := net.SplitHostPort(g.addr)
+		c.Host = host
+		c.Port, _ = strconv.Atoi(port)
+		c.MaxConnections = 1
+	})
+	if _, err := s.ListFolders(ctxT(t)); err != nil { // the delimiter, before the gate
+		t.Fatal(err)
+	}
+	g.arm()
+	f, msgs, err := s.OpenListing(ctxT(t), name, false)
+	if err != nil {
+		t.Fatalf("OpenListing: %v", err)
+	}
+	defer f.Close()
+	if len(msgs) != 1 || msgs[0].UID != uid || msgs[0].Size == 0 {
+		t.Fatalf("OpenListing listed %+v, want UID %d with its size", msgs, uid)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.timedOut {
+		t.Fatalf("the client waited for the SELECT's answer before it sent the UID FETCH (it sent: %q)", g.sent.String())
+	}
+	if !bytes.Contains(g.sent.Bytes(), []byte("SELECT")) {
+		t.Fatalf("no SELECT went out with the listing: %q", g.sent.String())
+	}
+}
+
 // testSelectListedReconnect: a connection lost before the SELECT of a
 // folder opened with SelectListed is answered fails that command only, and
 // does not refuse the folder: the next command reconnects, selects and

@@ -51,6 +51,7 @@ func runSuite(t *testing.T, b *backend) {
 	t.Run("Warm", func(t *testing.T) { testWarm(t, b) })
 	t.Run("SelectListedOneRoundTrip", func(t *testing.T) { testSelectListedOneRoundTrip(t, b) })
 	t.Run("SelectListedReconnect", func(t *testing.T) { testSelectListedReconnect(t, b) })
+	t.Run("OpenListingOneRoundTrip", func(t *testing.T) { testOpenListingOneRoundTrip(t, b) })
 	t.Run("ReconnectAfterBrokenConnection", func(t *testing.T) { testReconnect(t, b) })
 	t.Run("ReferenceSubscribedInclude", func(t *testing.T) { testReferenceSubscribed(t, b) })
 }

@@ -122,8 +122,12 @@ func TestFirstSyncVerifiedByItsChanges(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("first sync exited %d:\n%s\n%s", code, out, errs)
 	}
-	// The plan lists in full (there are no rows); only the verification
-	// after the EXAMINE can list the changes.
+	// The plan lists in full (there are no rows), in the SELECT's round
+	// trip.
+	if want := `command="SELECT (CONDSTORE) + UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)"`; !strings.Contains(errs, want) {
+		t.Errorf("the first sync's log has no %s:\n%s", want, errs)
+	}
+	// Only the verification after the EXAMINE can list the changes.
 	i := strings.LastIndex(errs, `command="EXAMINE (CONDSTORE)`)
 	if i < 0 || !strings.Contains(errs[i:], "listed the changes since the last sync") ||
 		strings.Contains(errs[i:], `command="UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)"`) {
