@@ -26,7 +26,8 @@ func TestDebugTypes(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("-d %s: exit %d\n%s%s", c.types, code, out, errs)
 		}
-		if got := strings.Contains(errs, "imap command") && strings.Contains(errs, "command=SELECT"); got != c.imap {
+		selected := strings.Contains(errs, "command=SELECT") || strings.Contains(errs, `command="SELECT `)
+		if got := strings.Contains(errs, "imap command") && selected; got != c.imap {
 			t.Errorf("-d %s: IMAP commands logged: %v, want %v\n%s", c.types, got, c.imap, errs)
 		}
 		if got := strings.Contains(errs, "folder progress") && strings.Contains(errs, "phase=execute"); got != c.sync {
