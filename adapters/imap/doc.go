@@ -40,6 +40,10 @@
 //     folder's every command from then on; nothing that would change the
 //     server was sent. A connection lost before the answer fails only that
 //     command: the next one reconnects and checks as reconnecting does.
+//   - Reads are pipelined behind a SELECT only where the SELECT's answer
+//     decides nothing they send: the changes since a HIGHESTMODSEQ
+//     (OpenWithChanges) and the whole listing (OpenListing) are read only
+//     once the SELECT succeeded, as the folder it opened.
 //   - QRESYNC is never enabled (go-imap v2 beta.8 cannot parse its
 //     responses); CONDSTORE is used when advertised.
 //   - The password, OAuth2 tokens and the client secret never appear in
