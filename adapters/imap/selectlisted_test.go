@@ -124,13 +124,7 @@ func testSelectListedOneRoundTrip(t *testing.T, b *backend) {
 	name := "ListedOneTrip"
 	b.mkdir(t, b.serverName(name))
 	uid := b.seed(t, b.serverName(name), msgWithID("<listed-one-trip@test>", 1), nil, time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC))
-	g := startGateProxy(t, net.JoinHostPort(b.cfg.Host, strconv.Itoa(b.cfg.Port)))
-	s := b.dialWith(t, func(c *Config) {
-		host, port, _ := net.SplitHostPort(g.addr)
-		c.Host = host
-		c.Port, _ = strconv.Atoi(port)
-		c.MaxConnections = 1
-	})
+	g, s := gatedStore(t, b)
 	f := selectAsListed(t, s, name)
 	g.arm()
 	got, err := fetchListedUIDs(f, uid)
@@ -157,13 +151,7 @@ func testOpenListingOneRoundTrip(t *testing.T, b *backend) {
 	name := "OpenListingOneTrip"
 	b.mkdir(t, b.serverName(name))
 	uid := b.seed(t, b.serverName(name), msgWithID("<open-listing-one-trip@test>", 1), nil, time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC))
-	g := startGateProxy(t, net.JoinHostPort(b.cfg.Host, strconv.Itoa(b.cfg.Port)))
-	s := b.dialWith(t, func(c *Config) {
-		host, port, _ := net.SplitHostPort(g.addr)
-		c.Host = host
-		c.Port, _ = strconv.Atoi(port)
-		c.MaxConnections = 1
-	})
+	g, s := gatedStore(t, b)
 	if _, err := s.ListFolders(ctxT(t)); err != nil { // the delimiter, before the gate
 		t.Fatal(err)
 	}
@@ -184,6 +172,19 @@ func testOpenListingOneRoundTrip(t *testing.T, b *backend) {
 	if !bytes.Contains(g.sent.Bytes(), []byte("SELECT")) {
 		t.Fatalf("no SELECT went out with the listing: %q", g.sent.String())
 	}
+}
+
+// gatedStore is a one-connection store of b that reaches the server
+// through a gate proxy (not armed yet).
+func gatedStore(t *testing.T, b *backend) (*gateProxy, *Store) {
+	g := startGateProxy(t, net.JoinHostPort(b.cfg.Host, strconv.Itoa(b.cfg.Port)))
+	s := b.dialWith(t, func(c *Config) {
+		host, port, _ := net.SplitHostPort(g.addr)
+		c.Host = host
+		c.Port, _ = strconv.Atoi(port)
+		c.MaxConnections = 1
+	})
+	return g, s
 }
 
 // testSelectListedReconnect: a connection lost before the SELECT of a

@@ -57,6 +57,7 @@ type Server struct {
 
 	server *imapserver.Server
 	mem    *imapmemserver.Server
+	ln     net.Listener
 	done   chan error
 
 	closeOnce sync.Once
@@ -92,6 +93,7 @@ func Serve(ln net.Listener, opts Options) (*Server, error) {
 		Host:  host,
 		Port:  port,
 		mem:   imapmemserver.New(),
+		ln:    ln,
 		done:  make(chan error, 1),
 		users: make(map[string]*imapmemserver.User),
 	}
@@ -119,12 +121,23 @@ func Serve(ln net.Listener, opts Options) (*Server, error) {
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		s.closeErr = s.server.Close()
-		if err := <-s.done; err != nil && s.closeErr == nil {
+		err := <-s.done
+		if err != nil && err.Error() == serveAfterClose {
+			// Closed before its Serve began: it never served, nor took
+			// the listener.
+			s.ln.Close()
+			err = nil
+		}
+		if err != nil && s.closeErr == nil {
 			s.closeErr = err
 		}
 	})
 	return s.closeErr
 }
+
+// serveAfterClose is what imapserver's Serve returns when the server was
+// closed before it began (the error is not exported).
+const serveAfterClose = "imapserver: server closed"
 
 // AddUser adds a user with an INBOX and returns it for direct seeding.
 func (s *Server) AddUser(name, password string) (*imapmemserver.User, error) {
