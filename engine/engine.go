@@ -485,7 +485,7 @@ func (a *Account) planFolder(ctx context.Context, run uint64, name string, remot
 		fr.Err = fmt.Errorf("read status: %w", err)
 		return w
 	}
-	var listed *adapters.Changes // the changes since meta's HIGHESTMODSEQ, listed with the open
+	var listed *adapters.Changes // what the open listed: the changes since meta's HIGHESTMODSEQ, or every message (All)
 	switch {
 	case remoteExists && surveyed != nil && len(pending) == 0:
 		// Looked at with the others (surveyPlans): opened only if the

@@ -132,42 +132,6 @@ var _ adapters.ChangeOpener = (*Store)(nil)
 // answers the two commands with an error (no folder is selected after a
 // failed SELECT, RFC 3501 6.3.1), and the open's error is returned. A
 // server without CONDSTORE, or since 0, gets the open alone.
-var _ adapters.ListingOpener = (*Store)(nil)
-
-// OpenListing implements adapters.ListingOpener: the folder opened as
-// SelectFolder opens it (read-only, as Examine), with List's UID FETCH 1:*
-// sent right behind the SELECT, one round trip for both. A listing the
-// server refused, or lost with the connection, is asked again as List
-// asks it.
-func (s *Store) OpenListing(ctx context.Context, name string, readOnly bool) (adapters.RemoteFolder, []model.RemoteMsg, error) {
-	byUID := map[uint32]model.RemoteMsg{}
-	var listErr error
-	f, err := s.openThen(ctx, name, readOnly, listingCommand, func(c *conn) {
-		listErr = listAll(c, byUID)
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	if listErr != nil {
-		if !isServerRefusal(listErr) {
-			f.conn.markBroken(listErr)
-		}
-		s.cfg.Logger.Debug().Err(listErr).Str("folder", name).Msg("imap: listing the folder with its open failed; listing it again")
-		msgs, err := f.List(ctx)
-		if err != nil {
-			f.Close()
-			return nil, nil, err
-		}
-		return f, msgs, nil
-	}
-	msgs, err := f.listing(ctx, byUID)
-	if err != nil {
-		f.Close()
-		return nil, nil, err
-	}
-	return f, msgs, nil
-}
-
 func (s *Store) OpenWithChanges(ctx context.Context, name string, readOnly bool, since uint64) (adapters.RemoteFolder, *adapters.Changes, error) {
 	if !s.hasCondStore() || since == 0 {
 		f, err := s.open(ctx, name, readOnly)
@@ -206,4 +170,40 @@ func (s *Store) OpenWithChanges(ctx context.Context, name string, readOnly bool,
 		return nil, nil, err
 	}
 	return f, &adapters.Changes{UIDs: uids, Changed: changed}, nil
+}
+
+var _ adapters.ListingOpener = (*Store)(nil)
+
+// OpenListing implements adapters.ListingOpener: the folder opened as
+// SelectFolder opens it (read-only, as Examine), with List's UID FETCH 1:*
+// sent right behind the SELECT, one round trip for both. A listing the
+// server refused, or lost with the connection, is asked again as List
+// asks it.
+func (s *Store) OpenListing(ctx context.Context, name string, readOnly bool) (adapters.RemoteFolder, []model.RemoteMsg, error) {
+	byUID := map[uint32]model.RemoteMsg{}
+	var listErr error
+	f, err := s.openThen(ctx, name, readOnly, listingCommand, func(c *conn) {
+		listErr = listAll(c, byUID)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if listErr != nil {
+		if !isServerRefusal(listErr) {
+			f.conn.markBroken(listErr)
+		}
+		s.cfg.Logger.Debug().Err(listErr).Str("folder", name).Msg("imap: listing the folder with its open failed; listing it again")
+		msgs, err := f.List(ctx)
+		if err != nil {
+			f.Close()
+			return nil, nil, err
+		}
+		return f, msgs, nil
+	}
+	msgs, err := f.listing(ctx, byUID)
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, msgs, nil
 }
