@@ -259,11 +259,12 @@ func (w *world) serverNew(folder string, flags model.Flags) error {
 	return nil
 }
 
-// serverUID finds message id in folder on the server.
-func serverUID(ctx context.Context, f adapters.RemoteFolder, id string) (uint32, model.Flags, error) {
+// serverMessages lists folder f on the server with each message's
+// Message-ID (without its angle brackets).
+func serverMessages(ctx context.Context, f adapters.RemoteFolder) ([]model.RemoteMsg, map[uint32]string, error) {
 	msgs, err := f.List(ctx)
 	if err != nil {
-		return 0, 0, err
+		return nil, nil, err
 	}
 	uids := make([]uint32, len(msgs))
 	for i, m := range msgs {
@@ -271,10 +272,22 @@ func serverUID(ctx context.Context, f adapters.RemoteFolder, id string) (uint32,
 	}
 	ids, err := f.MessageIDs(ctx, uids)
 	if err != nil {
+		return nil, nil, err
+	}
+	for uid, id := range ids {
+		ids[uid] = strings.Trim(id, "<> ")
+	}
+	return msgs, ids, nil
+}
+
+// serverUID finds message id in folder on the server.
+func serverUID(ctx context.Context, f adapters.RemoteFolder, id string) (uint32, model.Flags, error) {
+	msgs, ids, err := serverMessages(ctx, f)
+	if err != nil {
 		return 0, 0, err
 	}
 	for _, m := range msgs {
-		if strings.Trim(ids[m.UID], "<> ") == id {
+		if ids[m.UID] == id {
 			return m.UID, m.Flags, nil
 		}
 	}
@@ -315,51 +328,27 @@ func (w *world) serverChange(c change) error {
 
 func (w *world) folderDir(folder string) string { return filepath.Join(w.su.maildir, folder) }
 
-var infoFlags = []struct {
-	c byte
-	f model.Flags
-}{{'F', model.Flagged}, {'S', model.Seen}}
-
-// withFlags is a Maildir file name with flags as its info (keeping the
-// letters of other flags it had).
+// withFlags is a Maildir file name with \Seen and \Flagged as flags says,
+// its other info letters kept.
 func withFlags(name string, flags model.Flags) string {
 	base, info := name, ""
 	if i := strings.Index(name, ":2,"); i >= 0 {
 		base, info = name[:i], name[i+3:]
 	}
-	keep := ""
-	for _, c := range info {
-		if c != 'F' && c != 'S' {
-			keep += string(c)
-		}
-	}
-	for _, f := range infoFlags {
-		if flags&f.f != 0 {
-			keep += string(f.c)
-		}
-	}
-	b := []byte(keep)
-	sort.Slice(b, func(i, j int) bool { return b[i] < b[j] })
-	return base + ":2," + string(b)
+	old, extra := model.ParseMaildir(info)
+	return base + ":2," + (old&^ledgerFlags | flags&ledgerFlags).Maildir() + extra
 }
 
 // nameFlags reads \Seen and \Flagged from a file name's info, in new/
 // too (OfflineIMAP names an unseen message it downloads with its other
 // flags there).
 func nameFlags(name string) model.Flags {
-	var f model.Flags
 	i := strings.Index(name, ":2,")
 	if i < 0 {
 		return 0
 	}
-	for _, c := range name[i+3:] {
-		for _, fl := range infoFlags {
-			if byte(c) == fl.c {
-				f |= fl.f
-			}
-		}
-	}
-	return f
+	f, _ := model.ParseMaildir(name[i+3:])
+	return f & ledgerFlags
 }
 
 func (w *world) localNew(folder string, flags model.Flags) error {
@@ -578,21 +567,13 @@ func (w *world) check(when string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		msgs, err := f.List(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		uids := make([]uint32, len(msgs))
-		for i, m := range msgs {
-			uids[i] = m.UID
-		}
-		ids, err := f.MessageIDs(ctx, uids)
+		msgs, ids, err := serverMessages(ctx, f)
 		f.Close()
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, m := range msgs {
-			id := strings.Trim(ids[m.UID], "<> ")
+			id := ids[m.UID]
 			serverSeen[id]++
 			e, ok := want[id]
 			switch {
