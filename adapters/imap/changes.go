@@ -155,13 +155,8 @@ func (s *Store) OpenWithChanges(ctx context.Context, name string, readOnly bool,
 		return f, nil, nil
 	}
 	if listErr != nil {
-		// The caller lists the folder as it would have: on this
-		// connection when the server merely refused the listing, else
-		// on a new one (Folder.do reconnects a broken connection).
-		if !isServerRefusal(listErr) {
-			f.conn.markBroken(listErr)
-		}
-		s.cfg.Logger.Debug().Err(listErr).Str("folder", name).Msg("imap: listing the changes with the open failed")
+		// The caller lists the folder as it would have.
+		f.listedBehindFailed(listErr, "the changes")
 		return f, nil, nil
 	}
 	uids, changed, err := f.changesOf(ctx, uids, byUID)
@@ -188,22 +183,28 @@ func (s *Store) OpenListing(ctx context.Context, name string, readOnly bool) (ad
 	if err != nil {
 		return nil, nil, err
 	}
+	var msgs []model.RemoteMsg
 	if listErr != nil {
-		if !isServerRefusal(listErr) {
-			f.conn.markBroken(listErr)
-		}
-		s.cfg.Logger.Debug().Err(listErr).Str("folder", name).Msg("imap: listing the folder with its open failed; listing it again")
-		msgs, err := f.List(ctx)
-		if err != nil {
-			f.Close()
-			return nil, nil, err
-		}
-		return f, msgs, nil
+		f.listedBehindFailed(listErr, "the folder")
+		msgs, err = f.List(ctx)
+	} else {
+		msgs, err = f.listing(ctx, byUID)
 	}
-	msgs, err := f.listing(ctx, byUID)
 	if err != nil {
 		f.Close()
 		return nil, nil, err
 	}
 	return f, msgs, nil
+}
+
+// listedBehindFailed notes that a listing sent behind the folder's SELECT
+// (what it listed) failed although the SELECT succeeded: the folder is to
+// be listed again as a later command would list it, on this connection
+// when the server merely refused the listing, else on a new one (do
+// reconnects a broken connection).
+func (f *Folder) listedBehindFailed(err error, what string) {
+	if !isServerRefusal(err) {
+		f.conn.markBroken(err)
+	}
+	f.store.cfg.Logger.Debug().Err(err).Str("folder", f.name).Msg("imap: listing " + what + " with the open failed")
 }
