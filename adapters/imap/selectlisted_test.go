@@ -134,14 +134,7 @@ func testSelectListedOneRoundTrip(t *testing.T, b *backend) {
 	if len(got) != 1 || got[0] != uid {
 		t.Fatalf("FetchListed handed on %v, want [%d]", got, uid)
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.timedOut {
-		t.Fatalf("the client waited for an answer before it sent the UID FETCH (it sent, after SelectListed: %q)", g.sent.String())
-	}
-	if !bytes.Contains(g.sent.Bytes(), []byte("SELECT")) {
-		t.Fatalf("no SELECT went out with the fetch: %q", g.sent.String())
-	}
+	g.requireOneTrip(t, "the fetch")
 }
 
 // testOpenListingOneRoundTrip: OpenListing sends its UID FETCH 1:* right
@@ -164,13 +157,21 @@ func testOpenListingOneRoundTrip(t *testing.T, b *backend) {
 	if len(msgs) != 1 || msgs[0].UID != uid || msgs[0].Size == 0 {
 		t.Fatalf("OpenListing listed %+v, want UID %d with its size", msgs, uid)
 	}
+	g.requireOneTrip(t, "the listing")
+}
+
+// requireOneTrip fails the test unless the client sent its UID FETCH
+// (what names it) behind a SELECT without waiting for an answer, which
+// the armed gate held back until it saw the FETCH.
+func (g *gateProxy) requireOneTrip(t *testing.T, what string) {
+	t.Helper()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.timedOut {
-		t.Fatalf("the client waited for the SELECT's answer before it sent the UID FETCH (it sent: %q)", g.sent.String())
+		t.Fatalf("the client waited for the SELECT's answer before it sent the UID FETCH of %s (it sent: %q)", what, g.sent.String())
 	}
 	if !bytes.Contains(g.sent.Bytes(), []byte("SELECT")) {
-		t.Fatalf("no SELECT went out with the listing: %q", g.sent.String())
+		t.Fatalf("no SELECT went out with %s: %q", what, g.sent.String())
 	}
 }
 
