@@ -492,20 +492,12 @@ func remoteFetchListed(t *testing.T, ctx context.Context, s adapters.Remote) {
 	if !ok {
 		t.Skip("the folder cannot fetch listed messages (no adapters.ListedFetcher)")
 	}
-	bodies := map[uint32][]byte{}
-	for i := range 3 {
-		m := NewMessage(fmt.Sprintf("fetch-listed-%d", i), fmt.Sprintf("listed %d", i))
-		bodies[appendMessage(t, ctx, f, m, model.Flagged, i)] = m.Body
-	}
-	listed, err := f.List(ctx)
-	if err != nil || len(listed) != 3 {
-		t.Fatalf("List: %v, %v", listed, err)
-	}
+	bodies, listed := threeListed(t, ctx, f, "fetch-listed")
 	if err := f.Expunge(ctx, []uint32{listed[1].UID}); err != nil {
 		t.Fatalf("Expunge: %v", err)
 	}
 	var got []fetched
-	err = lf.FetchListed(ctx, listed, func(m model.RemoteMsg, body io.Reader) error {
+	err := lf.FetchListed(ctx, listed, func(m model.RemoteMsg, body io.Reader) error {
 		b, err := io.ReadAll(body)
 		got = append(got, fetched{m, b})
 		return err
@@ -530,6 +522,22 @@ func remoteFetchListed(t *testing.T, ctx context.Context, s adapters.Remote) {
 	}
 }
 
+// threeListed appends three \Flagged messages named prefix-0.. to f and
+// returns their bodies by UID and f's listing of them.
+func threeListed(t *testing.T, ctx context.Context, f adapters.RemoteFolder, prefix string) (map[uint32][]byte, []model.RemoteMsg) {
+	t.Helper()
+	bodies := map[uint32][]byte{}
+	for i := range 3 {
+		m := NewMessage(fmt.Sprintf("%s-%d", prefix, i), fmt.Sprintf("listed %d", i))
+		bodies[appendMessage(t, ctx, f, m, model.Flagged, i)] = m.Body
+	}
+	listed, err := f.List(ctx)
+	if err != nil || len(listed) != 3 {
+		t.Fatalf("List: %v, %v", listed, err)
+	}
+	return bodies, listed
+}
+
 // remoteSelectListed checks adapters.ListedSelector: a folder opened with
 // the status it was listed with downloads and changes as a selected one
 // does, its status then the server's; one opened with another UIDVALIDITY
@@ -542,15 +550,7 @@ func remoteSelectListed(t *testing.T, ctx context.Context, s adapters.Remote) {
 	}
 	const name = "select-listed"
 	f := createSelect(t, ctx, s, name)
-	bodies := map[uint32][]byte{}
-	for i := range 3 {
-		m := NewMessage(fmt.Sprintf("select-listed-%d", i), fmt.Sprintf("listed %d", i))
-		bodies[appendMessage(t, ctx, f, m, model.Flagged, i)] = m.Body
-	}
-	listed, err := f.List(ctx)
-	if err != nil || len(listed) != 3 {
-		t.Fatalf("List: %v, %v", listed, err)
-	}
+	bodies, listed := threeListed(t, ctx, f, "select-listed")
 	f.Close()
 	status := folderStatus(t, ctx, s, name)
 	open := func(st model.RemoteFolderStatus) adapters.RemoteFolder {
