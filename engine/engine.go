@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -104,7 +105,9 @@ func (a *Account) Sync(ctx context.Context) (Report, error) {
 		a.Now = time.Now
 	}
 	rep := Report{Account: a.Name}
+	warming := a.warmEarly(ctx) // listing.go: while the server lists its folders
 	remoteList, err := a.Remote.ListFolders(ctx)
+	warming()
 	if err != nil {
 		return rep, fmt.Errorf("list remote folders: %w", err)
 	}
@@ -406,16 +409,8 @@ func createdRemote(reports []FolderReport) bool {
 }
 
 func (a *Account) wanted(name string) (bool, error) {
-	if len(a.Folders) > 0 {
-		listed := false
-		for _, f := range a.Folders {
-			if f == name {
-				listed = true
-			}
-		}
-		if !listed {
-			return false, nil
-		}
+	if !a.named(name) {
+		return false, nil
 	}
 	if a.Filter == nil {
 		return true, nil
@@ -425,6 +420,12 @@ func (a *Account) wanted(name string) (bool, error) {
 		return false, fmt.Errorf("folder %s: not synced: %w", name, err)
 	}
 	return ok, nil
+}
+
+// named reports whether name is among the folders the run was limited to
+// (Folders), or there is no such limit.
+func (a *Account) named(name string) bool {
+	return len(a.Folders) == 0 || slices.Contains(a.Folders, name)
 }
 
 // planFolder observes and plans one folder pair (resolving first what an

@@ -129,6 +129,69 @@ func (a *Account) surveyedListing(st model.FolderStatus, status model.RemoteFold
 // round trip saved is worth more than the second open.
 const planSurveyMost = 10000
 
+// warmEarly starts, in the background, a look at what the journal and the
+// local folders alone say about the run, and when they show work for
+// several folders it opens the connections their executions will need
+// while the server lists its folders (adapters.Warmer), instead of after
+// (surveyPlans): with the server 20 ms away that saved 25-30 ms of the 1%
+// changed benchmark run. The evidence is a first sync (the journal knows
+// no folder), or at least two folders that quietFolders will sync
+// whatever the server says (localWork). A sync whose only changes are on
+// the server, new mail in one folder most often, still logs in once when
+// there is nothing to do, and opens more connections only once the
+// listing shows more than one folder changed. It returns the wait for the
+// look (not for the connections).
+func (a *Account) warmEarly(ctx context.Context) func() {
+	w, ok := a.Remote.(adapters.Warmer)
+	if !ok || a.MaxConnections < 2 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if n := a.localWork(ctx, a.MaxConnections); n >= 2 {
+			w.Warm(n)
+		}
+	}()
+	return func() { <-done }
+}
+
+// localWork counts, up to most, the folders of the run that quietFolders
+// will sync in full whatever the server's status: those without the state
+// its fast path compares (a server without CONDSTORE, a folder never
+// verified, other planner options, a reset) and those whose local stamp
+// changed since (or that are gone). A journal that knows no folder is a
+// first sync, where every folder has work: most.
+func (a *Account) localWork(ctx context.Context, most int) int {
+	known, err := a.Journal.Folders()
+	if err != nil {
+		return 0
+	}
+	if len(known) == 0 {
+		return most
+	}
+	stamper, ok := a.Local.(adapters.Stamper)
+	options := planOptionsID(a.Planner)
+	n := 0
+	for _, m := range known {
+		if n >= most {
+			break
+		}
+		if !a.named(m.Name) {
+			continue
+		}
+		recorded := adapters.Stamp{m.LocalCurMtime, m.LocalNewMtime}
+		if !ok || a.Planner.Reset || m.HighestModSeq == 0 || recorded == (adapters.Stamp{}) || m.PlanOptions != options {
+			n++
+			continue
+		}
+		if st, err := stamper.FolderStamp(ctx, m.Name); err != nil || st != recorded {
+			n++
+		}
+	}
+	return n
+}
+
 // surveyPlans starts, in the background, the look at the server folders
 // whose plans can list them by their changes (a HIGHESTMODSEQ recorded;
 // planSurveyMost messages at most; no interrupted operation in the
