@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -99,7 +100,14 @@ func openAccount(ctx context.Context, g *Globals, cfg *config.Config, acct *conf
 	if err != nil {
 		return nil, nil, err
 	}
-	closers = append(closers, func() { _ = lock.Release() })
+	// The connections to the server are logged out while the journal
+	// closes (closeAll runs the closers last to first): a LOGOUT waits a
+	// round trip for its answer, the journal's flush a few milliseconds.
+	var remoteClosing sync.WaitGroup
+	closers = append(closers, func() {
+		remoteClosing.Wait()
+		_ = lock.Release()
+	})
 
 	// A dry run never writes the journal: it reads an existing one, or plans
 	// against an empty one in memory for an account never synced.
@@ -133,7 +141,13 @@ func openAccount(ctx context.Context, g *Globals, cfg *config.Config, acct *conf
 		closeAll()
 		return nil, nil, err
 	}
-	closers = append(closers, releaseRemote)
+	closers = append(closers, func() {
+		remoteClosing.Add(1)
+		go func() {
+			defer remoteClosing.Done()
+			releaseRemote()
+		}()
+	})
 	j, err := openedJournal()
 	if err != nil {
 		closeAll()
