@@ -186,6 +186,11 @@ func TestVerificationSurveysFolders(t *testing.T) {
 		t.Fatalf("the check after the sync took %d exchanges naming %d of the %d folders, want at most one per connection (2) for all:\n%s",
 			len(surveys), named, len(folders), strings.Join(surveys, "\n"))
 	}
+	// Every connection is logged out before the process ends (the LOGOUTs
+	// overlap the journal's close, and are still waited for).
+	if in, outs := strings.Count(errs, "imap: logged in"), strings.Count(errs, "command=LOGOUT"); in < 2 || outs != in {
+		t.Errorf("the first sync logged in %d times and out %d times, want at least 2 and as many:\n%s", in, outs, errs)
+	}
 	code, out, errs = su.runSync(t, "--debug")
 	if code != 0 || strings.Contains(errs, "folder synced in full") || strings.Contains(errs, `command="EXAMINE`) || strings.Contains(errs, `command="SELECT`) {
 		t.Fatalf("the sync after the first one did not skip every folder (exit %d):\n%s\n%s", code, out, errs)
