@@ -76,16 +76,28 @@ func TestWarmsEarlyOnLocalEvidence(t *testing.T) {
 	sync("new mail in two server folders", false)
 	r.converged(t, 14)
 
-	for _, f := range folders[1:] {
-		msgs, err := r.local.Messages(f)
-		if err != nil || len(msgs) == 0 {
-			t.Fatalf("%s: %d messages, %v", f, len(msgs), err)
-		}
-		if err := r.local.SetMessageFlags(f, msgs[0].Key, msgs[0].Flags^model.Flagged); err != nil {
-			t.Fatal(err)
+	// flip changes a flag of a message in each of the last two folders.
+	flip := func() {
+		for _, f := range folders[1:] {
+			msgs, err := r.local.Messages(f)
+			if err != nil || len(msgs) == 0 {
+				t.Fatalf("%s: %d messages, %v", f, len(msgs), err)
+			}
+			if err := r.local.SetMessageFlags(f, msgs[0].Key, msgs[0].Flags^model.Flagged); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
+	flip()
 	sync("flags changed in two local folders", true)
 	r.converged(t, 14)
 	sync("nothing changed again", false)
+
+	// A run limited to one folder (-f) counts only that folder's changes.
+	flip()
+	r.acct.Folders = folders[1:2]
+	sync("flags changed in two local folders, one of them synced", false)
+	r.acct.Folders = nil
+	sync("the other one", false) // one folder left to sync: one connection
+	r.converged(t, 14)
 }
