@@ -228,6 +228,23 @@ type FlagExpunger interface {
 	StoreFlagsAndExpunge(ctx context.Context, changes []FlagChange, expunge []uint32) error
 }
 
+// BatchAppendStorer is implemented by RemoteFolders that can send an
+// upload batch (BatchAppender) with flag changes and the marks of an
+// expunge in one round trip (IMAP: the MULTIAPPEND and the UID STOREs all
+// written before the first answer is read), then expunge as Expunge does
+// once the marks have ended. The batch and the stores are independent:
+// they concern other messages.
+type BatchAppendStorer interface {
+	BatchAppender
+	// AppendBatchWith is AppendBatch(msgs) and StoreFlagsAndExpunge(changes,
+	// expunge) together. appendErr is AppendBatch's error; sent reports
+	// whether the stores and the expunge were carried out (their errors
+	// joined in err): they are not when the batch was refused before it
+	// was all sent, or when they cannot go with it, and the caller then
+	// sends them on their own.
+	AppendBatchWith(ctx context.Context, msgs []AppendMsg, changes []FlagChange, expunge []uint32) (uids []uint32, appendErr error, sent bool, err error)
+}
+
 // Examiner is implemented by Remotes that can open a folder for looking
 // only (IMAP: EXAMINE). ExamineFolder's folder lists like SelectFolder's;
 // the methods that would change the server fail without sending anything.

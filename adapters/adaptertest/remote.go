@@ -49,6 +49,7 @@ func RunRemote(t *testing.T, newStore func(t *testing.T) adapters.Remote) {
 		{"FetchCallbackError", remoteFetchCallbackError},
 		{"Expunge", remoteExpunge},
 		{"StoreFlagsAndExpunge", remoteStoreFlagsAndExpunge},
+		{"AppendBatchWith", remoteAppendBatchWith},
 		{"UIDsAndValidity", remoteUIDsAndValidity},
 		{"HighestModSeq", remoteHighestModSeq},
 		{"ListChanges", remoteListChanges},
@@ -774,6 +775,58 @@ func remoteStoreFlagsAndExpunge(t *testing.T, ctx context.Context, s adapters.Re
 	listed = listMap(t, ctx, f)
 	if _, gone := listed[u[4]]; gone || listed[u[0]].Flags != model.Seen || len(listed) != 2 {
 		t.Errorf("after the second and third calls: %+v", listed)
+	}
+}
+
+// remoteAppendBatchWith: an upload batch with flag changes and an expunge
+// (adapters.BatchAppendStorer) stores the batch, returning its UIDs in
+// order, and carries out the changes and the expunge on the other
+// messages, as AppendBatch then StoreFlagsAndExpunge would; a batch of one
+// message is a batch too, and with no expunge it is AppendBatch and
+// StoreFlagChanges.
+func remoteAppendBatchWith(t *testing.T, ctx context.Context, s adapters.Remote) {
+	f := createSelect(t, ctx, s, "append-with")
+	bas, ok := f.(closeOnce).RemoteFolder.(adapters.BatchAppendStorer)
+	if !ok || !bas.CanAppendBatch() {
+		t.Skip("the folder cannot send an upload batch with flag stores (no adapters.BatchAppendStorer, or no MULTIAPPEND)")
+	}
+	var u []uint32
+	for i := range 4 {
+		u = append(u, appendMessage(t, ctx, f, NewMessage(fmt.Sprintf("append-with-old-%d", i), "x"), model.Seen, i))
+	}
+	batch := func(names ...string) []adapters.AppendMsg {
+		var out []adapters.AppendMsg
+		for i, n := range names {
+			m := NewMessage(n, "new")
+			out = append(out, adapters.AppendMsg{Size: m.Size(), Body: bytesReader(m.Body), Flags: model.Flags(i) & model.Seen, Date: Date(10 + i)})
+		}
+		return out
+	}
+	changes := []adapters.FlagChange{{UIDs: u[:2], Add: model.Flagged}, {UIDs: u[1:2], Remove: model.Seen}}
+	uids, appendErr, sent, err := bas.AppendBatchWith(ctx, batch("append-with-new-0", "append-with-new-1"), changes, []uint32{u[2]})
+	if appendErr != nil || err != nil || !sent {
+		t.Fatalf("AppendBatchWith: batch %v, stores sent %v, %v", appendErr, sent, err)
+	}
+	if len(uids) != 2 || uids[0] <= u[3] || uids[1] <= uids[0] {
+		t.Fatalf("AppendBatchWith returned UIDs %v, want two ascending above %d", uids, u[3])
+	}
+	want := map[uint32]model.Flags{u[0]: model.Seen | model.Flagged, u[1]: model.Flagged, u[3]: model.Seen, uids[0]: 0, uids[1]: model.Seen}
+	listed := listMap(t, ctx, f)
+	if len(listed) != len(want) {
+		t.Errorf("after AppendBatchWith: %d messages listed, want %d (UID %d expunged, two appended)", len(listed), len(want), u[2])
+	}
+	for uid, fl := range want {
+		if m, ok := listed[uid]; !ok || m.Flags != fl {
+			t.Errorf("UID %d: listed %v, flags %s, want %s", uid, ok, m.Flags, fl)
+		}
+	}
+	uids, appendErr, sent, err = bas.AppendBatchWith(ctx, batch("append-with-new-2"), []adapters.FlagChange{{UIDs: u[:1], Remove: model.Flagged}}, nil)
+	if appendErr != nil || err != nil || !sent || len(uids) != 1 {
+		t.Fatalf("AppendBatchWith of one message and no expunge: UIDs %v, batch %v, stores sent %v, %v", uids, appendErr, sent, err)
+	}
+	listed = listMap(t, ctx, f)
+	if m, ok := listed[uids[0]]; !ok || m.Flags != 0 || listed[u[0]].Flags != model.Seen || len(listed) != len(want)+1 {
+		t.Errorf("after the second call: %+v", listed)
 	}
 }
 

@@ -908,9 +908,7 @@ func (f *Folder) StoreFlagsAndExpunge(ctx context.Context, changes []adapters.Fl
 	}
 	return f.do(ctx, command, func(c *conn) error {
 		var errs []error
-		var expunges []pipelined
 		var marked []imap.UIDSet
-		var reported atomic.Int64
 		sent := 0
 		for _, wave := range storeWaves(stores) {
 			for i, err := range finishEach(sendStores(c, wave)) {
@@ -920,27 +918,40 @@ func (f *Folder) StoreFlagsAndExpunge(ctx context.Context, changes []adapters.Fl
 					errs = append(errs, err)
 				case n >= firstMark:
 					marked = append(marked, stores[n].set)
-					if byUID {
-						expunges = append(expunges, pipelined{countedExpunge{c.client.UIDExpunge(stores[n].set), &reported}, "imap UID EXPUNGE"})
-					}
 				}
 			}
 			sent += len(wave)
 		}
-		if !byUID && len(marked) > 0 {
-			expunges = append(expunges, pipelined{countedExpunge{c.client.Expunge(), &reported}, "imap EXPUNGE"})
-		}
-		if err := finishAll(expunges); err != nil || len(errs) > 0 {
-			return errors.Join(append(errs, err)...)
-		}
-		if reported.Load() >= int64(len(uids)) {
-			return nil
-		}
-		// Fewer expunged than asked: some were gone already, or the server
-		// kept some. Those it kept are an error: recorded as expunged, they
-		// would be downloaded again by the next sync.
-		return keptAfterExpunge(c, marked)
+		return expungeMarked(c, errs, marked, byUID, len(uids))
 	})
+}
+
+// expungeMarked expunges the sets marked \Deleted once every store has
+// ended (storeErrs are the stores' errors): UID EXPUNGE of each set,
+// pipelined, with byUID (UIDPLUS), else one EXPUNGE. It returns the stores'
+// and the expunges' errors joined; with none, and fewer than want messages
+// reported expunged, an error naming those the server kept (some may have
+// been gone already): recorded as expunged, they would be downloaded again
+// by the next sync.
+func expungeMarked(c *conn, storeErrs []error, marked []imap.UIDSet, byUID bool, want int) error {
+	var reported atomic.Int64
+	var expunges []pipelined
+	switch {
+	case len(marked) == 0:
+	case byUID:
+		for _, set := range marked {
+			expunges = append(expunges, pipelined{countedExpunge{c.client.UIDExpunge(set), &reported}, "imap UID EXPUNGE"})
+		}
+	default:
+		expunges = append(expunges, pipelined{countedExpunge{c.client.Expunge(), &reported}, "imap EXPUNGE"})
+	}
+	if err := finishAll(expunges); err != nil || len(storeErrs) > 0 {
+		return errors.Join(append(storeErrs, err)...)
+	}
+	if reported.Load() >= int64(want) {
+		return nil
+	}
+	return keptAfterExpunge(c, marked)
 }
 
 // countedExpunge is a pipelined expunge that counts the messages the

@@ -14,6 +14,7 @@ import (
 	"mailtrail/adapters"
 	"mailtrail/internal/faultinject"
 	"mailtrail/internal/utf7"
+	"mailtrail/model"
 )
 
 // MULTIAPPEND (RFC 3502) stores several messages with one APPEND command,
@@ -98,6 +99,110 @@ func (f *Folder) AppendBatch(ctx context.Context, msgs []adapters.AppendMsg) ([]
 	return uids, err
 }
 
+var _ adapters.BatchAppendStorer = (*Folder)(nil)
+
+// AppendBatchWith implements adapters.BatchAppendStorer: the MULTIAPPEND of
+// msgs and the UID STOREs of changes and of expunge's \Deleted marks (as
+// StoreFlagsAndExpunge makes them) are all written on the borrowed stream
+// before any answer is read, one round trip; then the UID EXPUNGEs of the
+// sets marked, through go-imap, as StoreFlagsAndExpunge sends them. The
+// stores are not sent with the batch (sent is false, nothing of them
+// done) when they could not all be pipelined (storeWaves), or when the
+// server refused the batch before its last message was sent (a
+// synchronising literal refused): the caller sends them on their own.
+func (f *Folder) AppendBatchWith(ctx context.Context, msgs []adapters.AppendMsg, changes []adapters.FlagChange, expunge []uint32) (uids []uint32, appendErr error, sent bool, err error) {
+	if len(msgs) == 0 || !f.CanAppendBatch() || f.readOnly {
+		uids, appendErr = f.AppendBatch(ctx, msgs)
+		return uids, appendErr, false, nil
+	}
+	names, stores, err := flagStores(changes)
+	if err != nil {
+		uids, appendErr = f.AppendBatch(ctx, msgs)
+		return uids, appendErr, false, nil // StoreFlagsAndExpunge reports it, sending nothing
+	}
+	firstMark := len(stores)
+	if len(expunge) > 0 {
+		_, marks, _ := flagStores([]adapters.FlagChange{{UIDs: expunge, Add: model.Deleted}})
+		stores = append(stores, marks...)
+		names = append(names, "UID STORE +FLAGS.SILENT (\\Deleted), then UID EXPUNGE")
+	}
+	if len(stores) == 0 || len(storeWaves(stores)) > 1 {
+		uids, appendErr = f.AppendBatch(ctx, msgs)
+		return uids, appendErr, false, nil
+	}
+	batch := fmt.Sprintf("MULTIAPPEND (%d messages)", len(msgs))
+	if len(msgs) == 1 {
+		batch = "MULTIAPPEND (1 message)"
+	}
+	command := batch + " + " + strings.Join(names, " + ")
+	var storeErr error
+	err = f.do(ctx, command, func(c *conn) error {
+		mailbox, _ := f.mailboxArg()
+		ma := &multiAppend{c: c, tag: c.nextTag()}
+		for _, st := range stores {
+			ma.then = append(ma.then, &rawCommand{tag: c.nextTag(), line: storeLine(st)})
+		}
+		var runErr error
+		err := c.borrowed(func(r *bufio.Reader, w *bufio.Writer) ([]byte, error) {
+			ma.r, ma.w = r, w
+			uids, runErr = ma.run(mailbox, msgs)
+			var be *bodyError
+			if errors.As(runErr, &be) {
+				c.markBroken(runErr)
+			}
+			if runErr != nil && !isServerRefusal(runErr) {
+				return ma.forward, runErr // the connection's: nothing is known
+			}
+			return ma.forward, nil
+		})
+		if err != nil {
+			return err
+		}
+		appendErr = runErr
+		if appendErr == nil {
+			faultinject.Step(faultinject.Effect, "imap MULTIAPPEND")
+		}
+		if !ma.then[0].sent {
+			return nil // refused before the stores went out
+		}
+		sent = true
+		var errs []error
+		var marked []imap.UIDSet
+		for i, rc := range ma.then {
+			switch {
+			case rc.err != nil:
+				errs = append(errs, rc.err)
+			case i >= firstMark:
+				faultinject.Step(faultinject.Effect, "imap UID STORE")
+				marked = append(marked, stores[i].set)
+			default:
+				faultinject.Step(faultinject.Effect, "imap UID STORE")
+			}
+		}
+		storeErr = expungeMarked(c, errs, marked, true, len(expunge))
+		return nil
+	})
+	if err != nil {
+		return nil, err, sent, err
+	}
+	if appendErr != nil {
+		appendErr = f.errorf(command, appendErr)
+	}
+	if storeErr != nil {
+		storeErr = f.errorf(command, storeErr)
+	}
+	return uids, appendErr, sent, storeErr
+}
+
+// storeLine is st as a command line without its tag.
+func storeLine(st flagStore) string {
+	op := "+FLAGS.SILENT"
+	if !st.add {
+		op = "-FLAGS.SILENT"
+	}
+	return "UID STORE " + st.set.String() + " " + op + " (" + strings.Join(st.changed.IMAPNames(), " ") + ")"
+}
+
 // nextTag is a tag for a command sent on the borrowed stream; go-imap's
 // own tags are "T<n>".
 func (c *conn) nextTag() string {
@@ -112,6 +217,17 @@ type multiAppend struct {
 	w       *bufio.Writer
 	tag     string
 	forward []byte // untagged responses, for go-imap
+	// then are commands written right behind the APPEND, before any
+	// answer is read (AppendBatchWith); run reads their answers too.
+	then []*rawCommand
+}
+
+// rawCommand is a command written on the borrowed stream and its answer.
+type rawCommand struct {
+	tag, line string
+	sent      bool  // written (run wrote the APPEND to its end)
+	answered  bool  // its tagged answer came
+	err       error // the answer's refusal (*imap.Error), when it was one
 }
 
 func (ma *multiAppend) run(mailbox string, msgs []adapters.AppendMsg) ([]uint32, error) {
@@ -147,21 +263,40 @@ func (ma *multiAppend) run(mailbox string, msgs []adapters.AppendMsg) ([]uint32,
 		}
 	}
 	ma.w.WriteString("\r\n")
+	for _, rc := range ma.then {
+		ma.w.WriteString(rc.tag + " " + rc.line + "\r\n")
+		rc.sent = true
+	}
 	if err := ma.w.Flush(); err != nil {
 		return nil, err
 	}
-	line, err := ma.next()
-	if err != nil {
-		return nil, err
+	var line string
+	for line == "" { // "": the answer to one of then
+		var err error
+		if line, err = ma.next(); err != nil {
+			return nil, err
+		}
 	}
 	if line[0] == '+' {
 		return nil, fmt.Errorf("MULTIAPPEND: the server asked for more after the last message")
+	}
+	for _, rc := range ma.then {
+		for !rc.answered {
+			l, err := ma.next()
+			if err != nil {
+				return nil, err
+			}
+			if l != "" {
+				return nil, fmt.Errorf("MULTIAPPEND: unexpected response from the server: %.80q", l)
+			}
+		}
 	}
 	return ma.tagged(line, len(msgs))
 }
 
 // next reads responses until a continuation request ("+") or the tagged
-// answer, whose first line it returns (without CRLF); untagged responses
+// answer, whose first line it returns (without CRLF), or the tagged answer
+// to one of then, which it records and returns "" for; untagged responses
 // are kept for go-imap.
 func (ma *multiAppend) next() (string, error) {
 	for {
@@ -175,9 +310,52 @@ func (ma *multiAppend) next() (string, error) {
 		case resp[0] == '+' || bytes.HasPrefix(resp, []byte(ma.tag+" ")):
 			return strings.TrimRight(string(resp), "\r\n"), nil
 		default:
-			return "", fmt.Errorf("MULTIAPPEND: unexpected response from the server: %.80q", resp)
+			rc := ma.answerTo(resp)
+			if rc == nil {
+				return "", fmt.Errorf("MULTIAPPEND: unexpected response from the server: %.80q", resp)
+			}
+			rc.answered = true
+			rc.err = taggedError(strings.TrimPrefix(strings.TrimRight(string(resp), "\r\n"), rc.tag+" "))
+			if errors.Is(rc.err, errNotAStatus) {
+				return "", fmt.Errorf("MULTIAPPEND: unexpected answer from the server: %.80q", resp)
+			}
+			return "", nil
 		}
 	}
+}
+
+// answerTo is the command of then that resp is the tagged answer to, nil
+// when it is none's.
+func (ma *multiAppend) answerTo(resp []byte) *rawCommand {
+	for _, rc := range ma.then {
+		if rc.sent && !rc.answered && bytes.HasPrefix(resp, []byte(rc.tag+" ")) {
+			return rc
+		}
+	}
+	return nil
+}
+
+// errNotAStatus: a tagged answer that is none of OK, NO and BAD.
+var errNotAStatus = errors.New("not a status response")
+
+// taggedError is the error a tagged answer ("OK ...", "NO [CODE] text",
+// without its tag) stands for: nil for OK, an *imap.Error for NO and BAD.
+func taggedError(answer string) error {
+	status, text, _ := strings.Cut(answer, " ")
+	var code string
+	if strings.HasPrefix(text, "[") {
+		if end := strings.IndexByte(text, ']'); end > 0 {
+			code, _, _ = strings.Cut(text[1:end], " ")
+			text = strings.TrimSpace(text[end+1:])
+		}
+	}
+	switch strings.ToUpper(status) {
+	case "OK":
+		return nil
+	case "NO", "BAD":
+		return &imap.Error{Type: imap.StatusResponseType(strings.ToUpper(status)), Code: imap.ResponseCode(code), Text: text}
+	}
+	return errNotAStatus
 }
 
 // tagged reads the tagged answer to the command: the UIDs of APPENDUID

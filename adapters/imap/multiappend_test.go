@@ -2,6 +2,7 @@ package imap
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -347,5 +348,91 @@ func TestMultiAppendOnAConnectionTheServerClosed(t *testing.T) {
 	}
 	if took := time.Since(start); took > time.Second {
 		t.Errorf("AppendBatch took %v to fail", took)
+	}
+}
+
+// TestAppendBatchWithAnswers: the UID STOREs written behind a MULTIAPPEND
+// are answered in any order, before or after the APPEND, and each store's
+// refusal is the stores' error, not the batch's; a batch refused at a
+// synchronising literal has sent no store, and says so.
+func TestAppendBatchWithAnswers(t *testing.T) {
+	hello := "hello\r\n"
+	msgs := func() []adapters.AppendMsg {
+		return []adapters.AppendMsg{{Size: 7, Body: strings.NewReader(hello)}, {Size: 7, Body: strings.NewReader(hello)}}
+	}
+	changes := []adapters.FlagChange{{UIDs: []uint32{1}, Add: model.Flagged}, {UIDs: []uint32{1}, Remove: model.Draft}}
+	var stores []string
+	// The server takes both messages, then answers the stores first (the
+	// second with NO), an untagged FETCH among them, then the APPEND.
+	f, _ := multiAppendFake(t, func(w io.Writer, r *bufio.Reader, tag, args string) {
+		for range 2 {
+			fmt.Fprintf(w, "+ go ahead\r\n")
+			io.ReadFull(r, make([]byte, len(hello)))
+			r.ReadString('\n')
+		}
+		for range 2 {
+			line, _ := r.ReadString('\n')
+			stores = append(stores, strings.TrimRight(line, "\r\n"))
+		}
+		storeTag := func(i int) string { return strings.Fields(stores[i])[0] }
+		fmt.Fprintf(w, "* 1 FETCH (UID 1 FLAGS (\\Flagged))\r\n%s OK stored\r\n", storeTag(0))
+		fmt.Fprintf(w, "%s NO [CANNOT] not that one\r\n", storeTag(1))
+		fmt.Fprintf(w, "%s OK [APPENDUID 42 7:8] stored\r\n", tag)
+	})
+	uids, appendErr, sent, err := f.AppendBatchWith(context.Background(), msgs(), changes, nil)
+	if appendErr != nil || fmt.Sprint(uids) != "[7 8]" {
+		t.Fatalf("the batch: UIDs %v, %v; want [7 8]", uids, appendErr)
+	}
+	if !sent || err == nil || !strings.Contains(err.Error(), "not that one") {
+		t.Fatalf("the stores: sent %v, %v; want sent, with the second's refusal", sent, err)
+	}
+	if len(stores) != 2 || !strings.HasSuffix(stores[0], `UID STORE 1 +FLAGS.SILENT (\Flagged)`) || !strings.HasSuffix(stores[1], `UID STORE 1 -FLAGS.SILENT (\Draft)`) {
+		t.Errorf("the server was sent %q", stores)
+	}
+	if err := f.do(context.Background(), "NOOP", func(c *conn) error { return c.client.Noop().Wait() }); err != nil {
+		t.Fatalf("NOOP after AppendBatchWith: %v", err)
+	}
+
+	// Refused at the first literal: nothing more was written.
+	f, _ = multiAppendFake(t, func(w io.Writer, r *bufio.Reader, tag, args string) {
+		fmt.Fprintf(w, "%s NO [OVERQUOTA] no room\r\n", tag)
+	})
+	_, appendErr, sent, err = f.AppendBatchWith(context.Background(), msgs(), changes, []uint32{1})
+	if !isServerRefusal(appendErr) || sent || err != nil {
+		t.Fatalf("a batch refused at its first literal: %v, stores sent %v, %v; want the refusal, nothing sent", appendErr, sent, err)
+	}
+	if err := f.do(context.Background(), "NOOP", func(c *conn) error { return c.client.Noop().Wait() }); err != nil {
+		t.Fatalf("NOOP after the refusal: %v", err)
+	}
+}
+
+// testAppendBatchWithOneRoundTrip: the UID STOREs of AppendBatchWith go out
+// right behind the MULTIAPPEND, before any answer: the proxy gives no
+// answer until it has seen a UID STORE.
+func testAppendBatchWithOneRoundTrip(t *testing.T, b *backend) {
+	name := "AppendWithOneTrip"
+	b.mkdir(t, b.serverName(name))
+	uid := b.seed(t, b.serverName(name), msgWithID("<append-with-one-trip@test>", 1), nil, time.Time{})
+	g, s := gatedStore(t, b)
+	rf, err := s.SelectFolder(ctxT(t), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rf.Close()
+	f := rf.(*Folder)
+	if !f.CanAppendBatch() {
+		t.Skip("no MULTIAPPEND")
+	}
+	g.armOn("UID STORE")
+	body := msgWithID("<append-with-one-trip-new@test>", 2)
+	uids, appendErr, sent, err := f.AppendBatchWith(ctxT(t), []adapters.AppendMsg{{Size: int64(len(body)), Body: bytes.NewReader(body)}},
+		[]adapters.FlagChange{{UIDs: []uint32{uid}, Add: model.Flagged}}, nil)
+	if appendErr != nil || err != nil || !sent || len(uids) != 1 {
+		t.Fatalf("AppendBatchWith: UIDs %v, batch %v, stores sent %v, %v", uids, appendErr, sent, err)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.timedOut {
+		t.Fatalf("the client waited for the MULTIAPPEND's answer before it sent the UID STORE (it sent: %q)", g.sent.String())
 	}
 }

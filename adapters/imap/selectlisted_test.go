@@ -14,14 +14,15 @@ import (
 )
 
 // gateProxy forwards a backend's connections, and once armed holds the
-// server's answers back until the client has sent a UID FETCH: a client
-// that waits for an answer before sending its FETCH waits for the gate's
-// timeout, which the proxy then reports.
+// server's answers back until the client has sent a UID FETCH (or the
+// command armOn names): a client that waits for an answer before sending
+// it waits for the gate's timeout, which the proxy then reports.
 type gateProxy struct {
 	addr string
 
 	mu       sync.Mutex
 	armed    bool
+	key      string       // what opens the gate: "UID FETCH" unless armOn said
 	sent     bytes.Buffer // what clients sent since armed
 	open     chan struct{}
 	timedOut bool
@@ -55,14 +56,17 @@ func startGateProxy(t *testing.T, target string) *gateProxy {
 	return g
 }
 
-func (g *gateProxy) arm() {
+func (g *gateProxy) arm() { g.armOn("UID FETCH") }
+
+// armOn arms the gate to open once the client has sent key.
+func (g *gateProxy) armOn(key string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.armed = true
+	g.armed, g.key = true, key
 }
 
 // fromClient passes the client's bytes on, noting them once armed; the
-// first UID FETCH among them opens the gate.
+// first key among them opens the gate.
 func (g *gateProxy) fromClient(client, server net.Conn) {
 	pump(server, client, func(p []byte) {
 		g.mu.Lock()
@@ -70,9 +74,9 @@ func (g *gateProxy) fromClient(client, server net.Conn) {
 		if !g.armed {
 			return
 		}
-		before := bytes.Contains(g.sent.Bytes(), []byte("UID FETCH"))
+		before := bytes.Contains(g.sent.Bytes(), []byte(g.key))
 		g.sent.Write(p)
-		if !before && bytes.Contains(g.sent.Bytes(), []byte("UID FETCH")) {
+		if !before && bytes.Contains(g.sent.Bytes(), []byte(g.key)) {
 			close(g.open)
 		}
 	})

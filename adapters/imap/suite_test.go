@@ -52,6 +52,7 @@ func runSuite(t *testing.T, b *backend) {
 	t.Run("SelectListedOneRoundTrip", func(t *testing.T) { testSelectListedOneRoundTrip(t, b) })
 	t.Run("SelectListedReconnect", func(t *testing.T) { testSelectListedReconnect(t, b) })
 	t.Run("OpenListingOneRoundTrip", func(t *testing.T) { testOpenListingOneRoundTrip(t, b) })
+	t.Run("AppendBatchWithOneRoundTrip", func(t *testing.T) { testAppendBatchWithOneRoundTrip(t, b) })
 	t.Run("ReconnectAfterBrokenConnection", func(t *testing.T) { testReconnect(t, b) })
 	t.Run("ReferenceSubscribedInclude", func(t *testing.T) { testReferenceSubscribed(t, b) })
 }
