@@ -35,6 +35,13 @@
 //     have been alone, and an error in either stops the folder with
 //     neither recorded (the next run resolves both, as any interrupted
 //     operation).
+//   - Where the server folder can (adapters.BatchAppendStorer), those
+//     stores (and that expunge) go with the last upload batch when the
+//     upload group comes right before the store group: one round trip for
+//     the batch and the stores, the expunge once they have ended. Each
+//     kind is still checkpointed where it would have been alone: the
+//     plan's every intent was journaled before its first effect, and the
+//     batch concerns other messages than the stores.
 //   - The executor never plans: it does what it is told or records why it
 //     could not.
 package executor

@@ -121,6 +121,7 @@ func (e *Executor) Execute(ctx context.Context, p *Pair, steps []Step) (Result, 
 	e.noteMeta(p)
 	res := Result{Done: map[model.OpKind]int{}, unsettled: map[uint32]bool{}}
 	early := expungeWithStores(p, steps)
+	joined := storesWithUploads(p, steps, early)
 	remoteUntil := remoteNeededUntil(steps, early)
 	for i := 0; i < len(steps); {
 		j := i
@@ -148,9 +149,11 @@ func (e *Executor) Execute(ctx context.Context, p *Pair, steps []Step) (Result, 
 		case model.OpMoveLocal:
 			err = e.moveLocal(ctx, p, group, &res)
 		case model.OpUpload:
-			err = e.upload(ctx, p, group, &res)
+			err = e.upload(ctx, p, group, &res, joined)
 		case model.OpStoreRemote:
-			if early.ok {
+			if joined != nil && joined.done {
+				err = e.joinedCheckpoints(p, joined, &res)
+			} else if early.ok {
 				err = e.storeAndExpunge(ctx, p, group, steps[early.start:early.end], &res)
 			} else {
 				err = e.storeRemote(ctx, p, group, &res)
@@ -229,26 +232,7 @@ func expungeWithStores(p *Pair, steps []Step) stepRange {
 	if _, ok := p.RemoteFolder.(adapters.FlagExpunger); !ok {
 		return stepRange{}
 	}
-	// group is the one run of steps of kind k (not ok when there is none,
-	// or more than one).
-	group := func(k model.OpKind) stepRange {
-		var r stepRange
-		for i, s := range steps {
-			if s.Op.Kind != k {
-				continue
-			}
-			switch {
-			case !r.ok:
-				r = stepRange{start: i, end: i + 1, ok: true}
-			case i == r.end:
-				r.end++
-			default:
-				return stepRange{}
-			}
-		}
-		return r
-	}
-	stores, expunges := group(model.OpStoreRemote), group(model.OpExpungeRemote)
+	stores, expunges := kindGroup(steps, model.OpStoreRemote), kindGroup(steps, model.OpExpungeRemote)
 	if !stores.ok || !expunges.ok || stores.end > expunges.start {
 		return stepRange{}
 	}
@@ -258,6 +242,72 @@ func expungeWithStores(p *Pair, steps []Step) stepRange {
 		}
 	}
 	return expunges
+}
+
+// kindGroup is the one run of steps of kind k (not ok when there is none,
+// or more than one).
+func kindGroup(steps []Step, k model.OpKind) stepRange {
+	var r stepRange
+	for i, s := range steps {
+		if s.Op.Kind != k {
+			continue
+		}
+		switch {
+		case !r.ok:
+			r = stepRange{start: i, end: i + 1, ok: true}
+		case i == r.end:
+			r.end++
+		default:
+			return stepRange{}
+		}
+	}
+	return r
+}
+
+// joinedStores are the store-remote steps, and the expunge-remote steps
+// carried out with them (expungeWithStores), that go with a folder's last
+// upload batch in one round trip (adapters.BatchAppendStorer); done once
+// they went, err then their error. Their effects are checkpointed where
+// the store-remote steps' would have been: every intent of the plan was
+// journaled before the first effect, and the uploads concern other
+// messages than the stores.
+type joinedStores struct {
+	stores, expunges []Step
+	done             bool
+	err              error
+}
+
+// storesWithUploads is the joinedStores of steps (nil when none can be):
+// the server folder can (adapters.BatchAppendStorer), and the one group of
+// uploads is followed right away by the one group of stores.
+func storesWithUploads(p *Pair, steps []Step, early stepRange) *joinedStores {
+	if _, ok := p.RemoteFolder.(adapters.BatchAppendStorer); !ok {
+		return nil
+	}
+	uploads, stores := kindGroup(steps, model.OpUpload), kindGroup(steps, model.OpStoreRemote)
+	if !uploads.ok || !stores.ok || stores.start != uploads.end {
+		return nil
+	}
+	j := &joinedStores{stores: steps[stores.start:stores.end]}
+	if early.ok {
+		j.expunges = steps[early.start:early.end]
+	}
+	return j
+}
+
+// joinedCheckpoints records the joined store-remote and expunge-remote
+// steps as storeAndExpunge does.
+func (e *Executor) joinedCheckpoints(p *Pair, j *joinedStores, res *Result) error {
+	if j.err != nil {
+		return fmt.Errorf("store flags and expunge in %q: %w", p.Name, j.err)
+	}
+	if err := e.storeCheckpoint(p, j.stores, res); err != nil {
+		return err
+	}
+	if len(j.expunges) == 0 {
+		return nil
+	}
+	return e.expungeCheckpoint(p, j.expunges, res)
 }
 
 // noteMeta takes the selected server folder's metadata for the status
@@ -632,7 +682,7 @@ func (l *localCheckpoints) flush(ctx context.Context) error {
 	return err
 }
 
-func (e *Executor) upload(ctx context.Context, p *Pair, steps []Step, res *Result) error {
+func (e *Executor) upload(ctx context.Context, p *Pair, steps []Step, res *Result, with *joinedStores) error {
 	lc := &localCheckpoints{e: e, p: p, res: res}
 	cp := &lc.cp
 	done := 0
@@ -673,8 +723,8 @@ func (e *Executor) upload(ctx context.Context, p *Pair, steps []Step, res *Resul
 	single := 0   // steps to upload one by one before batching again
 	refusals := 0 // batches the server refused: after two, no more
 	for i := 0; i < len(steps); {
-		if single == 0 && refusals < 2 && ba != nil && len(steps)-i > 1 && ba.CanAppendBatch() {
-			n, batched, err := e.uploadBatch(ctx, p, ba, steps[i:], record)
+		if single == 0 && refusals < 2 && ba != nil && (len(steps)-i > 1 || with != nil && !with.done) && ba.CanAppendBatch() {
+			n, batched, err := e.uploadBatch(ctx, p, ba, steps[i:], record, with)
 			if err != nil {
 				return err
 			}
@@ -706,7 +756,9 @@ const (
 )
 
 // uploadBatch appends the first messages of steps with one command
-// (adapters.BatchAppender) and records each outcome with record. It
+// (adapters.BatchAppender) and records each outcome with record; when the
+// batch takes all of steps, with's stores go with it (one message is then
+// a batch too). It
 // returns how many steps it took; batched is false when it stored nothing
 // and those steps are to be uploaded one by one: a file that cannot be
 // opened (the single path records why), or a batch the server refused or
@@ -715,7 +767,7 @@ const (
 // batch may be on the server; the next sync finds it by identity), or
 // record's.
 func (e *Executor) uploadBatch(ctx context.Context, p *Pair, ba adapters.BatchAppender, steps []Step,
-	record func(Step, uint32, journal.MsgInfo, error) error) (n int, batched bool, err error) {
+	record func(Step, uint32, journal.MsgInfo, error) error, with *joinedStores) (n int, batched bool, err error) {
 	var msgs []adapters.AppendMsg
 	var files []io.Closer
 	var sniffs []*journal.HeaderSniffer
@@ -745,10 +797,19 @@ func (e *Executor) uploadBatch(ctx context.Context, p *Pair, ba adapters.BatchAp
 		msgs = append(msgs, adapters.AppendMsg{Size: size, Body: sniff, Flags: s.Op.Flags, Date: date})
 		total += size
 	}
-	if len(msgs) < 2 {
+	bas, joins := ba.(adapters.BatchAppendStorer)
+	joins = joins && with != nil && !with.done && len(msgs) == len(steps)
+	if len(msgs) < 2 && !(joins && len(msgs) == 1) {
 		return max(len(msgs), 1), false, nil
 	}
-	uids, err := ba.AppendBatch(ctx, msgs)
+	var uids []uint32
+	if joins {
+		var serr error
+		uids, err, with.done, serr = bas.AppendBatchWith(ctx, msgs, flagChanges(with.stores), stepUIDs(with.expunges))
+		with.err = serr
+	} else {
+		uids, err = ba.AppendBatch(ctx, msgs)
+	}
 	if err != nil {
 		if isFolderFatal(err) {
 			return 0, false, fmt.Errorf("append to %q: %w", p.Name, err)
