@@ -3,6 +3,9 @@ package main_test
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -214,5 +217,42 @@ func seenIn(t *testing.T, s server, folder string, n int, seed int64) {
 	for _, m := range sample.Messages(folder, n, seed) {
 		_, err := f.Append(ctx, int64(len(m.Body)), bytes.NewReader(m.Body), model.Seen, m.Date)
 		must(t, err)
+	}
+}
+
+// TestUploadsGoWithFlagStores: a folder with new local messages, a local
+// flag change and a local deletion sends its upload batch, its flag store
+// and its \Deleted mark in one exchange (adapters.BatchAppendStorer), the
+// expunge after them; both sides end alike, and the next sync has nothing
+// to do.
+func TestUploadsGoWithFlagStores(t *testing.T) {
+	s := dovecotServer(t)
+	seenInINBOX(t, s, 4, 31)
+	su := newSetup(t, s, "")
+	su.sync(t)
+	ctx := context.Background()
+	f, err := su.local(t).Folder("INBOX")
+	must(t, err)
+	byUID := localByUID(t, su, "INBOX")
+	must(t, f.SetFlags(ctx, byUID[1].Key, model.Seen|model.Flagged))
+	must(t, f.Delete(ctx, byUID[2].Key))
+	for i, m := range sample.Messages("INBOX", 2, 32) {
+		name := filepath.Join(su.maildir, "INBOX", "new", fmt.Sprintf("1700000000.joined%d.test", i))
+		must(t, os.WriteFile(name, bytes.ReplaceAll(m.Body, []byte("\r\n"), []byte("\n")), 0o600))
+	}
+	code, out, errs := su.runSync(t, "--debug")
+	if code != 0 {
+		t.Fatalf("sync exited %d:\n%s\n%s", code, out, errs)
+	}
+	want := `command="MULTIAPPEND (2 messages) + UID STORE +FLAGS.SILENT (\\Flagged) + UID STORE +FLAGS.SILENT (\\Deleted), then UID EXPUNGE"`
+	if !strings.Contains(errs, want) {
+		t.Errorf("the sync's log has no %s:\n%s", want, errs)
+	}
+	assertConverged(t, s, su, 5)
+	if got := remoteFlags(t, s, "INBOX")[1]; got != model.Seen|model.Flagged {
+		t.Errorf("server UID 1: %s, want \\Seen \\Flagged", got)
+	}
+	if out := su.sync(t); strings.Contains(out, "upload") || strings.Contains(out, "fetch") {
+		t.Errorf("the next sync did more:\n%s", out)
 	}
 }

@@ -412,6 +412,27 @@ var crashScenarios = []crashScenario{
 		},
 	},
 	{
+		// Uploads, flag changes and a deletion in one folder: where the
+		// server has MULTIAPPEND (Dovecot) the stores and the \Deleted mark
+		// go with the upload batch (adapters.BatchAppendStorer).
+		name: "uploads-with-stores",
+		prepare: func(t *testing.T, e *crashEnv) {
+			msgs := sample.Messages("INBOX", 6, 21)
+			for i := range msgs {
+				msgs[i].Flags = model.Seen
+			}
+			uids := crPutRemote(t, e, "INBOX", msgs)
+			crInitialSync(t, e)
+			files := crLocalFiles(t, e, "INBOX")
+			crSetLocalFlags(t, files[uids[0]], model.Seen|model.Flagged)
+			crSetLocalFlags(t, files[uids[1]], 0)
+			crMust(t, os.Remove(files[uids[2]]))
+			for i, m := range sample.Messages("joined", 3, 22) {
+				crPutLocal(t, e, "INBOX", fmt.Sprintf("joined-%02d", i), m.Body, m.Flags)
+			}
+		},
+	},
+	{
 		name: "flags-both-ways",
 		prepare: func(t *testing.T, e *crashEnv) {
 			msgs := sample.Messages("INBOX", 10, 5)
