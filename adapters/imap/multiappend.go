@@ -338,22 +338,29 @@ func (ma *multiAppend) answerTo(resp []byte) *rawCommand {
 // errNotAStatus: a tagged answer that is none of OK, NO and BAD.
 var errNotAStatus = errors.New("not a status response")
 
-// taggedError is the error a tagged answer ("OK ...", "NO [CODE] text",
-// without its tag) stands for: nil for OK, an *imap.Error for NO and BAD.
-func taggedError(answer string) error {
-	status, text, _ := strings.Cut(answer, " ")
-	var code string
+// taggedParts splits a tagged answer without its tag ("NO [CODE args]
+// text") into its status (upper case), its response code, the code's
+// arguments and its text.
+func taggedParts(answer string) (status, code, args, text string) {
+	status, text, _ = strings.Cut(answer, " ")
 	if strings.HasPrefix(text, "[") {
 		if end := strings.IndexByte(text, ']'); end > 0 {
-			code, _, _ = strings.Cut(text[1:end], " ")
+			code, args, _ = strings.Cut(text[1:end], " ")
 			text = strings.TrimSpace(text[end+1:])
 		}
 	}
-	switch strings.ToUpper(status) {
+	return strings.ToUpper(status), code, args, text
+}
+
+// taggedError is the error a tagged answer (without its tag) stands for:
+// nil for OK, an *imap.Error for NO and BAD, errNotAStatus otherwise.
+func taggedError(answer string) error {
+	status, code, _, text := taggedParts(answer)
+	switch status {
 	case "OK":
 		return nil
 	case "NO", "BAD":
-		return &imap.Error{Type: imap.StatusResponseType(strings.ToUpper(status)), Code: imap.ResponseCode(code), Text: text}
+		return &imap.Error{Type: imap.StatusResponseType(status), Code: imap.ResponseCode(code), Text: text}
 	}
 	return errNotAStatus
 }
@@ -362,21 +369,13 @@ func taggedError(answer string) error {
 // when it is OK (nil when they are not there, or not count of them), the
 // server's refusal (*imap.Error) otherwise.
 func (ma *multiAppend) tagged(line string, count int) ([]uint32, error) {
-	status, text, _ := strings.Cut(strings.TrimPrefix(line, ma.tag+" "), " ")
-	var code, args string
-	if strings.HasPrefix(text, "[") {
-		if end := strings.IndexByte(text, ']'); end > 0 {
-			code, args, _ = strings.Cut(text[1:end], " ")
-			text = strings.TrimSpace(text[end+1:])
-		}
-	}
-	switch strings.ToUpper(status) {
-	case "OK":
-	case "NO", "BAD":
-		return nil, &imap.Error{Type: imap.StatusResponseType(strings.ToUpper(status)), Code: imap.ResponseCode(code), Text: text}
-	default:
+	answer := strings.TrimPrefix(line, ma.tag+" ")
+	if err := taggedError(answer); errors.Is(err, errNotAStatus) {
 		return nil, fmt.Errorf("MULTIAPPEND: unexpected answer from the server: %.80q", line)
+	} else if err != nil {
+		return nil, err
 	}
+	_, code, args, _ := taggedParts(answer)
 	if !strings.EqualFold(code, "APPENDUID") {
 		return nil, nil
 	}

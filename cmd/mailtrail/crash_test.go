@@ -335,6 +335,19 @@ func crLocalFiles(t *testing.T, e *crashEnv, folder string) map[uint32]string {
 
 // crSetLocalFlags renames a file so that it carries flags, moving it to
 // cur/, as a mail client does.
+// crSyncedSeen puts n sample messages (of seed), each \Seen, in the
+// server folder and syncs: their UIDs, and the local files by UID.
+func crSyncedSeen(t *testing.T, e *crashEnv, folder string, n int, seed int64) ([]uint32, map[uint32]string) {
+	t.Helper()
+	msgs := sample.Messages(folder, n, seed)
+	for i := range msgs {
+		msgs[i].Flags = model.Seen
+	}
+	uids := crPutRemote(t, e, folder, msgs)
+	crInitialSync(t, e)
+	return uids, crLocalFiles(t, e, folder)
+}
+
 func crSetLocalFlags(t *testing.T, path string, flags model.Flags) {
 	t.Helper()
 	base := filepath.Base(path)
@@ -417,13 +430,7 @@ var crashScenarios = []crashScenario{
 		// go with the upload batch (adapters.BatchAppendStorer).
 		name: "uploads-with-stores",
 		prepare: func(t *testing.T, e *crashEnv) {
-			msgs := sample.Messages("INBOX", 6, 21)
-			for i := range msgs {
-				msgs[i].Flags = model.Seen
-			}
-			uids := crPutRemote(t, e, "INBOX", msgs)
-			crInitialSync(t, e)
-			files := crLocalFiles(t, e, "INBOX")
+			uids, files := crSyncedSeen(t, e, "INBOX", 6, 21)
 			crSetLocalFlags(t, files[uids[0]], model.Seen|model.Flagged)
 			crSetLocalFlags(t, files[uids[1]], 0)
 			crMust(t, os.Remove(files[uids[2]]))
@@ -435,13 +442,7 @@ var crashScenarios = []crashScenario{
 	{
 		name: "flags-both-ways",
 		prepare: func(t *testing.T, e *crashEnv) {
-			msgs := sample.Messages("INBOX", 10, 5)
-			for i := range msgs {
-				msgs[i].Flags = model.Seen
-			}
-			uids := crPutRemote(t, e, "INBOX", msgs)
-			crInitialSync(t, e)
-			files := crLocalFiles(t, e, "INBOX")
+			uids, files := crSyncedSeen(t, e, "INBOX", 10, 5)
 			// Local: 1-4 (flagged, unread, answered, flagged+answered).
 			crSetLocalFlags(t, files[uids[0]], model.Seen|model.Flagged)
 			crSetLocalFlags(t, files[uids[1]], 0)
