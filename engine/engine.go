@@ -296,6 +296,7 @@ func (a *Account) syncFolders(ctx context.Context, run uint64, folders []string,
 		works[i].fr.Elapsed = time.Since(start)
 	})
 	a.matchServerMoves(ctx, works)
+	a.shareLocalFolders(works)
 	for _, w := range works {
 		a.checkGuardLater(run, w)
 	}
@@ -318,6 +319,42 @@ func (a *Account) syncFolders(ctx context.Context, run uint64, folders []string,
 		reports[i] = w.fr
 	}
 	return reports
+}
+
+// shareLocalFolders gives every execution the account's Local through
+// sharedLocal, made of the local folders the plans opened.
+func (a *Account) shareLocalFolders(works []*folderWork) {
+	open := map[string]adapters.LocalFolder{}
+	for _, w := range works {
+		if w.p != nil && w.p.LocalFolder != nil {
+			open[w.fr.Name] = w.p.LocalFolder
+		}
+	}
+	for _, w := range works {
+		if w.p != nil {
+			w.p.Local = sharedLocal{Local: a.Local, open: open}
+		}
+	}
+}
+
+// sharedLocal is the account's Local as the executions see it: a folder
+// this run opened for its plan is handed out as that same LocalFolder, its
+// index and its lock, not opened again. An execution that reads or moves a
+// file of another folder (a server move confirmed by its content,
+// executor.moveLocal) then finds it through that folder's index while the
+// folder's own execution changes it, instead of scanning a second copy of
+// the folder while those changes go on: a busy folder made each of those
+// scans see a change, and the move failed (a kill -9 test, 2026-11-27).
+type sharedLocal struct {
+	adapters.Local
+	open map[string]adapters.LocalFolder
+}
+
+func (s sharedLocal) OpenFolder(ctx context.Context, name string) (adapters.LocalFolder, error) {
+	if lf, ok := s.open[name]; ok {
+		return lf, nil
+	}
+	return s.Local.OpenFolder(ctx, name)
 }
 
 // executionOrder is the order in which folders are executed: first those

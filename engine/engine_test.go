@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/rs/zerolog"
 
+	"mailtrail/adapters"
 	"mailtrail/adapters/memstore"
 	"mailtrail/internal/converge"
 	"mailtrail/internal/sample"
@@ -555,4 +557,44 @@ func TestUnchangedFoldersAreSkipped(t *testing.T) {
 	if u := unchanged(r.sync(t)); u["INBOX"] || u["Archive"] {
 		t.Fatalf("skipped without CONDSTORE: %v", u)
 	}
+}
+
+// openCounting is a memstore Local that counts OpenFolder calls by folder.
+type openCounting struct {
+	*memstore.Local
+	mu    sync.Mutex
+	opens map[string]int
+}
+
+func (o *openCounting) OpenFolder(ctx context.Context, name string) (adapters.LocalFolder, error) {
+	o.mu.Lock()
+	o.opens[name]++
+	o.mu.Unlock()
+	return o.Local.OpenFolder(ctx, name)
+}
+
+// TestServerMoveReadsTheSourceFolderItsPlanOpened: a server move confirmed
+// by content reads and moves the file through the source folder the run
+// opened for that folder's own plan (sharedLocal), not through a second
+// copy of it: a second copy scans the folder anew while the folder's own
+// execution changes it.
+func TestServerMoveReadsTheSourceFolderItsPlanOpened(t *testing.T) {
+	r := newRig(t)
+	for _, m := range sample.Messages("INBOX", 5, 11) {
+		r.remote.AddMessage("INBOX", m.Body, m.Flags|model.Seen, m.Date)
+	}
+	if err := r.remote.CreateFolder(context.Background(), "Archive"); err != nil {
+		t.Fatal(err)
+	}
+	r.sync(t)
+	r.moveRemote(t, "INBOX", "Archive", 2)
+	counting := &openCounting{Local: r.local, opens: map[string]int{}}
+	r.acct.Local = counting
+	if c := total(r.sync(t)); c[model.OpMoveLocal] != 1 {
+		t.Fatalf("want 1 local move: %v", c)
+	}
+	if n := counting.opens["INBOX"]; n != 1 {
+		t.Errorf("INBOX opened %d times in the sync, want once (for its plan)", n)
+	}
+	r.converged(t, 5)
 }
