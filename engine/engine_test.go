@@ -438,7 +438,10 @@ func (r *rig) moveRemote(t *testing.T, from, to string, uid uint32) {
 	}
 }
 
-func TestServerMoveBecomesLocalRename(t *testing.T) {
+// syncedInboxAndArchive is a rig whose server has five seen messages in
+// INBOX and an empty Archive, synced.
+func syncedInboxAndArchive(t *testing.T) *rig {
+	t.Helper()
 	r := newRig(t)
 	for _, m := range sample.Messages("INBOX", 5, 11) {
 		r.remote.AddMessage("INBOX", m.Body, m.Flags|model.Seen, m.Date)
@@ -447,6 +450,11 @@ func TestServerMoveBecomesLocalRename(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.sync(t)
+	return r
+}
+
+func TestServerMoveBecomesLocalRename(t *testing.T) {
+	r := syncedInboxAndArchive(t)
 	before, _ := r.local.Messages("INBOX")
 	r.moveRemote(t, "INBOX", "Archive", 2)
 	r.moveRemote(t, "INBOX", "Archive", 4)
@@ -579,14 +587,7 @@ func (o *openCounting) OpenFolder(ctx context.Context, name string) (adapters.Lo
 // copy of it: a second copy scans the folder anew while the folder's own
 // execution changes it.
 func TestServerMoveReadsTheSourceFolderItsPlanOpened(t *testing.T) {
-	r := newRig(t)
-	for _, m := range sample.Messages("INBOX", 5, 11) {
-		r.remote.AddMessage("INBOX", m.Body, m.Flags|model.Seen, m.Date)
-	}
-	if err := r.remote.CreateFolder(context.Background(), "Archive"); err != nil {
-		t.Fatal(err)
-	}
-	r.sync(t)
+	r := syncedInboxAndArchive(t)
 	r.moveRemote(t, "INBOX", "Archive", 2)
 	counting := &openCounting{Local: r.local, opens: map[string]int{}}
 	r.acct.Local = counting
