@@ -180,12 +180,7 @@ func (a *Account) localWork(ctx context.Context, most int) int {
 		if !a.named(m.Name) {
 			continue
 		}
-		recorded := adapters.Stamp{m.LocalCurMtime, m.LocalNewMtime}
-		if !ok || a.Planner.Reset || m.HighestModSeq == 0 || recorded == (adapters.Stamp{}) || m.PlanOptions != options {
-			n++
-			continue
-		}
-		if st, err := stamper.FolderStamp(ctx, m.Name); err != nil || st != recorded {
+		if !ok || a.Planner.Reset || !localUnchanged(ctx, stamper, m, options) {
 			n++
 		}
 	}

@@ -44,13 +44,9 @@ func (a *Account) quietFolders(ctx context.Context, folders []string, remote map
 	var quiet []FolderReport
 	for _, name := range folders {
 		m, r := meta[name], remote[name]
-		unchanged := local[name] && len(pending[name]) == 0 && m.HighestModSeq != 0 &&
+		unchanged := local[name] && len(pending[name]) == 0 &&
 			r.UIDValidity == m.UIDValidity && r.UIDNext == m.UIDNext && r.Messages == m.Messages &&
-			r.HighestModSeq == m.HighestModSeq && (m.LocalCurMtime != 0 || m.LocalNewMtime != 0) && m.PlanOptions == options
-		if unchanged {
-			st, err := stamper.FolderStamp(ctx, name)
-			unchanged = err == nil && st == adapters.Stamp{m.LocalCurMtime, m.LocalNewMtime}
-		}
+			r.HighestModSeq == m.HighestModSeq && localUnchanged(ctx, stamper, m, options)
 		if !unchanged {
 			a.Log.Debug().Str("folder", name).Uint64("modseq", m.HighestModSeq).Uint64("server_modseq", r.HighestModSeq).
 				Uint32("uidnext", m.UIDNext).Uint32("server_uidnext", r.UIDNext).Uint32("messages", m.Messages).
@@ -61,6 +57,19 @@ func (a *Account) quietFolders(ctx context.Context, folders []string, remote map
 		quiet = append(quiet, FolderReport{Name: name, Done: map[model.OpKind]int{}, Unchanged: true})
 	}
 	return sync, quiet
+}
+
+// localUnchanged is the local half of quietFolders' comparison: m is a
+// no-change record (a HIGHESTMODSEQ and a local stamp) made with the
+// planner options options, and the folder's stamp is still the recorded
+// one (the stamp, two stats, is read last).
+func localUnchanged(ctx context.Context, stamper adapters.Stamper, m journal.FolderMeta, options string) bool {
+	recorded := adapters.Stamp{m.LocalCurMtime, m.LocalNewMtime}
+	if m.HighestModSeq == 0 || recorded == (adapters.Stamp{}) || m.PlanOptions != options {
+		return false
+	}
+	st, err := stamper.FolderStamp(ctx, m.Name)
+	return err == nil && st == recorded
 }
 
 // recordQuiet records, after a plan with nothing to do, what both sides
