@@ -186,6 +186,11 @@ func (cfg Config) address() string {
 	return net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
 }
 
+// verifiedTLS reports whether the connection is encrypted before login
+// with the server's certificate verified (by CAFile, the system roots or
+// a pin): not TLSNone, not InsecureSkipVerify.
+func (cfg Config) verifiedTLS() bool { return cfg.TLS != TLSNone && !cfg.InsecureSkipVerify }
+
 // tlsConfig builds the TLS client configuration. Verification is done by
 // verifyConnection (certificate chain against CAFile or the system roots,
 // host name, pins), so that a rejected certificate can be described.

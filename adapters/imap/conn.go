@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -302,6 +303,8 @@ func (c *conn) loadCaps(ctx context.Context) error {
 
 // DefaultAuthMechanisms is OfflineIMAP's default auth_mechanisms order,
 // strongest first (its GSSAPI left out), with OAUTHBEARER beside XOAUTH2.
+// chooseAuth moves PLAIN before CRAM-MD5 where TLS already protects the
+// password (see there).
 var DefaultAuthMechanisms = []string{"XOAUTH2", "OAUTHBEARER", "CRAM-MD5", "PLAIN", "LOGIN"}
 
 func knownMechanism(m string) bool {
@@ -321,7 +324,7 @@ func knownMechanism(m string) bool {
 // in order; when one is refused it tries the next, like OfflineIMAP.
 func (c *conn) authenticate(ctx context.Context) error {
 	cfg := c.store.cfg
-	mechs := chooseAuth(cfg.AuthMechanisms, c.caps, cfg.Password != "", cfg.OAuth2.usable())
+	mechs := chooseAuth(cfg.AuthMechanisms, c.caps, cfg.Password != "", cfg.OAuth2.usable(), cfg.verifiedTLS())
 	if len(mechs) == 0 {
 		asked := cfg.AuthMechanisms
 		if len(asked) == 0 {
@@ -403,9 +406,22 @@ func (c *conn) saslRun(ctx context.Context, client sasl.Client) error {
 // credentials for. "LOGIN" is the LOGIN command, usable unless
 // LOGINDISABLED; the others need the server's AUTH=<name>. GSSAPI is
 // never used.
-func chooseAuth(configured []string, caps imap.CapSet, havePassword, haveOAuth bool) []string {
+//
+// With no configured order, over a connection whose TLS has verified the
+// server (verifiedTLS) to a server that takes an initial response
+// (SASL-IR), PLAIN goes before CRAM-MD5: it logs in with one round trip
+// where CRAM-MD5 needs two (its challenge first), and CRAM-MD5 hides
+// nothing there that TLS does not (the server of a CRAM-MD5 account keeps
+// the password anyway). Every connection's login is one round trip
+// shorter; a sync with nothing to do is little more than its login. A
+// configured auth_mechanisms is followed as written, and without TLS
+// CRAM-MD5 stays first, so that the password never crosses in clear.
+func chooseAuth(configured []string, caps imap.CapSet, havePassword, haveOAuth, verifiedTLS bool) []string {
 	if len(configured) == 0 {
 		configured = DefaultAuthMechanisms
+		if verifiedTLS && caps.Has(imap.CapSASLIR) {
+			configured = plainBeforeCRAM(configured)
+		}
 	}
 	var out []string
 	seen := map[string]bool{}
@@ -431,6 +447,17 @@ func chooseAuth(configured []string, caps imap.CapSet, havePassword, haveOAuth b
 		}
 	}
 	return out
+}
+
+// plainBeforeCRAM is mechs with PLAIN moved to just before CRAM-MD5 (a
+// copy; mechs itself when either is missing or PLAIN is already first).
+func plainBeforeCRAM(mechs []string) []string {
+	cram, plain := slices.Index(mechs, "CRAM-MD5"), slices.Index(mechs, "PLAIN")
+	if cram < 0 || plain < cram {
+		return mechs
+	}
+	out := slices.Delete(slices.Clone(mechs), plain, plain+1)
+	return slices.Insert(out, cram, "PLAIN")
 }
 
 // authOffered lists the server's AUTH= mechanisms and LOGIN.

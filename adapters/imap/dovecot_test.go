@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"mailtrail/internal/testdovecot"
 	"mailtrail/model"
 )
@@ -31,6 +33,37 @@ func TestDovecot(t *testing.T) {
 		cfg := b.cfg
 		cfg.TLS, cfg.CAFile = TLSStartTLS, srv.CAFile
 		checkDial(t, cfg)
+	})
+	// The default order's mechanism: CRAM-MD5 in clear text; over TLS
+	// that verified the server, PLAIN with its initial response (one
+	// round trip); as configured otherwise.
+	t.Run("DefaultMechanismByTransport", func(t *testing.T) {
+		for _, tc := range []struct {
+			name string
+			set  func(*Config)
+			want string
+		}{
+			{"clear text", func(c *Config) { c.TLS = TLSNone }, "CRAM-MD5"},
+			{"implicit TLS", func(c *Config) { c.Port, c.TLS, c.CAFile = srv.TLSPort, TLSImplicit, srv.CAFile }, "PLAIN"},
+			{"STARTTLS", func(c *Config) { c.TLS, c.CAFile = TLSStartTLS, srv.CAFile }, "PLAIN"},
+			{"TLS not verified", func(c *Config) { c.Port, c.TLS, c.InsecureSkipVerify = srv.TLSPort, TLSImplicit, true }, "CRAM-MD5"},
+			{"TLS, configured", func(c *Config) {
+				c.Port, c.TLS, c.CAFile, c.AuthMechanisms = srv.TLSPort, TLSImplicit, srv.CAFile, []string{"CRAM-MD5", "PLAIN"}
+			}, "CRAM-MD5"},
+		} {
+			cfg := b.cfg
+			cfg.AuthMechanisms = nil
+			tc.set(&cfg)
+			var log bytes.Buffer
+			cfg.Logger = zerolog.New(&log).Level(zerolog.DebugLevel)
+			checkDial(t, cfg)
+			if want := fmt.Sprintf(`"mechanism":%q,"message":"imap: logged in"`, tc.want); !strings.Contains(log.String(), want) {
+				t.Errorf("%s: logged in otherwise than with %s:\n%s", tc.name, tc.want, log.String())
+			}
+			if tc.want == "PLAIN" && !strings.Contains(log.String(), `"AUTHENTICATE PLAIN"`) {
+				t.Errorf("%s: no AUTHENTICATE PLAIN command logged:\n%s", tc.name, log.String())
+			}
+		}
 	})
 	t.Run("TLSWithoutCAFails", func(t *testing.T) {
 		for _, mode := range []TLSMode{TLSImplicit, TLSStartTLS} {

@@ -70,31 +70,50 @@ func TestChooseAuth(t *testing.T) {
 	plain := imap.CapSet{imap.CapIMAP4rev1: {}, "AUTH=PLAIN": {}}
 	disabled := imap.CapSet{imap.CapIMAP4rev1: {}, "AUTH=PLAIN": {}, imap.CapLoginDisabled: {}}
 	all := imap.CapSet{imap.CapIMAP4rev1: {}, "AUTH=PLAIN": {}, "AUTH=CRAM-MD5": {}, "AUTH=XOAUTH2": {}, "AUTH=OAUTHBEARER": {}, "AUTH=GSSAPI": {}}
+	allIR := imap.CapSet{imap.CapSASLIR: {}}
+	for c := range all {
+		allIR[c] = struct{}{}
+	}
 	for _, tc := range []struct {
 		configured  []string
 		caps        imap.CapSet
 		pass, oauth bool
+		tls         bool // verified TLS
 		want        string
 	}{
 		// OfflineIMAP's default order, strongest first.
-		{nil, plain, true, false, "PLAIN LOGIN"},
-		{nil, disabled, true, false, "PLAIN"},
-		{nil, all, true, false, "CRAM-MD5 PLAIN LOGIN"},
-		{nil, all, true, true, "XOAUTH2 OAUTHBEARER CRAM-MD5 PLAIN LOGIN"},
-		{nil, all, false, true, "XOAUTH2 OAUTHBEARER"},
-		{nil, imap.CapSet{imap.CapLoginDisabled: {}}, true, true, ""},
-		{[]string{"GSSAPI", "XOAUTH2", "CRAM-MD5", "PLAIN", "LOGIN"}, plain, true, true, "PLAIN LOGIN"},
-		{[]string{"login", "plain"}, disabled, true, false, "PLAIN"},
-		{[]string{"LOGIN", "CRAM-MD5"}, all, true, false, "LOGIN CRAM-MD5"},
-		{[]string{"CRAM-MD5"}, plain, true, false, ""},
-		{[]string{"PLAIN"}, imap.CapSet{imap.CapIMAP4rev1: {}}, true, false, ""},
-		{[]string{"OAUTHBEARER", "XOAUTH2"}, all, true, true, "OAUTHBEARER XOAUTH2"},
-		{[]string{"XOAUTH2"}, all, true, false, ""},
+		{nil, plain, true, false, false, "PLAIN LOGIN"},
+		{nil, disabled, true, false, false, "PLAIN"},
+		{nil, all, true, false, false, "CRAM-MD5 PLAIN LOGIN"},
+		{nil, all, true, true, false, "XOAUTH2 OAUTHBEARER CRAM-MD5 PLAIN LOGIN"},
+		{nil, all, false, true, false, "XOAUTH2 OAUTHBEARER"},
+		{nil, imap.CapSet{imap.CapLoginDisabled: {}}, true, true, false, ""},
+		// Over verified TLS, to a server with SASL-IR, PLAIN (one round
+		// trip) before CRAM-MD5 (two); not without either.
+		{nil, allIR, true, false, true, "PLAIN CRAM-MD5 LOGIN"},
+		{nil, allIR, true, true, true, "XOAUTH2 OAUTHBEARER PLAIN CRAM-MD5 LOGIN"},
+		{nil, allIR, true, false, false, "CRAM-MD5 PLAIN LOGIN"},
+		{nil, all, true, false, true, "CRAM-MD5 PLAIN LOGIN"},
+		// A configured order is followed as written, TLS or not.
+		{[]string{"CRAM-MD5", "PLAIN"}, allIR, true, false, true, "CRAM-MD5 PLAIN"},
+		{[]string{"GSSAPI", "XOAUTH2", "CRAM-MD5", "PLAIN", "LOGIN"}, plain, true, true, false, "PLAIN LOGIN"},
+		{[]string{"login", "plain"}, disabled, true, false, false, "PLAIN"},
+		{[]string{"LOGIN", "CRAM-MD5"}, all, true, false, false, "LOGIN CRAM-MD5"},
+		{[]string{"CRAM-MD5"}, plain, true, false, false, ""},
+		{[]string{"PLAIN"}, imap.CapSet{imap.CapIMAP4rev1: {}}, true, false, false, ""},
+		{[]string{"OAUTHBEARER", "XOAUTH2"}, all, true, true, false, "OAUTHBEARER XOAUTH2"},
+		{[]string{"XOAUTH2"}, all, true, false, false, ""},
 	} {
-		got := strings.Join(chooseAuth(tc.configured, tc.caps, tc.pass, tc.oauth), " ")
+		got := strings.Join(chooseAuth(tc.configured, tc.caps, tc.pass, tc.oauth, tc.tls), " ")
 		if got != tc.want {
-			t.Errorf("chooseAuth(%v, %v, pass %t, oauth %t) = %q, want %q", tc.configured, capList(tc.caps), tc.pass, tc.oauth, got, tc.want)
+			t.Errorf("chooseAuth(%v, %v, pass %t, oauth %t, tls %t) = %q, want %q", tc.configured, capList(tc.caps), tc.pass, tc.oauth, tc.tls, got, tc.want)
 		}
+	}
+	if got := strings.Join(DefaultAuthMechanisms, " "); got != "XOAUTH2 OAUTHBEARER CRAM-MD5 PLAIN LOGIN" {
+		t.Errorf("DefaultAuthMechanisms changed: %s", got)
+	}
+	if got := plainBeforeCRAM([]string{"PLAIN", "LOGIN"}); strings.Join(got, " ") != "PLAIN LOGIN" {
+		t.Errorf("plainBeforeCRAM without CRAM-MD5 = %v", got)
 	}
 }
 
