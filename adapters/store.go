@@ -156,6 +156,19 @@ type ChangeSurveyor interface {
 	SurveyChanges(ctx context.Context, reqs []ChangeRequest) []ChangeSurvey
 }
 
+// LastSurveyor is a ChangeSurveyor whose survey can be the last thing
+// asked of its connections: SurveyChangesLast surveys as SurveyChanges
+// does, with each connection's LOGOUT written right behind its commands,
+// so that the server's answers and its goodbye come in the same round
+// trip, and logs out meanwhile of the idle connections the survey does
+// not use. The Remote stays usable (a later need opens a connection
+// again), and Close waits for those LOGOUTs. For a run's last look at
+// the server, when the Remote is closed after the run.
+type LastSurveyor interface {
+	ChangeSurveyor
+	SurveyChangesLast(ctx context.Context, reqs []ChangeRequest) []ChangeSurvey
+}
+
 // Warmer is implemented by Remotes that can open connections ahead of
 // need: Warm returns at once, and up to n connections are then opened in
 // the background (never more than the Remote would open on demand).

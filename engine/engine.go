@@ -40,6 +40,11 @@ type Account struct {
 	MaxConnections int
 	// DryRun plans and reports without changing anything.
 	DryRun bool
+	// ClosesRemote says that the Remote is closed once the run ends (no
+	// connection is held for the next run): the verification, when it is
+	// the run's last look at the server, then logs out with it
+	// (adapters.LastSurveyor), instead of one round trip later.
+	ClosesRemote bool
 	// Force lifts the account-level guards (a whole side that looks lost:
 	// see vanishedSide); the per-folder ones are Planner.Guard.
 	Force   bool

@@ -32,3 +32,22 @@ func TestExecutionOrderRunsHeldFoldersFirstThenTheLargest(t *testing.T) {
 		t.Errorf("order %q, want %q", got, want)
 	}
 }
+
+// TestLastLook: the verification logs out with its survey only when the
+// Remote is closed after the run and no folder was created on the server
+// (the folders are listed again then, Sync's second pass).
+func TestLastLook(t *testing.T) {
+	work := func(created int) *folderWork {
+		return &folderWork{fr: FolderReport{Name: "F", Done: map[model.OpKind]int{model.OpCreateRemoteFolder: created, model.OpFetch: 3}}}
+	}
+	for _, tc := range []struct {
+		closes  bool
+		created int
+		want    bool
+	}{{true, 0, true}, {true, 1, false}, {false, 0, false}} {
+		a := &Account{ClosesRemote: tc.closes}
+		if got := a.lastLook([]*folderWork{work(0), work(tc.created)}); got != tc.want {
+			t.Errorf("ClosesRemote %t, %d folder created: lastLook %t, want %t", tc.closes, tc.created, got, tc.want)
+		}
+	}
+}

@@ -144,7 +144,7 @@ func (a *Account) verifyAll(ctx context.Context, works []*folderWork) {
 	if len(ws) == 0 {
 		return
 	}
-	ins := a.observeAllAgain(ctx, ws)
+	ins := a.observeAllAgain(ctx, ws, a.lastLook(works))
 	stamps := make([]adapters.Stamp, len(ws))
 	trusted := make([]bool, len(ws))
 	scan := func(i int) {
@@ -210,15 +210,21 @@ func (a *Account) verifyAll(ctx context.Context, works []*folderWork) {
 // observeAllAgain is observeRemoteAgain of every folder of ws. Where the
 // Remote can survey folders (adapters.ChangeSurveyor), the folders whose
 // plan had a HIGHESTMODSEQ are looked at together, one round trip per
-// connection for all of them instead of one per folder; a folder the
-// survey could not list by its changes is opened and listed on its own.
-func (a *Account) observeAllAgain(ctx context.Context, ws []*folderWork) []*planner.Input {
+// connection for all of them instead of one per folder, and with last
+// (lastLook) the connections log out in that round trip too
+// (adapters.LastSurveyor); a folder the survey could not list by its
+// changes is opened and listed on its own.
+func (a *Account) observeAllAgain(ctx context.Context, ws []*folderWork, last bool) []*planner.Input {
 	ins := make([]*planner.Input, len(ws))
 	alone := make([]bool, len(ws))
 	for i := range alone {
 		alone[i] = true
 	}
 	if cs, ok := a.Remote.(adapters.ChangeSurveyor); ok && a.mayListChanges() {
+		survey := cs.SurveyChanges
+		if ls, ok := cs.(adapters.LastSurveyor); ok && last {
+			survey = ls.SurveyChangesLast
+		}
 		var reqs []adapters.ChangeRequest
 		var at []int
 		for i, w := range ws {
@@ -228,7 +234,7 @@ func (a *Account) observeAllAgain(ctx context.Context, ws []*folderWork) []*plan
 			}
 		}
 		if len(reqs) > 0 {
-			for k, sv := range cs.SurveyChanges(ctx, reqs) {
+			for k, sv := range survey(ctx, reqs) {
 				if sv.Err != nil || sv.Changes == nil {
 					continue
 				}
@@ -245,6 +251,24 @@ func (a *Account) observeAllAgain(ctx context.Context, ws []*folderWork) []*plan
 	}
 	a.eachFolder(len(rest), func(k int) { ins[rest[k]] = a.observeRemoteAgain(ctx, ws[rest[k]]) })
 	return ins
+}
+
+// lastLook reports whether the verification after works is the run's last
+// use of the server: the Remote is closed after the run (ClosesRemote),
+// and none of works created a folder on the server, after which the
+// folders are listed again (Sync) and their parents synced. A folder the
+// survey cannot list by its changes is still opened afterwards, on a new
+// connection.
+func (a *Account) lastLook(works []*folderWork) bool {
+	if !a.ClosesRemote {
+		return false
+	}
+	for _, w := range works {
+		if w.fr.Done[model.OpCreateRemoteFolder] > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // surveyedInput is observeRemoteAgain's input made of a survey's listing

@@ -374,15 +374,35 @@ var _ adapters.ChangeSurveyor = (*Remote)(nil)
 // adapters.ErrUnsupported otherwise). The statuses are the inner store's,
 // as those of the folders OpenWithChanges opens.
 func (r *Remote) SurveyChanges(ctx context.Context, reqs []adapters.ChangeRequest) []adapters.ChangeSurvey {
-	out := make([]adapters.ChangeSurvey, len(reqs))
 	cs, ok := r.Inner.(adapters.ChangeSurveyor)
 	if !ok {
+		return r.survey(reqs, nil)
+	}
+	return r.survey(reqs, func(inner []adapters.ChangeRequest) []adapters.ChangeSurvey { return cs.SurveyChanges(ctx, inner) })
+}
+
+var _ adapters.LastSurveyor = (*Remote)(nil)
+
+// SurveyChangesLast is SurveyChanges with the inner store's
+// SurveyChangesLast, or its SurveyChanges when it has only that.
+func (r *Remote) SurveyChangesLast(ctx context.Context, reqs []adapters.ChangeRequest) []adapters.ChangeSurvey {
+	if ls, ok := r.Inner.(adapters.LastSurveyor); ok {
+		return r.survey(reqs, func(inner []adapters.ChangeRequest) []adapters.ChangeSurvey { return ls.SurveyChangesLast(ctx, inner) })
+	}
+	return r.SurveyChanges(ctx, reqs)
+}
+
+// survey translates the requests' names, has them surveyed by inner (nil:
+// the inner store cannot survey) and puts the answers back in order.
+func (r *Remote) survey(reqs []adapters.ChangeRequest, inner func([]adapters.ChangeRequest) []adapters.ChangeSurvey) []adapters.ChangeSurvey {
+	out := make([]adapters.ChangeSurvey, len(reqs))
+	if inner == nil {
 		for i, q := range reqs {
 			out[i].Err = fmt.Errorf("survey %s: %w", q.Name, adapters.ErrUnsupported)
 		}
 		return out
 	}
-	var inner []adapters.ChangeRequest
+	var translated []adapters.ChangeRequest
 	var at []int
 	for i, q := range reqs {
 		name, err := r.remoteName(q.Name)
@@ -390,10 +410,10 @@ func (r *Remote) SurveyChanges(ctx context.Context, reqs []adapters.ChangeReques
 			out[i].Err = err
 			continue
 		}
-		inner = append(inner, adapters.ChangeRequest{Name: name, Since: q.Since})
+		translated = append(translated, adapters.ChangeRequest{Name: name, Since: q.Since})
 		at = append(at, i)
 	}
-	for k, sv := range cs.SurveyChanges(ctx, inner) {
+	for k, sv := range inner(translated) {
 		out[at[k]] = sv
 	}
 	return out

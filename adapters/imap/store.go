@@ -46,6 +46,9 @@ type Store struct {
 	idle    []*conn
 	folders map[*Folder]struct{}
 	closed  bool
+	// leaving counts the LOGOUTs SurveyChangesLast started on idle
+	// connections: Close waits for them.
+	leaving sync.WaitGroup
 	// unlisted holds the folders the last ListFolders found on the server
 	// but left out (Reference, SubscribedOnly): see Unlisted.
 	unlisted map[string]bool
@@ -637,7 +640,8 @@ func (s *Store) SelectListed(ctx context.Context, name string, listed model.Remo
 // Close logs out of every connection, idle or held by an open folder, all
 // at once: each LOGOUT waits for the server's answer, a round trip, which
 // the connections spend side by side rather than one after the other.
-// Folders still open become unusable.
+// Folders still open become unusable. The LOGOUTs SurveyChangesLast
+// started are waited for too.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -668,6 +672,7 @@ func (s *Store) Close() error {
 		}()
 	}
 	wg.Wait()
+	s.leaving.Wait()
 	return nil
 }
 

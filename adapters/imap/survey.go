@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -35,6 +37,22 @@ const surveyMost = 64
 // refused, and the next folder's EXAMINE starts afresh. The connection is
 // left with UNSELECT, not waited for, as Folder.Close leaves it.
 func (s *Store) SurveyChanges(ctx context.Context, reqs []adapters.ChangeRequest) []adapters.ChangeSurvey {
+	return s.surveyChanges(ctx, reqs, false)
+}
+
+var _ adapters.LastSurveyor = (*Store)(nil)
+
+// SurveyChangesLast implements adapters.LastSurveyor: SurveyChanges with
+// each connection's LOGOUT written behind its share of the commands (its
+// answer read after theirs, then the connection closed), and the idle
+// connections the survey leaves unused logged out meanwhile (Close waits
+// for them). A later need of the store opens a connection again.
+func (s *Store) SurveyChangesLast(ctx context.Context, reqs []adapters.ChangeRequest) []adapters.ChangeSurvey {
+	return s.surveyChanges(ctx, reqs, true)
+}
+
+// surveyChanges is SurveyChanges, and SurveyChangesLast when leave.
+func (s *Store) surveyChanges(ctx context.Context, reqs []adapters.ChangeRequest, leave bool) []adapters.ChangeSurvey {
 	out := make([]adapters.ChangeSurvey, len(reqs))
 	if !s.hasCondStore() {
 		for i := range out {
@@ -56,6 +74,9 @@ func (s *Store) SurveyChanges(ctx context.Context, reqs []adapters.ChangeRequest
 	idle := len(s.idle)
 	s.mu.Unlock()
 	shares := max(min(idle, s.cfg.MaxConnections, len(reqs)), (len(reqs)+surveyMost-1)/surveyMost, 1)
+	if leave {
+		s.leaveIdle(shares)
+	}
 	var starts []int
 	for k := range shares {
 		starts = append(starts, k*len(reqs)/shares)
@@ -65,7 +86,7 @@ func (s *Store) SurveyChanges(ctx context.Context, reqs []adapters.ChangeRequest
 	for k := range shares {
 		go func() {
 			defer func() { done <- struct{}{} }()
-			s.survey(ctx, delim, reqs[starts[k]:starts[k+1]], out[starts[k]:starts[k+1]])
+			s.survey(ctx, delim, reqs[starts[k]:starts[k+1]], out[starts[k]:starts[k+1]], leave)
 		}()
 	}
 	for range shares {
@@ -74,8 +95,33 @@ func (s *Store) SurveyChanges(ctx context.Context, reqs []adapters.ChangeRequest
 	return out
 }
 
-// survey surveys reqs on one connection of the pool, into out.
-func (s *Store) survey(ctx context.Context, delim rune, reqs []adapters.ChangeRequest, out []adapters.ChangeSurvey) {
+// leaveIdle logs out of the idle connections beyond the keep most
+// recently idle (the ones acquire hands out next), in the background;
+// Close waits for them.
+func (s *Store) leaveIdle(keep int) {
+	s.mu.Lock()
+	var gone []*conn
+	if n := len(s.idle) - keep; n > 0 {
+		gone = slices.Clone(s.idle[:n])
+		s.idle = slices.Delete(s.idle, 0, n)
+	}
+	s.mu.Unlock()
+	for _, c := range gone {
+		s.leaving.Add(1)
+		go func() {
+			defer s.leaving.Done()
+			c.close()
+		}()
+	}
+}
+
+// errLoggedOut marks a connection whose LOGOUT was answered: release
+// closes it without another.
+var errLoggedOut = errors.New("logged out")
+
+// survey surveys reqs on one connection of the pool, into out; with leave,
+// the connection's LOGOUT goes behind the commands and it is closed after.
+func (s *Store) survey(ctx context.Context, delim rune, reqs []adapters.ChangeRequest, out []adapters.ChangeSurvey, leave bool) {
 	servers := make([]string, len(reqs))
 	var names []string
 	for i, r := range reqs {
@@ -101,20 +147,37 @@ func (s *Store) survey(ctx context.Context, delim rune, reqs []adapters.ChangeRe
 	}
 	defer s.release(c)
 	command := "EXAMINE (CONDSTORE) + UID SEARCH ALL + UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE) (CHANGEDSINCE n), of " + strings.Join(names, ", ")
+	if leave {
+		command += ", + LOGOUT"
+	}
 	// The answers go through a channel: a run the watchdog ends may leave
 	// its function behind, still writing (conn.waitCommand).
-	answered := make(chan []folderAnswer, 1)
+	type answer struct {
+		folders   []folderAnswer
+		loggedOut bool
+	}
+	answered := make(chan answer, 1)
 	runErr := c.run(ctx, command, func() error {
-		answers, lost := surveyOn(c, servers, reqs)
-		answered <- answers
-		if lost == nil {
+		folders, logout, lost := surveyOn(c, servers, reqs, leave)
+		switch {
+		case lost != nil:
+		case logout != nil:
+			start := time.Now()
+			err := logout.Wait()
+			c.debugCommand("LOGOUT", time.Since(start), err)
+		default:
 			s.unselectUnawaited(c)
 		}
+		answered <- answer{folders, lost == nil && logout != nil}
 		return lost
 	})
 	var answers []folderAnswer
 	select {
-	case answers = <-answered:
+	case a := <-answered:
+		answers = a.folders
+		if a.loggedOut && runErr == nil {
+			c.markBroken(errLoggedOut) // answered (or refused): closed without another
+		}
 	default:
 	}
 	for i, r := range reqs {
@@ -152,11 +215,12 @@ type folderAnswer struct {
 	listErr error
 }
 
-// surveyOn writes every folder's commands (servers[i] "" is skipped), then
-// reads the answers in the same order. lost is the first error that is not
-// the server's refusal: the connection is gone, and so are the answers
-// after it (their status stays zero).
-func surveyOn(c *conn, servers []string, reqs []adapters.ChangeRequest) (answers []folderAnswer, lost error) {
+// surveyOn writes every folder's commands (servers[i] "" is skipped), and
+// with leave a LOGOUT behind them (returned, not waited for), then reads
+// the answers in the same order. lost is the first error that is not the
+// server's refusal: the connection is gone, and so are the answers after
+// it (their status stays zero).
+func surveyOn(c *conn, servers []string, reqs []adapters.ChangeRequest, leave bool) (answers []folderAnswer, logout *imapclient.Command, lost error) {
 	type pending struct {
 		sel     *imapclient.SelectCommand
 		changes changesSent
@@ -167,6 +231,9 @@ func surveyOn(c *conn, servers []string, reqs []adapters.ChangeRequest) (answers
 		if servers[i] != "" {
 			sent[i] = pending{sel: c.client.Select(servers[i], opts), changes: sendChanges(c, r.Since)}
 		}
+	}
+	if leave {
+		logout = c.client.Logout()
 	}
 	answers = make([]folderAnswer, len(reqs))
 	for i := range reqs {
@@ -188,7 +255,7 @@ func surveyOn(c *conn, servers []string, reqs []adapters.ChangeRequest) (answers
 			}
 		}
 	}
-	return answers, lost
+	return answers, logout, lost
 }
 
 // complete reports whether every changed message was listed with its size

@@ -84,3 +84,83 @@ func testWarm(t *testing.T, b *backend) {
 		t.Errorf("the survey of 4 folders took %d exchanges, want one per idle connection (3):\n%s", n, logged())
 	}
 }
+
+// testSurveyLast: SurveyChangesLast answers as SurveyChanges does, with
+// each connection's LOGOUT in the survey's round trip (a proxy holds the
+// server's answers back until it has seen the LOGOUT: a client that waits
+// for them first times out), logs out of the idle connections it does not
+// use (Close waits for them), and leaves the store usable.
+func testSurveyLast(t *testing.T, b *backend) {
+	ctx := ctxT(t)
+	names := []string{"Last1", "Last2/Child"}
+	for i, name := range names {
+		for j := 0; j <= i; j++ {
+			b.seed(t, b.serverName(name), msgWithID(fmt.Sprintf("<last-%d-%d@test>", i, j), j), nil, time.Time{})
+		}
+	}
+	var reqs []adapters.ChangeRequest
+	for _, name := range names {
+		reqs = append(reqs, adapters.ChangeRequest{Name: name, Since: 1})
+	}
+	check := func(what string, got []adapters.ChangeSurvey) {
+		t.Helper()
+		for i, sv := range got {
+			if sv.Err != nil || sv.Changes == nil || len(sv.Changes.UIDs) != i+1 || sv.Status.Messages != uint32(i+1) {
+				t.Errorf("%s: %s: %+v, want %d messages listed", what, names[i], sv, i+1)
+			}
+		}
+	}
+
+	g, s := gatedStore(t, b)
+	if !s.hasCondStore() {
+		t.Skip("no CONDSTORE")
+	}
+	if _, err := s.Delimiter(ctx); err != nil { // asked before the gate is armed
+		t.Fatal(err)
+	}
+	g.armOn("LOGOUT")
+	check("SurveyChangesLast", s.SurveyChangesLast(ctx, reqs))
+	g.mu.Lock()
+	timedOut, sent := g.timedOut, g.sent.String()
+	g.mu.Unlock()
+	if timedOut {
+		t.Fatalf("the client waited for the survey's answers before it sent its LOGOUT (it sent: %q)", sent)
+	}
+	s.mu.Lock()
+	idle := len(s.idle)
+	s.mu.Unlock()
+	if idle != 0 {
+		t.Errorf("%d connections idle after SurveyChangesLast, want none (logged out)", idle)
+	}
+	// Still usable: a new connection.
+	check("SurveyChanges after it", s.SurveyChanges(ctx, reqs))
+
+	// Three connections, one needed: the other two are logged out too.
+	s3, logged := b.dialLogged(t, func(c *Config) { c.MaxConnections = 3 })
+	s3.Warm(3)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s3.mu.Lock()
+		n := len(s3.idle)
+		s3.mu.Unlock()
+		if n == 3 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	check("SurveyChangesLast, three connections", s3.SurveyChangesLast(ctx, reqs[:1]))
+	s3.mu.Lock()
+	idle = len(s3.idle)
+	s3.mu.Unlock()
+	if idle != 0 {
+		t.Errorf("%d of three connections idle after SurveyChangesLast used one, want none", idle)
+	}
+	s3.Close()
+	log := logged()
+	if in, out := strings.Count(log, "imap: logged in"), strings.Count(log, `"command":"LOGOUT"`); in != 3 || out != 3 {
+		t.Errorf("%d logins and %d LOGOUTs, want 3 and 3:\n%s", in, out, log)
+	}
+	if n := strings.Count(log, "+ LOGOUT"); n != 1 {
+		t.Errorf("%d surveys went with a LOGOUT, want 1:\n%s", n, log)
+	}
+}

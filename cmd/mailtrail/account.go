@@ -174,6 +174,7 @@ func openAccount(ctx context.Context, g *Globals, cfg *config.Config, acct *conf
 		Folders:        names.folderArgs(g.Folders),
 		MaxConnections: rr.MaxConnections,
 		DryRun:         g.DryRun,
+		ClosesRemote:   !holdsConnection(g, acct), // remote.go: openRemote
 		Planner: planner.Options{
 			CreateRemoteFolders: rr.MayCreateFolders(),
 			CreateLocalFolders:  lr.MayCreateFolders(),

@@ -76,8 +76,9 @@ func TestOnlyChangesListed(t *testing.T) {
 	}
 	// The plan's look and the verification's each examine the folder with
 	// the listing of the changes behind (a survey of the folders): one
-	// round trip each.
-	if n := strings.Count(errs, `command="EXAMINE (CONDSTORE) + UID SEARCH ALL + UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE) (CHANGEDSINCE n), of INBOX"`); n != 2 {
+	// round trip each (the verification's with the connection's LOGOUT:
+	// the run's last use of the server).
+	if n := strings.Count(errs, `command="EXAMINE (CONDSTORE) + UID SEARCH ALL + UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE) (CHANGEDSINCE n), of INBOX`); n != 2 {
 		t.Fatalf("the folder was looked at %d times with its changes listed behind, want 2 (the plan's, the verification's):\n%s", n, errs)
 	}
 	// The second look after the sync examines the folder: Dovecot answers
@@ -189,8 +190,16 @@ func TestVerificationSurveysFolders(t *testing.T) {
 		t.Fatalf("the check after the sync took %d exchanges naming %d of the %d folders, want at most one per connection (2) for all:\n%s",
 			len(surveys), named, len(folders), strings.Join(surveys, "\n"))
 	}
+	// The check is the run's last use of the server: each connection's
+	// LOGOUT goes with its survey, in the same round trip.
+	for _, line := range surveys {
+		if !strings.Contains(line, `, + LOGOUT"`) {
+			t.Errorf("the check after the sync was not sent with its connection's LOGOUT: %s", line)
+		}
+	}
 	// Every connection is logged out before the process ends (the LOGOUTs
-	// overlap the journal's close, and are still waited for).
+	// go with the check or overlap the journal's close, and are waited
+	// for).
 	if in, outs := strings.Count(errs, "imap: logged in"), strings.Count(errs, "command=LOGOUT"); in < 2 || outs != in {
 		t.Errorf("the first sync logged in %d times and out %d times, want at least 2 and as many:\n%s", in, outs, errs)
 	}
