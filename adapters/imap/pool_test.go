@@ -3,7 +3,9 @@ package imap
 import (
 	"context"
 	"io"
+	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -141,4 +143,94 @@ func TestIdleConnectionChecks(t *testing.T) {
 	if s.idle[0] != old || time.Since(old.lastUsed) > time.Minute {
 		t.Error("a healthy long-idle connection was replaced or not checked")
 	}
+}
+
+// TestAcquireWaitsForWarm: while Warm is opening a connection and none is
+// idle, a borrower waits for that one instead of opening one more (which
+// would log in later than the one under way, and leave it idle); with
+// nothing being opened it opens its own. The proxy delays every
+// connection after the first, so that Warm's is still under way.
+func TestAcquireWaitsForWarm(t *testing.T) {
+	b := memBackend(t, "memserver", nil)
+	p := startSlowProxy(t, b.cfg.address(), 300*time.Millisecond)
+	cfg := b.cfg
+	cfg.Host, cfg.Port, cfg.MaxConnections = "127.0.0.1", p.port, 3
+	ctx := ctxT(t)
+	s, err := Dial(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c1, err := s.acquire(ctx) // the one Dial opened
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Warm(2) // one more, slow to come
+	c2, err := s.acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := p.accepted(); n != 2 {
+		t.Errorf("%d connections opened, want 2: the borrower did not wait for the one Warm was opening", n)
+	}
+	c3, err := s.acquire(ctx) // nothing under way: a new one
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := p.accepted(); n != 3 {
+		t.Errorf("%d connections opened, want 3", n)
+	}
+	for _, c := range []*conn{c1, c2, c3} {
+		s.release(c)
+	}
+}
+
+// slowProxy forwards connections to target, each after the first delayed
+// by delay before it reaches the server.
+type slowProxy struct {
+	port int
+	mu   sync.Mutex
+	n    int
+}
+
+func startSlowProxy(t *testing.T, target string, delay time.Duration) *slowProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	p := &slowProxy{port: ln.Addr().(*net.TCPAddr).Port}
+	go func() {
+		for {
+			client, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			p.n++
+			first := p.n == 1
+			p.mu.Unlock()
+			go func() {
+				defer client.Close()
+				if !first {
+					time.Sleep(delay)
+				}
+				server, err := net.Dial("tcp", target)
+				if err != nil {
+					return
+				}
+				defer server.Close()
+				go io.Copy(server, client)
+				io.Copy(client, server)
+			}()
+		}
+	}()
+	return p
+}
+
+func (p *slowProxy) accepted() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.n
 }

@@ -49,6 +49,10 @@ type Store struct {
 	// leaving counts the LOGOUTs SurveyChangesLast started on idle
 	// connections: Close waits for them.
 	leaving sync.WaitGroup
+	// warming counts the connections Warm is opening; warmed is closed
+	// (and replaced) each time one of them is done, idle or failed.
+	warming int
+	warmed  chan struct{}
 	// unlisted holds the folders the last ListFolders found on the server
 	// but left out (Reference, SubscribedOnly): see Unlisted.
 	unlisted map[string]bool
@@ -70,6 +74,7 @@ func Dial(ctx context.Context, cfg Config) (*Store, error) {
 		name:    fmt.Sprintf("imap %s@%s", cfg.User, cfg.address()),
 		slots:   make(chan struct{}, cfg.MaxConnections),
 		folders: make(map[*Folder]struct{}),
+		warmed:  make(chan struct{}),
 	}
 	if cfg.TLS != TLSNone {
 		if s.tls, err = cfg.tlsConfig(); err != nil {
@@ -186,7 +191,11 @@ func (s *Store) hasCondStore() bool {
 }
 
 // acquire borrows a connection, opening one when none is idle and fewer
-// than MaxConnections are open. It waits for a free slot or ctx.
+// than MaxConnections are open. It waits for a free slot or ctx. While
+// Warm is opening connections and none is idle, it waits for them instead
+// of opening one more: theirs started earlier, so one is ready sooner than
+// a new login would be (at a distance a login is three or four round
+// trips), and no connection is opened only to stay idle.
 func (s *Store) acquire(ctx context.Context) (*conn, error) {
 	select {
 	case s.slots <- struct{}{}:
@@ -205,7 +214,17 @@ func (s *Store) acquire(ctx context.Context) (*conn, error) {
 			c = s.idle[n-1]
 			s.idle = s.idle[:n-1]
 		}
+		warming, warmed := s.warming, s.warmed
 		s.mu.Unlock()
+		if c == nil && warming > 0 {
+			select {
+			case <-warmed:
+				continue
+			case <-ctx.Done():
+				<-s.slots
+				return nil, fmt.Errorf("%s: waiting for a connection being opened: %w", s.name, ctx.Err())
+			}
+		}
 		if c == nil {
 			break
 		}
@@ -266,6 +285,9 @@ func (s *Store) Warm(n int) {
 		default:
 			return // every place taken
 		}
+		s.mu.Lock()
+		s.warming++
+		s.mu.Unlock()
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
 			defer cancel()
@@ -273,9 +295,14 @@ func (s *Store) Warm(n int) {
 			if err != nil {
 				s.cfg.Logger.Debug().Err(err).Str("server", s.name).Msg("imap: opening a connection ahead of need failed")
 				<-s.slots
-				return
+			} else {
+				s.release(c)
 			}
-			s.release(c)
+			s.mu.Lock()
+			s.warming--
+			close(s.warmed)
+			s.warmed = make(chan struct{})
+			s.mu.Unlock()
 		}()
 	}
 }
