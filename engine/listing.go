@@ -149,11 +149,27 @@ func (a *Account) warmEarly(ctx context.Context) func() {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if n := a.localWork(ctx, a.MaxConnections); n >= 2 {
+		if n := a.ConnectionsWanted(ctx); n >= 2 {
 			w.Warm(n)
 		}
 	}()
 	return func() { <-done }
+}
+
+// ConnectionsWanted is warmEarly's answer, for a caller that can open the
+// connections sooner still, while the first one logs in
+// (imap.Config.WarmWhileDialling): how many connections the run will
+// want by what the journal and the local folders alone say, 0 when they
+// do not show work in two folders or more. It needs Journal, Local,
+// Planner, MaxConnections and Folders; not Remote.
+func (a *Account) ConnectionsWanted(ctx context.Context) int {
+	if a.MaxConnections < 2 {
+		return 0
+	}
+	if n := a.localWork(ctx, a.MaxConnections); n >= 2 {
+		return n
+	}
+	return 0
 }
 
 // localWork counts, up to most, the folders of the run that quietFolders

@@ -101,6 +101,13 @@ type Config struct {
 	// MaxConnections bounds the connections open at once (0: 1). A selected
 	// folder holds one until it is closed.
 	MaxConnections int
+	// WarmWhileDialling, when set, is called by Dial beside the first
+	// connection's login: the connections the work to come will want, the
+	// first included, opened at once (Warm) so that their connect, TLS
+	// handshake and greeting overlap the first login. They authenticate
+	// only once the first has logged in, and not at all when it fails: a
+	// wrong password is tried once.
+	WarmWhileDialling func() int
 	// Timeout is how long a command may wait without the server sending a
 	// byte before the connection is closed (0: DefaultTimeout).
 	Timeout time.Duration

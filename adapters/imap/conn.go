@@ -205,8 +205,18 @@ func (c *conn) close() {
 	}
 }
 
-// dial opens, secures and authenticates a new connection.
-func (s *Store) dial(ctx context.Context) (*conn, error) {
+// dial opens, secures and authenticates a new connection, once Dial's
+// first one has logged in.
+func (s *Store) dial(ctx context.Context) (*conn, error) { return s.dialAfter(ctx, s.firstLogin) }
+
+// errFirstLoginFailed ends a connection opened beside Dial's first one
+// when that one could not log in: the same credentials are not tried
+// twice.
+var errFirstLoginFailed = errors.New("not logging in: the first connection's login failed")
+
+// dialAfter is dial, authenticating only once loggedIn is closed (nil: at
+// once) and the first login did not fail.
+func (s *Store) dialAfter(ctx context.Context, loggedIn <-chan struct{}) (*conn, error) {
 	c := &conn{store: s, dog: newWatchdog(s.cfg.Timeout)}
 	dialer := net.Dialer{Timeout: s.cfg.Timeout}
 	raw, err := dialer.DialContext(ctx, "tcp", s.cfg.address())
@@ -275,6 +285,16 @@ func (s *Store) dial(ctx context.Context) (*conn, error) {
 	}
 	if err := c.loadCaps(ctx); err != nil {
 		return fail("CAPABILITY", err)
+	}
+	if loggedIn != nil {
+		select {
+		case <-loggedIn:
+		case <-ctx.Done():
+			return fail("login", ctx.Err())
+		}
+		if s.firstErr != nil {
+			return fail("login", errFirstLoginFailed)
+		}
 	}
 	if err := c.authenticate(ctx); err != nil {
 		return fail("login failed", err)

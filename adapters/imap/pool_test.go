@@ -1,6 +1,7 @@
 package imap
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net"
@@ -8,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"mailtrail/internal/testimap"
 	"mailtrail/model"
@@ -152,7 +155,7 @@ func TestIdleConnectionChecks(t *testing.T) {
 // connection after the first, so that Warm's is still under way.
 func TestAcquireWaitsForWarm(t *testing.T) {
 	b := memBackend(t, "memserver", nil)
-	p := startSlowProxy(t, b.cfg.address(), 300*time.Millisecond)
+	p := startSlowProxy(t, b.cfg.address(), 300*time.Millisecond, func(n int) bool { return n > 1 })
 	cfg := b.cfg
 	cfg.Host, cfg.Port, cfg.MaxConnections = "127.0.0.1", p.port, 3
 	ctx := ctxT(t)
@@ -185,15 +188,15 @@ func TestAcquireWaitsForWarm(t *testing.T) {
 	}
 }
 
-// slowProxy forwards connections to target, each after the first delayed
-// by delay before it reaches the server.
+// slowProxy forwards connections to target, those slow says (by their
+// number, from 1) delayed by delay before they reach the server.
 type slowProxy struct {
 	port int
 	mu   sync.Mutex
 	n    int
 }
 
-func startSlowProxy(t *testing.T, target string, delay time.Duration) *slowProxy {
+func startSlowProxy(t *testing.T, target string, delay time.Duration, slow func(n int) bool) *slowProxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -209,11 +212,11 @@ func startSlowProxy(t *testing.T, target string, delay time.Duration) *slowProxy
 			}
 			p.mu.Lock()
 			p.n++
-			first := p.n == 1
+			delayed := slow(p.n)
 			p.mu.Unlock()
 			go func() {
 				defer client.Close()
-				if !first {
+				if delayed {
 					time.Sleep(delay)
 				}
 				server, err := net.Dial("tcp", target)
@@ -233,4 +236,60 @@ func (p *slowProxy) accepted() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.n
+}
+
+// TestWarmWhileDialling: the connections Config.WarmWhileDialling asks for
+// are opened while the first one logs in (here slowed down by the proxy),
+// and authenticate only after it has; when the first login fails, none of
+// them tries the password.
+func TestWarmWhileDialling(t *testing.T) {
+	b := memBackend(t, "memserver", nil)
+	p := startSlowProxy(t, b.cfg.address(), 300*time.Millisecond, func(n int) bool { return n == 1 })
+	var log bytes.Buffer
+	var mu sync.Mutex
+	cfg := b.cfg
+	cfg.Host, cfg.Port, cfg.MaxConnections = "127.0.0.1", p.port, 3
+	cfg.Logger = zerolog.New(zerolog.SyncWriter(&lockedWriter{w: &log, mu: &mu})).Level(zerolog.DebugLevel)
+	cfg.WarmWhileDialling = func() int { return 3 }
+	ctx := ctxT(t)
+	s, err := Dial(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if n := p.accepted(); n != 3 {
+		t.Errorf("%d connections opened by the time the first had logged in, want 3", n)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s.mu.Lock()
+		idle := len(s.idle)
+		s.mu.Unlock()
+		if idle == 3 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	mu.Lock()
+	got := log.String()
+	mu.Unlock()
+	connected := strings.Index(got, "imap connected") // logged by Dial once the first has logged in
+	if n := strings.Count(got, "imap: logged in"); n != 3 || connected < 0 ||
+		strings.Count(got[:connected], `"command":"AUTHENTICATE PLAIN"`) != 1 {
+		t.Errorf("want three logins, the two others after the first's:\n%s", got)
+	}
+
+	// A wrong password: tried once.
+	log.Reset()
+	cfg.Password = "wrong"
+	if _, err := Dial(ctx, cfg); err == nil || !strings.Contains(err.Error(), "login failed") {
+		t.Fatalf("Dial with a wrong password: %v", err)
+	}
+	time.Sleep(100 * time.Millisecond) // the others end at once
+	mu.Lock()
+	got = log.String()
+	mu.Unlock()
+	if n := strings.Count(got, `"command":"AUTHENTICATE PLAIN"`); n != 1 {
+		t.Errorf("a wrong password was tried %d times, want once:\n%s", n, got)
+	}
 }

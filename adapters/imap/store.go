@@ -53,6 +53,11 @@ type Store struct {
 	// (and replaced) each time one of them is done, idle or failed.
 	warming int
 	warmed  chan struct{}
+	// firstLogin is closed once Dial's first connection has logged in or
+	// failed to (firstErr, set before): other connections authenticate
+	// only after it, and not at all after a failure.
+	firstLogin chan struct{}
+	firstErr   error
 	// unlisted holds the folders the last ListFolders found on the server
 	// but left out (Reference, SubscribedOnly): see Unlisted.
 	unlisted map[string]bool
@@ -75,6 +80,8 @@ func Dial(ctx context.Context, cfg Config) (*Store, error) {
 		slots:   make(chan struct{}, cfg.MaxConnections),
 		folders: make(map[*Folder]struct{}),
 		warmed:  make(chan struct{}),
+
+		firstLogin: make(chan struct{}),
 	}
 	if cfg.TLS != TLSNone {
 		if s.tls, err = cfg.tlsConfig(); err != nil {
@@ -86,13 +93,22 @@ func Dial(ctx context.Context, cfg Config) (*Store, error) {
 			cfg.Host + " unencrypted, readable by anyone on the way; set ssl = yes, or starttls = yes")
 	}
 	s.slots <- struct{}{}
-	c, err := s.dial(ctx)
+	if cfg.WarmWhileDialling != nil {
+		go func() { s.Warm(cfg.WarmWhileDialling()) }()
+	}
+	c, err := s.dialAfter(ctx, nil)
 	if err != nil {
+		s.mu.Lock()
+		s.closed = true // nothing more is opened for a store never returned
+		s.mu.Unlock()
+		s.firstErr = err
+		close(s.firstLogin)
 		<-s.slots
 		return nil, err
 	}
 	s.caps = c.caps
 	s.cfg.Logger.Debug().Str("server", s.name).Str("capabilities", capList(s.caps)).Msg("imap connected")
+	close(s.firstLogin)
 	s.release(c)
 	return s, nil
 }

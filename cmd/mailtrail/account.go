@@ -136,7 +136,25 @@ func openAccount(ctx context.Context, g *Globals, cfg *config.Config, acct *conf
 		return nil, nil, fmt.Errorf("local repository %s: %w", lr.Name, err)
 	}
 	rr := acct.Remote
-	remote, releaseRemote, err := openRemote(ctx, g, cfg, acct, log) // remote.go
+	popts := planner.Options{
+		CreateRemoteFolders: rr.MayCreateFolders(),
+		CreateLocalFolders:  lr.MayCreateFolders(),
+		RemoteReadOnly:      rr.ReadOnly,
+		LocalReadOnly:       lr.ReadOnly,
+		Guard:               deleteGuard(g, rr, lr),
+		Window:              syncWindow(acct, time.Now()),
+	}
+	// The connections the run will want, by what the journal and the local
+	// folders alone say, opened while the first one logs in. With -f the
+	// names given need the server's (nametrans): the engine decides then.
+	warm := func() int {
+		j, err := openedJournal()
+		if err != nil || len(g.Folders) > 0 {
+			return 0
+		}
+		return (&engine.Account{Journal: j, Local: local, Planner: popts, MaxConnections: rr.MaxConnections}).ConnectionsWanted(ctx)
+	}
+	remote, releaseRemote, err := openRemote(ctx, g, cfg, acct, log, warm) // remote.go
 	if err != nil {
 		closeAll()
 		return nil, nil, err
@@ -175,15 +193,8 @@ func openAccount(ctx context.Context, g *Globals, cfg *config.Config, acct *conf
 		MaxConnections: rr.MaxConnections,
 		DryRun:         g.DryRun,
 		ClosesRemote:   !holdsConnection(g, acct), // remote.go: openRemote
-		Planner: planner.Options{
-			CreateRemoteFolders: rr.MayCreateFolders(),
-			CreateLocalFolders:  lr.MayCreateFolders(),
-			RemoteReadOnly:      rr.ReadOnly,
-			LocalReadOnly:       lr.ReadOnly,
-			Guard:               deleteGuard(g, rr, lr),
-			Window:              syncWindow(acct, time.Now()),
-		},
-		Force: g.Force,
+		Planner:        popts,
+		Force:          g.Force,
 	}
 	return a, closeAll, nil
 }

@@ -17,8 +17,10 @@ import (
 // and autorefresh (and neither -o nor --dry-run), the store is kept open
 // between syncs, as OfflineIMAP keeps its connections: a later sync of the
 // account takes it again (without asking for the password again), and
-// autorefresh closes it when it stops (refresh.go).
-func openRemote(ctx context.Context, g *Globals, cfg *config.Config, acct *config.Account, log zerolog.Logger) (*imap.Store, func(), error) {
+// autorefresh closes it when it stops (refresh.go). warm says, while the
+// first connection logs in, how many the run will want
+// (imap.Config.WarmWhileDialling).
+func openRemote(ctx context.Context, g *Globals, cfg *config.Config, acct *config.Account, log zerolog.Logger, warm func() int) (*imap.Store, func(), error) {
 	hold := holdsConnection(g, acct)
 	if hold {
 		if s := held.take(acct.Name); s != nil {
@@ -39,6 +41,8 @@ func openRemote(ctx context.Context, g *Globals, cfg *config.Config, acct *confi
 		MaxConnections: rr.MaxConnections,
 		Timeout:        cfg.General.SockTimeout,
 		Logger:         componentLog(g, log, "imap"),
+
+		WarmWhileDialling: warm,
 	}
 	imapSecurity(rr, &icfg)
 	imapListing(acct, &icfg)
