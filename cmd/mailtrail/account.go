@@ -119,7 +119,17 @@ func openAccount(ctx context.Context, g *Globals, cfg *config.Config, acct *conf
 	// The journal opens while the server is dialled: creating one costs a
 	// few dozen fsyncs, and logging in a few round trips.
 	openedJournal := openJournalAsync(jdir, jopts)
+	// warmJournal guards the journal's read by the IMAP store's
+	// WarmWhileDialling (below), which may run while an account that
+	// failed to open closes it.
+	var warmJournal struct {
+		sync.Mutex
+		closed bool
+	}
 	closers = append(closers, func() {
+		warmJournal.Lock()
+		warmJournal.closed = true
+		warmJournal.Unlock()
 		if j, err := openedJournal(); err == nil {
 			_ = j.Close()
 		}
@@ -150,6 +160,11 @@ func openAccount(ctx context.Context, g *Globals, cfg *config.Config, acct *conf
 	warm := func() int {
 		j, err := openedJournal()
 		if err != nil || len(g.Folders) > 0 {
+			return 0
+		}
+		warmJournal.Lock()
+		defer warmJournal.Unlock()
+		if warmJournal.closed {
 			return 0
 		}
 		return (&engine.Account{Journal: j, Local: local, Planner: popts, MaxConnections: rr.MaxConnections}).ConnectionsWanted(ctx)
