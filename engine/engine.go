@@ -188,13 +188,13 @@ func (a *Account) Sync(ctx context.Context) (Report, error) {
 	folders, quiet := a.quietFolders(ctx, folders, remoteByName, localSet, known, pending)
 	surveys := a.surveyPlans(ctx, folders, remoteByName, known, pending) // while the local folders are scanned
 	scans := a.scanLocal(ctx, rep.Run, folders, localSet, pending, known)
-	surveyed := surveys()
+	looks := surveys()
 	if changedServer(scans) {
 		// Local moves were mirrored on the server (or tried) after the
 		// survey looked at it: the plans open their folders.
-		surveyed = nil
+		looks = looks.dropped()
 	}
-	rep.Folders = append(filterErrs, a.syncFolders(ctx, rep.Run, folders, remoteByName, scans, pending, surveyed)...)
+	rep.Folders = append(filterErrs, a.syncFolders(ctx, rep.Run, folders, remoteByName, scans, pending, looks)...)
 	rep.Folders = append(rep.Folders, quiet...)
 	sort.SliceStable(rep.Folders, func(i, j int) bool { return rep.Folders[i].Name < rep.Folders[j].Name })
 
@@ -219,7 +219,7 @@ func (a *Account) Sync(ctx context.Context) (Report, error) {
 			more = append(more, r.Name)
 		}
 		sort.Strings(more)
-		rep.Folders = append(rep.Folders, a.syncFolders(ctx, rep.Run, more, remoteByName, nil, pending, nil)...)
+		rep.Folders = append(rep.Folders, a.syncFolders(ctx, rep.Run, more, remoteByName, nil, pending, planLooks{})...)
 	}
 	reports := rep.Folders
 
@@ -273,7 +273,7 @@ type folderWork struct {
 // another (moves.go); then the plans are journaled and carried out, up to
 // MaxConnections at once, each server folder selected again.
 func (a *Account) syncFolders(ctx context.Context, run uint64, folders []string, remoteByName map[string]model.RemoteFolderStatus,
-	scans map[string]*localScan, pending map[string][]journal.Intent, surveys map[string]adapters.ChangeSurvey) []FolderReport {
+	scans map[string]*localScan, pending map[string][]journal.Intent, looks planLooks) []FolderReport {
 	works := make([]*folderWork, len(folders))
 	// A folder planned once every plan has started keeps its server folder
 	// selected for its execution: no plan is left to wait for its
@@ -293,11 +293,8 @@ func (a *Account) syncFolders(ctx context.Context, run uint64, folders []string,
 		_, rok := remoteByName[folders[i]]
 		start := time.Now()
 		a.progress(Event{Folder: folders[i], Phase: PhasePlan})
-		var surveyed *adapters.ChangeSurvey
-		if sv, ok := surveys[folders[i]]; ok && sv.Err == nil && sv.Changes != nil {
-			surveyed = &sv
-		}
-		works[i] = a.planFolder(ctx, run, folders[i], rok, scans[folders[i]], pending[folders[i]], allStarted, surveyed)
+		works[i] = a.planFolder(ctx, run, folders[i], rok, scans[folders[i]], pending[folders[i]], allStarted,
+			looks.surveyed(folders[i]), looks.openedFor(folders[i]))
 		works[i].fr.Elapsed = time.Since(start)
 	})
 	a.matchServerMoves(ctx, works)
@@ -475,13 +472,16 @@ func (a *Account) named(name string) bool {
 // it returns (executeFolder selects it anew), unless kept selected for the
 // execution (mayHold). With surveyed (surveyPlans), the survey is the
 // server's side and the folder is opened only for what it cannot give
-// (openForPlan).
+// (openForPlan); with opened, the folder was opened for it already.
 func (a *Account) planFolder(ctx context.Context, run uint64, name string, remoteExists bool, local *localScan, pending []journal.Intent,
-	mayHold func() bool, surveyed *adapters.ChangeSurvey) *folderWork {
+	mayHold func() bool, surveyed *adapters.ChangeSurvey, opened *openedForPlan) *folderWork {
 	w := &folderWork{fr: FolderReport{Name: name, Done: map[model.OpKind]int{}}, log: a.Log.With().Str("folder", name).Logger()}
 	fr, log := &w.fr, w.log
 	p := &executor.Pair{Name: name, Remote: a.Remote, Local: a.Local}
 	w.p = p
+	if opened != nil {
+		p.RemoteFolder = opened.rf // closed or kept selected below, whatever the plan's fate
+	}
 	defer func() {
 		if p.RemoteFolder != nil && fr.Err == nil && fr.Plan.Refused == "" && !w.guardLater && !a.DryRun &&
 			len(fr.Plan.Ops) > 0 && mayHold() {
@@ -530,6 +530,15 @@ func (a *Account) planFolder(ctx context.Context, run uint64, name string, remot
 	}
 	var listed *adapters.Changes // what the open listed: the changes since meta's HIGHESTMODSEQ, or every message (All)
 	switch {
+	case remoteExists && opened != nil && len(pending) == 0:
+		// Opened while the local folders were scanned (surveyPlans).
+		if opened.err != nil {
+			fr.Err = fmt.Errorf("select on server: %w", opened.err)
+			return w
+		}
+		listed = opened.changes
+		in.Remote.Exists = true
+		in.Remote.Status = p.RemoteFolder.Status()
 	case remoteExists && surveyed != nil && len(pending) == 0:
 		// Looked at with the others (surveyPlans): opened only if the
 		// plan needs more than the survey saw (surveyedListing, openForPlan).

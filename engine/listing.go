@@ -213,9 +213,18 @@ func (a *Account) localWork(ctx context.Context, most int) int {
 // plans would have opened). It returns the wait for the surveys, by
 // folder; a folder not surveyed, or whose survey failed, is opened by its
 // plan as before.
+//
+// When one folder alone is to be synced (the usual sync: mail read or
+// arrived in one folder), it is not surveyed but opened, selected with
+// its changes listed behind in the same round trip (openListing, as its
+// plan would open it), and kept selected for its execution when the plan
+// has work: the execution then needs no SELECT of its own, a round trip
+// when its first operation is not a download (flags, uploads, deletions).
+// No connection is wanted meanwhile: with one folder, the local scan
+// finds no move between folders to mirror on the server.
 func (a *Account) surveyPlans(ctx context.Context, folders []string, remote map[string]model.RemoteFolderStatus,
-	known []journal.FolderMeta, pending map[string][]journal.Intent) func() map[string]adapters.ChangeSurvey {
-	none := func() map[string]adapters.ChangeSurvey { return nil }
+	known []journal.FolderMeta, pending map[string][]journal.Intent) func() planLooks {
+	none := func() planLooks { return planLooks{} }
 	if len(folders) == 0 {
 		return none
 	}
@@ -242,6 +251,19 @@ func (a *Account) surveyPlans(ctx context.Context, folders []string, remote map[
 	if len(reqs) == 0 {
 		return none
 	}
+	if len(folders) == 1 {
+		done := make(chan *openedForPlan, 1)
+		go func() {
+			o := &openedForPlan{name: reqs[0].Name}
+			o.rf, o.changes, o.err = a.openListing(ctx, o.name, a.DryRun, reqs[0].Since, true)
+			if o.err != nil && o.rf != nil {
+				o.rf.Close()
+				o.rf = nil
+			}
+			done <- o
+		}()
+		return sync.OnceValue(func() planLooks { return planLooks{opened: <-done} })
+	}
 	done := make(chan map[string]adapters.ChangeSurvey, 1)
 	go func() {
 		out := make(map[string]adapters.ChangeSurvey, len(reqs))
@@ -250,7 +272,50 @@ func (a *Account) surveyPlans(ctx context.Context, folders []string, remote map[
 		}
 		done <- out
 	}()
-	return sync.OnceValue(func() map[string]adapters.ChangeSurvey { return <-done })
+	return sync.OnceValue(func() planLooks { return planLooks{surveys: <-done} })
+}
+
+// planLooks is what surveyPlans looked at for the plans: the folders'
+// surveys, or the one folder to sync opened.
+type planLooks struct {
+	surveys map[string]adapters.ChangeSurvey
+	opened  *openedForPlan
+}
+
+// openedForPlan is the one folder to sync, opened for its plan while the
+// local folders were scanned (surveyPlans): planFolder uses it as the
+// folder it would have opened (rf and the changes listed; err when the
+// open failed), and keeps it selected for the execution or closes it.
+type openedForPlan struct {
+	name    string
+	rf      adapters.RemoteFolder
+	changes *adapters.Changes
+	err     error
+}
+
+// surveyed is the survey of name, when one listed its changes.
+func (l planLooks) surveyed(name string) *adapters.ChangeSurvey {
+	if sv, ok := l.surveys[name]; ok && sv.Err == nil && sv.Changes != nil {
+		return &sv
+	}
+	return nil
+}
+
+// openedFor is the folder opened for name's plan, if any.
+func (l planLooks) openedFor(name string) *openedForPlan {
+	if l.opened != nil && l.opened.name == name {
+		return l.opened
+	}
+	return nil
+}
+
+// dropped is no looks at all, the opened folder closed: what they saw may
+// be out of date (changedServer).
+func (l planLooks) dropped() planLooks {
+	if l.opened != nil && l.opened.rf != nil {
+		l.opened.rf.Close()
+	}
+	return planLooks{}
 }
 
 // changedServer reports whether scanLocal may have changed server folders

@@ -53,11 +53,13 @@ func (f refusedFolder) Fetch(context.Context, []uint32, func(model.RemoteMsg, io
 	return f.err
 }
 
-// TestSelectedAsListed: an execution that starts with downloads opens its
-// server folder as listed (adapters.ListedSelector), and the folder checks
-// the UIDVALIDITY itself. When it changed between the plan and the
-// execution, the folder fails with nothing done and the next sync repairs
-// it as any UIDVALIDITY change, without a copy too many.
+// TestSelectedAsListed: an execution that starts with downloads, of a
+// folder surveyed for its plan (two folders to sync: one alone would be
+// opened for its plan and kept selected), opens its server folder as
+// listed (adapters.ListedSelector), and the folder checks the UIDVALIDITY
+// itself. When it changed between the plan and the execution, the folder
+// fails with nothing done and the next sync repairs it as any UIDVALIDITY
+// change, without a copy too many.
 func TestSelectedAsListed(t *testing.T) {
 	r := newRig(t)
 	r.remote.SetCondstore(true)
@@ -66,17 +68,22 @@ func TestSelectedAsListed(t *testing.T) {
 	for _, m := range sample.Messages("INBOX", 4, 21) {
 		r.remote.AddMessage("INBOX", m.Body, m.Flags, m.Date)
 	}
+	if err := r.remote.CreateFolder(context.Background(), "Other"); err != nil {
+		t.Fatal(err)
+	}
 	r.sync(t) // cold: planned by opening the folder, executed on it
 	add := func(seed int64) {
-		m := sample.Messages("INBOX", 1, seed)[0]
-		if _, err := r.remote.AddMessage("INBOX", m.Body, m.Flags, m.Date); err != nil {
-			t.Fatal(err)
+		for _, name := range []string{"INBOX", "Other"} {
+			m := sample.Messages(name, 1, seed)[0]
+			if _, err := r.remote.AddMessage(name, m.Body, m.Flags, m.Date); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 
 	add(22)
-	if c := total(r.sync(t)); c[model.OpFetch] != 1 || len(c) != 1 {
-		t.Fatalf("a new message on the server: %v, want one download", c)
+	if c := total(r.sync(t)); c[model.OpFetch] != 2 || len(c) != 1 {
+		t.Fatalf("a new message in each folder on the server: %v, want two downloads", c)
 	}
 	if ls.opened["INBOX"] != 1 {
 		t.Fatalf("INBOX opened as listed %d times for its execution, want 1", ls.opened["INBOX"])
@@ -84,6 +91,9 @@ func TestSelectedAsListed(t *testing.T) {
 
 	add(23)
 	ls.between = func(name string) {
+		if name != "INBOX" {
+			return
+		}
 		if err := r.remote.ChangeUIDValidity(name, 999); err != nil {
 			t.Error(err)
 		}
@@ -94,8 +104,8 @@ func TestSelectedAsListed(t *testing.T) {
 	}
 	ls.between = nil
 	inbox := rep.Folders[0]
-	if len(rep.Folders) != 1 || !errors.Is(inbox.Err, adapters.ErrValidityChanged) || len(inbox.Done) != 0 {
-		t.Fatalf("UIDVALIDITY changed before the download: %+v, want INBOX failed with ErrValidityChanged and nothing done", rep.Folders)
+	if len(rep.Folders) != 2 || !errors.Is(inbox.Err, adapters.ErrValidityChanged) || len(inbox.Done) != 0 || !rep.Folders[1].OK() {
+		t.Fatalf("UIDVALIDITY changed before the download: %+v, want INBOX failed with ErrValidityChanged and nothing done, Other synced", rep.Folders)
 	}
 	if msgs, _ := r.local.Messages("INBOX"); len(msgs) != 5 {
 		t.Fatalf("%d local messages after the refused download, want the 5 there were", len(msgs))
@@ -104,7 +114,7 @@ func TestSelectedAsListed(t *testing.T) {
 	if c[model.OpRebaseFolder] != 1 || c[model.OpFetch] != 1 || c[model.OpUpload] != 0 {
 		t.Fatalf("the sync after: %v, want the folder re-paired and the new message downloaded once", c)
 	}
-	r.converged(t, 6)
+	r.converged(t, 8)
 	if c := total(r.sync(t)); len(c) != 0 {
 		t.Fatalf("third sync did %v", c)
 	}

@@ -151,3 +151,63 @@ func TestLocalMoveWhileSurveyed(t *testing.T) {
 	}
 	r.converged(t, 5)
 }
+
+// selectCounting counts the folders surveying's Remote selects.
+type selectCounting struct {
+	*surveying
+	selects map[string]int
+}
+
+func (s *selectCounting) SelectFolder(ctx context.Context, name string) (adapters.RemoteFolder, error) {
+	s.mu.Lock()
+	s.selects[name]++
+	s.mu.Unlock()
+	return s.surveying.SelectFolder(ctx, name)
+}
+
+// TestOneFolderOpenedForItsPlanAndKept: with one folder to sync, it is not
+// surveyed for its plan but opened (while the local folders are scanned)
+// and kept selected for its execution: a local flag change costs one
+// SELECT and no survey, where a survey and the execution's SELECT made
+// two looks. With two folders to sync, both are surveyed as before.
+func TestOneFolderOpenedForItsPlanAndKept(t *testing.T) {
+	r := newRig(t)
+	r.remote.SetCondstore(true)
+	sv := &surveying{Remote: r.remote, surveyed: map[string]int{}}
+	sc := &selectCounting{surveying: sv, selects: map[string]int{}}
+	r.acct.Remote = sc
+	for _, f := range []string{"INBOX", "Archive"} {
+		for _, m := range sample.Messages(f, 5, 31) {
+			r.remote.AddMessage(f, m.Body, m.Flags, m.Date)
+		}
+	}
+	r.sync(t) // cold, then recorded
+	flip := func(f string) {
+		lm, _ := r.local.Messages(f)
+		must(t, r.local.SetMessageFlags(f, lm[0].Key, lm[0].Flags^model.Flagged))
+	}
+
+	flip("INBOX")
+	clear(sv.surveyed)
+	clear(sc.selects)
+	if c := total(r.sync(t)); c[model.OpStoreRemote] != 1 {
+		t.Fatalf("a local flag change in INBOX: %v, want one server flag change", c)
+	}
+	// The verification surveys it afterwards, as always.
+	if sc.selects["INBOX"] != 1 || sv.surveyed["INBOX"] != 1 || len(sc.selects) != 1 {
+		t.Fatalf("one folder to sync: selected %v, surveyed %v; want INBOX selected once (its plan's, kept for the execution) and surveyed only by the verification",
+			sc.selects, sv.surveyed)
+	}
+
+	flip("INBOX")
+	flip("Archive")
+	clear(sv.surveyed)
+	clear(sc.selects)
+	if c := total(r.sync(t)); c[model.OpStoreRemote] != 2 {
+		t.Fatalf("a local flag change in each folder: %v, want two server flag changes", c)
+	}
+	if sv.surveyed["INBOX"] != 2 || sv.surveyed["Archive"] != 2 {
+		t.Fatalf("two folders to sync: surveyed %v, want each twice (plan, verification)", sv.surveyed)
+	}
+	r.converged(t, 10)
+}

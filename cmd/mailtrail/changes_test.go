@@ -69,17 +69,21 @@ func TestOnlyChangesListed(t *testing.T) {
 	if !strings.Contains(errs, `command="UID STORE +FLAGS.SILENT (\\Flagged) + UID STORE +FLAGS.SILENT (\\Deleted), then UID EXPUNGE"`) {
 		t.Fatalf("the flag change and the expunge were not sent together:\n%s", errs)
 	}
-	// The download asks for the body alone (the plan listed the rest),
-	// right behind the execution's SELECT: one round trip for both.
-	if !strings.Contains(errs, `command="SELECT (CONDSTORE) + UID FETCH 13 BODY.PEEK[]"`) {
-		t.Fatalf("the new message was not downloaded with one command sent with the SELECT:\n%s", errs)
+	// The one folder to sync is opened for its plan with the listing of
+	// its changes behind the SELECT (one round trip), and kept selected
+	// for its execution: the download asks for the body alone (the plan
+	// listed the rest), with no SELECT of its own.
+	if n := strings.Count(errs, `command="SELECT`); n != 1 || !strings.Contains(errs, `command="SELECT (CONDSTORE) + UID SEARCH ALL + UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE) (CHANGEDSINCE 13)"`) {
+		t.Fatalf("INBOX was selected %d times, want once, for its plan with its changes listed behind:\n%s", n, errs)
 	}
-	// The plan's look and the verification's each examine the folder with
-	// the listing of the changes behind (a survey of the folders): one
-	// round trip each (the verification's with the connection's LOGOUT:
-	// the run's last use of the server).
-	if n := strings.Count(errs, `command="EXAMINE (CONDSTORE) + UID SEARCH ALL + UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE) (CHANGEDSINCE n), of INBOX`); n != 2 {
-		t.Fatalf("the folder was looked at %d times with its changes listed behind, want 2 (the plan's, the verification's):\n%s", n, errs)
+	if !strings.Contains(errs, `command="UID FETCH 13 BODY.PEEK[]"`) {
+		t.Fatalf("the new message was not downloaded with one command for its body:\n%s", errs)
+	}
+	// The verification examines the folder with the listing of the changes
+	// behind (a survey of the folders), with the connection's LOGOUT (the
+	// run's last use of the server): one round trip.
+	if n := strings.Count(errs, `command="EXAMINE (CONDSTORE) + UID SEARCH ALL + UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE) (CHANGEDSINCE n), of INBOX, + LOGOUT"`); n != 1 {
+		t.Fatalf("the folder was surveyed %d times after the sync, want once, with the LOGOUT:\n%s", n, errs)
 	}
 	// The second look after the sync examines the folder: Dovecot answers
 	// EXAMINE of a large Maildir folder at once, SELECT after a rescan.
@@ -155,6 +159,35 @@ func TestFirstSyncVerifiedByItsChanges(t *testing.T) {
 		t.Fatalf("local uid 3: %s, want \\Seen \\Flagged", got)
 	}
 	assertConverged(t, s, su, 12)
+}
+
+// TestOneFolderFlagChangeSelectsOnce: a flag changed in the one folder
+// to sync (mail read locally) costs one SELECT, its plan's, with the
+// changes listed behind it, and the flag store follows on that selected
+// folder; with a survey for the plan the execution had to select the
+// folder again, a round trip of its own before the store.
+func TestOneFolderFlagChangeSelectsOnce(t *testing.T) {
+	s := dovecotServer(t)
+	seenIn(t, s, "INBOX", 6, 3)
+	seenIn(t, s, "Archive", 4, 4)
+	su := newSetup(t, s, "")
+	su.sync(t)
+	requireNothingToDo(t, su)
+	local := localByUID(t, su, "INBOX")
+	renameFlags(t, su, "INBOX", local[2].Key, "FS")
+	code, out, errs := su.runSync(t, "--debug")
+	if code != 0 {
+		t.Fatalf("sync exited %d:\n%s\n%s", code, out, errs)
+	}
+	sel := strings.Index(errs, `command="SELECT (CONDSTORE) + UID SEARCH ALL + UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE) (CHANGEDSINCE`)
+	store := strings.Index(errs, `command="UID STORE +FLAGS.SILENT (\\Flagged)"`)
+	if n := strings.Count(errs, `command="SELECT`); n != 1 || sel < 0 || store < sel {
+		t.Fatalf("INBOX selected %d times, want once, for its plan with its changes listed, then the flag stored on it:\n%s", n, errs)
+	}
+	if got := remoteFlags(t, s, "INBOX")[2]; got != model.Seen|model.Flagged {
+		t.Fatalf("server uid 2: %s, want \\Seen \\Flagged", got)
+	}
+	requireNothingToDo(t, su)
 }
 
 // TestVerificationSurveysFolders: the check after a sync looks at all the
