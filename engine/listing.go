@@ -220,8 +220,9 @@ func (a *Account) localWork(ctx context.Context, most int) int {
 // plan would open it), and kept selected for its execution when the plan
 // has work: the execution then needs no SELECT of its own, a round trip
 // when its first operation is not a download (flags, uploads, deletions).
-// No connection is wanted meanwhile: with one folder, the local scan
-// finds no move between folders to mirror on the server.
+// Only with two connections or more: the local scan may mirror on the
+// server a move into the folder from one the run leaves out (-f,
+// folderfilter), which needs a connection of its own meanwhile.
 func (a *Account) surveyPlans(ctx context.Context, folders []string, remote map[string]model.RemoteFolderStatus,
 	known []journal.FolderMeta, pending map[string][]journal.Intent) func() planLooks {
 	none := func() planLooks { return planLooks{} }
@@ -251,7 +252,7 @@ func (a *Account) surveyPlans(ctx context.Context, folders []string, remote map[
 	if len(reqs) == 0 {
 		return none
 	}
-	if len(folders) == 1 {
+	if len(folders) == 1 && a.connections() >= 2 {
 		done := make(chan *openedForPlan, 1)
 		go func() {
 			o := &openedForPlan{name: reqs[0].Name}
@@ -273,6 +274,16 @@ func (a *Account) surveyPlans(ctx context.Context, folders []string, remote map[
 		done <- out
 	}()
 	return sync.OnceValue(func() planLooks { return planLooks{surveys: <-done} })
+}
+
+// connections is how many connections the run may have open at once:
+// MaxConnections, bounded by the Remote's own limit where it has one.
+func (a *Account) connections() int {
+	n := max(a.MaxConnections, 1)
+	if l, ok := a.Remote.(interface{ MaxConnections() int }); ok {
+		n = min(n, max(l.MaxConnections(), 1))
+	}
+	return n
 }
 
 // planLooks is what surveyPlans looked at for the plans: the folders'

@@ -169,7 +169,8 @@ func (s *selectCounting) SelectFolder(ctx context.Context, name string) (adapter
 // surveyed for its plan but opened (while the local folders are scanned)
 // and kept selected for its execution: a local flag change costs one
 // SELECT and no survey, where a survey and the execution's SELECT made
-// two looks. With two folders to sync, both are surveyed as before.
+// two looks. With two folders to sync, or one connection, the folders are
+// surveyed as before.
 func TestOneFolderOpenedForItsPlanAndKept(t *testing.T) {
 	r := newRig(t)
 	r.remote.SetCondstore(true)
@@ -208,6 +209,18 @@ func TestOneFolderOpenedForItsPlanAndKept(t *testing.T) {
 	}
 	if sv.surveyed["INBOX"] != 2 || sv.surveyed["Archive"] != 2 {
 		t.Fatalf("two folders to sync: surveyed %v, want each twice (plan, verification)", sv.surveyed)
+	}
+
+	// One connection: surveyed, as the scan may need the connection for a
+	// move into the folder from one left out of the run.
+	r.acct.MaxConnections = 1
+	flip("INBOX")
+	clear(sv.surveyed)
+	if c := total(r.sync(t)); c[model.OpStoreRemote] != 1 {
+		t.Fatalf("a local flag change in INBOX, one connection: %v, want one server flag change", c)
+	}
+	if sv.surveyed["INBOX"] != 2 {
+		t.Fatalf("one connection: surveyed %v, want INBOX twice (plan, verification)", sv.surveyed)
 	}
 	r.converged(t, 10)
 }
