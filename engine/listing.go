@@ -217,12 +217,15 @@ func (a *Account) localWork(ctx context.Context, most int) int {
 // When one folder alone is to be synced (the usual sync: mail read or
 // arrived in one folder), it is not surveyed but opened, selected with
 // its changes listed behind in the same round trip (openListing, as its
-// plan would open it), and kept selected for its execution when the plan
-// has work: the execution then needs no SELECT of its own, a round trip
-// when its first operation is not a download (flags, uploads, deletions).
-// Only with two connections or more: the local scan may mirror on the
-// server a move into the folder from one the run leaves out (-f,
-// folderfilter), which needs a connection of its own meanwhile.
+// plan would open it: whatever its size, and listed in full on its first
+// sync or without CONDSTORE), and kept selected for its execution when
+// the plan has work: the execution then needs no SELECT of its own, a
+// round trip when its first operation is not a download (flags, uploads,
+// deletions); and a large folder is opened while it is scanned, not
+// after. Only with two connections or more, and no interrupted operation
+// to resolve: the local scan may mirror on the server a move into the
+// folder from one the run leaves out (-f, folderfilter), which needs a
+// connection of its own meanwhile.
 func (a *Account) surveyPlans(ctx context.Context, folders []string, remote map[string]model.RemoteFolderStatus,
 	known []journal.FolderMeta, pending map[string][]journal.Intent) func() planLooks {
 	none := func() planLooks { return planLooks{} }
@@ -232,16 +235,19 @@ func (a *Account) surveyPlans(ctx context.Context, folders []string, remote map[
 	if w, ok := a.Remote.(adapters.Warmer); ok {
 		w.Warm(min(len(folders), max(a.MaxConnections, 1)))
 	}
+	since := make(map[string]uint64, len(known))
+	for _, m := range known {
+		since[m.Name] = m.HighestModSeq
+	}
+	if _, ok := remote[folders[0]]; ok && len(folders) == 1 && len(pending) == 0 && a.connections() >= 2 {
+		return a.openForItsPlan(ctx, folders[0], since[folders[0]])
+	}
 	cs, ok := a.Remote.(adapters.ChangeSurveyor)
 	if !ok || !a.mayListChanges() || len(pending) > 0 {
 		// After an interrupted run, resolving one folder's operations may
 		// change another's rows and server folder (a move): every plan
 		// opens its folder, after that.
 		return none
-	}
-	since := make(map[string]uint64, len(known))
-	for _, m := range known {
-		since[m.Name] = m.HighestModSeq
 	}
 	var reqs []adapters.ChangeRequest
 	for _, name := range folders {
@@ -252,19 +258,6 @@ func (a *Account) surveyPlans(ctx context.Context, folders []string, remote map[
 	if len(reqs) == 0 {
 		return none
 	}
-	if len(folders) == 1 && a.connections() >= 2 {
-		done := make(chan *openedForPlan, 1)
-		go func() {
-			o := &openedForPlan{name: reqs[0].Name}
-			o.rf, o.changes, o.err = a.openListing(ctx, o.name, a.DryRun, reqs[0].Since, true)
-			if o.err != nil && o.rf != nil {
-				o.rf.Close()
-				o.rf = nil
-			}
-			done <- o
-		}()
-		return sync.OnceValue(func() planLooks { return planLooks{opened: <-done} })
-	}
 	done := make(chan map[string]adapters.ChangeSurvey, 1)
 	go func() {
 		out := make(map[string]adapters.ChangeSurvey, len(reqs))
@@ -274,6 +267,24 @@ func (a *Account) surveyPlans(ctx context.Context, folders []string, remote map[
 		done <- out
 	}()
 	return sync.OnceValue(func() planLooks { return planLooks{surveys: <-done} })
+}
+
+// openForItsPlan opens, in the background, the one folder to sync as its
+// plan would (openListing: selected, a dry run's examined, with what
+// changed since the HIGHESTMODSEQ since listed behind, or every message
+// when there is none) and returns the wait for it.
+func (a *Account) openForItsPlan(ctx context.Context, name string, since uint64) func() planLooks {
+	done := make(chan *openedForPlan, 1)
+	go func() {
+		o := &openedForPlan{name: name}
+		o.rf, o.changes, o.err = a.openListing(ctx, name, a.DryRun, since, true)
+		if o.err != nil && o.rf != nil {
+			o.rf.Close()
+			o.rf = nil
+		}
+		done <- o
+	}()
+	return sync.OnceValue(func() planLooks { return planLooks{opened: <-done} })
 }
 
 // connections is how many connections the run may have open at once:
