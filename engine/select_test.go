@@ -31,7 +31,9 @@ func (s *listedSelecting) SelectListed(ctx context.Context, name string, listed 
 	if err != nil {
 		return nil, err
 	}
+	s.mu.Lock()
 	s.opened[name]++
+	s.mu.Unlock()
 	if uv := f.Status().UIDValidity; uv != listed.UIDValidity {
 		return refusedFolder{f, listed, fmt.Errorf("%w (%d to %d)", adapters.ErrValidityChanged, listed.UIDValidity, uv)}, nil
 	}
@@ -71,7 +73,8 @@ func TestSelectedAsListed(t *testing.T) {
 	if err := r.remote.CreateFolder(context.Background(), "Other"); err != nil {
 		t.Fatal(err)
 	}
-	r.sync(t) // cold: planned by opening the folder, executed on it
+	r.sync(t) // cold: planned by opening the folders, executed on them (or opened again: timing)
+	clear(ls.opened)
 	add := func(seed int64) {
 		for _, name := range []string{"INBOX", "Other"} {
 			m := sample.Messages(name, 1, seed)[0]
