@@ -260,16 +260,7 @@ func TestWarmWhileDialling(t *testing.T) {
 	if n := p.accepted(); n != 3 {
 		t.Errorf("%d connections opened by the time the first had logged in, want 3", n)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		s.mu.Lock()
-		idle := len(s.idle)
-		s.mu.Unlock()
-		if idle == 3 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitIdle(s, 3)
 	mu.Lock()
 	got := log.String()
 	mu.Unlock()
@@ -291,5 +282,20 @@ func TestWarmWhileDialling(t *testing.T) {
 	mu.Unlock()
 	if n := strings.Count(got, `"command":"AUTHENTICATE PLAIN"`); n != 1 {
 		t.Errorf("a wrong password was tried %d times, want once:\n%s", n, got)
+	}
+}
+
+// waitIdle waits, 5 s at most, until n of s's connections are idle, and
+// returns how many are.
+func waitIdle(s *Store, n int) int {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s.mu.Lock()
+		idle := len(s.idle)
+		s.mu.Unlock()
+		if idle >= n || time.Now().After(deadline) {
+			return idle
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

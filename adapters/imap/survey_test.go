@@ -56,11 +56,7 @@ func testWarm(t *testing.T, b *backend) {
 		defer s.mu.Unlock()
 		return len(s.idle)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for idle() < 3 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if n := idle(); n != 3 {
+	if n := waitIdle(s, 3); n != 3 {
 		t.Fatalf("%d connections open after Warm(5) with MaxConnections 3, want 3", n)
 	}
 	s.Warm(5) // all open: nothing more
@@ -138,16 +134,7 @@ func testSurveyLast(t *testing.T, b *backend) {
 	// Three connections, one needed: the other two are logged out too.
 	s3, logged := b.dialLogged(t, func(c *Config) { c.MaxConnections = 3 })
 	s3.Warm(3)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		s3.mu.Lock()
-		n := len(s3.idle)
-		s3.mu.Unlock()
-		if n == 3 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitIdle(s3, 3)
 	check("SurveyChangesLast, three connections", s3.SurveyChangesLast(ctx, reqs[:1]))
 	s3.mu.Lock()
 	idle = len(s3.idle)
