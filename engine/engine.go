@@ -283,7 +283,7 @@ func (a *Account) syncFolders(ctx context.Context, run uint64, folders []string,
 	// others find connections.
 	var started atomic.Int64
 	allStarted := func() bool { return started.Load() == int64(len(folders)) }
-	if l, ok := a.Remote.(interface{ MaxConnections() int }); ok && l.MaxConnections() < max(a.MaxConnections, 1) {
+	if a.connections() < max(a.MaxConnections, 1) {
 		// More folders at once than the server has connections for:
 		// a held one could leave a running plan waiting forever.
 		allStarted = func() bool { return false }

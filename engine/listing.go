@@ -149,7 +149,7 @@ func (a *Account) warmEarly(ctx context.Context) func() {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if n := a.ConnectionsWanted(ctx); n >= 2 {
+		if n := a.ConnectionsWanted(ctx); n > 0 {
 			w.Warm(n)
 		}
 	}()

@@ -684,7 +684,8 @@ func (s *Store) SelectListed(ctx context.Context, name string, listed model.Remo
 // at once: each LOGOUT waits for the server's answer, a round trip, which
 // the connections spend side by side rather than one after the other.
 // Folders still open become unusable. The LOGOUTs SurveyChangesLast
-// started are waited for too.
+// started are waited for too (the idle connections log out as leaveIdle
+// has them).
 func (s *Store) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -692,21 +693,13 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
-	idle := s.idle
-	s.idle = nil
 	var folders []*Folder
 	for f := range s.folders {
 		folders = append(folders, f)
 	}
 	s.mu.Unlock()
+	s.leaveIdle(0) // released from now on, a connection is closed instead
 	var wg sync.WaitGroup
-	for _, c := range idle {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c.close()
-		}()
-	}
 	for _, f := range folders {
 		wg.Add(1)
 		go func() {
