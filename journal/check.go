@@ -98,6 +98,10 @@ func (s *Store) Check() error {
 			if err := msgpack.Unmarshal(v, &n); err != nil {
 				problem("%s: unreadable (%x)", k, v)
 			}
+		case hasPrefix(k, prefixHint):
+			if len(k) == len(prefixHint) || len(k) > len(prefixHint)+hintMost || len(v) > hintMost {
+				problem("hint %q: name empty, or name or value over %d bytes", k, hintMost)
+			}
 		case hasPrefix(k, prefixObserved):
 			k, v, err := readObserved(it)
 			if errors.Is(err, errOrphanPiece) {

@@ -46,6 +46,8 @@
 //	meta/format                  msgpack uint: FormatVersion (1)
 //	meta/lastseq, meta/lastrun   msgpack uint: highest seq and run ever
 //	                             written (by Compact)
+//	meta/hint/<name>             a hint (Hint, SetHint): raw bytes that
+//	                             save a round trip, never relied on
 //	j/<seq:8>                    journal Record (run-started, intent,
 //	                             done, run-ended), seq from 1
 //	o/<run:8><folder>            Record of kind observed: what the run
