@@ -115,6 +115,30 @@ type ChangeOpener interface {
 	OpenWithChanges(ctx context.Context, name string, readOnly bool, since uint64) (RemoteFolder, *Changes, error)
 }
 
+// ListOpener is implemented by Remotes that can open one folder with its
+// changes listed (ChangeOpener.OpenWithChanges) in the round trip that
+// lists the folders (Remote.ListFolders): its commands written behind the
+// listing's, before any answer is read. The listing and its error are
+// ListFolders' own. The folder comes in Opened: nil, with Err saying why,
+// when it could not be opened with the listing (not a failure of the
+// run: the caller opens it later as it would have, or learns then what is
+// wrong with it), and it is the caller's to close. A Remote that must know
+// the listing to name the folder on the server opens it only where the
+// name cannot depend on what the listing says, and checks it against the
+// listing: a folder opened under another name is closed again and not
+// returned.
+type ListOpener interface {
+	ListFoldersOpening(ctx context.Context, name string, readOnly bool, since uint64) ([]model.RemoteFolderStatus, Opened, error)
+}
+
+// Opened is the folder ListOpener.ListFoldersOpening opened, with what
+// changed in it as ChangeOpener.OpenWithChanges returns it; or Err.
+type Opened struct {
+	Folder  RemoteFolder
+	Changes *Changes
+	Err     error
+}
+
 // ListingOpener is implemented by Remotes that can open a folder and list
 // every message in it (as RemoteFolder.List) together, in one round trip
 // where opening it and then listing it take two: a folder's first sync, or

@@ -111,11 +111,16 @@ func (a *Account) Sync(ctx context.Context) (Report, error) {
 	}
 	rep := Report{Account: a.Name}
 	warming := a.warmEarly(ctx) // listing.go: while the server lists its folders
-	remoteList, err := a.Remote.ListFolders(ctx)
+	remoteList, early, err := a.listFolders(ctx)
 	warming()
 	if err != nil {
 		return rep, fmt.Errorf("list remote folders: %w", err)
 	}
+	defer func() {
+		if early != nil { // not given to surveyPlans
+			early.rf.Close()
+		}
+	}()
 	localList, err := a.Local.ListFolders(ctx)
 	if err != nil {
 		return rep, fmt.Errorf("list local folders: %w", err)
@@ -186,7 +191,8 @@ func (a *Account) Sync(ctx context.Context) (Report, error) {
 	sort.Slice(filterErrs, func(i, j int) bool { return filterErrs[i].Name < filterErrs[j].Name })
 
 	folders, quiet := a.quietFolders(ctx, folders, remoteByName, localSet, known, pending)
-	surveys := a.surveyPlans(ctx, folders, remoteByName, known, pending) // while the local folders are scanned
+	surveys := a.surveyPlans(ctx, folders, remoteByName, known, pending, early) // while the local folders are scanned
+	early = nil                                                                 // surveyPlans' now
 	scans := a.scanLocal(ctx, rep.Run, folders, localSet, pending, known)
 	looks := surveys()
 	if changedServer(scans) {

@@ -166,41 +166,75 @@ func (a *Account) ConnectionsWanted(ctx context.Context) int {
 	if a.MaxConnections < 2 {
 		return 0
 	}
-	if n := a.localWork(ctx, a.MaxConnections); n >= 2 {
-		return n
+	work, first := a.localWork(ctx, a.MaxConnections)
+	switch {
+	case first:
+		return a.MaxConnections
+	case len(work) >= 2:
+		return len(work)
 	}
 	return 0
 }
 
-// localWork counts, up to most, the folders of the run that quietFolders
-// will sync in full whatever the server's status: those without the state
-// its fast path compares (a server without CONDSTORE, a folder never
-// verified, other planner options, a reset) and those whose local stamp
-// changed since (or that are gone). A journal that knows no folder is a
-// first sync, where every folder has work: most.
-func (a *Account) localWork(ctx context.Context, most int) int {
+// localWork returns, up to most, the journal's records of the folders of
+// the run that quietFolders will sync in full whatever the server's
+// status: those without the state its fast path compares (a server
+// without CONDSTORE, a folder never verified, other planner options, a
+// reset) and those whose local stamp changed since (or that are gone).
+// first is a journal that knows no folder: a first sync, where every
+// folder has work.
+func (a *Account) localWork(ctx context.Context, most int) (work []journal.FolderMeta, first bool) {
 	known, err := a.Journal.Folders()
 	if err != nil {
-		return 0
+		return nil, false
 	}
 	if len(known) == 0 {
-		return most
+		return nil, true
 	}
 	stamper, ok := a.Local.(adapters.Stamper)
 	options := planOptionsID(a.Planner)
-	n := 0
 	for _, m := range known {
-		if n >= most {
+		if len(work) >= most {
 			break
 		}
 		if !a.named(m.Name) {
 			continue
 		}
 		if !ok || a.Planner.Reset || !localUnchanged(ctx, stamper, m, options) {
-			n++
+			work = append(work, m)
 		}
 	}
-	return n
+	return work, false
+}
+
+// listFolders lists the server's folders. When the journal and the local
+// stamps show local changes in one folder alone (mail read, deleted or
+// filed in one folder: the usual sync), that folder is opened with the
+// listing (adapters.ListOpener: selected, a dry run's examined, with what
+// changed since its HIGHESTMODSEQ listed, in the listing's round trip),
+// for surveyPlans to give its plan and execution: a round trip sooner
+// than opening it once the listing is in. Only where surveyPlans would
+// open it for its plan (two connections or more, the options letting
+// it list changes); it closes the folder when the listing shows more to
+// sync. The look at the local folders takes two stats a folder, before
+// the listing is sent.
+func (a *Account) listFolders(ctx context.Context) ([]model.RemoteFolderStatus, *openedForPlan, error) {
+	if lo, ok := a.Remote.(adapters.ListOpener); ok && a.connections() >= 2 && a.mayListChanges() {
+		if work, first := a.localWork(ctx, 2); !first && len(work) == 1 && work[0].HighestModSeq != 0 {
+			name := work[0].Name
+			list, opened, err := lo.ListFoldersOpening(ctx, name, a.DryRun, work[0].HighestModSeq)
+			if err != nil {
+				return nil, nil, err
+			}
+			if opened.Err != nil {
+				a.Log.Debug().Err(opened.Err).Str("folder", name).Msg("folder not opened with the listing")
+				return list, nil, nil
+			}
+			return list, &openedForPlan{name: name, rf: opened.Folder, changes: opened.Changes}, nil
+		}
+	}
+	list, err := a.Remote.ListFolders(ctx)
+	return list, nil, err
 }
 
 // surveyPlans starts, in the background, the look at the server folders
@@ -226,8 +260,19 @@ func (a *Account) localWork(ctx context.Context, most int) int {
 // to resolve: the local scan may mirror on the server a move into the
 // folder from one the run leaves out (-f, folderfilter), which needs a
 // connection of its own meanwhile.
+//
+// early is the folder listFolders opened with the listing, or nil: the
+// one folder's open when it is that folder, closed otherwise.
 func (a *Account) surveyPlans(ctx context.Context, folders []string, remote map[string]model.RemoteFolderStatus,
-	known []journal.FolderMeta, pending map[string][]journal.Intent) func() planLooks {
+	known []journal.FolderMeta, pending map[string][]journal.Intent, early *openedForPlan) func() planLooks {
+	oneToOpen := len(folders) == 1 && len(pending) == 0 && a.connections() >= 2
+	if oneToOpen {
+		_, oneToOpen = remote[folders[0]]
+	}
+	if early != nil && (!oneToOpen || early.name != folders[0]) {
+		early.rf.Close()
+		early = nil
+	}
 	none := func() planLooks { return planLooks{} }
 	if len(folders) == 0 {
 		return none
@@ -239,7 +284,10 @@ func (a *Account) surveyPlans(ctx context.Context, folders []string, remote map[
 	for _, m := range known {
 		since[m.Name] = m.HighestModSeq
 	}
-	if _, ok := remote[folders[0]]; ok && len(folders) == 1 && len(pending) == 0 && a.connections() >= 2 {
+	if oneToOpen {
+		if early != nil {
+			return func() planLooks { return planLooks{opened: early} }
+		}
 		return a.openForItsPlan(ctx, folders[0], since[folders[0]])
 	}
 	cs, ok := a.Remote.(adapters.ChangeSurveyor)

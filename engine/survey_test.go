@@ -224,3 +224,124 @@ func TestOneFolderOpenedForItsPlanAndKept(t *testing.T) {
 	}
 	r.converged(t, 10)
 }
+
+// listOpening opens a folder with the folder listing (adapters.ListOpener)
+// over selectCounting: the listing, then the folder selected and listed
+// in full as its changes. It notes the folders it opened and how many of
+// them were closed.
+type listOpening struct {
+	*selectCounting
+	opened []string
+	closed int
+}
+
+func (l *listOpening) ListFoldersOpening(ctx context.Context, name string, readOnly bool, since uint64) ([]model.RemoteFolderStatus, adapters.Opened, error) {
+	list, err := l.ListFolders(ctx)
+	if err != nil {
+		return nil, adapters.Opened{}, err
+	}
+	f, err := l.SelectFolder(ctx, name)
+	if err != nil {
+		return list, adapters.Opened{Err: err}, nil
+	}
+	msgs, err := f.List(ctx)
+	if err != nil {
+		f.Close()
+		return list, adapters.Opened{Err: err}, nil
+	}
+	var uids []uint32
+	for _, m := range msgs {
+		uids = append(uids, m.UID)
+	}
+	l.mu.Lock()
+	l.opened = append(l.opened, name)
+	l.mu.Unlock()
+	return list, adapters.Opened{Folder: &closeNoting{RemoteFolder: f, l: l}, Changes: &adapters.Changes{UIDs: uids, Changed: msgs}}, nil
+}
+
+type closeNoting struct {
+	adapters.RemoteFolder
+	l    *listOpening
+	once sync.Once
+}
+
+func (c *closeNoting) Close() error {
+	c.once.Do(func() {
+		c.l.mu.Lock()
+		c.l.closed++
+		c.l.mu.Unlock()
+	})
+	return c.RemoteFolder.Close()
+}
+
+// TestOpenedWithListing: a local change in one folder alone opens that
+// folder with the folder listing (adapters.ListOpener), and the plan and
+// the execution use it: no other SELECT. Local changes in two folders
+// list plainly; a folder opened with the listing when the listing then
+// shows another folder to sync is closed and planned as any; one
+// connection lists plainly.
+func TestOpenedWithListing(t *testing.T) {
+	r := newRig(t)
+	r.remote.SetCondstore(true)
+	sv := &surveying{Remote: r.remote, surveyed: map[string]int{}}
+	lo := &listOpening{selectCounting: &selectCounting{surveying: sv, selects: map[string]int{}}}
+	r.acct.Remote = lo
+	for _, f := range []string{"INBOX", "Archive"} {
+		for _, m := range sample.Messages(f, 5, 41) {
+			r.remote.AddMessage(f, m.Body, m.Flags, m.Date)
+		}
+	}
+	r.sync(t) // cold, then recorded
+	flip := func(f string) {
+		lm, _ := r.local.Messages(f)
+		must(t, r.local.SetMessageFlags(f, lm[0].Key, lm[0].Flags^model.Flagged))
+	}
+	reset := func() {
+		lo.opened, lo.closed = nil, 0
+		clear(lo.selects)
+		clear(sv.surveyed)
+	}
+
+	reset()
+	flip("INBOX")
+	if c := total(r.sync(t)); c[model.OpStoreRemote] != 1 {
+		t.Fatalf("a local flag change in INBOX: %v, want one server flag change", c)
+	}
+	if len(lo.opened) != 1 || lo.opened[0] != "INBOX" || lo.selects["INBOX"] != 1 || len(lo.selects) != 1 || sv.surveyed["INBOX"] != 1 {
+		t.Fatalf("one folder changed locally: opened with the listing %v, selected %v, surveyed %v; want INBOX opened with the listing, selected by it alone, surveyed by the verification",
+			lo.opened, lo.selects, sv.surveyed)
+	}
+
+	reset()
+	flip("INBOX")
+	flip("Archive")
+	if c := total(r.sync(t)); c[model.OpStoreRemote] != 2 {
+		t.Fatalf("a local flag change in each folder: %v, want two server flag changes", c)
+	}
+	if len(lo.opened) != 0 {
+		t.Fatalf("two folders changed locally: opened %v with the listing, want none", lo.opened)
+	}
+
+	reset()
+	flip("INBOX")
+	m := sample.Messages("Archive", 1, 42)[0]
+	r.remote.AddMessage("Archive", m.Body, m.Flags, m.Date)
+	if c := total(r.sync(t)); c[model.OpStoreRemote] != 1 || c[model.OpFetch] != 1 {
+		t.Fatalf("a local flag change in INBOX and new mail in Archive: %v, want one server flag change and one download", c)
+	}
+	if len(lo.opened) != 1 || lo.closed != 1 || sv.surveyed["INBOX"] != 2 || sv.surveyed["Archive"] != 2 {
+		t.Fatalf("the listing showed a second folder: opened %v, closed %d, surveyed %v; want INBOX opened and closed, both surveyed for their plans and verified",
+			lo.opened, lo.closed, sv.surveyed)
+	}
+
+	reset()
+	r.acct.MaxConnections = 1
+	flip("INBOX")
+	if c := total(r.sync(t)); c[model.OpStoreRemote] != 1 {
+		t.Fatalf("one connection: %v, want one server flag change", c)
+	}
+	if len(lo.opened) != 0 {
+		t.Fatalf("one connection: opened %v with the listing, want none", lo.opened)
+	}
+	r.converged(t, 11)
+}

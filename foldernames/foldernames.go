@@ -214,6 +214,54 @@ func (r *Remote) ListFolders(ctx context.Context) ([]model.RemoteFolderStatus, e
 	if err != nil {
 		return nil, err
 	}
+	return r.translate(list)
+}
+
+var _ adapters.ListOpener = (*Remote)(nil)
+
+// ListFoldersOpening lists as ListFolders does, with the server folder
+// that local translates to opened with the listing when the inner store
+// can (Opened.Err wrapping adapters.ErrUnsupported otherwise). The server
+// name is local's translation (Mapper.RemoteOf), which needs nothing from
+// the server; a folder that the listing does not pair with local under
+// that name (another translation, or the folder filtered out) is closed
+// again and not returned.
+func (r *Remote) ListFoldersOpening(ctx context.Context, local string, readOnly bool, since uint64) ([]model.RemoteFolderStatus, adapters.Opened, error) {
+	lo, ok := r.Inner.(adapters.ListOpener)
+	name, err := r.Mapper.RemoteOf(local)
+	if !ok || err != nil {
+		if err == nil {
+			err = fmt.Errorf("open %s with the listing: %w", local, adapters.ErrUnsupported)
+		}
+		list, lerr := r.ListFolders(ctx)
+		return list, adapters.Opened{Err: err}, lerr
+	}
+	inner, opened, err := lo.ListFoldersOpening(ctx, name, readOnly, since)
+	var list []model.RemoteFolderStatus
+	if err == nil {
+		list, err = r.translate(inner)
+	}
+	if err != nil {
+		if opened.Folder != nil {
+			opened.Folder.Close()
+		}
+		return nil, adapters.Opened{}, err
+	}
+	if opened.Folder != nil {
+		r.mu.Lock()
+		listed, ok := r.toRemote[local]
+		r.mu.Unlock()
+		if !ok || listed != name {
+			opened.Folder.Close()
+			opened = adapters.Opened{Err: fmt.Errorf("open %s with the listing: the listing pairs it with %q, not %q: %w",
+				local, listed, name, adapters.ErrUnsupported)}
+		}
+	}
+	return list, opened, nil
+}
+
+// translate is ListFolders' translation of the inner store's listing.
+func (r *Remote) translate(list []model.RemoteFolderStatus) ([]model.RemoteFolderStatus, error) {
 	byLocal := map[string]string{}
 	out := make([]model.RemoteFolderStatus, 0, len(list))
 	var problems []string

@@ -152,3 +152,87 @@ func (f examinedFolder) Status() model.RemoteFolderStatus {
 	st.Name = "examined " + st.Name
 	return st
 }
+
+// listOpening is a Remote that opens a folder with its listing: the
+// listing, then the folder selected; it notes what it opened and closed.
+type listOpening struct {
+	adapters.Remote
+	asked  []string
+	closed *int
+}
+
+func (l *listOpening) ListFoldersOpening(ctx context.Context, name string, readOnly bool, since uint64) ([]model.RemoteFolderStatus, adapters.Opened, error) {
+	list, err := l.ListFolders(ctx)
+	if err != nil {
+		return nil, adapters.Opened{}, err
+	}
+	l.asked = append(l.asked, name)
+	f, err := l.SelectFolder(ctx, name)
+	if err != nil {
+		return list, adapters.Opened{Err: err}, nil
+	}
+	return list, adapters.Opened{Folder: closeCounting{f, l.closed}, Changes: &adapters.Changes{}}, nil
+}
+
+type closeCounting struct {
+	adapters.RemoteFolder
+	n *int
+}
+
+func (c closeCounting) Close() error { *c.n++; return c.RemoteFolder.Close() }
+
+// TestListFoldersOpening: the folder is opened under the local name's
+// translation, asking the server nothing first, and returned when the
+// listing pairs it with the local name; closed again when the listing
+// leaves it out (a folder filter); over a store that cannot open with
+// the listing, the listing alone.
+func TestListFoldersOpening(t *testing.T) {
+	ctx := context.Background()
+	inner := memstore.NewRemote()
+	for _, f := range []string{"INBOX", "Sent Items", "Trash"} {
+		if err := inner.CreateFolder(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	closed := 0
+	lo := &listOpening{Remote: inner, closed: &closed}
+	m := &Mapper{
+		RemoteDelim: func() (byte, error) {
+			if len(lo.asked) == 0 {
+				t.Error("the delimiter asked for before the listing")
+			}
+			return '/', nil
+		},
+		LocalSep: '.',
+		Remote:   trans(t, `lambda f: {'Sent Items': 'Sent'}.get(f, f)`),
+		Local:    trans(t, `lambda f: {'Sent': 'Sent Items'}.get(f, f)`),
+	}
+	r := &Remote{Inner: lo, Mapper: m}
+	list, opened, err := r.ListFoldersOpening(ctx, "Sent", false, 1)
+	if err != nil || opened.Err != nil || opened.Folder == nil {
+		t.Fatalf("ListFoldersOpening: %v, %+v", err, opened)
+	}
+	if len(lo.asked) != 1 || lo.asked[0] != "Sent Items" || opened.Folder.Status().Name != "Sent Items" {
+		t.Fatalf("opened %v as %q, want the server's Sent Items", lo.asked, opened.Folder.Status().Name)
+	}
+	if len(list) != 3 || list[1].Name != "Sent" {
+		t.Fatalf("listed %+v, want the local names", list)
+	}
+	opened.Folder.Close()
+
+	closed = 0
+	r.Wanted = func(n string) bool { return n != "Sent Items" }
+	list, opened, err = r.ListFoldersOpening(ctx, "Sent", false, 1)
+	if err != nil || opened.Folder != nil || !errors.Is(opened.Err, adapters.ErrUnsupported) || closed != 1 {
+		t.Fatalf("a folder the listing leaves out: %v, %+v, closed %d times; want closed once and ErrUnsupported", err, opened, closed)
+	}
+	if len(list) != 2 {
+		t.Fatalf("listed %+v, want Sent filtered out", list)
+	}
+
+	plain := &Remote{Inner: inner, Mapper: m}
+	list, opened, err = plain.ListFoldersOpening(ctx, "Sent", false, 1)
+	if err != nil || len(list) != 3 || opened.Folder != nil || !errors.Is(opened.Err, adapters.ErrUnsupported) {
+		t.Fatalf("over a store without it: %v, %d folders, %+v", err, len(list), opened)
+	}
+}

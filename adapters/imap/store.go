@@ -39,6 +39,10 @@ type Store struct {
 	delimMu    sync.Mutex
 	delim      rune
 	delimKnown bool
+	// delimHint is what HintDelimiter said (when delimHinted): used only
+	// to name a folder opened with the listing, and checked against it.
+	delimHint   rune
+	delimHinted bool
 
 	slots chan struct{} // one token per open connection, MaxConnections in all
 
@@ -122,6 +126,20 @@ func (s *Store) knownDelimiter() (rune, bool) {
 	s.delimMu.Lock()
 	defer s.delimMu.Unlock()
 	return s.delim, s.delimKnown
+}
+
+// KnownDelimiter returns the server's hierarchy delimiter (0: flat
+// server) once a listing or a LIST of its own has taught it; false before.
+func (s *Store) KnownDelimiter() (rune, bool) { return s.knownDelimiter() }
+
+// HintDelimiter gives the store the delimiter an earlier run learned
+// (KnownDelimiter), so that ListFoldersOpening can name a folder with
+// levels before its listing has taught the delimiter again. The hint is
+// checked against the listing; a wrong one costs a folder opened in vain.
+func (s *Store) HintDelimiter(d rune) {
+	s.delimMu.Lock()
+	defer s.delimMu.Unlock()
+	s.delimHint, s.delimHinted = d, true
 }
 
 // setDelimiter records the delimiter; the first one recorded stays.
@@ -344,15 +362,47 @@ func (s *Store) withConn(ctx context.Context, f func(c *conn) error) error {
 // (names only) finds the folders it left out: those in Config.Include are
 // listed all the same, the others are reported by Unlisted.
 func (s *Store) ListFolders(ctx context.Context) ([]model.RemoteFolderStatus, error) {
-	items := &imap.StatusOptions{UIDValidity: true, UIDNext: true, NumMessages: true, HighestModSeq: s.hasCondStore()}
-	listStatus := s.has(imap.CapListStatus)
-	if s.cfg.SubscribedOnly && !s.has(imap.CapListExtended) {
-		return nil, fmt.Errorf("%s: subscribedonly = yes needs LIST (SUBSCRIBED), and this server offers neither LIST-EXTENDED nor IMAP4rev2; "+
-			"set subscribedonly = no and choose the folders with folderfilter", s.name)
+	if err := s.checkListable(); err != nil {
+		return nil, err
 	}
 	var out []model.RemoteFolderStatus
-	unlisted := map[string]bool{}
 	err := s.withConn(ctx, func(c *conn) error {
+		var err error
+		out, err = s.listOn(ctx, c, nil)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// checkListable refuses a listing the server cannot give.
+func (s *Store) checkListable() error {
+	if s.cfg.SubscribedOnly && !s.has(imap.CapListExtended) {
+		return fmt.Errorf("%s: subscribedonly = yes needs LIST (SUBSCRIBED), and this server offers neither LIST-EXTENDED nor IMAP4rev2; "+
+			"set subscribedonly = no and choose the folders with folderfilter", s.name)
+	}
+	return nil
+}
+
+// sentBehind is a command written behind the listing's on its connection
+// (listOn): what it is, for the log, and how to send it, which returns
+// the wait for its answers.
+type sentBehind struct {
+	command string
+	send    func() (wait func())
+}
+
+// listOn is ListFolders on c. With behind, its commands are written right
+// after the LIST, before any answer is read, and their answers are waited
+// for after the listing's (the listing failed or not).
+func (s *Store) listOn(ctx context.Context, c *conn, behind *sentBehind) ([]model.RemoteFolderStatus, error) {
+	items := &imap.StatusOptions{UIDValidity: true, UIDNext: true, NumMessages: true, HighestModSeq: s.hasCondStore()}
+	listStatus := s.has(imap.CapListStatus)
+	var out []model.RemoteFolderStatus
+	unlisted := map[string]bool{}
+	err := func() error {
 		opts := &imap.ListOptions{SelectSubscribed: s.cfg.SubscribedOnly}
 		if listStatus {
 			opts.ReturnStatus = items
@@ -361,10 +411,24 @@ func (s *Store) ListFolders(ctx context.Context) ([]model.RemoteFolderStatus, er
 		if !opts.SelectSubscribed && opts.ReturnStatus == nil {
 			opts = nil
 		}
+		logged := command
+		if behind != nil {
+			logged += " + " + behind.command
+		}
 		var list []*imap.ListData
-		err := c.run(ctx, command, func() error {
+		err := c.run(ctx, logged, func() error {
+			cmd := c.client.List(s.cfg.Reference, "*", opts)
+			var wait func()
+			if behind != nil {
+				wait = behind.send()
+			}
+			// The listing's answers come first; the commands behind keep
+			// theirs (go-imap never waits for a command to take them).
 			var err error
-			list, err = c.client.List(s.cfg.Reference, "*", opts).Collect()
+			list, err = cmd.Collect()
+			if wait != nil {
+				wait()
+			}
 			return err
 		})
 		if err != nil {
@@ -475,7 +539,7 @@ func (s *Store) ListFolders(ctx context.Context) ([]model.RemoteFolderStatus, er
 			out = append(out, e.status)
 		}
 		return nil
-	})
+	}()
 	if err != nil {
 		return nil, err
 	}

@@ -186,6 +186,7 @@ func openAccount(ctx context.Context, g *Globals, cfg *config.Config, acct *conf
 		closeAll()
 		return nil, nil, err
 	}
+	closers = append(closers, hintDelimiter(j, remote, log)) // remote.go
 
 	localFolders, err := local.ListFolders(ctx)
 	if err != nil {

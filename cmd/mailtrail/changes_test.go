@@ -55,7 +55,7 @@ func TestOnlyChangesListed(t *testing.T) {
 	// A dry run looks without selecting: EXAMINE changes nothing on the
 	// server, \Recent included.
 	code, out, errs := su.runSync(t, "--dry-run", "--debug")
-	if code != 0 || strings.Contains(errs, `command="SELECT`) || !strings.Contains(errs, `command="EXAMINE (CONDSTORE)`) {
+	if code != 0 || strings.Contains(errs, `SELECT (CONDSTORE)`) || !strings.Contains(errs, `EXAMINE (CONDSTORE)`) {
 		t.Fatalf("dry run exited %d, or selected a folder instead of examining it:\n%s\n%s", code, out, errs)
 	}
 	code, out, errs = su.runSync(t, "--debug")
@@ -73,7 +73,7 @@ func TestOnlyChangesListed(t *testing.T) {
 	// its changes behind the SELECT (one round trip), and kept selected
 	// for its execution: the download asks for the body alone (the plan
 	// listed the rest), with no SELECT of its own.
-	if n := strings.Count(errs, `command="SELECT`); n != 1 || !strings.Contains(errs, `command="SELECT (CONDSTORE) + UID SEARCH ALL + UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE) (CHANGEDSINCE 13)"`) {
+	if n := strings.Count(errs, `SELECT (CONDSTORE)`); n != 1 || !strings.Contains(errs, `SELECT (CONDSTORE) + UID SEARCH ALL + UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE) (CHANGEDSINCE 13)"`) {
 		t.Fatalf("INBOX was selected %d times, want once, for its plan with its changes listed behind:\n%s", n, errs)
 	}
 	if !strings.Contains(errs, `command="UID FETCH 13 BODY.PEEK[]"`) {
@@ -87,7 +87,7 @@ func TestOnlyChangesListed(t *testing.T) {
 	}
 	// The second look after the sync examines the folder: Dovecot answers
 	// EXAMINE of a large Maildir folder at once, SELECT after a rescan.
-	if i := strings.LastIndex(errs, `command="SELECT`); i < 0 || !strings.Contains(errs[i:], `command="EXAMINE (CONDSTORE)`) {
+	if i := strings.LastIndex(errs, `SELECT (CONDSTORE)`); i < 0 || !strings.Contains(errs[i:], `command="EXAMINE (CONDSTORE)`) {
 		t.Fatalf("the verification after the sync did not examine the folder:\n%s", errs)
 	}
 	got := remoteFlags(t, s, "INBOX")
@@ -165,11 +165,14 @@ func TestFirstSyncVerifiedByItsChanges(t *testing.T) {
 // to sync (mail read locally) costs one SELECT, its plan's, with the
 // changes listed behind it, and the flag store follows on that selected
 // folder; with a survey for the plan the execution had to select the
-// folder again, a round trip of its own before the store.
+// folder again, a round trip of its own before the store. The SELECT goes
+// with the folder listing, in its round trip: the local change was known
+// before the listing was sent.
 func TestOneFolderFlagChangeSelectsOnce(t *testing.T) {
 	s := dovecotServer(t)
 	seenIn(t, s, "INBOX", 6, 3)
 	seenIn(t, s, "Archive", 4, 4)
+	seenIn(t, s, "Lists/go", 2, 5)
 	su := newSetup(t, s, "")
 	su.sync(t)
 	requireNothingToDo(t, su)
@@ -179,15 +182,65 @@ func TestOneFolderFlagChangeSelectsOnce(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("sync exited %d:\n%s\n%s", code, out, errs)
 	}
-	sel := strings.Index(errs, `command="SELECT (CONDSTORE) + UID SEARCH ALL + UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE) (CHANGEDSINCE`)
+	sel := strings.Index(errs, `RETURN (STATUS) + SELECT (CONDSTORE) + UID SEARCH ALL + UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE) (CHANGEDSINCE`)
 	store := strings.Index(errs, `command="UID STORE +FLAGS.SILENT (\\Flagged)"`)
-	if n := strings.Count(errs, `command="SELECT`); n != 1 || sel < 0 || store < sel {
-		t.Fatalf("INBOX selected %d times, want once, for its plan with its changes listed, then the flag stored on it:\n%s", n, errs)
+	if n := strings.Count(errs, `SELECT (CONDSTORE)`); n != 1 || sel < 0 || store < sel {
+		t.Fatalf("INBOX selected %d times, want once, with the folder listing and its changes listed, then the flag stored on it:\n%s", n, errs)
 	}
 	if got := remoteFlags(t, s, "INBOX")[2]; got != model.Seen|model.Flagged {
 		t.Fatalf("server uid 2: %s, want \\Seen \\Flagged", got)
 	}
 	requireNothingToDo(t, su)
+
+	// A folder with levels: its name on the server needs the hierarchy
+	// delimiter, which the journal remembers from the last run.
+	local = localByUID(t, su, "Lists/go")
+	renameFlags(t, su, "Lists.go", local[1].Key, "FS") // the Maildir's sep is '.'
+	code, out, errs = su.runSync(t, "--debug")
+	if code != 0 {
+		t.Fatalf("sync exited %d:\n%s\n%s", code, out, errs)
+	}
+	if !strings.Contains(errs, `RETURN (STATUS) + SELECT (CONDSTORE)`) || strings.Count(errs, `SELECT (CONDSTORE)`) != 1 {
+		t.Fatalf("Lists/go was not opened with the folder listing:\n%s", errs)
+	}
+	if got := remoteFlags(t, s, "Lists/go")[1]; got != model.Seen|model.Flagged {
+		t.Fatalf("Lists/go server uid 1: %s, want \\Seen \\Flagged", got)
+	}
+	requireNothingToDo(t, su)
+}
+
+// TestOpenedWithListingDropped: a local change in INBOX alone opens it
+// with the folder listing, but the listing shows new mail in Archive as
+// well: two folders to sync, so INBOX is closed again and both are planned
+// as any two folders are; the sync converges and leaves nothing to do.
+func TestOpenedWithListingDropped(t *testing.T) {
+	s := dovecotServer(t)
+	seenIn(t, s, "INBOX", 5, 7)
+	seenIn(t, s, "Archive", 3, 8)
+	su := newSetup(t, s, "")
+	su.sync(t)
+	requireNothingToDo(t, su)
+	local := localByUID(t, su, "INBOX")
+	renameFlags(t, su, "INBOX", local[2].Key, "FS")
+	seenIn(t, s, "Archive", 1, 9)
+	code, out, errs := su.runSync(t, "--debug")
+	if code != 0 {
+		t.Fatalf("sync exited %d:\n%s\n%s", code, out, errs)
+	}
+	if !strings.Contains(errs, `RETURN (STATUS) + SELECT (CONDSTORE)`) {
+		t.Fatalf("INBOX was not opened with the listing:\n%s", errs)
+	}
+	if !strings.Contains(errs, `+ UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE) (CHANGEDSINCE n), of Archive, INBOX"`) {
+		t.Fatalf("the two folders were not surveyed for their plans:\n%s", errs)
+	}
+	if got := remoteFlags(t, s, "INBOX")[2]; got != model.Seen|model.Flagged {
+		t.Fatalf("server uid 2: %s, want \\Seen \\Flagged", got)
+	}
+	if n := len(localByUID(t, su, "Archive")); n != 4 {
+		t.Fatalf("Archive has %d messages locally, want 4", n)
+	}
+	requireNothingToDo(t, su)
+	assertConverged(t, s, su, 9)
 }
 
 // TestVerificationSurveysFolders: the check after a sync looks at all the

@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rs/zerolog"
 
 	"mailtrail/adapters/imap"
 	"mailtrail/config"
+	"mailtrail/journal"
 )
 
 // openRemote connects to an account's IMAP server and returns the store
@@ -127,4 +130,52 @@ func (h *heldStores) closeAll() {
 	for _, s := range m {
 		_ = s.Close()
 	}
+}
+
+// delimiterHint is the journal's hint (journal.Store.Hint) holding the
+// server's hierarchy delimiter as the last run learned it: the character,
+// or "none" for a flat server.
+const delimiterHint = "imap-delimiter"
+
+// hintDelimiter gives remote the delimiter the journal remembers, so that
+// a folder with levels can be opened with the folder listing
+// (imap.Store.ListFoldersOpening) before the listing teaches it again, and
+// returns what records the one this run learned, when it differs (run
+// before the remote and the journal close). A dry run's journal takes no
+// hint; a hint that cannot be read or written costs only that round trip.
+func hintDelimiter(j *journal.Store, remote *imap.Store, log zerolog.Logger) func() {
+	hint, err := j.Hint(delimiterHint)
+	if err != nil {
+		log.Debug().Err(err).Msg("reading the delimiter hint")
+	}
+	if d, ok := decodeDelimiter(hint); ok {
+		remote.HintDelimiter(d)
+	}
+	return func() {
+		d, ok := remote.KnownDelimiter()
+		if !ok || encodeDelimiter(d) == hint {
+			return
+		}
+		if err := j.SetHint(delimiterHint, encodeDelimiter(d)); err != nil && !errors.Is(err, journal.ErrReadOnly) {
+			log.Debug().Err(err).Msg("recording the delimiter hint")
+		}
+	}
+}
+
+func encodeDelimiter(d rune) string {
+	if d == 0 {
+		return "none"
+	}
+	return string(d)
+}
+
+func decodeDelimiter(s string) (rune, bool) {
+	if s == "none" {
+		return 0, true
+	}
+	r, n := utf8.DecodeRuneInString(s)
+	if n == 0 || n != len(s) || r == utf8.RuneError {
+		return 0, false
+	}
+	return r, true
 }
