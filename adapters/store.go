@@ -131,6 +131,19 @@ type ListOpener interface {
 	ListFoldersOpening(ctx context.Context, name string, readOnly bool, since uint64) ([]model.RemoteFolderStatus, Opened, error)
 }
 
+// ListSurveyor is implemented by Remotes that can survey folders
+// (ChangeSurveyor.SurveyChanges) in the round trip that lists the folders
+// (Remote.ListFolders): the survey's commands written behind the
+// listing's, before any answer is read. The listing and its error are
+// ListFolders' own; the surveys are as SurveyChanges answers them, one per
+// request, in order. A Remote that must know the listing to name a folder
+// on the server surveys it only where the name cannot depend on what the
+// listing says, and checks it against the listing: a folder surveyed
+// under another name has an Err wrapping ErrUnsupported.
+type ListSurveyor interface {
+	ListFoldersSurveying(ctx context.Context, reqs []ChangeRequest) ([]model.RemoteFolderStatus, []ChangeSurvey, error)
+}
+
 // Opened is the folder ListOpener.ListFoldersOpening opened, with what
 // changed in it as ChangeOpener.OpenWithChanges returns it; or Err.
 type Opened struct {

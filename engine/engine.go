@@ -116,11 +116,7 @@ func (a *Account) Sync(ctx context.Context) (Report, error) {
 	if err != nil {
 		return rep, fmt.Errorf("list remote folders: %w", err)
 	}
-	defer func() {
-		if early != nil { // not given to surveyPlans
-			early.rf.Close()
-		}
-	}()
+	defer early.close() // unless given to surveyPlans
 	localList, err := a.Local.ListFolders(ctx)
 	if err != nil {
 		return rep, fmt.Errorf("list local folders: %w", err)
@@ -192,7 +188,7 @@ func (a *Account) Sync(ctx context.Context) (Report, error) {
 
 	folders, quiet := a.quietFolders(ctx, folders, remoteByName, localSet, known, pending)
 	surveys := a.surveyPlans(ctx, folders, remoteByName, known, pending, early) // while the local folders are scanned
-	early = nil                                                                 // surveyPlans' now
+	early = listedLooks{}                                                       // surveyPlans' now
 	scans := a.scanLocal(ctx, rep.Run, folders, localSet, pending, known)
 	looks := surveys()
 	if changedServer(scans) {

@@ -207,34 +207,94 @@ func (a *Account) localWork(ctx context.Context, most int) (work []journal.Folde
 	return work, false
 }
 
-// listFolders lists the server's folders. When the journal and the local
-// stamps show local changes in one folder alone (mail read, deleted or
-// filed in one folder: the usual sync), that folder is opened with the
-// listing (adapters.ListOpener: selected, a dry run's examined, with what
-// changed since its HIGHESTMODSEQ listed, in the listing's round trip),
-// for surveyPlans to give its plan and execution: a round trip sooner
-// than opening it once the listing is in. Only where surveyPlans would
-// open it for its plan (two connections or more, the options letting
-// it list changes); it closes the folder when the listing shows more to
-// sync. The look at the local folders takes two stats a folder, before
-// the listing is sent.
-func (a *Account) listFolders(ctx context.Context) ([]model.RemoteFolderStatus, *openedForPlan, error) {
-	if lo, ok := a.Remote.(adapters.ListOpener); ok && a.connections() >= 2 && a.mayListChanges() {
-		if work, first := a.localWork(ctx, 2); !first && len(work) == 1 && work[0].HighestModSeq != 0 {
-			name := work[0].Name
-			list, opened, err := lo.ListFoldersOpening(ctx, name, a.DryRun, work[0].HighestModSeq)
-			if err != nil {
-				return nil, nil, err
-			}
-			if opened.Err != nil {
-				a.Log.Debug().Err(opened.Err).Str("folder", name).Msg("folder not opened with the listing")
-				return list, nil, nil
-			}
-			return list, &openedForPlan{name: name, rf: opened.Folder, changes: opened.Changes}, nil
+// listFolders lists the server's folders, and looks with the listing at
+// the folders the journal and the local stamps show changed locally
+// (localWork, two stats a folder, before the listing is sent): those a
+// run will sync whatever the server says, whose plans would otherwise
+// look at them one round trip after the listing (surveyPlans). A local
+// change in one folder alone (mail read, deleted or filed in one folder:
+// the usual sync), where surveyPlans would open that folder for its plan
+// (two connections or more), opens it with the listing
+// (adapters.ListOpener: selected, a dry run's examined, with what changed
+// since its HIGHESTMODSEQ listed), for its plan and execution; otherwise
+// the folders are surveyed with the listing (adapters.ListSurveyor), for
+// their plans. Only where surveyPlans would look at them so (the options
+// letting a folder be listed by its changes, a HIGHESTMODSEQ recorded);
+// surveyPlans closes the folder, or leaves a survey unused, when the
+// listing shows that it would not.
+func (a *Account) listFolders(ctx context.Context) ([]model.RemoteFolderStatus, listedLooks, error) {
+	var looks listedLooks
+	if !a.mayListChanges() {
+		list, err := a.Remote.ListFolders(ctx)
+		return list, looks, err
+	}
+	lo, opens := a.Remote.(adapters.ListOpener)
+	ls, surveys := a.Remote.(adapters.ListSurveyor)
+	var work []journal.FolderMeta
+	if opens || surveys {
+		var first bool
+		if work, first = a.localWork(ctx, listSurveyMost); first {
+			work = nil
 		}
 	}
-	list, err := a.Remote.ListFolders(ctx)
-	return list, nil, err
+	if opens && len(work) == 1 && work[0].HighestModSeq != 0 && a.connections() >= 2 {
+		name := work[0].Name
+		list, opened, err := lo.ListFoldersOpening(ctx, name, a.DryRun, work[0].HighestModSeq)
+		if err != nil {
+			return nil, looks, err
+		}
+		if opened.Err != nil {
+			a.Log.Debug().Err(opened.Err).Str("folder", name).Msg("folder not opened with the listing")
+			return list, looks, nil
+		}
+		looks.opened = &openedForPlan{name: name, rf: opened.Folder, changes: opened.Changes}
+		return list, looks, nil
+	}
+	var reqs []adapters.ChangeRequest
+	for _, m := range work {
+		if m.HighestModSeq != 0 && m.Messages <= planSurveyMost {
+			reqs = append(reqs, adapters.ChangeRequest{Name: m.Name, Since: m.HighestModSeq})
+		}
+	}
+	if !surveys || len(reqs) == 0 {
+		list, err := a.Remote.ListFolders(ctx)
+		return list, looks, err
+	}
+	list, out, err := ls.ListFoldersSurveying(ctx, reqs)
+	if err != nil {
+		return nil, looks, err
+	}
+	looks.surveys = make(map[string]adapters.ChangeRequest, len(reqs))
+	looks.surveyed = make(map[string]adapters.ChangeSurvey, len(reqs))
+	for i, sv := range out {
+		if sv.Err != nil {
+			a.Log.Debug().Err(sv.Err).Str("folder", reqs[i].Name).Msg("folder not surveyed with the listing")
+			continue
+		}
+		looks.surveys[reqs[i].Name] = reqs[i]
+		looks.surveyed[reqs[i].Name] = sv
+	}
+	return list, looks, nil
+}
+
+// listSurveyMost bounds the folders listFolders surveys with the listing.
+const listSurveyMost = 64
+
+// listedLooks is what listFolders looked at with the listing, for
+// surveyPlans: the one folder opened, or the folders surveyed (by name,
+// with the request each was surveyed by).
+type listedLooks struct {
+	opened   *openedForPlan
+	surveys  map[string]adapters.ChangeRequest
+	surveyed map[string]adapters.ChangeSurvey
+}
+
+// close closes the folder opened with the listing, if any.
+func (l *listedLooks) close() {
+	if l.opened != nil {
+		l.opened.rf.Close()
+		l.opened = nil
+	}
 }
 
 // surveyPlans starts, in the background, the look at the server folders
@@ -261,17 +321,18 @@ func (a *Account) listFolders(ctx context.Context) ([]model.RemoteFolderStatus, 
 // folder from one the run leaves out (-f, folderfilter), which needs a
 // connection of its own meanwhile.
 //
-// early is the folder listFolders opened with the listing, or nil: the
-// one folder's open when it is that folder, closed otherwise.
+// early is what listFolders looked at with the listing: the folder it
+// opened is the one folder's open when it is that folder (closed
+// otherwise), and a folder it surveyed for the HIGHESTMODSEQ the plan
+// would survey it for is not surveyed again.
 func (a *Account) surveyPlans(ctx context.Context, folders []string, remote map[string]model.RemoteFolderStatus,
-	known []journal.FolderMeta, pending map[string][]journal.Intent, early *openedForPlan) func() planLooks {
+	known []journal.FolderMeta, pending map[string][]journal.Intent, early listedLooks) func() planLooks {
 	oneToOpen := len(folders) == 1 && len(pending) == 0 && a.connections() >= 2
 	if oneToOpen {
 		_, oneToOpen = remote[folders[0]]
 	}
-	if early != nil && (!oneToOpen || early.name != folders[0]) {
-		early.rf.Close()
-		early = nil
+	if early.opened != nil && (!oneToOpen || early.opened.name != folders[0]) {
+		early.close()
 	}
 	none := func() planLooks { return planLooks{} }
 	if len(folders) == 0 {
@@ -285,8 +346,8 @@ func (a *Account) surveyPlans(ctx context.Context, folders []string, remote map[
 		since[m.Name] = m.HighestModSeq
 	}
 	if oneToOpen {
-		if early != nil {
-			return func() planLooks { return planLooks{opened: early} }
+		if opened := early.opened; opened != nil {
+			return func() planLooks { return planLooks{opened: opened} }
 		}
 		return a.openForItsPlan(ctx, folders[0], since[folders[0]])
 	}
@@ -298,21 +359,28 @@ func (a *Account) surveyPlans(ctx context.Context, folders []string, remote map[
 		return none
 	}
 	var reqs []adapters.ChangeRequest
+	looked := map[string]adapters.ChangeSurvey{}
 	for _, name := range folders {
 		if st, ok := remote[name]; ok && since[name] != 0 && st.Messages <= planSurveyMost {
+			if q, ok := early.surveys[name]; ok && q.Since == since[name] {
+				looked[name] = early.surveyed[name] // with the listing
+				continue
+			}
 			reqs = append(reqs, adapters.ChangeRequest{Name: name, Since: since[name]})
 		}
 	}
 	if len(reqs) == 0 {
-		return none
+		if len(looked) == 0 {
+			return none
+		}
+		return func() planLooks { return planLooks{surveys: looked} }
 	}
 	done := make(chan map[string]adapters.ChangeSurvey, 1)
 	go func() {
-		out := make(map[string]adapters.ChangeSurvey, len(reqs))
 		for i, sv := range cs.SurveyChanges(ctx, reqs) {
-			out[reqs[i].Name] = sv
+			looked[reqs[i].Name] = sv
 		}
-		done <- out
+		done <- looked
 	}()
 	return sync.OnceValue(func() planLooks { return planLooks{surveys: <-done} })
 }

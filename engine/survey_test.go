@@ -345,3 +345,75 @@ func TestOpenedWithListing(t *testing.T) {
 	}
 	r.converged(t, 11)
 }
+
+// listSurveying surveys folders with the folder listing
+// (adapters.ListSurveyor) over surveying: the listing, then the survey. It
+// counts the folders it surveyed so.
+type listSurveying struct {
+	*surveying
+	withListing map[string]int
+}
+
+func (l *listSurveying) ListFoldersSurveying(ctx context.Context, reqs []adapters.ChangeRequest) ([]model.RemoteFolderStatus, []adapters.ChangeSurvey, error) {
+	list, err := l.ListFolders(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, q := range reqs {
+		l.withListing[q.Name]++
+	}
+	return list, l.SurveyChanges(ctx, reqs), nil
+}
+
+// TestSurveyedWithListing: local changes in two folders have both
+// surveyed with the folder listing (adapters.ListSurveyor) and not again
+// for their plans: each is surveyed twice in all, with the listing and by
+// the verification. With one connection, so is a change in one folder.
+func TestSurveyedWithListing(t *testing.T) {
+	r := newRig(t)
+	r.remote.SetCondstore(true)
+	sv := &surveying{Remote: r.remote, surveyed: map[string]int{}}
+	ls := &listSurveying{surveying: sv, withListing: map[string]int{}}
+	r.acct.Remote = ls
+	for _, f := range []string{"INBOX", "Archive", "Sent"} {
+		for _, m := range sample.Messages(f, 4, 43) {
+			r.remote.AddMessage(f, m.Body, m.Flags, m.Date)
+		}
+	}
+	r.sync(t) // cold, then recorded
+	flip := func(f string) {
+		lm, _ := r.local.Messages(f)
+		must(t, r.local.SetMessageFlags(f, lm[0].Key, lm[0].Flags^model.Flagged))
+	}
+	reset := func() {
+		clear(ls.withListing)
+		clear(sv.surveyed)
+	}
+
+	reset()
+	flip("INBOX")
+	flip("Archive")
+	if c := total(r.sync(t)); c[model.OpStoreRemote] != 2 {
+		t.Fatalf("a local flag change in two folders: %v, want two server flag changes", c)
+	}
+	for _, f := range []string{"INBOX", "Archive"} {
+		if ls.withListing[f] != 1 || sv.surveyed[f] != 2 {
+			t.Fatalf("%s: surveyed with the listing %v, surveyed in all %v; want once with the listing, twice in all (with the listing, verification)",
+				f, ls.withListing, sv.surveyed)
+		}
+	}
+	if ls.withListing["Sent"] != 0 || sv.surveyed["Sent"] != 0 {
+		t.Fatalf("Sent, unchanged: surveyed with the listing %v, in all %v; want never", ls.withListing, sv.surveyed)
+	}
+
+	reset()
+	r.acct.MaxConnections = 1
+	flip("INBOX")
+	if c := total(r.sync(t)); c[model.OpStoreRemote] != 1 {
+		t.Fatalf("one connection: %v, want one server flag change", c)
+	}
+	if ls.withListing["INBOX"] != 1 || sv.surveyed["INBOX"] != 2 {
+		t.Fatalf("one connection: surveyed with the listing %v, in all %v; want INBOX once with the listing, twice in all", ls.withListing, sv.surveyed)
+	}
+	r.converged(t, 12)
+}

@@ -260,6 +260,57 @@ func (r *Remote) ListFoldersOpening(ctx context.Context, local string, readOnly 
 	return list, opened, nil
 }
 
+var _ adapters.ListSurveyor = (*Remote)(nil)
+
+// ListFoldersSurveying lists as ListFolders does, with the server folders
+// the local names translate to surveyed with the listing when the inner
+// store can (each survey's Err wrapping adapters.ErrUnsupported
+// otherwise). The server names are the local names' translations
+// (Mapper.RemoteOf); a survey of a folder that the listing does not pair
+// with its local name under that name is an Err wrapping
+// adapters.ErrUnsupported.
+func (r *Remote) ListFoldersSurveying(ctx context.Context, reqs []adapters.ChangeRequest) ([]model.RemoteFolderStatus, []adapters.ChangeSurvey, error) {
+	out := make([]adapters.ChangeSurvey, len(reqs))
+	ls, ok := r.Inner.(adapters.ListSurveyor)
+	var translated []adapters.ChangeRequest
+	var at []int
+	for i, q := range reqs {
+		name, err := r.Mapper.RemoteOf(q.Name)
+		if err == nil && !ok {
+			err = fmt.Errorf("survey %s with the listing: %w", q.Name, adapters.ErrUnsupported)
+		}
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		translated = append(translated, adapters.ChangeRequest{Name: name, Since: q.Since})
+		at = append(at, i)
+	}
+	if len(translated) == 0 {
+		list, err := r.ListFolders(ctx)
+		return list, out, err
+	}
+	inner, surveys, err := ls.ListFoldersSurveying(ctx, translated)
+	if err != nil {
+		return nil, nil, err
+	}
+	list, err := r.translate(inner)
+	if err != nil {
+		return nil, nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k, sv := range surveys {
+		local := reqs[at[k]].Name
+		if listed, ok := r.toRemote[local]; sv.Err == nil && (!ok || listed != translated[k].Name) {
+			sv = adapters.ChangeSurvey{Err: fmt.Errorf("survey %s with the listing: the listing pairs it with %q, not %q: %w",
+				local, listed, translated[k].Name, adapters.ErrUnsupported)}
+		}
+		out[at[k]] = sv
+	}
+	return list, out, nil
+}
+
 // translate is ListFolders' translation of the inner store's listing.
 func (r *Remote) translate(list []model.RemoteFolderStatus) ([]model.RemoteFolderStatus, error) {
 	byLocal := map[string]string{}

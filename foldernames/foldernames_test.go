@@ -236,3 +236,69 @@ func TestListFoldersOpening(t *testing.T) {
 		t.Fatalf("over a store without it: %v, %d folders, %+v", err, len(list), opened)
 	}
 }
+
+// listSurveying is a Remote that surveys with the listing: the listing,
+// then each folder selected and listed; it notes the names it surveyed.
+type listSurveying struct {
+	adapters.Remote
+	asked []string
+}
+
+func (l *listSurveying) ListFoldersSurveying(ctx context.Context, reqs []adapters.ChangeRequest) ([]model.RemoteFolderStatus, []adapters.ChangeSurvey, error) {
+	list, err := l.ListFolders(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([]adapters.ChangeSurvey, len(reqs))
+	for i, q := range reqs {
+		l.asked = append(l.asked, q.Name)
+		f, err := l.SelectFolder(ctx, q.Name)
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		out[i].Status = f.Status()
+		out[i].Changes = &adapters.Changes{}
+		f.Close()
+	}
+	return list, out, nil
+}
+
+// TestListFoldersSurveying: the folders are surveyed under the local
+// names' translations, and a survey of a folder the listing leaves out
+// (a folder filter) is an ErrUnsupported, the others answered.
+func TestListFoldersSurveying(t *testing.T) {
+	ctx := context.Background()
+	inner := memstore.NewRemote()
+	for _, f := range []string{"INBOX", "Sent Items", "Trash"} {
+		if err := inner.CreateFolder(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := &Mapper{
+		LocalSep: '.',
+		Remote:   trans(t, `lambda f: {'Sent Items': 'Sent'}.get(f, f)`),
+		Local:    trans(t, `lambda f: {'Sent': 'Sent Items'}.get(f, f)`),
+	}
+	ls := &listSurveying{Remote: inner}
+	r := &Remote{Inner: ls, Mapper: m, Wanted: func(n string) bool { return n != "Trash" }}
+	reqs := []adapters.ChangeRequest{{Name: "Sent", Since: 1}, {Name: "Trash", Since: 1}, {Name: "INBOX", Since: 1}}
+	list, out, err := r.ListFoldersSurveying(ctx, reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(ls.asked, ",") != "Sent Items,Trash,INBOX" {
+		t.Fatalf("surveyed %v, want the translations", ls.asked)
+	}
+	if len(list) != 2 || out[0].Err != nil || out[0].Status.Name != "Sent Items" || out[2].Err != nil {
+		t.Fatalf("listed %+v, surveyed %+v", list, out)
+	}
+	if !errors.Is(out[1].Err, adapters.ErrUnsupported) {
+		t.Fatalf("Trash, filtered out: %+v, want ErrUnsupported", out[1])
+	}
+	plain := &Remote{Inner: inner, Mapper: m}
+	list, out, err = plain.ListFoldersSurveying(ctx, reqs)
+	if err != nil || len(list) != 3 || !errors.Is(out[0].Err, adapters.ErrUnsupported) {
+		t.Fatalf("over a store without it: %v, %d folders, %+v", err, len(list), out)
+	}
+}

@@ -136,3 +136,79 @@ func sameServerName(name string, d rune, server string) bool {
 	want, err := toServerName(name, d)
 	return err == nil && want == server
 }
+
+var _ adapters.ListSurveyor = (*Store)(nil)
+
+// ListFoldersSurveying implements adapters.ListSurveyor: ListFolders'
+// LIST-STATUS with SurveyChanges' commands for every folder written right
+// behind it, on the same connection (one round trip for the listing and
+// the survey, where ListFolders then SurveyChanges take two); the server
+// carries out the LIST before the EXAMINEs (RFC 3501, 5.5). The folders
+// are named as ListFoldersOpening names its folder, and checked against
+// the listing the same way; a folder that cannot be named before the
+// listing is not surveyed (its Err wraps adapters.ErrUnsupported). Where
+// ListFoldersOpening lists alone, so does this, every survey's Err
+// wrapping adapters.ErrUnsupported. The connection is left with UNSELECT,
+// not waited for.
+func (s *Store) ListFoldersSurveying(ctx context.Context, reqs []adapters.ChangeRequest) ([]model.RemoteFolderStatus, []adapters.ChangeSurvey, error) {
+	if err := s.checkListable(); err != nil {
+		return nil, nil, err
+	}
+	out := make([]adapters.ChangeSurvey, len(reqs))
+	servers := make([]string, len(reqs))
+	var names []string
+	for i, r := range reqs {
+		server, err := s.serverNameBeforeListing(r.Name)
+		if err == nil && (!s.hasCondStore() || !s.has(imap.CapListStatus) || s.narrowed() || len(names) >= surveyMost) {
+			err = fmt.Errorf("%s: folder %q: not surveyed with the listing: %w", s.name, r.Name, adapters.ErrUnsupported)
+		}
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		servers[i] = server
+		names = append(names, r.Name)
+	}
+	if len(names) == 0 {
+		list, err := s.ListFolders(ctx)
+		return list, out, err
+	}
+	c, err := s.acquire(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	command := surveyCommand(names)
+	var (
+		answers []folderAnswer
+		lost    error
+	)
+	list, err := s.listOn(ctx, c, &sentBehind{
+		command: command,
+		send: func() func() {
+			wait, _ := sendSurvey(c, servers, reqs, false)
+			return func() { answers, lost = wait() }
+		},
+	})
+	if err != nil {
+		if c.broken == nil {
+			s.unselectUnawaited(c)
+		}
+		s.release(c)
+		return nil, nil, err
+	}
+	if lost == nil {
+		s.unselectUnawaited(c)
+	} else {
+		c.markBroken(lost)
+	}
+	s.release(c)
+	d, known := s.knownDelimiter()
+	for i, r := range reqs {
+		if servers[i] != "" && (!known || !sameServerName(r.Name, d, servers[i])) {
+			out[i].Err = fmt.Errorf("%s: folder %q: surveyed with the listing as %q, which the server's hierarchy delimiter does not confirm: %w",
+				s.name, r.Name, servers[i], adapters.ErrUnsupported)
+		}
+	}
+	s.surveyed(reqs, answers, lost, command, out)
+	return list, out, nil
+}

@@ -171,3 +171,66 @@ func listByUID(t *testing.T, s *Store, name string) map[uint32]model.RemoteMsg {
 	}
 	return out
 }
+
+// testListFoldersSurveying: ListFoldersSurveying lists as ListFolders
+// does and surveys the folders with the listing, their commands written
+// behind the LIST before any answer is read (the gate holds the answers
+// until it has seen a UID FETCH). A folder whose name depends on the
+// delimiter is not surveyed before the delimiter is known; a missing
+// folder is its survey's ErrNoFolder, the others answered all the same.
+func testListFoldersSurveying(t *testing.T, b *backend) {
+	ctx := ctxT(t)
+	name, child, missing := "ListSurvey", "ListSurveyParent/Child", "NoSuchListSurvey"
+	b.seed(t, b.serverName(name), msgWithID("<list-survey-1@test>", 1), nil, time.Time{})
+	b.seed(t, b.serverName(name), msgWithID("<list-survey-2@test>", 2), nil, time.Time{})
+	b.seed(t, b.serverName(child), msgWithID("<list-survey-child@test>", 3), nil, time.Time{})
+	reqs := []adapters.ChangeRequest{{Name: name, Since: 1}, {Name: child, Since: 1}, {Name: missing, Since: 1}}
+
+	g, s := gatedStore(t, b)
+	if !s.hasCondStore() {
+		list, out, err := s.ListFoldersSurveying(ctx, reqs)
+		if err != nil || len(list) == 0 || len(out) != 3 {
+			t.Fatalf("without CONDSTORE: %d folders, %+v, %v", len(list), out, err)
+		}
+		for _, sv := range out {
+			if !errors.Is(sv.Err, adapters.ErrUnsupported) {
+				t.Fatalf("without CONDSTORE: %+v, want ErrUnsupported", sv)
+			}
+		}
+		return
+	}
+	g.arm()
+	list, out, err := s.ListFoldersSurveying(ctx, reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.mu.Lock()
+	sent, timedOut := g.sent.String(), g.timedOut
+	g.mu.Unlock()
+	if timedOut || !strings.Contains(sent, "EXAMINE") {
+		t.Fatalf("the client waited for the listing's answer before it sent the survey's UID FETCH, or sent no EXAMINE: %q", sent)
+	}
+	var st model.RemoteFolderStatus
+	for _, l := range list {
+		if l.Name == name {
+			st = l
+		}
+	}
+	if sv := out[0]; sv.Err != nil || sv.Changes == nil || len(sv.Changes.UIDs) != 2 || sv.Status.UIDValidity != st.UIDValidity || sv.Status.Messages != 2 {
+		t.Fatalf("%s: %+v, want both messages listed, as the listing's %+v", name, sv, st)
+	}
+	if !errors.Is(out[1].Err, adapters.ErrUnsupported) {
+		t.Fatalf("%s, the delimiter unknown: %+v, want ErrUnsupported", child, out[1])
+	}
+	if !errors.Is(out[2].Err, adapters.ErrNoFolder) {
+		t.Fatalf("%s: %+v, want ErrNoFolder", missing, out[2])
+	}
+	// The delimiter known now: the folder with a level is surveyed too.
+	_, out, err = s.ListFoldersSurveying(ctx, reqs[1:2])
+	if err != nil || out[0].Err != nil || out[0].Changes == nil || len(out[0].Changes.UIDs) != 1 {
+		t.Fatalf("%s, the delimiter known: %v, %+v", child, err, out)
+	}
+	if _, err := s.ListFolders(ctx); err != nil {
+		t.Fatalf("the store after the surveys: %v", err)
+	}
+}

@@ -51,6 +51,7 @@ func runSuite(t *testing.T, b *backend) {
 	t.Run("Warm", func(t *testing.T) { testWarm(t, b) })
 	t.Run("SurveyLast", func(t *testing.T) { testSurveyLast(t, b) })
 	t.Run("ListFoldersOpening", func(t *testing.T) { testListFoldersOpening(t, b) })
+	t.Run("ListFoldersSurveying", func(t *testing.T) { testListFoldersSurveying(t, b) })
 	t.Run("SelectListedOneRoundTrip", func(t *testing.T) { testSelectListedOneRoundTrip(t, b) })
 	t.Run("SelectListedReconnect", func(t *testing.T) { testSelectListedReconnect(t, b) })
 	t.Run("OpenListingOneRoundTrip", func(t *testing.T) { testOpenListingOneRoundTrip(t, b) })

@@ -146,7 +146,7 @@ func (s *Store) survey(ctx context.Context, delim rune, reqs []adapters.ChangeRe
 		return
 	}
 	defer s.release(c)
-	command := "EXAMINE (CONDSTORE) + UID SEARCH ALL + UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE) (CHANGEDSINCE n), of " + strings.Join(names, ", ")
+	command := surveyCommand(names)
 	if leave {
 		command += ", + LOGOUT"
 	}
@@ -180,6 +180,18 @@ func (s *Store) survey(ctx context.Context, delim rune, reqs []adapters.ChangeRe
 		}
 	default:
 	}
+	s.surveyed(reqs, answers, runErr, command, out)
+}
+
+// surveyCommand is how a survey of the folders names is logged.
+func surveyCommand(names []string) string {
+	return "EXAMINE (CONDSTORE) + UID SEARCH ALL + UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE) (CHANGEDSINCE n), of " + strings.Join(names, ", ")
+}
+
+// surveyed puts a survey's answers into out, where it holds no error yet:
+// answers nil (or a folder without its answer) is runErr, the error of
+// the exchange, which command names.
+func (s *Store) surveyed(reqs []adapters.ChangeRequest, answers []folderAnswer, runErr error, command string, out []adapters.ChangeSurvey) {
 	for i, r := range reqs {
 		if out[i].Err != nil {
 			continue
@@ -206,6 +218,13 @@ func (s *Store) survey(ctx context.Context, delim rune, reqs []adapters.ChangeRe
 	}
 }
 
+// surveySent is one folder's survey commands, sent and not yet answered
+// (sel nil: not sent).
+type surveySent struct {
+	sel     *imapclient.SelectCommand
+	changes changesSent
+}
+
 // folderAnswer is what the server answered for one folder of a survey.
 type folderAnswer struct {
 	status  model.RemoteFolderStatus
@@ -221,20 +240,30 @@ type folderAnswer struct {
 // server's refusal: the connection is gone, and so are the answers after
 // it (their status stays zero).
 func surveyOn(c *conn, servers []string, reqs []adapters.ChangeRequest, leave bool) (answers []folderAnswer, logout *imapclient.Command, lost error) {
-	type pending struct {
-		sel     *imapclient.SelectCommand
-		changes changesSent
-	}
-	sent := make([]pending, len(reqs))
+	wait, logout := sendSurvey(c, servers, reqs, leave)
+	answers, lost = wait()
+	return answers, logout, lost
+}
+
+// sendSurvey is surveyOn's writing: it returns the reading of the answers.
+func sendSurvey(c *conn, servers []string, reqs []adapters.ChangeRequest, leave bool) (wait func() ([]folderAnswer, error), logout *imapclient.Command) {
+	sent := make([]surveySent, len(reqs))
 	opts := &imap.SelectOptions{ReadOnly: true, CondStore: true}
 	for i, r := range reqs {
 		if servers[i] != "" {
-			sent[i] = pending{sel: c.client.Select(servers[i], opts), changes: sendChanges(c, r.Since)}
+			sent[i] = surveySent{sel: c.client.Select(servers[i], opts), changes: sendChanges(c, r.Since)}
 		}
 	}
 	if leave {
 		logout = c.client.Logout()
 	}
+	return func() (answers []folderAnswer, lost error) {
+		return readSurvey(sent, reqs)
+	}, logout
+}
+
+// readSurvey reads the answers sendSurvey's commands are given.
+func readSurvey(sent []surveySent, reqs []adapters.ChangeRequest) (answers []folderAnswer, lost error) {
 	answers = make([]folderAnswer, len(reqs))
 	for i := range reqs {
 		if sent[i].sel == nil {
@@ -255,7 +284,7 @@ func surveyOn(c *conn, servers []string, reqs []adapters.ChangeRequest, leave bo
 			}
 		}
 	}
-	return answers, logout, lost
+	return answers, lost
 }
 
 // complete reports whether every changed message was listed with its size

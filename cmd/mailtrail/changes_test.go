@@ -243,6 +243,63 @@ func TestOpenedWithListingDropped(t *testing.T) {
 	assertConverged(t, s, su, 9)
 }
 
+// TestSurveyedWithListing: local changes in two folders have both
+// surveyed for their plans with the folder listing, in its round trip
+// (the changes were known before the listing was sent): no survey of
+// their own after it, only the verification's. With one connection, a
+// local change in one folder alone is surveyed so too.
+func TestSurveyedWithListing(t *testing.T) {
+	s := dovecotServer(t)
+	seenIn(t, s, "INBOX", 5, 11)
+	seenIn(t, s, "Archive", 3, 12)
+	su := newSetup(t, s, "")
+	su.sync(t)
+	requireNothingToDo(t, su)
+	inbox, archive := localByUID(t, su, "INBOX"), localByUID(t, su, "Archive")
+	renameFlags(t, su, "INBOX", inbox[2].Key, "FS")
+	renameFlags(t, su, "Archive", archive[1].Key, "FS")
+	code, out, errs := su.runSync(t, "--debug")
+	if code != 0 {
+		t.Fatalf("sync exited %d:\n%s\n%s", code, out, errs)
+	}
+	const survey = `EXAMINE (CONDSTORE) + UID SEARCH ALL + UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE) (CHANGEDSINCE n), of Archive, INBOX`
+	if !strings.Contains(errs, `RETURN (STATUS) + `+survey+`"`) || planSurveys(errs) != 0 {
+		t.Fatalf("the two folders were not surveyed with the listing, and then only by the verification:\n%s", errs)
+	}
+	for folder, uid := range map[string]uint32{"INBOX": 2, "Archive": 1} {
+		if got := remoteFlags(t, s, folder)[uid]; got != model.Seen|model.Flagged {
+			t.Fatalf("%s server uid %d: %s, want \\Seen \\Flagged", folder, uid, got)
+		}
+	}
+	requireNothingToDo(t, su)
+
+	one := strings.Replace(readFile(t, su.config), "maxconnections = 2", "maxconnections = 1", 1)
+	must(t, os.WriteFile(su.config, []byte(one), 0o600))
+	renameFlags(t, su, "INBOX", inbox[3].Key, "FS")
+	code, out, errs = su.runSync(t, "--debug")
+	if code != 0 {
+		t.Fatalf("sync exited %d:\n%s\n%s", code, out, errs)
+	}
+	const one1 = `EXAMINE (CONDSTORE) + UID SEARCH ALL + UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE) (CHANGEDSINCE n), of INBOX`
+	if !strings.Contains(errs, `RETURN (STATUS) + `+one1+`"`) || planSurveys(errs) != 0 {
+		t.Fatalf("one connection: INBOX was not surveyed with the listing, and then only by the verification:\n%s", errs)
+	}
+	requireNothingToDo(t, su)
+	assertConverged(t, s, su, 8)
+}
+
+// planSurveys counts the surveys in a --debug log that are neither the
+// listing's nor the verification's (which logs out behind it).
+func planSurveys(log string) int {
+	n := 0
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, "(CHANGEDSINCE n), of") && !strings.Contains(line, "RETURN (STATUS)") && !strings.Contains(line, "+ LOGOUT") {
+			n++
+		}
+	}
+	return n
+}
+
 // TestVerificationSurveysFolders: the check after a sync looks at all the
 // folders it synced together, one exchange per connection (EXAMINE and
 // the listing of the changes of every folder written before any answer is
