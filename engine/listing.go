@@ -264,15 +264,13 @@ func (a *Account) listFolders(ctx context.Context) ([]model.RemoteFolderStatus, 
 	if err != nil {
 		return nil, looks, err
 	}
-	looks.surveys = make(map[string]adapters.ChangeRequest, len(reqs))
-	looks.surveyed = make(map[string]adapters.ChangeSurvey, len(reqs))
+	looks.surveys = make(map[string]listedSurvey, len(reqs))
 	for i, sv := range out {
 		if sv.Err != nil {
 			a.Log.Debug().Err(sv.Err).Str("folder", reqs[i].Name).Msg("folder not surveyed with the listing")
 			continue
 		}
-		looks.surveys[reqs[i].Name] = reqs[i]
-		looks.surveyed[reqs[i].Name] = sv
+		looks.surveys[reqs[i].Name] = listedSurvey{since: reqs[i].Since, survey: sv}
 	}
 	return list, looks, nil
 }
@@ -281,12 +279,17 @@ func (a *Account) listFolders(ctx context.Context) ([]model.RemoteFolderStatus, 
 const listSurveyMost = 64
 
 // listedLooks is what listFolders looked at with the listing, for
-// surveyPlans: the one folder opened, or the folders surveyed (by name,
-// with the request each was surveyed by).
+// surveyPlans: the one folder opened, or the folders surveyed, by name.
 type listedLooks struct {
-	opened   *openedForPlan
-	surveys  map[string]adapters.ChangeRequest
-	surveyed map[string]adapters.ChangeSurvey
+	opened  *openedForPlan
+	surveys map[string]listedSurvey
+}
+
+// listedSurvey is a folder's survey with the listing, and the
+// HIGHESTMODSEQ since which it listed the changes.
+type listedSurvey struct {
+	since  uint64
+	survey adapters.ChangeSurvey
 }
 
 // close closes the folder opened with the listing, if any.
@@ -362,8 +365,8 @@ func (a *Account) surveyPlans(ctx context.Context, folders []string, remote map[
 	looked := map[string]adapters.ChangeSurvey{}
 	for _, name := range folders {
 		if st, ok := remote[name]; ok && since[name] != 0 && st.Messages <= planSurveyMost {
-			if q, ok := early.surveys[name]; ok && q.Since == since[name] {
-				looked[name] = early.surveyed[name] // with the listing
+			if l, ok := early.surveys[name]; ok && l.since == since[name] {
+				looked[name] = l.survey // with the listing
 				continue
 			}
 			reqs = append(reqs, adapters.ChangeRequest{Name: name, Since: since[name]})

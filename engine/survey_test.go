@@ -165,6 +165,29 @@ func (s *selectCounting) SelectFolder(ctx context.Context, name string) (adapter
 	return s.surveying.SelectFolder(ctx, name)
 }
 
+// surveyRig is a rig whose server keeps modification sequences, with n
+// messages in each of folders, synced once (cold, then recorded), its
+// Remote the surveying wrap returns over sv. flip toggles \Flagged on a
+// local message of a folder.
+func surveyRig(t *testing.T, folders []string, n int, seed int64, wrap func(sv *surveying) adapters.Remote) (r *rig, sv *surveying, flip func(f string)) {
+	t.Helper()
+	r = newRig(t)
+	r.remote.SetCondstore(true)
+	sv = &surveying{Remote: r.remote, surveyed: map[string]int{}}
+	r.acct.Remote = wrap(sv)
+	for _, f := range folders {
+		for _, m := range sample.Messages(f, n, seed) {
+			r.remote.AddMessage(f, m.Body, m.Flags, m.Date)
+		}
+	}
+	r.sync(t)
+	flip = func(f string) {
+		lm, _ := r.local.Messages(f)
+		must(t, r.local.SetMessageFlags(f, lm[0].Key, lm[0].Flags^model.Flagged))
+	}
+	return r, sv, flip
+}
+
 // TestOneFolderOpenedForItsPlanAndKept: with one folder to sync, it is not
 // surveyed for its plan but opened (while the local folders are scanned)
 // and kept selected for its execution: a local flag change costs one
@@ -172,21 +195,11 @@ func (s *selectCounting) SelectFolder(ctx context.Context, name string) (adapter
 // two looks. With two folders to sync, or one connection, the folders are
 // surveyed as before.
 func TestOneFolderOpenedForItsPlanAndKept(t *testing.T) {
-	r := newRig(t)
-	r.remote.SetCondstore(true)
-	sv := &surveying{Remote: r.remote, surveyed: map[string]int{}}
-	sc := &selectCounting{surveying: sv, selects: map[string]int{}}
-	r.acct.Remote = sc
-	for _, f := range []string{"INBOX", "Archive"} {
-		for _, m := range sample.Messages(f, 5, 31) {
-			r.remote.AddMessage(f, m.Body, m.Flags, m.Date)
-		}
-	}
-	r.sync(t) // cold, then recorded
-	flip := func(f string) {
-		lm, _ := r.local.Messages(f)
-		must(t, r.local.SetMessageFlags(f, lm[0].Key, lm[0].Flags^model.Flagged))
-	}
+	var sc *selectCounting
+	r, sv, flip := surveyRig(t, []string{"INBOX", "Archive"}, 5, 31, func(sv *surveying) adapters.Remote {
+		sc = &selectCounting{surveying: sv, selects: map[string]int{}}
+		return sc
+	})
 
 	flip("INBOX")
 	clear(sv.surveyed)
@@ -281,21 +294,11 @@ func (c *closeNoting) Close() error {
 // shows another folder to sync is closed and planned as any; one
 // connection lists plainly.
 func TestOpenedWithListing(t *testing.T) {
-	r := newRig(t)
-	r.remote.SetCondstore(true)
-	sv := &surveying{Remote: r.remote, surveyed: map[string]int{}}
-	lo := &listOpening{selectCounting: &selectCounting{surveying: sv, selects: map[string]int{}}}
-	r.acct.Remote = lo
-	for _, f := range []string{"INBOX", "Archive"} {
-		for _, m := range sample.Messages(f, 5, 41) {
-			r.remote.AddMessage(f, m.Body, m.Flags, m.Date)
-		}
-	}
-	r.sync(t) // cold, then recorded
-	flip := func(f string) {
-		lm, _ := r.local.Messages(f)
-		must(t, r.local.SetMessageFlags(f, lm[0].Key, lm[0].Flags^model.Flagged))
-	}
+	var lo *listOpening
+	r, sv, flip := surveyRig(t, []string{"INBOX", "Archive"}, 5, 41, func(sv *surveying) adapters.Remote {
+		lo = &listOpening{selectCounting: &selectCounting{surveying: sv, selects: map[string]int{}}}
+		return lo
+	})
 	reset := func() {
 		lo.opened, lo.closed = nil, 0
 		clear(lo.selects)
@@ -370,21 +373,11 @@ func (l *listSurveying) ListFoldersSurveying(ctx context.Context, reqs []adapter
 // for their plans: each is surveyed twice in all, with the listing and by
 // the verification. With one connection, so is a change in one folder.
 func TestSurveyedWithListing(t *testing.T) {
-	r := newRig(t)
-	r.remote.SetCondstore(true)
-	sv := &surveying{Remote: r.remote, surveyed: map[string]int{}}
-	ls := &listSurveying{surveying: sv, withListing: map[string]int{}}
-	r.acct.Remote = ls
-	for _, f := range []string{"INBOX", "Archive", "Sent"} {
-		for _, m := range sample.Messages(f, 4, 43) {
-			r.remote.AddMessage(f, m.Body, m.Flags, m.Date)
-		}
-	}
-	r.sync(t) // cold, then recorded
-	flip := func(f string) {
-		lm, _ := r.local.Messages(f)
-		must(t, r.local.SetMessageFlags(f, lm[0].Key, lm[0].Flags^model.Flagged))
-	}
+	var ls *listSurveying
+	r, sv, flip := surveyRig(t, []string{"INBOX", "Archive", "Sent"}, 4, 43, func(sv *surveying) adapters.Remote {
+		ls = &listSurveying{surveying: sv, withListing: map[string]int{}}
+		return ls
+	})
 	reset := func() {
 		clear(ls.withListing)
 		clear(sv.surveyed)

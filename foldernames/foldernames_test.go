@@ -46,19 +46,26 @@ func TestInverseTranslation(t *testing.T) {
 	}
 }
 
-func TestRemoteWrapper(t *testing.T) {
-	ctx := context.Background()
+// sentItems is a server with INBOX, "Sent Items" and Trash, and the
+// nametrans that calls "Sent Items" Sent locally.
+func sentItems(t *testing.T) (*memstore.Remote, *Mapper) {
+	t.Helper()
 	inner := memstore.NewRemote()
 	for _, f := range []string{"INBOX", "Sent Items", "Trash"} {
-		if err := inner.CreateFolder(ctx, f); err != nil {
+		if err := inner.CreateFolder(context.Background(), f); err != nil {
 			t.Fatal(err)
 		}
 	}
-	m := &Mapper{
+	return inner, &Mapper{
 		LocalSep: '.',
 		Remote:   trans(t, `lambda f: {'Sent Items': 'Sent'}.get(f, f)`),
 		Local:    trans(t, `lambda f: {'Sent': 'Sent Items'}.get(f, f)`),
 	}
+}
+
+func TestRemoteWrapper(t *testing.T) {
+	ctx := context.Background()
+	inner, m := sentItems(t)
 	r := &Remote{Inner: inner, Mapper: m}
 	list, err := r.ListFolders(ctx)
 	if err != nil {
@@ -188,24 +195,14 @@ func (c closeCounting) Close() error { *c.n++; return c.RemoteFolder.Close() }
 // the listing, the listing alone.
 func TestListFoldersOpening(t *testing.T) {
 	ctx := context.Background()
-	inner := memstore.NewRemote()
-	for _, f := range []string{"INBOX", "Sent Items", "Trash"} {
-		if err := inner.CreateFolder(ctx, f); err != nil {
-			t.Fatal(err)
-		}
-	}
+	inner, m := sentItems(t)
 	closed := 0
 	lo := &listOpening{Remote: inner, closed: &closed}
-	m := &Mapper{
-		RemoteDelim: func() (byte, error) {
-			if len(lo.asked) == 0 {
-				t.Error("the delimiter asked for before the listing")
-			}
-			return '/', nil
-		},
-		LocalSep: '.',
-		Remote:   trans(t, `lambda f: {'Sent Items': 'Sent'}.get(f, f)`),
-		Local:    trans(t, `lambda f: {'Sent': 'Sent Items'}.get(f, f)`),
+	m.RemoteDelim = func() (byte, error) {
+		if len(lo.asked) == 0 {
+			t.Error("the delimiter asked for before the listing")
+		}
+		return '/', nil
 	}
 	r := &Remote{Inner: lo, Mapper: m}
 	list, opened, err := r.ListFoldersOpening(ctx, "Sent", false, 1)
@@ -269,17 +266,7 @@ func (l *listSurveying) ListFoldersSurveying(ctx context.Context, reqs []adapter
 // (a folder filter) is an ErrUnsupported, the others answered.
 func TestListFoldersSurveying(t *testing.T) {
 	ctx := context.Background()
-	inner := memstore.NewRemote()
-	for _, f := range []string{"INBOX", "Sent Items", "Trash"} {
-		if err := inner.CreateFolder(ctx, f); err != nil {
-			t.Fatal(err)
-		}
-	}
-	m := &Mapper{
-		LocalSep: '.',
-		Remote:   trans(t, `lambda f: {'Sent Items': 'Sent'}.get(f, f)`),
-		Local:    trans(t, `lambda f: {'Sent': 'Sent Items'}.get(f, f)`),
-	}
+	inner, m := sentItems(t)
 	ls := &listSurveying{Remote: inner}
 	r := &Remote{Inner: ls, Mapper: m, Wanted: func(n string) bool { return n != "Trash" }}
 	reqs := []adapters.ChangeRequest{{Name: "Sent", Since: 1}, {Name: "Trash", Since: 1}, {Name: "INBOX", Since: 1}}
