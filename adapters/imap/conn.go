@@ -286,17 +286,10 @@ func (s *Store) dialAfter(ctx context.Context, loggedIn <-chan struct{}) (*conn,
 	if err := c.loadCaps(ctx); err != nil {
 		return fail("CAPABILITY", err)
 	}
-	if loggedIn != nil {
-		select {
-		case <-loggedIn:
-		case <-ctx.Done():
-			return fail("login", ctx.Err())
+	if err := c.authenticate(ctx, s.afterFirstLogin(ctx, loggedIn)); err != nil {
+		if errors.Is(err, errFirstLoginFailed) || errors.Is(err, ctx.Err()) {
+			return fail("login", err)
 		}
-		if s.firstErr != nil {
-			return fail("login", errFirstLoginFailed)
-		}
-	}
-	if err := c.authenticate(ctx); err != nil {
 		return fail("login failed", err)
 	}
 	if err := c.loadCaps(ctx); err != nil {
@@ -340,9 +333,39 @@ func knownMechanism(m string) bool {
 	return false
 }
 
+// afterFirstLogin returns the wait of a connection opened beside Dial's
+// first one for that one's login (loggedIn closed): nil once it has
+// logged in, errFirstLoginFailed when it could not (the same credentials
+// are not tried twice), or ctx's error. Once it has returned nil it
+// returns nil at once. loggedIn nil: nothing to wait for.
+func (s *Store) afterFirstLogin(ctx context.Context, loggedIn <-chan struct{}) func() error {
+	return func() error {
+		if loggedIn == nil {
+			return nil
+		}
+		select {
+		case <-loggedIn:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if s.firstErr != nil {
+			return errFirstLoginFailed
+		}
+		return nil
+	}
+}
+
 // authenticate logs in with the configured mechanisms the server offers,
 // in order; when one is refused it tries the next, like OfflineIMAP.
-func (c *conn) authenticate(ctx context.Context) error {
+// Nothing that proves the credentials is sent before afterFirst has
+// returned nil: a mechanism that sends them at once waits for it before
+// it starts, CRAM-MD5 (whose server speaks first) only before it answers
+// the challenge, so that a connection opened beside the first one has its
+// challenge while the first logs in, a round trip sooner. Should the
+// first login fail, the exchange is left unanswered and the connection
+// closed (Dovecot logs "client didn't finish SASL auth", not a failed
+// login).
+func (c *conn) authenticate(ctx context.Context, afterFirst func() error) error {
 	cfg := c.store.cfg
 	mechs := chooseAuth(cfg.AuthMechanisms, c.caps, cfg.Password != "", cfg.OAuth2.usable(), cfg.verifiedTLS())
 	if len(mechs) == 0 {
@@ -363,7 +386,15 @@ func (c *conn) authenticate(ctx context.Context) error {
 	}
 	var errs []string
 	for _, mech := range mechs {
-		err := c.authenticateWith(ctx, mech)
+		if mech != "CRAM-MD5" {
+			if err := afterFirst(); err != nil {
+				return err
+			}
+		}
+		err := c.authenticateWith(ctx, mech, afterFirst)
+		if errors.Is(err, errFirstLoginFailed) || (ctx.Err() != nil && errors.Is(err, ctx.Err())) {
+			return err
+		}
 		if err == nil {
 			cfg.Logger.Debug().Str("server", c.store.name).Str("mechanism", mech).Msg("imap: logged in")
 			return nil
@@ -379,7 +410,7 @@ func (c *conn) authenticate(ctx context.Context) error {
 
 // authenticateWith runs one mechanism. For OAuth2 a token the server
 // refuses is replaced by a fresh one from the token endpoint, once.
-func (c *conn) authenticateWith(ctx context.Context, mech string) error {
+func (c *conn) authenticateWith(ctx context.Context, mech string, afterFirst func() error) error {
 	cfg := c.store.cfg
 	switch mech {
 	case "LOGIN":
@@ -387,7 +418,7 @@ func (c *conn) authenticateWith(ctx context.Context, mech string) error {
 	case "PLAIN":
 		return c.saslRun(ctx, sasl.NewPlainClient("", cfg.User, cfg.Password))
 	case "CRAM-MD5":
-		return c.saslRun(ctx, &cramMD5Client{user: cfg.User, password: cfg.Password})
+		return c.saslRun(ctx, &cramMD5Client{user: cfg.User, password: cfg.Password, before: afterFirst})
 	case "XOAUTH2", "OAUTHBEARER":
 		for attempt := 0; ; attempt++ {
 			token, fresh, err := cfg.OAuth2.accessToken(ctx)

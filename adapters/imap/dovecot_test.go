@@ -37,6 +37,7 @@ func TestDovecot(t *testing.T) {
 	// The default order's mechanism: CRAM-MD5 in clear text; over TLS
 	// that verified the server, PLAIN with its initial response (one
 	// round trip); as configured otherwise.
+	t.Run("CRAMChallengeWhileFirstLogsIn", func(t *testing.T) { testCRAMChallengeWhileFirstLogsIn(t, b) })
 	t.Run("DefaultMechanismByTransport", func(t *testing.T) {
 		for _, tc := range []struct {
 			name string

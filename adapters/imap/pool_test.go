@@ -1,10 +1,13 @@
 package imap
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -297,5 +300,149 @@ func waitIdle(s *Store, n int) int {
 			return idle
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// lineProxy passes connections on to target, the first one only after
+// firstDelay, and notes every line clients send, in order, with the
+// number of the connection (from 1) that sent it.
+type lineProxy struct {
+	port  int
+	mu    sync.Mutex
+	n     int
+	lines []string // "<n> <line>"
+}
+
+func startLineProxy(t *testing.T, target string, firstDelay time.Duration) *lineProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	p := &lineProxy{port: ln.Addr().(*net.TCPAddr).Port}
+	go func() {
+		for {
+			client, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			p.n++
+			n := p.n
+			p.mu.Unlock()
+			go func() {
+				defer client.Close()
+				if n == 1 {
+					time.Sleep(firstDelay)
+				}
+				server, err := net.Dial("tcp", target)
+				if err != nil {
+					return
+				}
+				defer server.Close()
+				go func() {
+					r := bufio.NewReader(client)
+					for {
+						line, err := r.ReadString('\n')
+						if line != "" {
+							p.mu.Lock()
+							p.lines = append(p.lines, fmt.Sprintf("%d %s", n, strings.TrimRight(line, "\r\n")))
+							p.mu.Unlock()
+							if _, werr := io.WriteString(server, line); werr != nil {
+								return
+							}
+						}
+						if err != nil {
+							server.Close()
+							return
+						}
+					}
+				}()
+				io.Copy(client, server)
+			}()
+		}
+	}()
+	return p
+}
+
+// sent returns the lines noted so far.
+func (p *lineProxy) sent() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.lines)
+}
+
+// testCRAMChallengeWhileFirstLogsIn: connections opened beside the first
+// (Config.WarmWhileDialling) start CRAM-MD5 while the first one logs in,
+// and answer their challenges only after it has: a round trip sooner, and
+// nothing that proves the password sent before the first login succeeded.
+// With a wrong password, only the first connection answers a challenge.
+func testCRAMChallengeWhileFirstLogsIn(t *testing.T, b *backend) {
+	p := startLineProxy(t, b.cfg.address(), 300*time.Millisecond)
+	cfg := b.cfg
+	cfg.Host, cfg.Port, cfg.MaxConnections, cfg.TLS, cfg.AuthMechanisms = "127.0.0.1", p.port, 3, TLSNone, []string{"CRAM-MD5"}
+	cfg.WarmWhileDialling = func() int { return 3 }
+	ctx := ctxT(t)
+	s, err := Dial(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := waitIdle(s, 3); n != 3 {
+		t.Fatalf("%d connections idle, want 3", n)
+	}
+	s.Close()
+	// Each connection sends its AUTHENTICATE, then its answer to the
+	// challenge (the line after it).
+	started, answered := map[int]int{}, map[int]int{}
+	lines := p.sent()
+	for i, l := range lines {
+		var n int
+		var rest string
+		fmt.Sscanf(l, "%d", &n)
+		rest = l[strings.IndexByte(l, ' ')+1:]
+		if strings.Contains(rest, "AUTHENTICATE CRAM-MD5") {
+			started[n] = i
+			if i+1 < len(lines) {
+				for j := i + 1; j < len(lines); j++ {
+					if strings.HasPrefix(lines[j], fmt.Sprintf("%d ", n)) {
+						answered[n] = j
+						break
+					}
+				}
+			}
+		}
+	}
+	if len(started) != 3 || len(answered) != 3 {
+		t.Fatalf("want three CRAM-MD5 exchanges, got %v started, %v answered:\n%s", started, answered, strings.Join(lines, "\n"))
+	}
+	for _, n := range []int{2, 3} {
+		if started[n] > started[1] || answered[n] < answered[1] {
+			t.Fatalf("connection %d: its AUTHENTICATE went after the first connection's, or its answer before the first's:\n%s", n, strings.Join(lines, "\n"))
+		}
+	}
+
+	// A wrong password: the first connection alone answers a challenge.
+	p2 := startLineProxy(t, b.cfg.address(), 300*time.Millisecond)
+	cfg.Port, cfg.Password = p2.port, "wrong"
+	if _, err := Dial(ctx, cfg); err == nil || !strings.Contains(err.Error(), "login failed") {
+		t.Fatalf("Dial with a wrong password: %v", err)
+	}
+	time.Sleep(200 * time.Millisecond) // the others end at once
+	lines = p2.sent()
+	answers := 0
+	for i, l := range lines {
+		if strings.Contains(l, "AUTHENTICATE CRAM-MD5") {
+			n := l[:strings.IndexByte(l, ' ')]
+			for _, m := range lines[i+1:] {
+				if strings.HasPrefix(m, n+" ") && !strings.Contains(m, "LOGOUT") {
+					answers++
+					break
+				}
+			}
+		}
+	}
+	if answers != 1 {
+		t.Fatalf("a wrong password: %d challenges answered, want 1:\n%s", answers, strings.Join(lines, "\n"))
 	}
 }

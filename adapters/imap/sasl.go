@@ -21,8 +21,11 @@ import (
 // cramMD5Client is CRAM-MD5 (RFC 2195): the server sends a challenge, the
 // client answers with its user name and the hex HMAC-MD5 of the challenge
 // keyed with the password. The password never crosses the wire.
+// before, when set, is waited for before the challenge is answered; its
+// error ends the exchange unanswered.
 type cramMD5Client struct {
 	user, password string
+	before         func() error
 	done           bool
 }
 
@@ -31,6 +34,11 @@ func (c *cramMD5Client) Start() (string, []byte, error) { return "CRAM-MD5", nil
 func (c *cramMD5Client) Next(challenge []byte) ([]byte, error) {
 	if c.done {
 		return nil, errors.New("CRAM-MD5: the server sent a second challenge")
+	}
+	if c.before != nil {
+		if err := c.before(); err != nil {
+			return nil, err
+		}
 	}
 	c.done = true
 	return []byte(cramMD5Response(c.user, c.password, challenge)), nil
