@@ -27,10 +27,10 @@ var _ adapters.ListOpener = (*Store)(nil)
 // opened with the listing. The name the folder was opened under is
 // checked against the delimiter the listing showed (a name holding the
 // delimiter cannot be a folder's): if they differ, the folder is closed
-// again and not returned. A server without CONDSTORE or LIST-STATUS, since 0, or a
-// narrowed listing (Config.Reference, SubscribedOnly), whose second LIST
-// comes after the first's answer, get ListFolders alone; Opened.Err then
-// wraps adapters.ErrUnsupported.
+// again and not returned. A server without CONDSTORE or LIST-STATUS,
+// since 0, or a narrowed listing (Config.Reference, SubscribedOnly),
+// whose second LIST comes after the first's answer, get ListFolders
+// alone; Opened.Err then wraps adapters.ErrUnsupported.
 func (s *Store) ListFoldersOpening(ctx context.Context, name string, readOnly bool, since uint64) ([]model.RemoteFolderStatus, adapters.Opened, error) {
 	if err := s.checkListable(); err != nil {
 		return nil, adapters.Opened{}, err

@@ -257,9 +257,7 @@ func sendSurvey(c *conn, servers []string, reqs []adapters.ChangeRequest, leave 
 	if leave {
 		logout = c.client.Logout()
 	}
-	return func() (answers []folderAnswer, lost error) {
-		return readSurvey(sent, reqs)
-	}, logout
+	return func() ([]folderAnswer, error) { return readSurvey(sent, reqs) }, logout
 }
 
 // readSurvey reads the answers sendSurvey's commands are given.

@@ -141,8 +141,10 @@ const delimiterHint = "imap-delimiter"
 // a folder with levels can be opened with the folder listing
 // (imap.Store.ListFoldersOpening) before the listing teaches it again, and
 // returns what records the one this run learned, when it differs (run
-// before the remote and the journal close). A dry run's journal takes no
-// hint; a hint that cannot be read or written costs only that round trip.
+// before the remote and the journal close). A dry run uses the hint and
+// leaves the journal as it was (a read-only journal refuses the write; an
+// account's first dry run plans against a journal in memory); a hint that
+// cannot be read or written costs only that round trip.
 func hintDelimiter(j *journal.Store, remote *imap.Store, log zerolog.Logger) func() {
 	hint, err := j.Hint(delimiterHint)
 	if err != nil {
