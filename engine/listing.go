@@ -221,7 +221,10 @@ func (a *Account) localWork(ctx context.Context, most int) (work []journal.Folde
 // their plans. Only where surveyPlans would look at them so (the options
 // letting a folder be listed by its changes, a HIGHESTMODSEQ recorded);
 // surveyPlans closes the folder, or leaves a survey unused, when the
-// listing shows that it would not.
+// listing shows that it would not. With a folder filter (Filter), which
+// may need the listing to decide, the folder is surveyed, not opened: a
+// survey only looks (EXAMINE), and a folder the filter leaves out is not
+// to be selected.
 func (a *Account) listFolders(ctx context.Context) ([]model.RemoteFolderStatus, listedLooks, error) {
 	var looks listedLooks
 	if !a.mayListChanges() {
@@ -237,7 +240,7 @@ func (a *Account) listFolders(ctx context.Context) ([]model.RemoteFolderStatus, 
 			work = nil
 		}
 	}
-	if opens && len(work) == 1 && work[0].HighestModSeq != 0 && a.connections() >= 2 {
+	if opens && a.Filter == nil && len(work) == 1 && work[0].HighestModSeq != 0 && a.connections() >= 2 {
 		name := work[0].Name
 		list, opened, err := lo.ListFoldersOpening(ctx, name, a.DryRun, work[0].HighestModSeq)
 		if err != nil {

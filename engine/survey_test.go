@@ -337,6 +337,19 @@ func TestOpenedWithListing(t *testing.T) {
 			lo.opened, lo.closed, sv.surveyed)
 	}
 
+	// A folder filter: not opened with the listing (it may leave the
+	// folder out, and a folder left out is not selected).
+	reset()
+	r.acct.Filter = func(string) (bool, error) { return true, nil }
+	flip("INBOX")
+	if c := total(r.sync(t)); c[model.OpStoreRemote] != 1 {
+		t.Fatalf("with a folder filter: %v, want one server flag change", c)
+	}
+	if len(lo.opened) != 0 {
+		t.Fatalf("with a folder filter: opened %v with the listing, want none", lo.opened)
+	}
+	r.acct.Filter = nil
+
 	reset()
 	r.acct.MaxConnections = 1
 	flip("INBOX")
