@@ -213,8 +213,8 @@ func (a *Account) localWork(ctx context.Context, most int) (work []journal.Folde
 // run will sync whatever the server says, whose plans would otherwise
 // look at them one round trip after the listing (surveyPlans). A local
 // change in one folder alone (mail read, deleted or filed in one folder:
-// the usual sync), where surveyPlans would open that folder for its plan
-// (two connections or more), opens it with the listing
+// the usual sync), where surveyPlans would open that folder for its plan,
+// opens it with the listing
 // (adapters.ListOpener: selected, a dry run's examined, with what changed
 // since its HIGHESTMODSEQ listed), for its plan and execution; otherwise
 // the folders are surveyed with the listing (adapters.ListSurveyor), for
@@ -240,7 +240,7 @@ func (a *Account) listFolders(ctx context.Context) ([]model.RemoteFolderStatus, 
 			work = nil
 		}
 	}
-	if opens && a.Filter == nil && len(work) == 1 && work[0].HighestModSeq != 0 && a.connections() >= 2 {
+	if opens && a.Filter == nil && len(work) == 1 && work[0].HighestModSeq != 0 {
 		name := work[0].Name
 		list, opened, err := lo.ListFoldersOpening(ctx, name, a.DryRun, work[0].HighestModSeq)
 		if err != nil {
@@ -322,10 +322,14 @@ func (l *listedLooks) close() {
 // the plan has work: the execution then needs no SELECT of its own, a
 // round trip when its first operation is not a download (flags, uploads,
 // deletions); and a large folder is opened while it is scanned, not
-// after. Only with two connections or more, and no interrupted operation
-// to resolve: the local scan may mirror on the server a move into the
-// folder from one the run leaves out (-f, folderfilter), which needs a
-// connection of its own meanwhile.
+// after. Not when interrupted operations are to be resolved first. With
+// one connection (maxconnections = 1) too: nothing else asks for a
+// connection while the folder is held for its plan and execution. The
+// scan's moveIn, the one thing before the plans that may change the
+// server, mirrors a move only from a folder of the run (planMovesFrom
+// needs its scan to tell a move from a copy), and with one folder in the
+// run there is none; a file moved in from a folder the run leaves out
+// (-f, folderfilter) is uploaded by the plan, as with any copy.
 //
 // early is what listFolders looked at with the listing: the folder it
 // opened is the one folder's open when it is that folder (closed
@@ -333,7 +337,7 @@ func (l *listedLooks) close() {
 // would survey it for is not surveyed again.
 func (a *Account) surveyPlans(ctx context.Context, folders []string, remote map[string]model.RemoteFolderStatus,
 	known []journal.FolderMeta, pending map[string][]journal.Intent, early listedLooks) func() planLooks {
-	oneToOpen := len(folders) == 1 && len(pending) == 0 && a.connections() >= 2
+	oneToOpen := len(folders) == 1 && len(pending) == 0
 	if oneToOpen {
 		_, oneToOpen = remote[folders[0]]
 	}
