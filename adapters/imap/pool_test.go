@@ -194,12 +194,18 @@ func TestAcquireWaitsForWarm(t *testing.T) {
 // slowProxy forwards connections to target, those slow says (by their
 // number, from 1) delayed by delay before they reach the server.
 type slowProxy struct {
-	port int
-	mu   sync.Mutex
-	n    int
+	port  int
+	mu    sync.Mutex
+	n     int
+	lines []string // noted by noteLines
 }
 
 func startSlowProxy(t *testing.T, target string, delay time.Duration, slow func(n int) bool) *slowProxy {
+	return startProxy(t, target, delay, slow, false)
+}
+
+// startProxy is startSlowProxy, noting the clients' lines when note.
+func startProxy(t *testing.T, target string, delay time.Duration, slow func(n int) bool, note bool) *slowProxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -215,7 +221,8 @@ func startSlowProxy(t *testing.T, target string, delay time.Duration, slow func(
 			}
 			p.mu.Lock()
 			p.n++
-			delayed := slow(p.n)
+			n := p.n
+			delayed := slow(n)
 			p.mu.Unlock()
 			go func() {
 				defer client.Close()
@@ -227,12 +234,36 @@ func startSlowProxy(t *testing.T, target string, delay time.Duration, slow func(
 					return
 				}
 				defer server.Close()
-				go io.Copy(server, client)
+				if note {
+					go p.noteLines(n, client, server)
+				} else {
+					go io.Copy(server, client)
+				}
 				io.Copy(client, server)
 			}()
 		}
 	}()
 	return p
+}
+
+// noteLines passes connection n's client lines on to server, noting them.
+func (p *slowProxy) noteLines(n int, client, server net.Conn) {
+	r := bufio.NewReader(client)
+	for {
+		line, err := r.ReadString('\n')
+		if line != "" {
+			p.mu.Lock()
+			p.lines = append(p.lines, fmt.Sprintf("%d %s", n, strings.TrimRight(line, "\r\n")))
+			p.mu.Unlock()
+			if _, werr := io.WriteString(server, line); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			server.Close()
+			return
+		}
+	}
 }
 
 func (p *slowProxy) accepted() int {
@@ -303,71 +334,15 @@ func waitIdle(s *Store, n int) int {
 	}
 }
 
-// lineProxy passes connections on to target, the first one only after
-// firstDelay, and notes every line clients send, in order, with the
-// number of the connection (from 1) that sent it.
-type lineProxy struct {
-	port  int
-	mu    sync.Mutex
-	n     int
-	lines []string // "<n> <line>"
+// startLineProxy is a slowProxy that delays the first connection alone,
+// by firstDelay, and notes every line clients send (sent).
+func startLineProxy(t *testing.T, target string, firstDelay time.Duration) *slowProxy {
+	return startProxy(t, target, firstDelay, func(n int) bool { return n == 1 }, true)
 }
 
-func startLineProxy(t *testing.T, target string, firstDelay time.Duration) *lineProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	p := &lineProxy{port: ln.Addr().(*net.TCPAddr).Port}
-	go func() {
-		for {
-			client, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			p.mu.Lock()
-			p.n++
-			n := p.n
-			p.mu.Unlock()
-			go func() {
-				defer client.Close()
-				if n == 1 {
-					time.Sleep(firstDelay)
-				}
-				server, err := net.Dial("tcp", target)
-				if err != nil {
-					return
-				}
-				defer server.Close()
-				go func() {
-					r := bufio.NewReader(client)
-					for {
-						line, err := r.ReadString('\n')
-						if line != "" {
-							p.mu.Lock()
-							p.lines = append(p.lines, fmt.Sprintf("%d %s", n, strings.TrimRight(line, "\r\n")))
-							p.mu.Unlock()
-							if _, werr := io.WriteString(server, line); werr != nil {
-								return
-							}
-						}
-						if err != nil {
-							server.Close()
-							return
-						}
-					}
-				}()
-				io.Copy(client, server)
-			}()
-		}
-	}()
-	return p
-}
-
-// sent returns the lines noted so far.
-func (p *lineProxy) sent() []string {
+// sent returns the lines clients sent, in order, each as "<n> <line>"
+// with the number of the connection (from 1) that sent it.
+func (p *slowProxy) sent() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return slices.Clone(p.lines)
