@@ -110,9 +110,9 @@ func (a *Account) Sync(ctx context.Context) (Report, error) {
 		a.Now = time.Now
 	}
 	rep := Report{Account: a.Name}
-	warming := a.warmEarly(ctx) // listing.go: while the server lists its folders
-	remoteList, early, err := a.listFolders(ctx)
-	warming()
+	look := a.lookLocally(ctx)
+	a.warmEarly(look) // listing.go: while the server lists its folders
+	remoteList, early, err := a.listFolders(ctx, look)
 	if err != nil {
 		return rep, fmt.Errorf("list remote folders: %w", err)
 	}

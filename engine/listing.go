@@ -129,31 +129,25 @@ func (a *Account) surveyedListing(st model.FolderStatus, status model.RemoteFold
 // round trip saved is worth more than the second open.
 const planSurveyMost = 10000
 
-// warmEarly starts, in the background, a look at what the journal and the
-// local folders alone say about the run, and when they show work for
-// several folders it opens the connections their executions will need
-// while the server lists its folders (adapters.Warmer), instead of after
-// (surveyPlans): with the server 20 ms away that saved 25-30 ms of the 1%
-// changed benchmark run. The evidence is a first sync (the journal knows
-// no folder), or at least two folders that quietFolders will sync
-// whatever the server says (localWork). A sync whose only changes are on
-// the server, new mail in one folder most often, still logs in once when
-// there is nothing to do, and opens more connections only once the
-// listing shows more than one folder changed. It returns the wait for the
-// look (not for the connections).
-func (a *Account) warmEarly(ctx context.Context) func() {
+// warmEarly opens, when what the journal and the local folders alone say
+// about the run (look, localWork's answer) shows work for several
+// folders, the connections their executions will need while the server
+// lists its folders (adapters.Warmer: Warm returns at once), instead of
+// after (surveyPlans): with the server 20 ms away that saved 25-30 ms of
+// the 1% changed benchmark run. The evidence is a first sync (the journal
+// knows no folder), or at least two folders that quietFolders will sync
+// whatever the server says. A sync whose only changes are on the server,
+// new mail in one folder most often, still logs in once when there is
+// nothing to do, and opens more connections only once the listing shows
+// more than one folder changed.
+func (a *Account) warmEarly(look localLook) {
 	w, ok := a.Remote.(adapters.Warmer)
 	if !ok || a.MaxConnections < 2 {
-		return func() {}
+		return
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if n := a.ConnectionsWanted(ctx); n > 0 {
-			w.Warm(n)
-		}
-	}()
-	return func() { <-done }
+	if n := a.connectionsFor(look()); n > 0 {
+		w.Warm(n)
+	}
 }
 
 // ConnectionsWanted is warmEarly's answer, for a caller that can open the
@@ -166,14 +160,33 @@ func (a *Account) ConnectionsWanted(ctx context.Context) int {
 	if a.MaxConnections < 2 {
 		return 0
 	}
-	work, first := a.localWork(ctx, a.MaxConnections)
+	return a.connectionsFor(a.localWork(ctx, a.MaxConnections))
+}
+
+// connectionsFor is how many connections the local work (localWork's
+// answer) wants opened before the listing: MaxConnections for a first
+// sync, one a folder (at most MaxConnections) for two folders or more, 0
+// otherwise.
+func (a *Account) connectionsFor(work []journal.FolderMeta, first bool) int {
 	switch {
 	case first:
 		return a.MaxConnections
 	case len(work) >= 2:
-		return len(work)
+		return min(len(work), a.MaxConnections)
 	}
 	return 0
+}
+
+// localLook is localWork's answer for a run, asked of the journal and the
+// local stamps once, when first wanted (lookLocally).
+type localLook func() (work []journal.FolderMeta, first bool)
+
+// lookLocally is the run's localLook: enough folders for listFolders'
+// looks and warmEarly's connections.
+func (a *Account) lookLocally(ctx context.Context) localLook {
+	return sync.OnceValues(func() ([]journal.FolderMeta, bool) {
+		return a.localWork(ctx, max(listSurveyMost, a.MaxConnections))
+	})
 }
 
 // localWork returns, up to most, the journal's records of the folders of
@@ -209,23 +222,22 @@ func (a *Account) localWork(ctx context.Context, most int) (work []journal.Folde
 
 // listFolders lists the server's folders, and looks with the listing at
 // the folders the journal and the local stamps show changed locally
-// (localWork, two stats a folder, before the listing is sent): those a
-// run will sync whatever the server says, whose plans would otherwise
-// look at them one round trip after the listing (surveyPlans). A local
-// change in one folder alone (mail read, deleted or filed in one folder:
-// the usual sync), where surveyPlans would open that folder for its plan,
-// opens it with the listing
-// (adapters.ListOpener: selected, a dry run's examined, with what changed
-// since its HIGHESTMODSEQ listed), for its plan and execution; otherwise
-// the folders are surveyed with the listing (adapters.ListSurveyor), for
-// their plans. Only where surveyPlans would look at them so (the options
+// (look: localWork, two stats a folder, before the listing is sent):
+// those a run will sync whatever the server says, whose plans would
+// otherwise look at them one round trip after the listing (surveyPlans).
+// A local change in one folder alone (mail read, deleted or filed in
+// one folder: the usual sync), where surveyPlans would open that folder
+// for its plan, opens it with the listing (adapters.ListOpener: selected,
+// a dry run's examined, with what changed since its HIGHESTMODSEQ
+// listed), for its plan and execution; otherwise the folders are
+// surveyed with the listing (adapters.ListSurveyor), for their plans. Only where surveyPlans would look at them so (the options
 // letting a folder be listed by its changes, a HIGHESTMODSEQ recorded);
 // surveyPlans closes the folder, or leaves a survey unused, when the
 // listing shows that it would not. With a folder filter (Filter), which
 // may need the listing to decide, the folder is surveyed, not opened: a
 // survey only looks (EXAMINE), and a folder the filter leaves out is not
 // to be selected.
-func (a *Account) listFolders(ctx context.Context) ([]model.RemoteFolderStatus, listedLooks, error) {
+func (a *Account) listFolders(ctx context.Context, look localLook) ([]model.RemoteFolderStatus, listedLooks, error) {
 	var looks listedLooks
 	if !a.mayListChanges() {
 		list, err := a.Remote.ListFolders(ctx)
@@ -236,10 +248,11 @@ func (a *Account) listFolders(ctx context.Context) ([]model.RemoteFolderStatus, 
 	var work []journal.FolderMeta
 	if opens || surveys {
 		var first bool
-		if work, first = a.localWork(ctx, listSurveyMost); first {
+		if work, first = look(); first {
 			work = nil
 		}
 	}
+	work = work[:min(len(work), listSurveyMost)]
 	if opens && a.Filter == nil && len(work) == 1 && work[0].HighestModSeq != 0 {
 		name := work[0].Name
 		list, opened, err := lo.ListFoldersOpening(ctx, name, a.DryRun, work[0].HighestModSeq)
