@@ -441,13 +441,11 @@ func parallelReleasing(n, width int, fn func(i int, release func())) {
 
 // createdRemote reports whether a folder was created on the server.
 func createdRemote(reports []FolderReport) bool {
-	for _, f := range reports {
-		if f.Done[model.OpCreateRemoteFolder] > 0 {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(reports, FolderReport.createdRemote)
 }
+
+// createdRemote reports whether the folder was created on the server.
+func (f FolderReport) createdRemote() bool { return f.Done[model.OpCreateRemoteFolder] > 0 }
 
 func (a *Account) wanted(name string) (bool, error) {
 	if !a.named(name) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"hash/fnv"
+	"slices"
 	"strconv"
 	"time"
 
@@ -263,12 +264,7 @@ func (a *Account) lastLook(works []*folderWork) bool {
 	if !a.ClosesRemote {
 		return false
 	}
-	for _, w := range works {
-		if w.fr.Done[model.OpCreateRemoteFolder] > 0 {
-			return false
-		}
-	}
-	return true
+	return !slices.ContainsFunc(works, func(w *folderWork) bool { return w.fr.createdRemote() })
 }
 
 // surveyedInput is observeRemoteAgain's input made of a survey's listing
