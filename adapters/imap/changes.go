@@ -150,21 +150,33 @@ func (s *Store) OpenWithChanges(ctx context.Context, name string, readOnly bool,
 	if err != nil {
 		return nil, nil, err
 	}
+	changes, err := f.changesListed(ctx, since, uids, byUID, listErr)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, changes, nil
+}
+
+// changesListed is what the listing of the changes since since, sent
+// behind the open of f (sendChanges), gave: nil when it is of no use (the
+// folder keeps no modification sequences, since is above its
+// HIGHESTMODSEQ, or the listing failed, listErr: the caller lists the
+// folder as it would have). An error closes f.
+func (f *Folder) changesListed(ctx context.Context, since uint64, uids []uint32, byUID map[uint32]model.RemoteMsg, listErr error) (*adapters.Changes, error) {
 	st := f.Status()
 	if st.HighestModSeq == 0 || since > st.HighestModSeq {
-		return f, nil, nil
+		return nil, nil
 	}
 	if listErr != nil {
-		// The caller lists the folder as it would have.
 		f.listedBehindFailed(listErr, "the changes")
-		return f, nil, nil
+		return nil, nil
 	}
 	uids, changed, err := f.changesOf(ctx, uids, byUID)
 	if err != nil {
 		f.Close()
-		return nil, nil, err
+		return nil, err
 	}
-	return f, &adapters.Changes{UIDs: uids, Changed: changed}, nil
+	return &adapters.Changes{UIDs: uids, Changed: changed}, nil
 }
 
 var _ adapters.ListingOpener = (*Store)(nil)

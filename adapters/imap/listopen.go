@@ -89,19 +89,11 @@ func (s *Store) ListFoldersOpening(ctx context.Context, name string, readOnly bo
 	}
 	f.status = selectedStatus(name, data)
 	s.keep(f)
-	if st := f.status; st.HighestModSeq == 0 || since > st.HighestModSeq {
-		return list, adapters.Opened{Folder: f}, nil
-	}
-	if listErr != nil {
-		f.listedBehindFailed(listErr, "the changes")
-		return list, adapters.Opened{Folder: f}, nil
-	}
-	uids, changed, err := f.changesOf(ctx, uids, byUID)
+	changes, err := f.changesListed(ctx, since, uids, byUID, listErr)
 	if err != nil {
-		f.Close()
 		return list, adapters.Opened{Err: err}, nil
 	}
-	return list, adapters.Opened{Folder: f, Changes: &adapters.Changes{UIDs: uids, Changed: changed}}, nil
+	return list, adapters.Opened{Folder: f, Changes: changes}, nil
 }
 
 // serverNameBeforeListing is the server's name for the canonical name
