@@ -72,7 +72,7 @@ func TestDelimiterFromListing(t *testing.T) {
 	} {
 		s := &Store{cfg: Config{Logger: zerolog.Nop()}}
 		s.learnDelimiter(tc.list)
-		d, ok := s.knownDelimiter()
+		d, ok := s.KnownDelimiter()
 		if ok != tc.learnt || d != tc.want {
 			t.Errorf("%s: learnt %q %v, want %q %v", tc.name, d, ok, tc.want, tc.learnt)
 		}

@@ -1073,7 +1073,7 @@ func (f *Folder) Move(ctx context.Context, uids []uint32, dest string) (map[uint
 		return nil, 0, fmt.Errorf("%s: move to %q: %w (no UIDPLUS)", f.store.name, dest, adapters.ErrUnsupported)
 	}
 	// Opening the folder asked for the delimiter first (openThen).
-	delim, _ := f.store.knownDelimiter()
+	delim, _ := f.store.KnownDelimiter()
 	server, err := toServerName(dest, delim)
 	if err != nil {
 		return nil, 0, fmt.Errorf("%s: MOVE: %w", f.store.name, err)

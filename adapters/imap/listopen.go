@@ -81,7 +81,7 @@ func (s *Store) ListFoldersOpening(ctx context.Context, name string, readOnly bo
 		s.release(c)
 		return list, adapters.Opened{Err: f.errorf(command, noFolder(selErr))}, nil
 	}
-	if d, ok := s.knownDelimiter(); !ok || !sameServerName(name, d, server) {
+	if d, ok := s.KnownDelimiter(); !ok || !sameServerName(name, d, server) {
 		s.unselectUnawaited(c)
 		s.release(c)
 		return list, adapters.Opened{Err: fmt.Errorf("%s: folder %q: opened with the listing as %q, which the server's hierarchy delimiter does not confirm: %w",
@@ -102,7 +102,7 @@ func (s *Store) ListFoldersOpening(ctx context.Context, name string, readOnly bo
 // the characters servers use as one. Otherwise an error wrapping
 // adapters.ErrUnsupported.
 func (s *Store) serverNameBeforeListing(name string) (string, error) {
-	d, ok := s.knownDelimiter()
+	d, ok := s.KnownDelimiter()
 	if !ok {
 		s.delimMu.Lock()
 		d, ok = s.delimHint, s.delimHinted
@@ -194,7 +194,7 @@ func (s *Store) ListFoldersSurveying(ctx context.Context, reqs []adapters.Change
 		c.markBroken(lost)
 	}
 	s.release(c)
-	d, known := s.knownDelimiter()
+	d, known := s.KnownDelimiter()
 	for i, r := range reqs {
 		if servers[i] != "" && (!known || !sameServerName(r.Name, d, servers[i])) {
 			out[i].Err = fmt.Errorf("%s: folder %q: surveyed with the listing as %q, which the server's hierarchy delimiter does not confirm: %w",

@@ -121,16 +121,13 @@ func Dial(ctx context.Context, cfg Config) (*Store, error) {
 // the folders are, as OfflineIMAP asks it.
 func (s *Store) delimiterCommand() string { return "LIST " + quoteRef(s.cfg.Reference) + ` ""` }
 
-// knownDelimiter returns the delimiter once it is known.
-func (s *Store) knownDelimiter() (rune, bool) {
+// KnownDelimiter returns the server's hierarchy delimiter (0: flat
+// server) once a listing or a LIST of its own has taught it; false before.
+func (s *Store) KnownDelimiter() (rune, bool) {
 	s.delimMu.Lock()
 	defer s.delimMu.Unlock()
 	return s.delim, s.delimKnown
 }
-
-// KnownDelimiter returns the server's hierarchy delimiter (0: flat
-// server) once a listing or a LIST of its own has taught it; false before.
-func (s *Store) KnownDelimiter() (rune, bool) { return s.knownDelimiter() }
 
 // HintDelimiter gives the store the delimiter an earlier run learned
 // (KnownDelimiter), so that ListFoldersOpening can name a folder with
@@ -171,7 +168,7 @@ func (s *Store) askDelimiter(c *conn) (rune, error) {
 // the one the folder listing showed, or else the answer to
 // LIST "<reference>" "", asked on a connection of the pool the first time.
 func (s *Store) Delimiter(ctx context.Context) (rune, error) {
-	if d, ok := s.knownDelimiter(); ok {
+	if d, ok := s.KnownDelimiter(); ok {
 		return d, nil
 	}
 	var d rune
@@ -197,7 +194,7 @@ func (s *Store) learnDelimiter(list []*imap.ListData) {
 	if len(list) == 0 {
 		return
 	}
-	if _, ok := s.knownDelimiter(); ok {
+	if _, ok := s.KnownDelimiter(); ok {
 		return
 	}
 	d := list[0].Delim
