@@ -276,8 +276,7 @@ func TestSurveyedWithListing(t *testing.T) {
 	}
 	requireNothingToDo(t, su)
 
-	one := strings.Replace(readFile(t, su.config), "maxconnections = 2", "maxconnections = 1", 1)
-	must(t, os.WriteFile(su.config, []byte(one), 0o600))
+	su.oneConnection(t)
 	renameFlags(t, su, "INBOX", inbox[3].Key, "FS")
 	code, out, errs = su.runSync(t, "--debug")
 	if code != 0 {
@@ -301,8 +300,7 @@ func TestOneConnectionMovedInFromLeftOut(t *testing.T) {
 	seenIn(t, s, "INBOX", 4, 21)
 	seenIn(t, s, "Archive", 3, 22)
 	su := newSetup(t, s, "")
-	one := strings.Replace(readFile(t, su.config), "maxconnections = 2", "maxconnections = 1", 1)
-	must(t, os.WriteFile(su.config, []byte(one), 0o600))
+	su.oneConnection(t)
 	su.sync(t)
 	requireNothingToDo(t, su)
 	moved := findFile(t, su, "Archive", localByUID(t, su, "Archive")[2].Key)

@@ -160,13 +160,7 @@ func (e *crashEnv) close() {
 func crSerialSetup(t *testing.T, s server) setup {
 	t.Helper()
 	su := newSetup(t, s, "")
-	b, err := os.ReadFile(su.config)
-	crMust(t, err)
-	cfg := strings.Replace(string(b), "maxconnections = 2", "maxconnections = 1", 1)
-	if cfg == string(b) {
-		t.Fatal("crSerialSetup: newSetup no longer writes maxconnections = 2")
-	}
-	crMust(t, os.WriteFile(su.config, []byte(cfg), 0o600))
+	su.oneConnection(t)
 	return su
 }
 

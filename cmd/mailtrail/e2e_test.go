@@ -136,6 +136,22 @@ func (su setup) sync(t *testing.T, extra ...string) string {
 	return out
 }
 
+// oneConnection turns the setup's maxconnections = 2 into 1.
+func (su setup) oneConnection(t *testing.T) {
+	t.Helper()
+	b, err := os.ReadFile(su.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(string(b), "maxconnections = 2", "maxconnections = 1", 1)
+	if cfg == string(b) {
+		t.Fatal("oneConnection: newSetup no longer writes maxconnections = 2")
+	}
+	if err := os.WriteFile(su.config, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func (su setup) local(t *testing.T) *maildir.Store {
 	t.Helper()
 	l, err := maildir.New(su.maildir, '.', maildir.Options{})
