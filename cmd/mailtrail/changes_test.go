@@ -60,10 +60,7 @@ func TestOnlyChangesListed(t *testing.T) {
 	if code != 0 || strings.Contains(errs, `SELECT (CONDSTORE)`) || !strings.Contains(errs, `EXAMINE (CONDSTORE)`) {
 		t.Fatalf("dry run exited %d, or selected a folder instead of examining it:\n%s\n%s", code, out, errs)
 	}
-	code, out, errs = su.runSync(t, "--debug")
-	if code != 0 {
-		t.Fatalf("sync exited %d:\n%s\n%s", code, out, errs)
-	}
+	errs = su.debugSync(t)
 	if !strings.Contains(errs, "listed the changes since the last sync") {
 		t.Fatalf("the server folder was listed in full, not only its changes:\n%s", errs)
 	}
@@ -180,10 +177,7 @@ func TestOneFolderFlagChangeSelectsOnce(t *testing.T) {
 	requireNothingToDo(t, su)
 	local := localByUID(t, su, "INBOX")
 	renameFlags(t, su, "INBOX", local[2].Key, "FS")
-	code, out, errs := su.runSync(t, "--debug")
-	if code != 0 {
-		t.Fatalf("sync exited %d:\n%s\n%s", code, out, errs)
-	}
+	errs := su.debugSync(t)
 	sel := strings.Index(errs, `RETURN (STATUS) + SELECT (CONDSTORE) + UID SEARCH ALL + UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE) (CHANGEDSINCE`)
 	store := strings.Index(errs, `command="UID STORE +FLAGS.SILENT (\\Flagged)"`)
 	if n := strings.Count(errs, `SELECT (CONDSTORE)`); n != 1 || sel < 0 || store < sel {
@@ -198,10 +192,7 @@ func TestOneFolderFlagChangeSelectsOnce(t *testing.T) {
 	// delimiter, which the journal remembers from the last run.
 	local = localByUID(t, su, "Lists/go")
 	renameFlags(t, su, "Lists.go", local[1].Key, "FS") // the Maildir's sep is '.'
-	code, out, errs = su.runSync(t, "--debug")
-	if code != 0 {
-		t.Fatalf("sync exited %d:\n%s\n%s", code, out, errs)
-	}
+	errs = su.debugSync(t)
 	if !strings.Contains(errs, `RETURN (STATUS) + SELECT (CONDSTORE)`) || strings.Count(errs, `SELECT (CONDSTORE)`) != 1 {
 		t.Fatalf("Lists/go was not opened with the folder listing:\n%s", errs)
 	}
@@ -225,10 +216,7 @@ func TestOpenedWithListingDropped(t *testing.T) {
 	local := localByUID(t, su, "INBOX")
 	renameFlags(t, su, "INBOX", local[2].Key, "FS")
 	seenIn(t, s, "Archive", 1, 9)
-	code, out, errs := su.runSync(t, "--debug")
-	if code != 0 {
-		t.Fatalf("sync exited %d:\n%s\n%s", code, out, errs)
-	}
+	errs := su.debugSync(t)
 	if !strings.Contains(errs, `RETURN (STATUS) + SELECT (CONDSTORE)`) {
 		t.Fatalf("INBOX was not opened with the listing:\n%s", errs)
 	}
@@ -261,10 +249,7 @@ func TestSurveyedWithListing(t *testing.T) {
 	inbox, archive := localByUID(t, su, "INBOX"), localByUID(t, su, "Archive")
 	renameFlags(t, su, "INBOX", inbox[2].Key, "FS")
 	renameFlags(t, su, "Archive", archive[1].Key, "FS")
-	code, out, errs := su.runSync(t, "--debug")
-	if code != 0 {
-		t.Fatalf("sync exited %d:\n%s\n%s", code, out, errs)
-	}
+	errs := su.debugSync(t)
 	const survey = `EXAMINE (CONDSTORE) + UID SEARCH ALL + UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE) (CHANGEDSINCE n), of Archive, INBOX`
 	if !strings.Contains(errs, `RETURN (STATUS) + `+survey+`"`) || planSurveys(errs) != 0 {
 		t.Fatalf("the two folders were not surveyed with the listing, and then only by the verification:\n%s", errs)
@@ -278,10 +263,7 @@ func TestSurveyedWithListing(t *testing.T) {
 
 	su.oneConnection(t)
 	renameFlags(t, su, "INBOX", inbox[3].Key, "FS")
-	code, out, errs = su.runSync(t, "--debug")
-	if code != 0 {
-		t.Fatalf("sync exited %d:\n%s\n%s", code, out, errs)
-	}
+	errs = su.debugSync(t)
 	if !strings.Contains(errs, `RETURN (STATUS) + SELECT (CONDSTORE) + UID SEARCH ALL`) || strings.Count(errs, "SELECT (CONDSTORE)") != 1 || planSurveys(errs) != 0 {
 		t.Fatalf("one connection: INBOX was not opened with the listing, or surveyed for its plan:\n%s", errs)
 	}
@@ -426,10 +408,7 @@ func TestUploadsGoWithFlagStores(t *testing.T) {
 		name := filepath.Join(su.maildir, "INBOX", "new", fmt.Sprintf("1700000000.joined%d.test", i))
 		must(t, os.WriteFile(name, bytes.ReplaceAll(m.Body, []byte("\r\n"), []byte("\n")), 0o600))
 	}
-	code, out, errs := su.runSync(t, "--debug")
-	if code != 0 {
-		t.Fatalf("sync exited %d:\n%s\n%s", code, out, errs)
-	}
+	errs := su.debugSync(t)
 	want := `command="MULTIAPPEND (2 messages) + UID STORE +FLAGS.SILENT (\\Flagged) + UID STORE +FLAGS.SILENT (\\Deleted), then UID EXPUNGE"`
 	if !strings.Contains(errs, want) {
 		t.Errorf("the sync's log has no %s:\n%s", want, errs)

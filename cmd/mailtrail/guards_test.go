@@ -127,6 +127,17 @@ func (su setup) runSync(t *testing.T, extra ...string) (int, string, string) {
 	return run(t, append([]string{"-c", su.config, "-o", "-u", "basic"}, extra...)...)
 }
 
+// debugSync runs a sync with --debug, fails the test unless it exits 0,
+// and returns its log (stderr).
+func (su setup) debugSync(t *testing.T) string {
+	t.Helper()
+	code, out, errs := su.runSync(t, "--debug")
+	if code != 0 {
+		t.Fatalf("sync exited %d:\n%s\n%s", code, out, errs)
+	}
+	return errs
+}
+
 func requireNothingToDo(t *testing.T, su setup) {
 	t.Helper()
 	out := su.sync(t)
