@@ -248,16 +248,24 @@ func (r *Remote) ListFoldersOpening(ctx context.Context, local string, readOnly 
 		return nil, adapters.Opened{}, err
 	}
 	if opened.Folder != nil {
-		r.mu.Lock()
-		listed, ok := r.toRemote[local]
-		r.mu.Unlock()
-		if !ok || listed != name {
+		if err := r.pairedWith(local, name); err != nil {
 			opened.Folder.Close()
-			opened = adapters.Opened{Err: fmt.Errorf("open %s with the listing: the listing pairs it with %q, not %q: %w",
-				local, listed, name, adapters.ErrUnsupported)}
+			opened = adapters.Opened{Err: fmt.Errorf("open %s with the listing: %w", local, err)}
 		}
 	}
 	return list, opened, nil
+}
+
+// pairedWith is nil when the last listing paired the local name with the
+// server name, else an error wrapping adapters.ErrUnsupported.
+func (r *Remote) pairedWith(local, server string) error {
+	r.mu.Lock()
+	listed, ok := r.toRemote[local]
+	r.mu.Unlock()
+	if !ok || listed != server {
+		return fmt.Errorf("the listing pairs it with %q, not %q: %w", listed, server, adapters.ErrUnsupported)
+	}
+	return nil
 }
 
 var _ adapters.ListSurveyor = (*Remote)(nil)
@@ -298,13 +306,12 @@ func (r *Remote) ListFoldersSurveying(ctx context.Context, reqs []adapters.Chang
 	if err != nil {
 		return nil, nil, err
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	for k, sv := range surveys {
 		local := reqs[at[k]].Name
-		if listed, ok := r.toRemote[local]; sv.Err == nil && (!ok || listed != translated[k].Name) {
-			sv = adapters.ChangeSurvey{Err: fmt.Errorf("survey %s with the listing: the listing pairs it with %q, not %q: %w",
-				local, listed, translated[k].Name, adapters.ErrUnsupported)}
+		if sv.Err == nil {
+			if err := r.pairedWith(local, translated[k].Name); err != nil {
+				sv = adapters.ChangeSurvey{Err: fmt.Errorf("survey %s with the listing: %w", local, err)}
+			}
 		}
 		out[at[k]] = sv
 	}
