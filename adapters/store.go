@@ -278,6 +278,25 @@ type FlagExpunger interface {
 	StoreFlagsAndExpunge(ctx context.Context, changes []FlagChange, expunge []uint32) error
 }
 
+// SurveyingStorer is implemented by RemoteFolders that can have
+// themselves surveyed (ChangeSurveyor's look, read-only) right behind
+// their flag stores, the survey's commands written before any answer is
+// read: one round trip for both, where the stores and then the check
+// after a sync took two. For the last use of a folder in a run: the
+// folder takes no command after it and is then closed.
+type SurveyingStorer interface {
+	FlagBatcher
+	// StoreFlagChangesSurveying carries out changes as StoreFlagChanges
+	// does and returns their errors joined as err; survey is the folder's
+	// status and its changes since since, as the server answers them once
+	// the stores have ended (ChangeSurvey's rules: its Err wraps
+	// ErrUnsupported when the folder cannot be surveyed, the stores being
+	// made all the same). With leave, the connection logs out behind the
+	// survey, as LastSurveyor's do, and the Remote's idle connections log
+	// out meanwhile: for a run's last look at the server.
+	StoreFlagChangesSurveying(ctx context.Context, changes []FlagChange, since uint64, leave bool) (survey ChangeSurvey, err error)
+}
+
 // BatchAppendStorer is implemented by RemoteFolders that can send an
 // upload batch (BatchAppender) with flag changes and the marks of an
 // expunge in one round trip (IMAP: the MULTIAPPEND and the UID STOREs all

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -162,9 +161,7 @@ func (s *Store) survey(ctx context.Context, delim rune, reqs []adapters.ChangeRe
 		switch {
 		case lost != nil:
 		case logout != nil:
-			start := time.Now()
-			err := logout.Wait()
-			c.debugCommand("LOGOUT", time.Since(start), err)
+			awaitLogout(c, logout)
 		default:
 			s.unselectUnawaited(c)
 		}

@@ -1,0 +1,132 @@
+package imap
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"mailtrail/adapters"
+	"mailtrail/model"
+)
+
+// testStoreFlagChangesSurveying: StoreFlagChangesSurveying writes the
+// folder's survey right behind its flag stores, before any answer is read
+// (a proxy holds the server's answers until it has seen the survey's UID
+// FETCH: a client that waits for the stores' answers first times out), and
+// the survey, answered after the stores, shows their effect: the message
+// listed changed with its new flags, the HIGHESTMODSEQ past the one
+// before. The folder then refuses more commands and closes; with leave the
+// connection logged out in the same round trip (the gate armed on the
+// LOGOUT), and the store stays usable. Without CONDSTORE the stores alone
+// are made and the survey says ErrUnsupported.
+func testStoreFlagChangesSurveying(t *testing.T, b *backend) {
+	ctx := ctxT(t)
+	name := "StoreSurvey"
+	date := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
+	first := b.seed(t, b.serverName(name), msgWithID("<store-survey-1@test>", 1), nil, date)
+	second := b.seed(t, b.serverName(name), msgWithID("<store-survey-2@test>", 2), []string{`\Seen`}, date)
+	g, s := gatedStore(t, b)
+	flagsOf := func(uid uint32) model.Flags {
+		t.Helper()
+		f, err := s.Select(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		msgs, err := f.List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			if m.UID == uid {
+				return m.Flags
+			}
+		}
+		t.Fatalf("UID %d not listed in %v", uid, msgs)
+		return 0
+	}
+
+	if !s.hasCondStore() {
+		f, err := s.Select(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sv, err := f.StoreFlagChangesSurveying(ctx, []adapters.FlagChange{{UIDs: []uint32{first}, Add: model.Flagged}}, 1, false)
+		f.Close()
+		if err != nil || !errors.Is(sv.Err, adapters.ErrUnsupported) || sv.Changes != nil {
+			t.Fatalf("without CONDSTORE: %+v, %v; want the stores made and ErrUnsupported", sv, err)
+		}
+		if got := flagsOf(first); got&model.Flagged == 0 {
+			t.Fatalf("without CONDSTORE the store was not made: flags %v", got)
+		}
+		return
+	}
+
+	for _, leave := range []bool{false, true} {
+		f, err := s.Select(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := f.Status().HighestModSeq
+		changes := []adapters.FlagChange{{UIDs: []uint32{first}, Add: model.Flagged}, {UIDs: []uint32{second}, Remove: model.Seen}}
+		if leave {
+			changes = []adapters.FlagChange{{UIDs: []uint32{first}, Remove: model.Flagged}, {UIDs: []uint32{second}, Add: model.Seen}}
+			g.armOn("LOGOUT")
+		} else {
+			g.arm()
+		}
+		g.mu.Lock()
+		g.sent.Reset()
+		g.mu.Unlock()
+		sv, err := f.StoreFlagChangesSurveying(ctx, changes, before, leave)
+		g.mu.Lock()
+		timedOut, sent := g.timedOut, g.sent.String()
+		g.armed, g.open = false, make(chan struct{})
+		g.mu.Unlock()
+		if err != nil || sv.Err != nil {
+			t.Fatalf("leave %v: %+v, %v", leave, sv, err)
+		}
+		if timedOut {
+			t.Fatalf("leave %v: the client waited for the stores' answers before it sent the survey (it sent: %q)", leave, sent)
+		}
+		if i, j := strings.Index(sent, "STORE"), strings.Index(sent, "EXAMINE"); i < 0 || j < i {
+			t.Fatalf("leave %v: the survey's EXAMINE did not follow the stores: %q", leave, sent)
+		}
+		if sv.Status.HighestModSeq <= before || sv.Changes == nil {
+			t.Fatalf("leave %v: surveyed %+v, want the changes since %d and a HIGHESTMODSEQ past it", leave, sv, before)
+		}
+		want := map[uint32]model.Flags{first: model.Flagged, second: 0}
+		if leave {
+			want = map[uint32]model.Flags{first: 0, second: model.Seen}
+		}
+		for _, m := range sv.Changes.Changed {
+			if w, ok := want[m.UID]; ok && m.Flags != w {
+				t.Fatalf("leave %v: UID %d surveyed with flags %v, want %v (the survey came before the store)", leave, m.UID, m.Flags, w)
+			}
+			delete(want, m.UID)
+		}
+		if len(want) != 0 {
+			t.Fatalf("leave %v: UIDs %v not listed as changed: %+v", leave, want, sv.Changes)
+		}
+		if err := f.StoreFlags(ctx, []uint32{first}, model.Answered, 0); err == nil {
+			t.Fatalf("leave %v: the folder took a command after its survey", leave)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		s.mu.Lock()
+		idle := len(s.idle)
+		s.mu.Unlock()
+		if leave && idle != 0 {
+			t.Fatalf("%d connections idle after the survey with the LOGOUT, want none", idle)
+		}
+		if !leave && idle != 1 {
+			t.Fatalf("%d connections idle after the survey, want its own back", idle)
+		}
+	}
+	// Usable still, on a new connection: the last stores are there.
+	if got := flagsOf(second); got&model.Seen == 0 {
+		t.Fatalf("UID %d has flags %v after the stores, want \\Seen", second, got)
+	}
+}
