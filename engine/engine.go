@@ -266,6 +266,12 @@ type folderWork struct {
 	// were none (0 otherwise): verifyAll lists only what changed since
 	// (listRemote).
 	planModSeq uint64
+	// alone: the only folder of its syncFolders with operations to carry
+	// out, whose verification is then the run's only look at the server
+	// after the executions; its survey may go with its last flag stores
+	// (surveyAfter), and is then survey.
+	alone  bool
+	survey *adapters.ChangeSurvey
 }
 
 // syncFolders syncs folders in three phases and returns their reports in
@@ -305,6 +311,9 @@ func (a *Account) syncFolders(ctx context.Context, run uint64, folders []string,
 		a.checkGuardLater(run, w)
 	}
 	order := executionOrder(works)
+	if w := onlyExecuted(works); w != nil {
+		w.alone = true
+	}
 	// A folder gives its place to the next as soon as it needs its server
 	// folder no more (executeFolder): its connection works for the next
 	// folder while it makes its last files durable and checkpoints them.
@@ -775,9 +784,11 @@ func (a *Account) executeFolder(ctx context.Context, run uint64, w *folderWork, 
 	// has one operation per message).
 	fr.Planned = len(fr.Plan.Ops)
 	fr.Plan.Ops, fr.Msgs = nil, nil
+	p.SurveyAfter = a.surveyAfter(w)
 	exe := &executor.Executor{Journal: a.Journal, Log: w.log, Progress: progress}
 	res, err := exe.Execute(ctx, p, steps)
 	steps = nil
+	w.survey = res.Survey
 	for k, n := range res.Done {
 		fr.Done[k] += n
 	}
@@ -787,6 +798,39 @@ func (a *Account) executeFolder(ctx context.Context, run uint64, w *folderWork, 
 		return
 	}
 	w.verify = len(fr.Failed) == 0 && p.LocalFolder != nil
+}
+
+// onlyExecuted is the one folder of works with operations to carry out;
+// nil when there are none or several.
+func onlyExecuted(works []*folderWork) *folderWork {
+	var one *folderWork
+	for _, w := range works {
+		if w.fr.Err == nil && w.fr.Plan.Refused == "" && len(w.fr.Plan.Ops) > 0 {
+			if one != nil {
+				return nil
+			}
+			one = w
+		}
+	}
+	return one
+}
+
+// surveyAfter is what the execution of w is asked to do for its
+// verification (executor.Pair.SurveyAfter): the survey verifyAll would
+// make of it (observeAllAgain), written behind its last flag stores, when
+// it is the only folder to verify (alone) and its plan was listed by
+// modification sequence; with the LOGOUT when the Remote is closed after
+// the run, as the verification's own survey would have it (lastLook: a
+// folder with a modification sequence existed on the server, so the run
+// created none). Nil otherwise.
+func (a *Account) surveyAfter(w *folderWork) *executor.SurveyAfter {
+	if !w.alone || w.planModSeq == 0 || !a.verifies() || !a.mayListChanges() {
+		return nil
+	}
+	if _, ok := a.Remote.(adapters.ChangeSurveyor); !ok {
+		return nil
+	}
+	return &executor.SurveyAfter{Since: w.planModSeq, Leave: a.ClosesRemote}
 }
 
 // selectForExecution opens the server folder name for an execution whose

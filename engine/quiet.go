@@ -130,10 +130,7 @@ const settleWait = 60 * time.Millisecond
 // The server folders are listed first, then the local ones scanned; those
 // written too recently to be stamped are scanned again after one wait.
 func (a *Account) verifyAll(ctx context.Context, works []*folderWork) {
-	if a.DryRun {
-		return
-	}
-	if _, ok := a.Local.(adapters.Stamper); !ok {
+	if !a.verifies() {
 		return
 	}
 	var ws []*folderWork
@@ -208,6 +205,13 @@ func (a *Account) verifyAll(ctx context.Context, works []*folderWork) {
 	a.saveQuiet(quiet)
 }
 
+// verifies reports whether verifyAll looks at the folders executed: not
+// in a dry run, and only where the local side has stamps to record.
+func (a *Account) verifies() bool {
+	_, ok := a.Local.(adapters.Stamper)
+	return ok && !a.DryRun
+}
+
 // observeAllAgain is observeRemoteAgain of every folder of ws. Where the
 // Remote can survey folders (adapters.ChangeSurveyor), the folders whose
 // plan had a HIGHESTMODSEQ are looked at together, one round trip per
@@ -229,7 +233,11 @@ func (a *Account) observeAllAgain(ctx context.Context, ws []*folderWork, last bo
 		var reqs []adapters.ChangeRequest
 		var at []int
 		for i, w := range ws {
-			if w.planModSeq != 0 {
+			switch {
+			case w.survey != nil && w.survey.Err == nil && w.survey.Changes != nil:
+				// Made with its last flag stores (surveyAfter).
+				ins[i], alone[i] = a.surveyedInput(w, *w.survey)
+			case w.planModSeq != 0:
 				reqs = append(reqs, adapters.ChangeRequest{Name: w.fr.Name, Since: w.planModSeq})
 				at = append(at, i)
 			}

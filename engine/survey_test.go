@@ -414,3 +414,101 @@ func TestSurveyedWithListing(t *testing.T) {
 	}
 	r.converged(t, 12)
 }
+
+// storeSurveying is a selectCounting whose folders survey themselves with
+// their flag stores (adapters.SurveyingStorer) through surveying's
+// SurveyChanges, noting each such survey and whether it was to log out.
+type storeSurveying struct {
+	*selectCounting
+	withStores map[string]int
+	leaves     []bool
+}
+
+func (s *storeSurveying) SelectFolder(ctx context.Context, name string) (adapters.RemoteFolder, error) {
+	f, err := s.selectCounting.SelectFolder(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return &surveyingFolder{RemoteFolder: f.(*memstore.RemoteFolder), s: s, name: name}, nil
+}
+
+type surveyingFolder struct {
+	*memstore.RemoteFolder
+	s    *storeSurveying
+	name string
+}
+
+func (f *surveyingFolder) StoreFlagChangesSurveying(ctx context.Context, changes []adapters.FlagChange, since uint64, leave bool) (adapters.ChangeSurvey, error) {
+	err := f.RemoteFolder.StoreFlagChanges(ctx, changes)
+	sv := f.s.surveying.SurveyChanges(ctx, []adapters.ChangeRequest{{Name: f.name, Since: since}})[0]
+	f.s.mu.Lock()
+	f.s.withStores[f.name]++
+	f.s.leaves = append(f.s.leaves, leave)
+	f.s.mu.Unlock()
+	return sv, err
+}
+
+// TestSurveyedWithTheStores: the one folder a sync carries out flag stores
+// in has its verification's survey made with them (executor.Pair.
+// SurveyAfter): surveyed once after the plan, not again by the
+// verification, and recorded as in step all the same (the next sync, with
+// nothing changed, neither selects nor surveys it). With the LOGOUT when
+// the Remote is closed after the run. With two folders to sync, or a
+// change that is not a flag store last, the verification surveys as
+// before.
+func TestSurveyedWithTheStores(t *testing.T) {
+	var ss *storeSurveying
+	r, sv, flip := surveyRig(t, []string{"INBOX", "Archive"}, 5, 47, func(sv *surveying) adapters.Remote {
+		ss = &storeSurveying{selectCounting: &selectCounting{surveying: sv, selects: map[string]int{}}, withStores: map[string]int{}}
+		return ss
+	})
+	reset := func() {
+		clear(sv.surveyed)
+		clear(ss.selects)
+		clear(ss.withStores)
+		ss.leaves = nil
+	}
+	for _, closes := range []bool{false, true} {
+		r.acct.ClosesRemote = closes
+		reset()
+		flip("INBOX")
+		if c := total(r.sync(t)); c[model.OpStoreRemote] != 1 {
+			t.Fatalf("a local flag change in INBOX: %v, want one server flag change", c)
+		}
+		if ss.withStores["INBOX"] != 1 || sv.surveyed["INBOX"] != 1 || len(ss.leaves) != 1 || ss.leaves[0] != closes {
+			t.Fatalf("closes %v: surveyed with the stores %v (leaving %v), surveyed in all %v; want INBOX once, with the stores, leaving %v",
+				closes, ss.withStores, ss.leaves, sv.surveyed, closes)
+		}
+		reset()
+		if c := total(r.sync(t)); len(c) != 0 {
+			t.Fatalf("the sync after did %v", c)
+		}
+		if ss.selects["INBOX"] != 0 || sv.surveyed["INBOX"] != 0 {
+			t.Fatalf("the sync after: selected %v, surveyed %v; want INBOX recorded in step by the survey with the stores, left alone",
+				ss.selects, sv.surveyed)
+		}
+	}
+
+	reset()
+	flip("INBOX")
+	flip("Archive")
+	if c := total(r.sync(t)); c[model.OpStoreRemote] != 2 {
+		t.Fatalf("a local flag change in each folder: %v, want two server flag changes", c)
+	}
+	if len(ss.withStores) != 0 || sv.surveyed["INBOX"] != 2 || sv.surveyed["Archive"] != 2 {
+		t.Fatalf("two folders: surveyed with the stores %v, in all %v; want none with the stores, each twice (plan, verification)", ss.withStores, sv.surveyed)
+	}
+
+	// A flag change on the server: the last operation is local.
+	reset()
+	msgs, _ := r.remote.Messages("INBOX")
+	must(t, r.remote.SetMessageFlags("INBOX", msgs[1].UID, msgs[1].Flags^model.Answered))
+	if c := total(r.sync(t)); c[model.OpSetLocalFlags] != 1 || c[model.OpStoreRemote] != 0 {
+		t.Fatalf("a server flag change in INBOX: %v, want one local flag change", c)
+	}
+	if len(ss.withStores) != 0 || ss.selects["INBOX"] != 1 || sv.surveyed["INBOX"] != 1 {
+		t.Fatalf("a local change only: surveyed with the stores %v, selected %v, surveyed %v; want none with the stores, INBOX selected for its plan and surveyed by the verification",
+			ss.withStores, ss.selects, sv.surveyed)
+	}
+	r.converged(t, 10)
+}

@@ -42,6 +42,12 @@
 //     kind is still checkpointed where it would have been alone: the
 //     plan's every intent was journaled before its first effect, and the
 //     batch concerns other messages than the stores.
+//   - With Pair.SurveyAfter set, a store-remote group that is the last use
+//     of the server folder has the folder's survey for the check after
+//     the sync written behind it (adapters.SurveyingStorer), read-only,
+//     and handed back in Result.Survey; the stores' effects and
+//     checkpoint are as without it, and the folder takes no command
+//     after it.
 //   - The executor never plans: it does what it is told or records why it
 //     could not.
 package executor

@@ -32,6 +32,20 @@ type Pair struct {
 	// nil, so that its connection serves another folder while this one
 	// makes its files durable and checkpoints them.
 	ReleaseRemote func()
+	// SurveyAfter, when set, asks for the server folder's survey by the
+	// check after the sync to go with the execution's flag stores when
+	// they are its last use of the server folder and the folder can
+	// (adapters.SurveyingStorer): one round trip for both. Result.Survey
+	// then holds it.
+	SurveyAfter *SurveyAfter
+}
+
+// SurveyAfter is what Pair.SurveyAfter asks for: the folder's changes
+// since Since (the HIGHESTMODSEQ the plan listed), and with Leave the
+// connection's LOGOUT behind them (the run's last look at the server).
+type SurveyAfter struct {
+	Since uint64
+	Leave bool
 }
 
 // Executor applies operations for one run.
@@ -73,6 +87,9 @@ type heldCheckpoint struct {
 type Result struct {
 	Done   map[model.OpKind]int
 	Failed []OpError
+	// Survey is the survey Pair.SurveyAfter asked for, made with the
+	// last flag stores; nil when it was not made.
+	Survey *adapters.ChangeSurvey
 
 	// unsettled holds the UIDs whose local flag change failed or found
 	// the file gone in this run: their pair must not record the flags.
@@ -156,7 +173,7 @@ func (e *Executor) Execute(ctx context.Context, p *Pair, steps []Step) (Result, 
 			} else if early.ok {
 				err = e.storeAndExpunge(ctx, p, group, steps[early.start:early.end], &res)
 			} else {
-				err = e.storeRemote(ctx, p, group, &res)
+				err = e.storeRemote(ctx, p, group, &res, j >= remoteUntil)
 			}
 		case model.OpSetLocalFlags, model.OpDeleteLocal:
 			err = e.localChanges(ctx, p, group, &res)
@@ -907,9 +924,17 @@ func messageID(r io.Reader) string {
 	return strings.TrimSpace(h.Get("Message-Id"))
 }
 
-func (e *Executor) storeRemote(ctx context.Context, p *Pair, steps []Step, res *Result) error {
+// storeRemote carries out store-remote steps; last: no later step needs
+// the server folder (Pair.SurveyAfter's survey may go with them).
+func (e *Executor) storeRemote(ctx context.Context, p *Pair, steps []Step, res *Result, last bool) error {
 	changes := flagChanges(steps)
-	if fb, ok := p.RemoteFolder.(adapters.FlagBatcher); ok {
+	if ss, ok := p.RemoteFolder.(adapters.SurveyingStorer); ok && last && p.SurveyAfter != nil {
+		sv, err := ss.StoreFlagChangesSurveying(ctx, changes, p.SurveyAfter.Since, p.SurveyAfter.Leave)
+		res.Survey = &sv
+		if err != nil {
+			return fmt.Errorf("store flags in %q: %w", p.Name, err)
+		}
+	} else if fb, ok := p.RemoteFolder.(adapters.FlagBatcher); ok {
 		if err := fb.StoreFlagChanges(ctx, changes); err != nil {
 			return fmt.Errorf("store flags in %q: %w", p.Name, err)
 		}

@@ -166,7 +166,9 @@ func TestFirstSyncVerifiedByItsChanges(t *testing.T) {
 // folder; with a survey for the plan the execution had to select the
 // folder again, a round trip of its own before the store. The SELECT goes
 // with the folder listing, in its round trip: the local change was known
-// before the listing was sent.
+// before the listing was sent. The verification's survey of the folder,
+// and the LOGOUT, go with the store, in its round trip: the folder is
+// examined once, and recorded in step (nothing to do after).
 func TestOneFolderFlagChangeSelectsOnce(t *testing.T) {
 	s := dovecotServer(t)
 	seenIn(t, s, "INBOX", 6, 3)
@@ -179,9 +181,13 @@ func TestOneFolderFlagChangeSelectsOnce(t *testing.T) {
 	renameFlags(t, su, "INBOX", local[2].Key, "FS")
 	errs := su.debugSync(t)
 	sel := strings.Index(errs, `RETURN (STATUS) + SELECT (CONDSTORE) + UID SEARCH ALL + UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE) (CHANGEDSINCE`)
-	store := strings.Index(errs, `command="UID STORE +FLAGS.SILENT (\\Flagged)"`)
+	const surveyed = ` + EXAMINE (CONDSTORE) + UID SEARCH ALL + UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE) (CHANGEDSINCE n), of `
+	store := strings.Index(errs, `command="UID STORE +FLAGS.SILENT (\\Flagged)`+surveyed+`INBOX, + LOGOUT"`)
 	if n := strings.Count(errs, `SELECT (CONDSTORE)`); n != 1 || sel < 0 || store < sel {
-		t.Fatalf("INBOX selected %d times, want once, with the folder listing and its changes listed, then the flag stored on it:\n%s", n, errs)
+		t.Fatalf("INBOX selected %d times, want once, with the folder listing and its changes listed, then the flag stored on it with the verification's survey and the LOGOUT:\n%s", n, errs)
+	}
+	if n := strings.Count(errs, `EXAMINE`); n != 1 {
+		t.Fatalf("INBOX examined %d times, want once, by the verification's survey with the store:\n%s", n, errs)
 	}
 	if got := remoteFlags(t, s, "INBOX")[2]; got != model.Seen|model.Flagged {
 		t.Fatalf("server uid 2: %s, want \\Seen \\Flagged", got)
@@ -195,6 +201,9 @@ func TestOneFolderFlagChangeSelectsOnce(t *testing.T) {
 	errs = su.debugSync(t)
 	if !strings.Contains(errs, `RETURN (STATUS) + SELECT (CONDSTORE)`) || strings.Count(errs, `SELECT (CONDSTORE)`) != 1 {
 		t.Fatalf("Lists/go was not opened with the folder listing:\n%s", errs)
+	}
+	if !strings.Contains(errs, surveyed+`Lists/go, + LOGOUT"`) || strings.Count(errs, `EXAMINE`) != 1 {
+		t.Fatalf("Lists/go was not surveyed with its flag store, and only then:\n%s", errs)
 	}
 	if got := remoteFlags(t, s, "Lists/go")[1]; got != model.Seen|model.Flagged {
 		t.Fatalf("Lists/go server uid 1: %s, want \\Seen \\Flagged", got)
