@@ -297,6 +297,19 @@ type SurveyingStorer interface {
 	StoreFlagChangesSurveying(ctx context.Context, changes []FlagChange, since uint64, leave bool) (survey ChangeSurvey, err error)
 }
 
+// SurveyingExpunger is a SurveyingStorer that can also have itself
+// surveyed behind an expunge (FlagExpunger's, the survey written behind
+// its expunge commands): for a folder whose last use in a run is an
+// expunge.
+type SurveyingExpunger interface {
+	SurveyingStorer
+	FlagExpunger
+	// StoreFlagsAndExpungeSurveying is StoreFlagsAndExpunge(changes,
+	// expunge) with the folder's survey as StoreFlagChangesSurveying makes
+	// it, answered once the expunge has ended.
+	StoreFlagsAndExpungeSurveying(ctx context.Context, changes []FlagChange, expunge []uint32, since uint64, leave bool) (survey ChangeSurvey, err error)
+}
+
 // BatchAppendStorer is implemented by RemoteFolders that can send an
 // upload batch (BatchAppender) with flag changes and the marks of an
 // expunge in one round trip (IMAP: the MULTIAPPEND and the UID STOREs all

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -439,7 +440,19 @@ type surveyingFolder struct {
 }
 
 func (f *surveyingFolder) StoreFlagChangesSurveying(ctx context.Context, changes []adapters.FlagChange, since uint64, leave bool) (adapters.ChangeSurvey, error) {
-	err := f.RemoteFolder.StoreFlagChanges(ctx, changes)
+	return f.surveyAfter(ctx, f.RemoteFolder.StoreFlagChanges(ctx, changes), since, leave)
+}
+
+func (f *surveyingFolder) StoreFlagsAndExpunge(ctx context.Context, changes []adapters.FlagChange, expunge []uint32) error {
+	return errors.Join(f.RemoteFolder.StoreFlagChanges(ctx, changes), f.RemoteFolder.Expunge(ctx, expunge))
+}
+
+func (f *surveyingFolder) StoreFlagsAndExpungeSurveying(ctx context.Context, changes []adapters.FlagChange, expunge []uint32, since uint64, leave bool) (adapters.ChangeSurvey, error) {
+	return f.surveyAfter(ctx, f.StoreFlagsAndExpunge(ctx, changes, expunge), since, leave)
+}
+
+// surveyAfter surveys the folder after the changes that ended with err.
+func (f *surveyingFolder) surveyAfter(ctx context.Context, err error, since uint64, leave bool) (adapters.ChangeSurvey, error) {
 	sv := f.s.surveying.SurveyChanges(ctx, []adapters.ChangeRequest{{Name: f.name, Since: since}})[0]
 	f.s.mu.Lock()
 	f.s.withStores[f.name]++
@@ -489,6 +502,28 @@ func TestSurveyedWithTheStores(t *testing.T) {
 		}
 	}
 
+	// A deletion, alone and with a flag change: the survey goes with the
+	// expunge.
+	for _, withFlag := range []bool{false, true} {
+		reset()
+		lm, _ := r.local.Messages("INBOX")
+		must(t, r.local.DeleteMessage("INBOX", lm[len(lm)-1].Key))
+		if withFlag {
+			flip("INBOX")
+		}
+		if c := total(r.sync(t)); c[model.OpExpungeRemote] != 1 || (c[model.OpStoreRemote] == 1) != withFlag {
+			t.Fatalf("a local deletion in INBOX (and a flag change: %v): %v, want one expunge on the server", withFlag, c)
+		}
+		if ss.withStores["INBOX"] != 1 || sv.surveyed["INBOX"] != 1 {
+			t.Fatalf("a local deletion (and a flag change: %v): surveyed with the expunge %v, in all %v; want INBOX once, with the expunge",
+				withFlag, ss.withStores, sv.surveyed)
+		}
+		reset()
+		if c := total(r.sync(t)); len(c) != 0 || ss.selects["INBOX"] != 0 || sv.surveyed["INBOX"] != 0 {
+			t.Fatalf("the sync after the deletion did %v, selected %v, surveyed %v; want nothing", c, ss.selects, sv.surveyed)
+		}
+	}
+
 	reset()
 	flip("INBOX")
 	flip("Archive")
@@ -510,5 +545,5 @@ func TestSurveyedWithTheStores(t *testing.T) {
 		t.Fatalf("a local change only: surveyed with the stores %v, selected %v, surveyed %v; want none with the stores, INBOX selected for its plan and surveyed by the verification",
 			ss.withStores, ss.selects, sv.surveyed)
 	}
-	r.converged(t, 10)
+	r.converged(t, 8)
 }

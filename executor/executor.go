@@ -171,7 +171,7 @@ func (e *Executor) Execute(ctx context.Context, p *Pair, steps []Step) (Result, 
 			if joined != nil && joined.done {
 				err = e.joinedCheckpoints(p, joined, &res)
 			} else if early.ok {
-				err = e.storeAndExpunge(ctx, p, group, steps[early.start:early.end], &res)
+				err = e.storeAndExpunge(ctx, p, group, steps[early.start:early.end], &res, j >= remoteUntil)
 			} else {
 				err = e.storeRemote(ctx, p, group, &res, j >= remoteUntil)
 			}
@@ -179,7 +179,7 @@ func (e *Executor) Execute(ctx context.Context, p *Pair, steps []Step) (Result, 
 			err = e.localChanges(ctx, p, group, &res)
 		case model.OpExpungeRemote:
 			if !early.ok || i != early.start {
-				err = e.expungeRemote(ctx, p, group, &res)
+				err = e.expungeRemote(ctx, p, group, &res, j >= remoteUntil)
 			} // else carried out with the stores
 		case model.OpPair, model.OpForget:
 			err = e.bookkeeping(p, group, &res)
@@ -925,13 +925,12 @@ func messageID(r io.Reader) string {
 }
 
 // storeRemote carries out store-remote steps; last: no later step needs
-// the server folder (Pair.SurveyAfter's survey may go with them).
+// the server folder (Pair.SurveyAfter's survey may go with them, and then
+// with an expunge carried out alone or with stores too).
 func (e *Executor) storeRemote(ctx context.Context, p *Pair, steps []Step, res *Result, last bool) error {
 	changes := flagChanges(steps)
 	if ss, ok := p.RemoteFolder.(adapters.SurveyingStorer); ok && last && p.SurveyAfter != nil {
-		sv, err := ss.StoreFlagChangesSurveying(ctx, changes, p.SurveyAfter.Since, p.SurveyAfter.Leave)
-		res.Survey = &sv
-		if err != nil {
+		if err := keepSurvey(res)(ss.StoreFlagChangesSurveying(ctx, changes, p.SurveyAfter.Since, p.SurveyAfter.Leave)); err != nil {
 			return fmt.Errorf("store flags in %q: %w", p.Name, err)
 		}
 	} else if fb, ok := p.RemoteFolder.(adapters.FlagBatcher); ok {
@@ -946,6 +945,23 @@ func (e *Executor) storeRemote(ctx context.Context, p *Pair, steps []Step, res *
 		}
 	}
 	return e.storeCheckpoint(p, steps, res)
+}
+
+// surveyingExpunger is the server folder as an adapters.SurveyingExpunger
+// when p asks for the survey (Pair.SurveyAfter) and the operations being
+// carried out are the last to need the folder (last).
+func surveyingExpunger(p *Pair, last bool) (adapters.SurveyingExpunger, bool) {
+	se, ok := p.RemoteFolder.(adapters.SurveyingExpunger)
+	return se, ok && last && p.SurveyAfter != nil
+}
+
+// keepSurvey keeps, in res, a survey made with the folder's last operations
+// (Pair.SurveyAfter), and returns their error.
+func keepSurvey(res *Result) func(adapters.ChangeSurvey, error) error {
+	return func(sv adapters.ChangeSurvey, err error) error {
+		res.Survey = &sv
+		return err
+	}
 }
 
 // flagChanges groups store-remote steps by the flags they add and remove,
@@ -980,9 +996,15 @@ func (e *Executor) storeCheckpoint(p *Pair, steps []Step, res *Result) error {
 
 // storeAndExpunge carries out store-remote steps and expunge-remote steps
 // together (expungeWithStores), then checkpoints each as storeRemote and
-// expungeRemote would.
-func (e *Executor) storeAndExpunge(ctx context.Context, p *Pair, stores, expunges []Step, res *Result) error {
-	if err := p.RemoteFolder.(adapters.FlagExpunger).StoreFlagsAndExpunge(ctx, flagChanges(stores), stepUIDs(expunges)); err != nil {
+// expungeRemote would; last: as storeRemote's.
+func (e *Executor) storeAndExpunge(ctx context.Context, p *Pair, stores, expunges []Step, res *Result, last bool) error {
+	var err error
+	if se, ok := surveyingExpunger(p, last); ok {
+		err = keepSurvey(res)(se.StoreFlagsAndExpungeSurveying(ctx, flagChanges(stores), stepUIDs(expunges), p.SurveyAfter.Since, p.SurveyAfter.Leave))
+	} else {
+		err = p.RemoteFolder.(adapters.FlagExpunger).StoreFlagsAndExpunge(ctx, flagChanges(stores), stepUIDs(expunges))
+	}
+	if err != nil {
 		return fmt.Errorf("store flags and expunge in %q: %w", p.Name, err)
 	}
 	if err := e.storeCheckpoint(p, stores, res); err != nil {
@@ -1026,8 +1048,15 @@ func (e *Executor) localChanges(ctx context.Context, p *Pair, steps []Step, res 
 	return lc.flush(ctx)
 }
 
-func (e *Executor) expungeRemote(ctx context.Context, p *Pair, steps []Step, res *Result) error {
-	if err := p.RemoteFolder.Expunge(ctx, stepUIDs(steps)); err != nil {
+// expungeRemote carries out expunge-remote steps; last: as storeRemote's.
+func (e *Executor) expungeRemote(ctx context.Context, p *Pair, steps []Step, res *Result, last bool) error {
+	var err error
+	if se, ok := surveyingExpunger(p, last); ok {
+		err = keepSurvey(res)(se.StoreFlagsAndExpungeSurveying(ctx, nil, stepUIDs(steps), p.SurveyAfter.Since, p.SurveyAfter.Leave))
+	} else {
+		err = p.RemoteFolder.Expunge(ctx, stepUIDs(steps))
+	}
+	if err != nil {
 		return fmt.Errorf("expunge in %q: %w", p.Name, err)
 	}
 	return e.expungeCheckpoint(p, steps, res)

@@ -888,42 +888,65 @@ func (f *Folder) StoreFlagsAndExpunge(ctx context.Context, changes []adapters.Fl
 	if len(uids) == 0 {
 		return f.StoreFlagChanges(ctx, changes)
 	}
-	if err := f.refuseReadOnly("UID EXPUNGE"); err != nil {
+	x, err := f.expungeRequest(changes, uids)
+	if err != nil {
 		return err
+	}
+	return f.do(ctx, x.command, func(c *conn) error {
+		errs, marked := x.mark(c)
+		return expungeMarked(c, errs, marked, x.byUID, len(uids))
+	})
+}
+
+// expungeRequest is an expunge of uids with the flag stores of changes
+// (StoreFlagsAndExpunge's), ready to send.
+type expungeRequest struct {
+	command   string      // as logged
+	stores    []flagStore // the changes', then the \Deleted marks
+	firstMark int         // the first of the marks in stores
+	byUID     bool        // UID EXPUNGE (UIDPLUS), else EXPUNGE
+}
+
+// expungeRequest refuses what StoreFlagsAndExpunge must not send: a
+// read-only folder, a change that adds and removes the same flag.
+func (f *Folder) expungeRequest(changes []adapters.FlagChange, uids []uint32) (expungeRequest, error) {
+	if err := f.refuseReadOnly("UID EXPUNGE"); err != nil {
+		return expungeRequest{}, err
 	}
 	names, stores, err := flagStores(changes)
 	if err != nil {
-		return f.errorf("UID STORE", err)
+		return expungeRequest{}, f.errorf("UID STORE", err)
 	}
 	_, marks, _ := flagStores([]adapters.FlagChange{{UIDs: uids, Add: model.Deleted}})
-	firstMark := len(stores)
-	stores = append(stores, marks...)
-	byUID := f.store.has(imap.CapUIDPlus) || f.store.has(imap.CapIMAP4rev2)
-	command := "UID STORE +FLAGS.SILENT (\\Deleted), then UID EXPUNGE"
-	if !byUID {
-		command = "UID STORE +FLAGS.SILENT (\\Deleted), then EXPUNGE"
+	x := expungeRequest{stores: append(stores, marks...), firstMark: len(stores),
+		byUID: f.store.has(imap.CapUIDPlus) || f.store.has(imap.CapIMAP4rev2)}
+	x.command = "UID STORE +FLAGS.SILENT (\\Deleted), then UID EXPUNGE"
+	if !x.byUID {
+		x.command = "UID STORE +FLAGS.SILENT (\\Deleted), then EXPUNGE"
 	}
 	if len(names) > 0 {
-		command = strings.Join(names, " + ") + " + " + command
+		x.command = strings.Join(names, " + ") + " + " + x.command
 	}
-	return f.do(ctx, command, func(c *conn) error {
-		var errs []error
-		var marked []imap.UIDSet
-		sent := 0
-		for _, wave := range storeWaves(stores) {
-			for i, err := range finishEach(sendStores(c, wave)) {
-				n := sent + i
-				switch {
-				case err != nil:
-					errs = append(errs, err)
-				case n >= firstMark:
-					marked = append(marked, stores[n].set)
-				}
+	return x, nil
+}
+
+// mark sends the stores, wave after wave (storeWaves), and waits for them:
+// it returns their errors and the sets of the marks that succeeded.
+func (x expungeRequest) mark(c *conn) (errs []error, marked []imap.UIDSet) {
+	sent := 0
+	for _, wave := range storeWaves(x.stores) {
+		for i, err := range finishEach(sendStores(c, wave)) {
+			n := sent + i
+			switch {
+			case err != nil:
+				errs = append(errs, err)
+			case n >= x.firstMark:
+				marked = append(marked, x.stores[n].set)
 			}
-			sent += len(wave)
 		}
-		return expungeMarked(c, errs, marked, byUID, len(uids))
-	})
+		sent += len(wave)
+	}
+	return errs, marked
 }
 
 // expungeMarked expunges the sets marked \Deleted once every store has
@@ -935,23 +958,30 @@ func (f *Folder) StoreFlagsAndExpunge(ctx context.Context, changes []adapters.Fl
 // by the next sync.
 func expungeMarked(c *conn, storeErrs []error, marked []imap.UIDSet, byUID bool, want int) error {
 	var reported atomic.Int64
-	var expunges []pipelined
-	switch {
-	case len(marked) == 0:
-	case byUID:
-		for _, set := range marked {
-			expunges = append(expunges, pipelined{countedExpunge{c.client.UIDExpunge(set), &reported}, "imap UID EXPUNGE"})
-		}
-	default:
-		expunges = append(expunges, pipelined{countedExpunge{c.client.Expunge(), &reported}, "imap EXPUNGE"})
-	}
-	if err := finishAll(expunges); err != nil || len(storeErrs) > 0 {
+	if err := finishAll(sendExpunges(c, marked, byUID, &reported)); err != nil || len(storeErrs) > 0 {
 		return errors.Join(append(storeErrs, err)...)
 	}
 	if reported.Load() >= int64(want) {
 		return nil
 	}
 	return keptAfterExpunge(c, marked)
+}
+
+// sendExpunges sends the expunges of the sets marked (UID EXPUNGE of each
+// with byUID, else one EXPUNGE; none without a set), each adding the
+// messages the server reports expunged to reported as it ends.
+func sendExpunges(c *conn, marked []imap.UIDSet, byUID bool, reported *atomic.Int64) []pipelined {
+	var expunges []pipelined
+	switch {
+	case len(marked) == 0:
+	case byUID:
+		for _, set := range marked {
+			expunges = append(expunges, pipelined{countedExpunge{c.client.UIDExpunge(set), reported}, "imap UID EXPUNGE"})
+		}
+	default:
+		expunges = append(expunges, pipelined{countedExpunge{c.client.Expunge(), reported}, "imap EXPUNGE"})
+	}
+	return expunges
 }
 
 // countedExpunge is a pipelined expunge that counts the messages the
@@ -978,6 +1008,12 @@ func keptAfterExpunge(c *conn, sets []imap.UIDSet) error {
 		}
 		kept = append(kept, data.AllUIDs()...)
 	}
+	return keptError(kept)
+}
+
+// keptError names the messages an expunge left on the server; nil when
+// there are none.
+func keptError(kept []imap.UID) error {
 	if len(kept) == 0 {
 		return nil
 	}

@@ -23,6 +23,8 @@ type gateProxy struct {
 	mu       sync.Mutex
 	armed    bool
 	key      string       // what opens the gate: "UID FETCH" unless armOn said
+	after    string       // armAfter's: the client's words that arm the gate
+	before   bytes.Buffer // what clients sent before those words
 	sent     bytes.Buffer // what clients sent since armed
 	open     chan struct{}
 	timedOut bool
@@ -65,6 +67,15 @@ func (g *gateProxy) armOn(key string) {
 	g.armed, g.key = true, key
 }
 
+// armAfter arms the gate once the client has sent after (the answers
+// before it pass), to open once it has sent key.
+func (g *gateProxy) armAfter(after, key string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.after, g.key = after, key
+	g.before.Reset()
+}
+
 // fromClient passes the client's bytes on, noting them once armed; the
 // first key among them opens the gate.
 func (g *gateProxy) fromClient(client, server net.Conn) {
@@ -72,7 +83,14 @@ func (g *gateProxy) fromClient(client, server net.Conn) {
 		g.mu.Lock()
 		defer g.mu.Unlock()
 		if !g.armed {
-			return
+			if g.after == "" {
+				return
+			}
+			g.before.Write(p)
+			if !bytes.Contains(g.before.Bytes(), []byte(g.after)) {
+				return
+			}
+			g.armed, g.after = true, ""
 		}
 		before := bytes.Contains(g.sent.Bytes(), []byte(g.key))
 		g.sent.Write(p)

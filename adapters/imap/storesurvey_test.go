@@ -2,6 +2,7 @@ package imap
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -128,5 +129,76 @@ func testStoreFlagChangesSurveying(t *testing.T, b *backend) {
 	// Usable still, on a new connection: the last stores are there.
 	if got := flagsOf(second); got&model.Seen == 0 {
 		t.Fatalf("UID %d has flags %v after the stores, want \\Seen", second, got)
+	}
+}
+
+// testStoreFlagsAndExpungeSurveying: StoreFlagsAndExpungeSurveying writes
+// the folder's survey right behind its expunge, before the expunge's
+// answer is read (the proxy holds the server's answers from the expunge
+// on until it has seen the survey's UID FETCH), and the survey shows the
+// expunge done and the flag stored. Without CONDSTORE the stores and the
+// expunge alone are made.
+func testStoreFlagsAndExpungeSurveying(t *testing.T, b *backend) {
+	ctx := ctxT(t)
+	name := "ExpungeSurvey"
+	var uids []uint32
+	for i := range 3 {
+		uids = append(uids, b.seed(t, b.serverName(name), msgWithID(fmt.Sprintf("<expunge-survey-%d@test>", i), i), nil, time.Time{}))
+	}
+	g, s := gatedStore(t, b)
+	f, err := s.Select(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := f.Status().HighestModSeq
+	if s.hasCondStore() {
+		g.armAfter("EXPUNGE", "UID FETCH")
+	}
+	sv, err := f.StoreFlagsAndExpungeSurveying(ctx, []adapters.FlagChange{{UIDs: uids[:1], Add: model.Flagged}}, uids[1:2], before, false)
+	g.mu.Lock()
+	timedOut, sent := g.timedOut, g.sent.String()
+	g.mu.Unlock()
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	left := func() map[uint32]model.Flags {
+		t.Helper()
+		f, err := s.Select(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		msgs, err := f.List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[uint32]model.Flags{}
+		for _, m := range msgs {
+			out[m.UID] = m.Flags
+		}
+		return out
+	}()
+	if _, ok := left[uids[1]]; ok || left[uids[0]]&model.Flagged == 0 || len(left) != 2 {
+		t.Fatalf("after the expunge: %v; want UID %d gone, UID %d flagged", left, uids[1], uids[0])
+	}
+	if !s.hasCondStore() {
+		if err != nil || !errors.Is(sv.Err, adapters.ErrUnsupported) {
+			t.Fatalf("without CONDSTORE: %+v, %v; want the expunge made and ErrUnsupported", sv, err)
+		}
+		return
+	}
+	if err != nil || sv.Err != nil || sv.Changes == nil {
+		t.Fatalf("%+v, %v", sv, err)
+	}
+	if timedOut {
+		t.Fatalf("the client waited for the expunge's answer before it sent the survey (it sent: %q)", sent)
+	}
+	if len(sv.Changes.UIDs) != 2 || sv.Status.Messages != 2 || sv.Status.HighestModSeq <= before {
+		t.Fatalf("surveyed %+v (UIDs %v), want the two messages left and a HIGHESTMODSEQ past %d", sv.Status, sv.Changes.UIDs, before)
+	}
+	for _, m := range sv.Changes.Changed {
+		if m.UID == uids[0] && m.Flags&model.Flagged == 0 {
+			t.Fatalf("UID %d surveyed with flags %v, want \\Flagged", m.UID, m.Flags)
+		}
 	}
 }

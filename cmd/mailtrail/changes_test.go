@@ -64,8 +64,10 @@ func TestOnlyChangesListed(t *testing.T) {
 	if !strings.Contains(errs, "listed the changes since the last sync") {
 		t.Fatalf("the server folder was listed in full, not only its changes:\n%s", errs)
 	}
-	// The flag stored and the \Deleted mark go in one round trip.
-	if !strings.Contains(errs, `command="UID STORE +FLAGS.SILENT (\\Flagged) + UID STORE +FLAGS.SILENT (\\Deleted), then UID EXPUNGE"`) {
+	// The flag stored and the \Deleted mark go in one round trip, and the
+	// verification's survey with the expunge (the run's last use of the
+	// folder).
+	if !strings.Contains(errs, `command="UID STORE +FLAGS.SILENT (\\Flagged) + UID STORE +FLAGS.SILENT (\\Deleted), then UID EXPUNGE + EXAMINE (CONDSTORE)`) {
 		t.Fatalf("the flag change and the expunge were not sent together:\n%s", errs)
 	}
 	// The one folder to sync is opened for its plan with the listing of
@@ -80,14 +82,11 @@ func TestOnlyChangesListed(t *testing.T) {
 	}
 	// The verification examines the folder with the listing of the changes
 	// behind (a survey of the folders), with the connection's LOGOUT (the
-	// run's last use of the server): one round trip.
-	if n := strings.Count(errs, `command="EXAMINE (CONDSTORE) + UID SEARCH ALL + UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE) (CHANGEDSINCE n), of INBOX, + LOGOUT"`); n != 1 {
-		t.Fatalf("the folder was surveyed %d times after the sync, want once, with the LOGOUT:\n%s", n, errs)
-	}
-	// The second look after the sync examines the folder: Dovecot answers
-	// EXAMINE of a large Maildir folder at once, SELECT after a rescan.
-	if i := strings.LastIndex(errs, `SELECT (CONDSTORE)`); i < 0 || !strings.Contains(errs[i:], `command="EXAMINE (CONDSTORE)`) {
-		t.Fatalf("the verification after the sync did not examine the folder:\n%s", errs)
+	// run's last use of the server), written behind the expunge: no round
+	// trip of its own. It examines the folder: Dovecot answers EXAMINE of
+	// a large Maildir folder at once, SELECT after a rescan.
+	if n := strings.Count(errs, ` + EXAMINE (CONDSTORE) + UID SEARCH ALL + UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE) (CHANGEDSINCE n), of INBOX, + LOGOUT"`); n != 1 || strings.Count(errs, `EXAMINE`) != 1 {
+		t.Fatalf("the folder was surveyed %d times after the sync, want once, with the expunge and the LOGOUT:\n%s", n, errs)
 	}
 	got := remoteFlags(t, s, "INBOX")
 	want := map[uint32]model.Flags{1: model.Seen, 2: model.Seen | model.Flagged, 3: 0, 5: model.Seen | model.Flagged, 13: model.Answered}
@@ -168,7 +167,8 @@ func TestFirstSyncVerifiedByItsChanges(t *testing.T) {
 // with the folder listing, in its round trip: the local change was known
 // before the listing was sent. The verification's survey of the folder,
 // and the LOGOUT, go with the store, in its round trip: the folder is
-// examined once, and recorded in step (nothing to do after).
+// examined once, and recorded in step (nothing to do after); so with the
+// expunge of a message deleted locally.
 func TestOneFolderFlagChangeSelectsOnce(t *testing.T) {
 	s := dovecotServer(t)
 	seenIn(t, s, "INBOX", 6, 3)
@@ -207,6 +207,17 @@ func TestOneFolderFlagChangeSelectsOnce(t *testing.T) {
 	}
 	if got := remoteFlags(t, s, "Lists/go")[1]; got != model.Seen|model.Flagged {
 		t.Fatalf("Lists/go server uid 1: %s, want \\Seen \\Flagged", got)
+	}
+	requireNothingToDo(t, su)
+
+	// A message deleted locally: the survey goes with the expunge.
+	removeByKey(t, su, "INBOX", localByUID(t, su, "INBOX")[4].Key)
+	errs = su.debugSync(t)
+	if !strings.Contains(errs, `then UID EXPUNGE`+surveyed+`INBOX, + LOGOUT"`) || strings.Count(errs, `EXAMINE`) != 1 {
+		t.Fatalf("INBOX was not surveyed with its expunge, and only then:\n%s", errs)
+	}
+	if _, ok := remoteFlags(t, s, "INBOX")[4]; ok {
+		t.Fatal("server uid 4 is still there after its local deletion")
 	}
 	requireNothingToDo(t, su)
 }
