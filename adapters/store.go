@@ -310,6 +310,17 @@ type SurveyingExpunger interface {
 	StoreFlagsAndExpungeSurveying(ctx context.Context, changes []FlagChange, expunge []uint32, since uint64, leave bool) (survey ChangeSurvey, err error)
 }
 
+// SurveyingFetcher is a ListedFetcher that can have itself surveyed as
+// SurveyingStorer says, the survey written behind its last fetch of
+// bodies: for a folder whose last use in a run is a download.
+type SurveyingFetcher interface {
+	ListedFetcher
+	// FetchListedSurveying is FetchListed(msgs, fn) with the folder's
+	// survey as StoreFlagChangesSurveying makes it, answered once the
+	// fetch has ended; err is FetchListed's.
+	FetchListedSurveying(ctx context.Context, msgs []model.RemoteMsg, fn func(m model.RemoteMsg, body io.Reader) error, since uint64, leave bool) (survey ChangeSurvey, err error)
+}
+
 // BatchAppendStorer is implemented by RemoteFolders that can send an
 // upload batch (BatchAppender) with flag changes and the marks of an
 // expunge in one round trip (IMAP: the MULTIAPPEND and the UID STOREs all

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -451,6 +452,18 @@ func (f *surveyingFolder) StoreFlagsAndExpungeSurveying(ctx context.Context, cha
 	return f.surveyAfter(ctx, f.StoreFlagsAndExpunge(ctx, changes, expunge), since, leave)
 }
 
+func (f *surveyingFolder) FetchListed(ctx context.Context, msgs []model.RemoteMsg, fn func(model.RemoteMsg, io.Reader) error) error {
+	uids := make([]uint32, len(msgs))
+	for i, m := range msgs {
+		uids[i] = m.UID
+	}
+	return f.RemoteFolder.Fetch(ctx, uids, fn)
+}
+
+func (f *surveyingFolder) FetchListedSurveying(ctx context.Context, msgs []model.RemoteMsg, fn func(model.RemoteMsg, io.Reader) error, since uint64, leave bool) (adapters.ChangeSurvey, error) {
+	return f.surveyAfter(ctx, f.FetchListed(ctx, msgs, fn), since, leave)
+}
+
 // surveyAfter surveys the folder after the changes that ended with err.
 func (f *surveyingFolder) surveyAfter(ctx context.Context, err error, since uint64, leave bool) (adapters.ChangeSurvey, error) {
 	sv := f.s.surveying.SurveyChanges(ctx, []adapters.ChangeRequest{{Name: f.name, Since: since}})[0]
@@ -466,9 +479,9 @@ func (f *surveyingFolder) surveyAfter(ctx context.Context, err error, since uint
 // SurveyAfter): surveyed once after the plan, not again by the
 // verification, and recorded as in step all the same (the next sync, with
 // nothing changed, neither selects nor surveys it). With the LOGOUT when
-// the Remote is closed after the run. With two folders to sync, or a
-// change that is not a flag store last, the verification surveys as
-// before.
+// the Remote is closed after the run. So with a download, and with an
+// expunge, alone or with stores. With two folders to sync, or a local
+// change last, the verification surveys as before.
 func TestSurveyedWithTheStores(t *testing.T) {
 	var ss *storeSurveying
 	r, sv, flip := surveyRig(t, []string{"INBOX", "Archive"}, 5, 47, func(sv *surveying) adapters.Remote {
@@ -500,6 +513,21 @@ func TestSurveyedWithTheStores(t *testing.T) {
 			t.Fatalf("the sync after: selected %v, surveyed %v; want INBOX recorded in step by the survey with the stores, left alone",
 				ss.selects, sv.surveyed)
 		}
+	}
+
+	// New mail on the server: the survey goes with the download.
+	reset()
+	m := sample.Messages("INBOX", 1, 48)[0]
+	r.remote.AddMessage("INBOX", m.Body, m.Flags, m.Date)
+	if c := total(r.sync(t)); c[model.OpFetch] != 1 {
+		t.Fatalf("new mail in INBOX: %v, want one download", c)
+	}
+	if ss.withStores["INBOX"] != 1 || sv.surveyed["INBOX"] != 1 {
+		t.Fatalf("new mail: surveyed with the download %v, in all %v; want INBOX once, with the download", ss.withStores, sv.surveyed)
+	}
+	reset()
+	if c := total(r.sync(t)); len(c) != 0 || ss.selects["INBOX"] != 0 || sv.surveyed["INBOX"] != 0 {
+		t.Fatalf("the sync after the download did %v, selected %v, surveyed %v; want nothing", c, ss.selects, sv.surveyed)
 	}
 
 	// A deletion, alone and with a flag change: the survey goes with the
@@ -545,5 +573,5 @@ func TestSurveyedWithTheStores(t *testing.T) {
 		t.Fatalf("a local change only: surveyed with the stores %v, selected %v, surveyed %v; want none with the stores, INBOX selected for its plan and surveyed by the verification",
 			ss.withStores, ss.selects, sv.surveyed)
 	}
-	r.converged(t, 8)
+	r.converged(t, 9)
 }

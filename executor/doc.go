@@ -42,11 +42,13 @@
 //     kind is still checkpointed where it would have been alone: the
 //     plan's every intent was journaled before its first effect, and the
 //     batch concerns other messages than the stores.
-//   - With Pair.SurveyAfter set, a store-remote group that is the last use
-//     of the server folder has the folder's survey for the check after
-//     the sync written behind it (adapters.SurveyingStorer), read-only,
-//     and handed back in Result.Survey; the stores' effects and
-//     checkpoint are as without it, and the folder takes no command
+//   - With Pair.SurveyAfter set, the operations that are the last use of
+//     the server folder (a store-remote group, an expunge-remote group
+//     alone or with the stores, the last download batch) have the
+//     folder's survey for the check after the sync written behind them
+//     (adapters.SurveyingStorer, SurveyingExpunger, SurveyingFetcher),
+//     read-only, and handed back in Result.Survey; their effects and
+//     checkpoints are as without it, and the folder takes no command
 //     after it.
 //   - The executor never plans: it does what it is told or records why it
 //     could not.

@@ -33,10 +33,11 @@ type Pair struct {
 	// makes its files durable and checkpoints them.
 	ReleaseRemote func()
 	// SurveyAfter, when set, asks for the server folder's survey by the
-	// check after the sync to go with the execution's flag stores when
-	// they are its last use of the server folder and the folder can
-	// (adapters.SurveyingStorer): one round trip for both. Result.Survey
-	// then holds it.
+	// check after the sync to go with the execution's last use of the
+	// server folder where the folder can: flag stores
+	// (adapters.SurveyingStorer), an expunge (adapters.SurveyingExpunger)
+	// or a download of bodies listed (adapters.SurveyingFetcher); one
+	// round trip for both. Result.Survey then holds it.
 	SurveyAfter *SurveyAfter
 }
 
@@ -88,7 +89,7 @@ type Result struct {
 	Done   map[model.OpKind]int
 	Failed []OpError
 	// Survey is the survey Pair.SurveyAfter asked for, made with the
-	// last flag stores; nil when it was not made.
+	// folder's last use of the server; nil when it was not made.
 	Survey *adapters.ChangeSurvey
 
 	// unsettled holds the UIDs whose local flag change failed or found
@@ -579,12 +580,13 @@ func (e *Executor) fetch(ctx context.Context, p *Pair, steps []Step, res *Result
 			bytes += steps[end].Op.Size
 			end++
 		}
-		d, err := e.download(ctx, p, steps[start:end])
+		d, err := e.download(ctx, p, steps[start:end], lastRemote && end == len(steps))
 		if err != nil {
 			// What the previous batch did is recorded all the same.
 			return errors.Join(err, wait())
 		}
 		if lastRemote && end == len(steps) {
+			res.Survey = d.survey
 			e.releaseRemote(p)
 		}
 		if err := wait(); err != nil {
@@ -604,10 +606,14 @@ type downloads struct {
 	batch adapters.LocalBatch
 	keys  map[uint32]string
 	names map[uint32]journal.MsgInfo
+	// survey is the one Pair.SurveyAfter asked for, made with the fetch.
+	survey *adapters.ChangeSurvey
 }
 
-// download fetches the bodies of steps into a new local batch.
-func (e *Executor) download(ctx context.Context, p *Pair, steps []Step) (*downloads, error) {
+// download fetches the bodies of steps into a new local batch; last: no
+// later operation needs the server folder (Pair.SurveyAfter's survey may
+// go with the fetch).
+func (e *Executor) download(ctx context.Context, p *Pair, steps []Step, last bool) (*downloads, error) {
 	byUID := make(map[uint32]Step, len(steps))
 	uids := make([]uint32, 0, len(steps))
 	for _, s := range steps {
@@ -624,6 +630,13 @@ func (e *Executor) download(ctx context.Context, p *Pair, steps []Step) (*downlo
 		}
 		fetch = func(ctx context.Context, _ []uint32, fn func(model.RemoteMsg, io.Reader) error) error {
 			return lf.FetchListed(ctx, listed, fn)
+		}
+		if sf, ok := lf.(adapters.SurveyingFetcher); ok && last && p.SurveyAfter != nil {
+			fetch = func(ctx context.Context, _ []uint32, fn func(model.RemoteMsg, io.Reader) error) error {
+				sv, err := sf.FetchListedSurveying(ctx, listed, fn, p.SurveyAfter.Since, p.SurveyAfter.Leave)
+				d.survey = &sv
+				return err
+			}
 		}
 	}
 	err := fetch(ctx, uids, func(m model.RemoteMsg, body io.Reader) error {

@@ -433,7 +433,7 @@ const maxRangesPerCommand = 200
 // methods.
 func (f *Folder) Fetch(ctx context.Context, uids []uint32, fn func(m model.RemoteMsg, body io.Reader) error) error {
 	for _, chunk := range uidChunks(uids, fetchChunkUIDs, maxRangesPerCommand) {
-		if err := f.fetchChunk(ctx, chunk, nil, fn); err != nil {
+		if err := f.fetchChunk(ctx, chunk, nil, fn, nil); err != nil {
 			return err
 		}
 	}
@@ -447,18 +447,25 @@ var _ adapters.ListedFetcher = (*Folder)(nil)
 // has from its listing. With 20 ms between client and server, a download
 // of a few messages takes 20 ms instead of 40.
 func (f *Folder) FetchListed(ctx context.Context, msgs []model.RemoteMsg, fn func(m model.RemoteMsg, body io.Reader) error) error {
+	listed, chunks := listedChunks(msgs)
+	for _, chunk := range chunks {
+		if err := f.fetchChunk(ctx, chunk, listed, fn, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// listedChunks is msgs by UID, and their UIDs in the sets fetchChunk asks
+// for one at a time.
+func listedChunks(msgs []model.RemoteMsg) (map[uint32]model.RemoteMsg, []imap.UIDSet) {
 	listed := make(map[uint32]model.RemoteMsg, len(msgs))
 	uids := make([]uint32, len(msgs))
 	for i, m := range msgs {
 		listed[m.UID] = m
 		uids[i] = m.UID
 	}
-	for _, chunk := range uidChunks(uids, fetchChunkUIDs, maxRangesPerCommand) {
-		if err := f.fetchChunk(ctx, chunk, listed, fn); err != nil {
-			return err
-		}
-	}
-	return nil
+	return listed, uidChunks(uids, fetchChunkUIDs, maxRangesPerCommand)
 }
 
 // errCallback marks an error returned by the caller's function, so that it
@@ -469,12 +476,17 @@ func (e *errCallback) Error() string { return e.err.Error() }
 
 // fetchChunk fetches the bodies of set, first asking for the messages'
 // flags, size and date unless listed holds them (FetchListed); every UID
-// of set is then in listed.
-func (f *Folder) fetchChunk(ctx context.Context, set imap.UIDSet, listed map[uint32]model.RemoteMsg, fn func(model.RemoteMsg, io.Reader) error) error {
+// of set is then in listed. With behind, the folder's survey goes right
+// behind the bodies' UID FETCH (FetchListedSurveying), its answers read
+// after the bodies whatever became of them.
+func (f *Folder) fetchChunk(ctx context.Context, set imap.UIDSet, listed map[uint32]model.RemoteMsg, fn func(model.RemoteMsg, io.Reader) error, behind *ownSurvey) error {
 	var fnErr error
 	command := "UID FETCH " + setLabel(set) + " BODY.PEEK[]"
 	if listed == nil {
 		command = "UID FETCH " + setLabel(set) + " (UID FLAGS RFC822.SIZE INTERNALDATE), then BODY.PEEK[]"
+	}
+	if behind != nil {
+		command += " + " + behind.logged
 	}
 	err := f.doRead(ctx, command, func(c *conn) error {
 		orphans, expunges := c.orphanBodies.Load(), c.expunges.Load()
@@ -497,6 +509,10 @@ func (f *Folder) fetchChunk(ctx context.Context, set imap.UIDSet, listed map[uin
 		}
 
 		bodyCmd := c.client.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}})
+		if behind != nil {
+			read := behind.send(c)
+			defer read(nil)
+		}
 		if err := f.confirm(); err != nil {
 			// Read to its end unused: the UIDs may mean other messages.
 			_ = bodyCmd.Close()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"mailtrail/adapters"
+	"mailtrail/model"
 )
 
 var _ adapters.SurveyingStorer = (*Folder)(nil)
@@ -110,71 +112,137 @@ func noSurvey(s *Store) adapters.ChangeSurvey {
 
 // surveyBehind runs one exchange on the folder's connection: send writes
 // the folder's own commands (waiting for those that must be answered
-// before the last ones go) and returns finish; the folder's survey of
-// its changes since since (SurveyChanges' commands), and with leave the
-// LOGOUT, are written right behind them, before any of their answers is
-// read. finish then reads the answers of the folder's commands and
+// before the last ones go) and returns finish; the folder's survey
+// (ownSurvey) is written right behind them, before any of their answers
+// is read. finish then reads the answers of the folder's commands and
 // returns their error; it is given the survey's answer for the folder
-// (nil when the connection was lost before it). The folder takes no
-// command after it; with leave, the Remote's idle connections log out
-// meanwhile and the folder's own is closed once its LOGOUT is answered.
+// (nil when the connection was lost before it).
 func (f *Folder) surveyBehind(ctx context.Context, command string, since uint64, leave bool, send func(c *conn) (finish func(*folderAnswer) error)) (adapters.ChangeSurvey, error) {
+	o := f.newOwnSurvey(since, leave)
+	runErr := f.do(ctx, command+" + "+o.logged, func(c *conn) error {
+		finish := send(c)
+		return o.send(c)(finish)
+	})
+	sv, got, ownErr := o.result(runErr)
+	if !got {
+		// Nothing was sent, or the connection was lost before the
+		// folder's commands were answered: whether they were carried out
+		// is not known, as with the commands alone.
+		return sv, runErr
+	}
+	if ownErr != nil {
+		return sv, f.errorf(command, ownErr)
+	}
+	return sv, nil
+}
+
+// ownSurvey is a folder's survey of its changes since a HIGHESTMODSEQ
+// (SurveyChanges' commands), written on its connection behind its last
+// commands, and with leave the LOGOUT after it: the Remote's idle
+// connections log out meanwhile, and the folder's own is closed once its
+// LOGOUT is answered. The folder takes no command after it.
+type ownSurvey struct {
+	f      *Folder
+	reqs   []adapters.ChangeRequest
+	logged string // the survey's commands, as logged
+	leave  bool
+	// The answers go through a channel: a run the watchdog ends may leave
+	// its function behind, still reading (conn.waitCommand).
+	answered chan ownAnswer
+}
+
+// ownAnswer is what the reading of an ownSurvey's answers found.
+type ownAnswer struct {
+	folders   []folderAnswer
+	ownErr    error // the folder's own commands' (send's check)
+	lost      error // what lost the connection
+	loggedOut bool
+}
+
+func (f *Folder) newOwnSurvey(since uint64, leave bool) *ownSurvey {
 	if leave {
 		f.store.leaveIdle(0)
 	}
-	reqs := []adapters.ChangeRequest{{Name: f.name, Since: since}}
-	survey := surveyCommand([]string{f.name})
+	o := &ownSurvey{f: f, reqs: []adapters.ChangeRequest{{Name: f.name, Since: since}},
+		logged: surveyCommand([]string{f.name}), leave: leave, answered: make(chan ownAnswer, 1)}
 	if leave {
-		survey += ", + LOGOUT"
+		o.logged += ", + LOGOUT"
 	}
-	// The answers go through a channel: a run the watchdog ends may leave
-	// its function behind, still reading (conn.waitCommand).
-	type answer struct {
-		folders   []folderAnswer
-		ownErr    error
-		loggedOut bool
-	}
-	answered := make(chan answer, 1)
-	runErr := f.do(ctx, command+" + "+survey, func(c *conn) error {
-		finish := send(c)
-		wait, logout := sendSurvey(c, []string{f.server}, reqs, leave)
+	return o
+}
+
+// send writes the survey (and with leave the LOGOUT) on c and returns the
+// reading of their answers, which returns the error that lost the
+// connection; it calls check (unless nil) with the folder's answer (nil
+// when the connection was lost before it) once they are read, for the
+// folder's own error.
+func (o *ownSurvey) send(c *conn) (read func(check func(*folderAnswer) error) error) {
+	wait, logout := sendSurvey(c, []string{o.f.server}, o.reqs, o.leave)
+	return func(check func(*folderAnswer) error) error {
 		folders, lost := wait()
 		var own *folderAnswer
 		if lost == nil {
 			own = &folders[0]
 		}
-		ownErr := finish(own)
+		var ownErr error
+		if check != nil {
+			ownErr = check(own)
+		}
 		if lost == nil && logout != nil {
 			awaitLogout(c, logout)
 		}
-		answered <- answer{folders, ownErr, lost == nil && logout != nil}
+		o.answered <- ownAnswer{folders, ownErr, lost, lost == nil && logout != nil}
 		return lost
-	})
-	var a answer
-	got := false
+	}
+}
+
+// result is the survey once the run that sent it has ended with runErr;
+// answered reports whether its answers were read, and ownErr is then
+// send's check's. It closes a connection lost or logged out, and refuses
+// the folder every command from now on.
+func (o *ownSurvey) result(runErr error) (sv adapters.ChangeSurvey, answered bool, ownErr error) {
+	var a ownAnswer
 	select {
-	case a = <-answered:
-		got = true
+	case a = <-o.answered:
+		answered = true
 	default:
 	}
+	f := o.f
 	f.mu.Lock()
-	if a.loggedOut && f.conn.broken == nil {
+	switch {
+	case a.lost != nil:
+		f.conn.markBroken(a.lost)
+	case a.loggedOut:
 		f.conn.markBroken(errLoggedOut) // answered (or refused): closed without another
 	}
-	f.refused = errors.New("the folder was surveyed after its last change (its connection examines it, or logged out): it takes no more commands")
+	f.refused = errors.New("the folder was surveyed after its last use (its connection examines it, or logged out): it takes no more commands")
 	f.mu.Unlock()
 	out := []adapters.ChangeSurvey{{}}
-	f.store.surveyed(reqs, a.folders, runErr, survey, out)
-	if !got {
-		// Nothing was sent, or the connection was lost before the
-		// folder's commands were answered: whether they were carried out
-		// is not known, as with the commands alone.
-		return out[0], runErr
+	f.store.surveyed(o.reqs, a.folders, runErr, o.logged, out)
+	return out[0], answered, a.ownErr
+}
+
+var _ adapters.SurveyingFetcher = (*Folder)(nil)
+
+// FetchListedSurveying implements adapters.SurveyingFetcher: FetchListed,
+// with the folder's survey (ownSurvey) written right behind the UID FETCH
+// of its last chunk, before the bodies are read; the server carries out
+// the EXAMINE once the fetch has ended, and its answers are read after
+// the bodies. Without CONDSTORE only the bodies are fetched.
+func (f *Folder) FetchListedSurveying(ctx context.Context, msgs []model.RemoteMsg, fn func(m model.RemoteMsg, body io.Reader) error, since uint64, leave bool) (adapters.ChangeSurvey, error) {
+	if !f.store.hasCondStore() || len(msgs) == 0 {
+		return noSurvey(f.store), f.FetchListed(ctx, msgs, fn)
 	}
-	if a.ownErr != nil {
-		return out[0], f.errorf(command, a.ownErr)
+	listed, chunks := listedChunks(msgs)
+	for _, chunk := range chunks[:len(chunks)-1] {
+		if err := f.fetchChunk(ctx, chunk, listed, fn, nil); err != nil {
+			return adapters.ChangeSurvey{Err: err}, err
+		}
 	}
-	return out[0], nil
+	o := f.newOwnSurvey(since, leave)
+	err := f.fetchChunk(ctx, chunks[len(chunks)-1], listed, fn, o)
+	sv, _, _ := o.result(err)
+	return sv, err
 }
 
 // awaitLogout reads the answer to a LOGOUT written behind other commands

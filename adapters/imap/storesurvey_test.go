@@ -3,6 +3,7 @@ package imap
 import (
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -199,6 +200,78 @@ func testStoreFlagsAndExpungeSurveying(t *testing.T, b *backend) {
 	for _, m := range sv.Changes.Changed {
 		if m.UID == uids[0] && m.Flags&model.Flagged == 0 {
 			t.Fatalf("UID %d surveyed with flags %v, want \\Flagged", m.UID, m.Flags)
+		}
+	}
+}
+
+// testFetchListedSurveying: FetchListedSurveying writes the folder's
+// survey right behind the bodies' UID FETCH, before any body is read (the
+// proxy holds the server's answers until it has seen the survey's
+// CHANGEDSINCE: a client that reads the bodies first times out); the
+// bodies are handed on whole, and the survey, answered after them, lists
+// the folder. With leave the connection logs out in that round trip.
+// Without CONDSTORE the bodies alone are fetched.
+func testFetchListedSurveying(t *testing.T, b *backend) {
+	ctx := ctxT(t)
+	name := "FetchSurvey"
+	bodies := map[uint32][]byte{}
+	for i := range 2 {
+		body := msgWithID(fmt.Sprintf("<fetch-survey-%d@test>", i), i)
+		bodies[b.seed(t, b.serverName(name), body, nil, time.Time{})] = body
+	}
+	g, s := gatedStore(t, b)
+	for _, leave := range []bool{false, true} {
+		f, err := s.Select(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs, err := f.List(ctx)
+		if err != nil || len(msgs) != 2 {
+			t.Fatalf("listed %v, %v", msgs, err)
+		}
+		before := f.Status().HighestModSeq
+		if s.hasCondStore() {
+			g.armOn("CHANGEDSINCE")
+		}
+		got := map[uint32]string{}
+		sv, err := f.FetchListedSurveying(ctx, msgs, func(m model.RemoteMsg, body io.Reader) error {
+			b, err := io.ReadAll(body)
+			got[m.UID] = string(b)
+			return err
+		}, before, leave)
+		g.mu.Lock()
+		timedOut, sent := g.timedOut, g.sent.String()
+		g.armed, g.open = false, make(chan struct{})
+		g.sent.Reset()
+		g.mu.Unlock()
+		if err != nil {
+			t.Fatalf("leave %v: %v", leave, err)
+		}
+		for uid, body := range bodies {
+			if got[uid] != strings.ReplaceAll(string(body), "\n", "\r\n") && got[uid] != string(body) {
+				t.Fatalf("leave %v: UID %d handed on as %q, want %q", leave, uid, got[uid], body)
+			}
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if !s.hasCondStore() {
+			if !errors.Is(sv.Err, adapters.ErrUnsupported) {
+				t.Fatalf("without CONDSTORE: %+v; want ErrUnsupported", sv)
+			}
+			return
+		}
+		if timedOut {
+			t.Fatalf("leave %v: the client read the bodies before it sent the survey (it sent: %q)", leave, sent)
+		}
+		if sv.Err != nil || sv.Changes == nil || len(sv.Changes.UIDs) != 2 || sv.Status.HighestModSeq != before {
+			t.Fatalf("leave %v: surveyed %+v, want both messages and the HIGHESTMODSEQ unchanged (%d)", leave, sv, before)
+		}
+		s.mu.Lock()
+		idle := len(s.idle)
+		s.mu.Unlock()
+		if want := map[bool]int{false: 1, true: 0}[leave]; idle != want {
+			t.Fatalf("leave %v: %d connections idle after the survey, want %d", leave, idle, want)
 		}
 	}
 }

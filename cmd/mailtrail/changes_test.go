@@ -133,8 +133,9 @@ func TestFirstSyncVerifiedByItsChanges(t *testing.T) {
 	if want := `command="SELECT (CONDSTORE) + UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)"`; !strings.Contains(errs, want) {
 		t.Errorf("the first sync's log has no %s:\n%s", want, errs)
 	}
-	// Only the verification after the EXAMINE can list the changes.
-	i := strings.LastIndex(errs, `command="EXAMINE (CONDSTORE)`)
+	// Only the verification after the EXAMINE can list the changes (its
+	// survey goes with the download, the folder's last use).
+	i := strings.LastIndex(errs, `EXAMINE (CONDSTORE)`)
 	if i < 0 || !strings.Contains(errs[i:], "listed the changes since the last sync") ||
 		strings.Contains(errs[i:], `command="UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)"`) {
 		t.Fatalf("the verification after the first sync listed the folder in full:\n%s", errs)
@@ -168,7 +169,7 @@ func TestFirstSyncVerifiedByItsChanges(t *testing.T) {
 // before the listing was sent. The verification's survey of the folder,
 // and the LOGOUT, go with the store, in its round trip: the folder is
 // examined once, and recorded in step (nothing to do after); so with the
-// expunge of a message deleted locally.
+// expunge of a message deleted locally, and with the download of new mail.
 func TestOneFolderFlagChangeSelectsOnce(t *testing.T) {
 	s := dovecotServer(t)
 	seenIn(t, s, "INBOX", 6, 3)
@@ -218,6 +219,17 @@ func TestOneFolderFlagChangeSelectsOnce(t *testing.T) {
 	}
 	if _, ok := remoteFlags(t, s, "INBOX")[4]; ok {
 		t.Fatal("server uid 4 is still there after its local deletion")
+	}
+	requireNothingToDo(t, su)
+
+	// New mail on the server: the survey goes with the download.
+	seenIn(t, s, "INBOX", 1, 6)
+	errs = su.debugSync(t)
+	if !strings.Contains(errs, `BODY.PEEK[]`+surveyed+`INBOX, + LOGOUT"`) || strings.Count(errs, `EXAMINE`) != 1 {
+		t.Fatalf("INBOX was not surveyed with its download, and only then:\n%s", errs)
+	}
+	if n := len(localByUID(t, su, "INBOX")); n != 6 {
+		t.Fatalf("INBOX has %d messages locally, want 6", n)
 	}
 	requireNothingToDo(t, su)
 }
