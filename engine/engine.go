@@ -268,8 +268,8 @@ type folderWork struct {
 	planModSeq uint64
 	// alone: the only folder of its syncFolders with operations to carry
 	// out, whose verification is then the run's only look at the server
-	// after the executions; its survey may go with its last flag stores
-	// (surveyAfter), and is then survey.
+	// after the executions; its survey may go with its last use of the
+	// server (surveyAfter), and is then survey.
 	alone  bool
 	survey *adapters.ChangeSurvey
 }
@@ -817,12 +817,13 @@ func onlyExecuted(works []*folderWork) *folderWork {
 
 // surveyAfter is what the execution of w is asked to do for its
 // verification (executor.Pair.SurveyAfter): the survey verifyAll would
-// make of it (observeAllAgain), written behind its last flag stores, when
-// it is the only folder to verify (alone) and its plan was listed by
-// modification sequence; with the LOGOUT when the Remote is closed after
-// the run, as the verification's own survey would have it (lastLook: a
-// folder with a modification sequence existed on the server, so the run
-// created none). Nil otherwise.
+// make of it (observeAllAgain), written behind its last use of the server
+// (flag stores, an expunge, a download: the executor decides where the
+// folder can), when it is the only folder to verify (alone) and its plan
+// was listed by modification sequence; with the LOGOUT when the Remote is
+// closed after the run, as the verification's own survey would have it
+// (lastLook: a folder with a modification sequence existed on the server,
+// so the run created none). Nil otherwise.
 func (a *Account) surveyAfter(w *folderWork) *executor.SurveyAfter {
 	if !w.alone || w.planModSeq == 0 || !a.verifies() || !a.mayListChanges() {
 		return nil

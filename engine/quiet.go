@@ -235,7 +235,7 @@ func (a *Account) observeAllAgain(ctx context.Context, ws []*folderWork, last bo
 		for i, w := range ws {
 			switch {
 			case w.survey != nil && w.survey.Err == nil && w.survey.Changes != nil:
-				// Made with its last flag stores (surveyAfter).
+				// Made with its last use of the server (surveyAfter).
 				ins[i], alone[i] = a.surveyedInput(w, *w.survey)
 			case w.planModSeq != 0:
 				reqs = append(reqs, adapters.ChangeRequest{Name: w.fr.Name, Since: w.planModSeq})

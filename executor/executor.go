@@ -938,8 +938,8 @@ func messageID(r io.Reader) string {
 }
 
 // storeRemote carries out store-remote steps; last: no later step needs
-// the server folder (Pair.SurveyAfter's survey may go with them, and then
-// with an expunge carried out alone or with stores too).
+// the server folder, so that Pair.SurveyAfter's survey may go with them
+// (as it may with expungeRemote's and storeAndExpunge's when last).
 func (e *Executor) storeRemote(ctx context.Context, p *Pair, steps []Step, res *Result, last bool) error {
 	changes := flagChanges(steps)
 	if ss, ok := p.RemoteFolder.(adapters.SurveyingStorer); ok && last && p.SurveyAfter != nil {

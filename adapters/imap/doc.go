@@ -44,6 +44,13 @@
 //     decides nothing they send: the changes since a HIGHESTMODSEQ
 //     (OpenWithChanges) and the whole listing (OpenListing) are read only
 //     once the SELECT succeeded, as the folder it opened.
+//   - A folder's survey of itself written behind its last commands
+//     (StoreFlagChangesSurveying, StoreFlagsAndExpungeSurveying,
+//     FetchListedSurveying) only examines, comes after everything those
+//     commands change (the server carries out an EXAMINE once the
+//     commands before it have ended), and leaves the folder refusing
+//     every command after it; with the LOGOUT behind it, the connection
+//     is closed once that is answered.
 //   - QRESYNC is never enabled (go-imap v2 beta.8 cannot parse its
 //     responses); CONDSTORE is used when advertised.
 //   - The password, OAuth2 tokens and the client secret never appear in

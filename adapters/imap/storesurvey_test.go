@@ -31,22 +31,11 @@ func testStoreFlagChangesSurveying(t *testing.T, b *backend) {
 	g, s := gatedStore(t, b)
 	flagsOf := func(uid uint32) model.Flags {
 		t.Helper()
-		f, err := s.Select(ctx, name)
-		if err != nil {
-			t.Fatal(err)
+		flags, ok := serverFlags(t, s, name)[uid]
+		if !ok {
+			t.Fatalf("UID %d not on the server", uid)
 		}
-		defer f.Close()
-		msgs, err := f.List(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range msgs {
-			if m.UID == uid {
-				return m.Flags
-			}
-		}
-		t.Fatalf("UID %d not listed in %v", uid, msgs)
-		return 0
+		return flags
 	}
 
 	if !s.hasCondStore() {
@@ -162,23 +151,7 @@ func testStoreFlagsAndExpungeSurveying(t *testing.T, b *backend) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	left := func() map[uint32]model.Flags {
-		t.Helper()
-		f, err := s.Select(ctx, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		msgs, err := f.List(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := map[uint32]model.Flags{}
-		for _, m := range msgs {
-			out[m.UID] = m.Flags
-		}
-		return out
-	}()
+	left := serverFlags(t, s, name)
 	if _, ok := left[uids[1]]; ok || left[uids[0]]&model.Flagged == 0 || len(left) != 2 {
 		t.Fatalf("after the expunge: %v; want UID %d gone, UID %d flagged", left, uids[1], uids[0])
 	}
@@ -274,4 +247,25 @@ func testFetchListedSurveying(t *testing.T, b *backend) {
 			t.Fatalf("leave %v: %d connections idle after the survey, want %d", leave, idle, want)
 		}
 	}
+}
+
+// serverFlags is every message of folder name with its flags, as a new
+// selection of it lists them.
+func serverFlags(t *testing.T, s *Store, name string) map[uint32]model.Flags {
+	t.Helper()
+	ctx := ctxT(t)
+	f, err := s.Select(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	msgs, err := f.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[uint32]model.Flags{}
+	for _, m := range msgs {
+		out[m.UID] = m.Flags
+	}
+	return out
 }

@@ -55,7 +55,7 @@ func (s *Store) surveyChanges(ctx context.Context, reqs []adapters.ChangeRequest
 	out := make([]adapters.ChangeSurvey, len(reqs))
 	if !s.hasCondStore() {
 		for i := range out {
-			out[i].Err = fmt.Errorf("%s: the server keeps no modification sequences (CONDSTORE): %w", s.name, adapters.ErrUnsupported)
+			out[i] = noSurvey(s)
 		}
 		return out
 	}
