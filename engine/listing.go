@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"mailtrail/adapters"
@@ -230,10 +231,12 @@ func (a *Account) localWork(ctx context.Context, most int) (work []journal.Folde
 // for its plan, opens it with the listing (adapters.ListOpener: selected,
 // a dry run's examined, with what changed since its HIGHESTMODSEQ
 // listed), for its plan and execution; otherwise the folders are
-// surveyed with the listing (adapters.ListSurveyor), for their plans. Only where surveyPlans would look at them so (the options
-// letting a folder be listed by its changes, a HIGHESTMODSEQ recorded);
-// surveyPlans closes the folder, or leaves a survey unused, when the
-// listing shows that it would not. With a folder filter (Filter), which
+// surveyed with the listing (adapters.ListSurveyor), for their plans,
+// and INBOX with them (withINBOX: new mail lands there). Only where
+// surveyPlans would look at them so (the options letting a folder be
+// listed by its changes, a HIGHESTMODSEQ recorded); surveyPlans closes
+// the folder, or leaves a survey unused, when the listing shows that it
+// would not. With a folder filter (Filter), which
 // may need the listing to decide, the folder is surveyed, not opened: a
 // survey only looks (EXAMINE), and a folder the filter leaves out is not
 // to be selected.
@@ -272,6 +275,9 @@ func (a *Account) listFolders(ctx context.Context, look localLook) ([]model.Remo
 			reqs = append(reqs, adapters.ChangeRequest{Name: m.Name, Since: m.HighestModSeq})
 		}
 	}
+	if surveys {
+		reqs = a.withINBOX(reqs)
+	}
 	if !surveys || len(reqs) == 0 {
 		list, err := a.Remote.ListFolders(ctx)
 		return list, looks, err
@@ -289,6 +295,34 @@ func (a *Account) listFolders(ctx context.Context, look localLook) ([]model.Remo
 		looks.surveys[reqs[i].Name] = listedSurvey{since: reqs[i].Since, survey: sv}
 	}
 	return list, looks, nil
+}
+
+// withINBOX adds INBOX to the folders listFolders surveys with the
+// listing (reqs) when the journal holds its HIGHESTMODSEQ, it is small
+// enough for a plan's survey, and nothing asks for it yet: new mail lands
+// there, and a run whose work is new mail in INBOX then plans it from
+// this survey (surveyPlans) instead of looking at it a round trip after
+// the listing. When the listing shows INBOX unchanged the survey goes
+// unused; on an unchanged folder it costs the server an EXAMINE answered
+// from its index and a listing of nothing, in the listing's round trip.
+// INBOX is the local folder of that name (under a nametrans that renames
+// it, none is looked at so).
+func (a *Account) withINBOX(reqs []adapters.ChangeRequest) []adapters.ChangeRequest {
+	for _, r := range reqs {
+		if strings.EqualFold(r.Name, "INBOX") {
+			return reqs
+		}
+	}
+	known, err := a.Journal.Folders()
+	if err != nil {
+		return reqs
+	}
+	for _, m := range known {
+		if strings.EqualFold(m.Name, "INBOX") && a.named(m.Name) && m.HighestModSeq != 0 && m.Messages <= planSurveyMost {
+			return append(reqs, adapters.ChangeRequest{Name: m.Name, Since: m.HighestModSeq})
+		}
+	}
+	return reqs
 }
 
 // listSurveyMost bounds the folders listFolders surveys with the listing.
@@ -347,7 +381,10 @@ func (l *listedLooks) close() {
 // early is what listFolders looked at with the listing: the folder it
 // opened is the one folder's open when it is that folder (closed
 // otherwise), and a folder it surveyed for the HIGHESTMODSEQ the plan
-// would survey it for is not surveyed again.
+// would survey it for is not surveyed again; the one folder to sync
+// surveyed so (INBOX with new mail, withINBOX; a folder filter's) is
+// planned from that survey rather than opened, its execution selecting it
+// (with its first download, where it starts with one).
 func (a *Account) surveyPlans(ctx context.Context, folders []string, remote map[string]model.RemoteFolderStatus,
 	known []journal.FolderMeta, pending map[string][]journal.Intent, early listedLooks) func() planLooks {
 	oneToOpen := len(folders) == 1 && len(pending) == 0
@@ -372,7 +409,15 @@ func (a *Account) surveyPlans(ctx context.Context, folders []string, remote map[
 		if opened := early.opened; opened != nil {
 			return func() planLooks { return planLooks{opened: opened} }
 		}
-		return a.openForItsPlan(ctx, folders[0], since[folders[0]])
+		// Surveyed with the listing (withINBOX, or with a folder filter):
+		// planned from that survey, the execution selecting the folder
+		// with its first download where it starts with one.
+		name := folders[0]
+		if l, ok := early.surveys[name]; ok && l.since == since[name] && since[name] != 0 && l.survey.Err == nil && l.survey.Changes != nil {
+			looked := map[string]adapters.ChangeSurvey{name: l.survey}
+			return func() planLooks { return planLooks{surveys: looked} }
+		}
+		return a.openForItsPlan(ctx, name, since[name])
 	}
 	cs, ok := a.Remote.(adapters.ChangeSurveyor)
 	if !ok || !a.mayListChanges() || len(pending) > 0 {

@@ -369,8 +369,21 @@ func TestOpenedWithListing(t *testing.T) {
 // (adapters.ListSurveyor) over surveying: the listing, then the survey. It
 // counts the folders it surveyed so.
 type listSurveying struct {
-	*surveying
+	*selectCounting
 	withListing map[string]int
+	opened      map[string]int // by OpenWithChanges: for their plans
+}
+
+// OpenWithChanges selects the folder (adapters.ChangeOpener), counting it
+// as opened; it lists no changes, which the caller then lists itself.
+func (l *listSurveying) OpenWithChanges(ctx context.Context, name string, readOnly bool, since uint64) (adapters.RemoteFolder, *adapters.Changes, error) {
+	l.mu.Lock()
+	if l.opened != nil {
+		l.opened[name]++
+	}
+	l.mu.Unlock()
+	rf, err := l.SelectFolder(ctx, name)
+	return rf, nil, err
 }
 
 func (l *listSurveying) ListFoldersSurveying(ctx context.Context, reqs []adapters.ChangeRequest) ([]model.RemoteFolderStatus, []adapters.ChangeSurvey, error) {
@@ -391,7 +404,7 @@ func (l *listSurveying) ListFoldersSurveying(ctx context.Context, reqs []adapter
 func TestSurveyedWithListing(t *testing.T) {
 	var ls *listSurveying
 	r, sv, flip := surveyRig(t, []string{"INBOX", "Archive", "Sent"}, 4, 43, func(sv *surveying) adapters.Remote {
-		ls = &listSurveying{surveying: sv, withListing: map[string]int{}}
+		ls = &listSurveying{selectCounting: &selectCounting{surveying: sv, selects: map[string]int{}}, withListing: map[string]int{}}
 		return ls
 	})
 	reset := func() {
@@ -415,6 +428,58 @@ func TestSurveyedWithListing(t *testing.T) {
 		t.Fatalf("Sent, unchanged: surveyed with the listing %v, in all %v; want never", ls.withListing, sv.surveyed)
 	}
 	r.converged(t, 12)
+}
+
+// TestINBOXSurveyedWithListing: INBOX, where new mail lands, is surveyed
+// with the folder listing whenever the journal holds its HIGHESTMODSEQ
+// (withINBOX); new mail there, the run's only work, is planned from that
+// survey, INBOX selected once (by the execution, for the download), where
+// the plan would have opened it a round trip after the listing. Unchanged,
+// or with the work elsewhere, the survey goes unused.
+func TestINBOXSurveyedWithListing(t *testing.T) {
+	var ls *listSurveying
+	r, sv, _ := surveyRig(t, []string{"INBOX", "Archive"}, 4, 53, func(sv *surveying) adapters.Remote {
+		ls = &listSurveying{selectCounting: &selectCounting{surveying: sv, selects: map[string]int{}}, withListing: map[string]int{}, opened: map[string]int{}}
+		return ls
+	})
+	r.sync(t) // the first sync's verification recorded INBOX's state; now both are quiet
+	reset := func() {
+		clear(ls.withListing)
+		clear(ls.selects)
+		clear(ls.opened)
+		clear(sv.surveyed)
+	}
+
+	reset()
+	if c := total(r.sync(t)); len(c) != 0 {
+		t.Fatalf("nothing changed: did %v", c)
+	}
+	if ls.withListing["INBOX"] != 1 || len(ls.withListing) != 1 || len(ls.selects) != 0 {
+		t.Fatalf("nothing changed: surveyed with the listing %v, selected %v; want INBOX surveyed with the listing, nothing selected", ls.withListing, ls.selects)
+	}
+
+	reset()
+	m := sample.Messages("INBOX", 1, 54)[0]
+	r.remote.AddMessage("INBOX", m.Body, m.Flags, m.Date)
+	if c := total(r.sync(t)); c[model.OpFetch] != 1 {
+		t.Fatalf("new mail in INBOX: %v, want one download", c)
+	}
+	if ls.withListing["INBOX"] != 1 || len(ls.opened) != 0 || ls.selects["INBOX"] != 1 || sv.surveyed["INBOX"] != 2 {
+		t.Fatalf("new mail in INBOX: surveyed with the listing %v, opened for its plan %v, selected %v, surveyed %v; want INBOX surveyed with the listing and planned from it, selected once (the download), surveyed by the verification",
+			ls.withListing, ls.opened, ls.selects, sv.surveyed)
+	}
+
+	reset()
+	m = sample.Messages("Archive", 1, 55)[0]
+	r.remote.AddMessage("Archive", m.Body, m.Flags, m.Date)
+	if c := total(r.sync(t)); c[model.OpFetch] != 1 {
+		t.Fatalf("new mail in Archive: %v, want one download", c)
+	}
+	if ls.withListing["INBOX"] != 1 || ls.selects["INBOX"] != 0 || ls.opened["Archive"] != 1 || ls.selects["Archive"] != 1 {
+		t.Fatalf("new mail in Archive: surveyed with the listing %v, opened %v, selected %v; want INBOX surveyed with the listing and left, Archive opened for its plan and kept",
+			ls.withListing, ls.opened, ls.selects)
+	}
+	r.converged(t, 10)
 }
 
 // storeSurveying is a selectCounting whose folders survey themselves with

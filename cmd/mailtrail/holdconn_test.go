@@ -44,7 +44,7 @@ func TestHoldConnectionOpen(t *testing.T) {
 	su := newSetup(t, s, "holdconnectionopen = yes\nkeepalive = 1")
 	args := []string{"-c", su.config, "-u", "basic", "-d", "imap", "-k", "Account Test:autorefresh=0.03"} // 1.8 s
 	errs := refreshFor(t, 4500*time.Millisecond, args...)
-	syncs := strings.Count(errs, `command="LIST \"\" \"*\" RETURN (STATUS)"`)
+	syncs := strings.Count(errs, `command="LIST \"\" \"*\" RETURN (STATUS)`)
 	if syncs < 2 {
 		t.Fatalf("%d syncs in 4.5 s with autorefresh 1.8 s:\n%s", syncs, errs)
 	}
@@ -67,7 +67,7 @@ func TestHoldConnectionOpen(t *testing.T) {
 	// Without it: a login per sync, no keepalive.
 	su = newSetup(t, s, "keepalive = 1")
 	errs = refreshFor(t, 4500*time.Millisecond, "-c", su.config, "-u", "basic", "-d", "imap", "-k", "Account Test:autorefresh=0.03")
-	syncs = strings.Count(errs, `command="LIST \"\" \"*\" RETURN (STATUS)"`)
+	syncs = strings.Count(errs, `command="LIST \"\" \"*\" RETURN (STATUS)`)
 	if n := strings.Count(errs, "imap connected"); syncs < 2 || n != syncs {
 		t.Errorf("without holdconnectionopen: %d logins for %d syncs, want one each:\n%s", n, syncs, errs)
 	}
