@@ -215,7 +215,9 @@ func (o *ownSurvey) result(runErr error) (sv adapters.ChangeSurvey, answered boo
 	case a.loggedOut:
 		f.conn.markBroken(errLoggedOut) // answered (or refused): closed without another
 	}
-	f.refused = errors.New("the folder was surveyed after its last use (its connection examines it, or logged out): it takes no more commands")
+	if f.refused == nil { // a refusal already there (another UIDVALIDITY) says more
+		f.refused = errors.New("the folder was surveyed after its last use (its connection examines it, or logged out): it takes no more commands")
+	}
 	f.mu.Unlock()
 	out := []adapters.ChangeSurvey{{}}
 	f.store.surveyed(o.reqs, a.folders, runErr, o.logged, out)
