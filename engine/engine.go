@@ -825,10 +825,7 @@ func onlyExecuted(works []*folderWork) *folderWork {
 // (lastLook: a folder with a modification sequence existed on the server,
 // so the run created none). Nil otherwise.
 func (a *Account) surveyAfter(w *folderWork) *executor.SurveyAfter {
-	if !w.alone || w.planModSeq == 0 || !a.verifies() || !a.mayListChanges() {
-		return nil
-	}
-	if _, ok := a.Remote.(adapters.ChangeSurveyor); !ok {
+	if _, ok := a.changeSurveyor(); !ok || !w.alone || w.planModSeq == 0 || !a.verifies() {
 		return nil
 	}
 	return &executor.SurveyAfter{Since: w.planModSeq, Leave: a.ClosesRemote}

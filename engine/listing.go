@@ -131,7 +131,7 @@ func (a *Account) surveyedListing(st model.FolderStatus, status model.RemoteFold
 const planSurveyMost = 10000
 
 // warmEarly opens, when what the journal and the local folders alone say
-// about the run (look, localWork's answer) shows work for several
+// about the run (look: localWork's answer) shows work for several
 // folders, the connections their executions will need while the server
 // lists its folders (adapters.Warmer: Warm returns at once), instead of
 // after (surveyPlans): with the server 20 ms away that saved 25-30 ms of
@@ -168,57 +168,64 @@ func (a *Account) ConnectionsWanted(ctx context.Context) int {
 // answer) wants opened before the listing: MaxConnections for a first
 // sync, one a folder (at most MaxConnections) for two folders or more, 0
 // otherwise.
-func (a *Account) connectionsFor(work []journal.FolderMeta, first bool) int {
+func (a *Account) connectionsFor(l localState) int {
 	switch {
-	case first:
+	case l.first:
 		return a.MaxConnections
-	case len(work) >= 2:
-		return min(len(work), a.MaxConnections)
+	case len(l.work) >= 2:
+		return min(len(l.work), a.MaxConnections)
 	}
 	return 0
 }
 
 // localLook is localWork's answer for a run, asked of the journal and the
 // local stamps once, when first wanted (lookLocally).
-type localLook func() (work []journal.FolderMeta, first bool)
+type localLook func() localState
 
 // lookLocally is the run's localLook: enough folders for listFolders'
 // looks and warmEarly's connections.
 func (a *Account) lookLocally(ctx context.Context) localLook {
-	return sync.OnceValues(func() ([]journal.FolderMeta, bool) {
+	return sync.OnceValue(func() localState {
 		return a.localWork(ctx, max(listSurveyMost, a.MaxConnections))
 	})
 }
 
-// localWork returns, up to most, the journal's records of the folders of
+// localState is what the journal and the local stamps alone say about a
+// run, before the server is asked (localWork).
+type localState struct {
+	known []journal.FolderMeta // the journal's records of every folder (nil when it could not say)
+	work  []journal.FolderMeta // of those, the ones with local work
+	first bool                 // a journal that knows no folder: a first sync, where every folder has work
+}
+
+// localWork reads the journal's folders and returns, up to most, those of
 // the run that quietFolders will sync in full whatever the server's
 // status: those without the state its fast path compares (a server
 // without CONDSTORE, a folder never verified, other planner options, a
 // reset) and those whose local stamp changed since (or that are gone).
-// first is a journal that knows no folder: a first sync, where every
-// folder has work.
-func (a *Account) localWork(ctx context.Context, most int) (work []journal.FolderMeta, first bool) {
+func (a *Account) localWork(ctx context.Context, most int) localState {
 	known, err := a.Journal.Folders()
 	if err != nil {
-		return nil, false
+		return localState{}
 	}
 	if len(known) == 0 {
-		return nil, true
+		return localState{first: true}
 	}
+	l := localState{known: known}
 	stamper, ok := a.Local.(adapters.Stamper)
 	options := planOptionsID(a.Planner)
 	for _, m := range known {
-		if len(work) >= most {
+		if len(l.work) >= most {
 			break
 		}
 		if !a.named(m.Name) {
 			continue
 		}
 		if !ok || a.Planner.Reset || !localUnchanged(ctx, stamper, m, options) {
-			work = append(work, m)
+			l.work = append(l.work, m)
 		}
 	}
-	return work, false
+	return l
 }
 
 // listFolders lists the server's folders, and looks with the listing at
@@ -248,14 +255,11 @@ func (a *Account) listFolders(ctx context.Context, look localLook) ([]model.Remo
 	}
 	lo, opens := a.Remote.(adapters.ListOpener)
 	ls, surveys := a.Remote.(adapters.ListSurveyor)
-	var work []journal.FolderMeta
+	var local localState
 	if opens || surveys {
-		var first bool
-		if work, first = look(); first {
-			work = nil
-		}
+		local = look()
 	}
-	work = work[:min(len(work), listSurveyMost)]
+	work := local.work[:min(len(local.work), listSurveyMost)]
 	if opens && a.Filter == nil && len(work) == 1 && work[0].HighestModSeq != 0 {
 		name := work[0].Name
 		list, opened, err := lo.ListFoldersOpening(ctx, name, a.DryRun, work[0].HighestModSeq)
@@ -276,7 +280,7 @@ func (a *Account) listFolders(ctx context.Context, look localLook) ([]model.Remo
 		}
 	}
 	if surveys {
-		reqs = a.withINBOX(reqs)
+		reqs = a.withINBOX(reqs, local.known)
 	}
 	if !surveys || len(reqs) == 0 {
 		list, err := a.Remote.ListFolders(ctx)
@@ -298,8 +302,9 @@ func (a *Account) listFolders(ctx context.Context, look localLook) ([]model.Remo
 }
 
 // withINBOX adds INBOX to the folders listFolders surveys with the
-// listing (reqs) when the journal holds its HIGHESTMODSEQ, it is small
-// enough for a plan's survey, and nothing asks for it yet: new mail lands
+// listing (reqs) when the journal's record of it (among known, read once
+// for the run: localWork) holds its HIGHESTMODSEQ, it is small enough for
+// a plan's survey, and nothing asks for it yet: new mail lands
 // there, and a run whose work is new mail in INBOX then plans it from
 // this survey (surveyPlans) instead of looking at it a round trip after
 // the listing. When the listing shows INBOX unchanged the survey goes
@@ -307,15 +312,11 @@ func (a *Account) listFolders(ctx context.Context, look localLook) ([]model.Remo
 // from its index and a listing of nothing, in the listing's round trip.
 // INBOX is the local folder of that name (under a nametrans that renames
 // it, none is looked at so).
-func (a *Account) withINBOX(reqs []adapters.ChangeRequest) []adapters.ChangeRequest {
+func (a *Account) withINBOX(reqs []adapters.ChangeRequest, known []journal.FolderMeta) []adapters.ChangeRequest {
 	for _, r := range reqs {
 		if strings.EqualFold(r.Name, "INBOX") {
 			return reqs
 		}
-	}
-	known, err := a.Journal.Folders()
-	if err != nil {
-		return reqs
 	}
 	for _, m := range known {
 		if strings.EqualFold(m.Name, "INBOX") && a.named(m.Name) && m.HighestModSeq != 0 && m.Messages <= planSurveyMost {
@@ -413,14 +414,14 @@ func (a *Account) surveyPlans(ctx context.Context, folders []string, remote map[
 		// planned from that survey, the execution selecting the folder
 		// with its first download where it starts with one.
 		name := folders[0]
-		if l, ok := early.surveys[name]; ok && l.since == since[name] && since[name] != 0 && l.survey.Err == nil && l.survey.Changes != nil {
+		if l, ok := early.surveys[name]; ok && l.since == since[name] && since[name] != 0 && listsChanges(&l.survey) {
 			looked := map[string]adapters.ChangeSurvey{name: l.survey}
 			return func() planLooks { return planLooks{surveys: looked} }
 		}
 		return a.openForItsPlan(ctx, name, since[name])
 	}
-	cs, ok := a.Remote.(adapters.ChangeSurveyor)
-	if !ok || !a.mayListChanges() || len(pending) > 0 {
+	cs, ok := a.changeSurveyor()
+	if !ok || len(pending) > 0 {
 		// After an interrupted run, resolving one folder's operations may
 		// change another's rows and server folder (a move): every plan
 		// opens its folder, after that.
@@ -501,10 +502,24 @@ type openedForPlan struct {
 
 // surveyed is the survey of name, when one listed its changes.
 func (l planLooks) surveyed(name string) *adapters.ChangeSurvey {
-	if sv, ok := l.surveys[name]; ok && sv.Err == nil && sv.Changes != nil {
+	if sv, ok := l.surveys[name]; ok && listsChanges(&sv) {
 		return &sv
 	}
 	return nil
+}
+
+// listsChanges reports whether sv is a survey a plan or the verification
+// can use: made, and with the folder's changes listed.
+func listsChanges(sv *adapters.ChangeSurvey) bool {
+	return sv != nil && sv.Err == nil && sv.Changes != nil
+}
+
+// changeSurveyor is the Remote as an adapters.ChangeSurveyor, when it is
+// one and the options let a folder be listed by its changes
+// (mayListChanges).
+func (a *Account) changeSurveyor() (adapters.ChangeSurveyor, bool) {
+	cs, ok := a.Remote.(adapters.ChangeSurveyor)
+	return cs, ok && a.mayListChanges()
 }
 
 // openedFor is the folder opened for name's plan, if any.

@@ -225,7 +225,7 @@ func (a *Account) observeAllAgain(ctx context.Context, ws []*folderWork, last bo
 	for i := range alone {
 		alone[i] = true
 	}
-	if cs, ok := a.Remote.(adapters.ChangeSurveyor); ok && a.mayListChanges() {
+	if cs, ok := a.changeSurveyor(); ok {
 		survey := cs.SurveyChanges
 		if ls, ok := cs.(adapters.LastSurveyor); ok && last {
 			survey = ls.SurveyChangesLast
@@ -234,7 +234,7 @@ func (a *Account) observeAllAgain(ctx context.Context, ws []*folderWork, last bo
 		var at []int
 		for i, w := range ws {
 			switch {
-			case w.survey != nil && w.survey.Err == nil && w.survey.Changes != nil:
+			case listsChanges(w.survey):
 				// Made with its last use of the server (surveyAfter).
 				ins[i], alone[i] = a.surveyedInput(w, *w.survey)
 			case w.planModSeq != 0:
