@@ -36,7 +36,7 @@ func (s *Store) ListFoldersOpening(ctx context.Context, name string, readOnly bo
 		return nil, adapters.Opened{}, err
 	}
 	server, why := s.serverNameBeforeListing(name)
-	if why == nil && (!s.hasCondStore() || since == 0 || !s.has(imap.CapListStatus) || s.narrowed()) {
+	if why == nil && (since == 0 || !s.looksWithListing()) {
 		why = fmt.Errorf("%s: folder %q: not opened with the listing: %w", s.name, name, adapters.ErrUnsupported)
 	}
 	if why != nil {
@@ -96,6 +96,14 @@ func (s *Store) ListFoldersOpening(ctx context.Context, name string, readOnly bo
 	return list, adapters.Opened{Folder: f, Changes: changes}, nil
 }
 
+// looksWithListing reports whether folders can be looked at with the
+// listing's round trip: the server keeps modification sequences and
+// answers LIST with the folders' status, and one LIST lists them all (a
+// narrowed listing's second LIST comes after the first's answer).
+func (s *Store) looksWithListing() bool {
+	return s.hasCondStore() && s.has(imap.CapListStatus) && !s.narrowed()
+}
+
 // serverNameBeforeListing is the server's name for the canonical name
 // before the listing: with the delimiter known, or hinted
 // (HintDelimiter; the listing checks it), or for a name that holds none of
@@ -151,7 +159,7 @@ func (s *Store) ListFoldersSurveying(ctx context.Context, reqs []adapters.Change
 	var names []string
 	for i, r := range reqs {
 		server, err := s.serverNameBeforeListing(r.Name)
-		if err == nil && (!s.hasCondStore() || !s.has(imap.CapListStatus) || s.narrowed() || len(names) >= surveyMost) {
+		if err == nil && (!s.looksWithListing() || len(names) >= surveyMost) {
 			err = fmt.Errorf("%s: folder %q: not surveyed with the listing: %w", s.name, r.Name, adapters.ErrUnsupported)
 		}
 		if err != nil {
@@ -169,7 +177,7 @@ func (s *Store) ListFoldersSurveying(ctx context.Context, reqs []adapters.Change
 	if err != nil {
 		return nil, nil, err
 	}
-	command := surveyCommand(names)
+	command := surveyCommand(names, false)
 	var (
 		answers []folderAnswer
 		lost    error

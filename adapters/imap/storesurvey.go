@@ -163,12 +163,8 @@ func (f *Folder) newOwnSurvey(since uint64, leave bool) *ownSurvey {
 	if leave {
 		f.store.leaveIdle(0)
 	}
-	o := &ownSurvey{f: f, reqs: []adapters.ChangeRequest{{Name: f.name, Since: since}},
-		logged: surveyCommand([]string{f.name}), leave: leave, answered: make(chan ownAnswer, 1)}
-	if leave {
-		o.logged += ", + LOGOUT"
-	}
-	return o
+	return &ownSurvey{f: f, reqs: []adapters.ChangeRequest{{Name: f.name, Since: since}},
+		logged: surveyCommand([]string{f.name}, leave), leave: leave, answered: make(chan ownAnswer, 1)}
 }
 
 // send writes the survey (and with leave the LOGOUT) on c and returns the

@@ -145,10 +145,7 @@ func (s *Store) survey(ctx context.Context, delim rune, reqs []adapters.ChangeRe
 		return
 	}
 	defer s.release(c)
-	command := surveyCommand(names)
-	if leave {
-		command += ", + LOGOUT"
-	}
+	command := surveyCommand(names, leave)
 	// The answers go through a channel: a run the watchdog ends may leave
 	// its function behind, still writing (conn.waitCommand).
 	type answer struct {
@@ -180,9 +177,14 @@ func (s *Store) survey(ctx context.Context, delim rune, reqs []adapters.ChangeRe
 	s.surveyed(reqs, answers, runErr, command, out)
 }
 
-// surveyCommand is how a survey of the folders names is logged.
-func surveyCommand(names []string) string {
-	return "EXAMINE (CONDSTORE) + UID SEARCH ALL + UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE) (CHANGEDSINCE n), of " + strings.Join(names, ", ")
+// surveyCommand is how a survey of the folders names is logged, with the
+// LOGOUT behind it when leave.
+func surveyCommand(names []string, leave bool) string {
+	command := "EXAMINE (CONDSTORE) + UID SEARCH ALL + UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE) (CHANGEDSINCE n), of " + strings.Join(names, ", ")
+	if leave {
+		command += ", + LOGOUT"
+	}
+	return command
 }
 
 // surveyed puts a survey's answers into out, where it holds no error yet:
