@@ -631,7 +631,7 @@ func (e *Executor) download(ctx context.Context, p *Pair, steps []Step, last boo
 		fetch = func(ctx context.Context, _ []uint32, fn func(model.RemoteMsg, io.Reader) error) error {
 			return lf.FetchListed(ctx, listed, fn)
 		}
-		if sf, ok := lf.(adapters.SurveyingFetcher); ok && last && p.SurveyAfter != nil {
+		if sf, ok := lf.(adapters.SurveyingFetcher); ok && surveysHere(p, last) {
 			fetch = func(ctx context.Context, _ []uint32, fn func(model.RemoteMsg, io.Reader) error) error {
 				sv, err := sf.FetchListedSurveying(ctx, listed, fn, p.SurveyAfter.Since, p.SurveyAfter.Leave)
 				d.survey = &sv
@@ -942,7 +942,7 @@ func messageID(r io.Reader) string {
 // (as it may with expungeRemote's and storeAndExpunge's when last).
 func (e *Executor) storeRemote(ctx context.Context, p *Pair, steps []Step, res *Result, last bool) error {
 	changes := flagChanges(steps)
-	if ss, ok := p.RemoteFolder.(adapters.SurveyingStorer); ok && last && p.SurveyAfter != nil {
+	if ss, ok := p.RemoteFolder.(adapters.SurveyingStorer); ok && surveysHere(p, last) {
 		if err := keepSurvey(res)(ss.StoreFlagChangesSurveying(ctx, changes, p.SurveyAfter.Since, p.SurveyAfter.Leave)); err != nil {
 			return fmt.Errorf("store flags in %q: %w", p.Name, err)
 		}
@@ -960,13 +960,10 @@ func (e *Executor) storeRemote(ctx context.Context, p *Pair, steps []Step, res *
 	return e.storeCheckpoint(p, steps, res)
 }
 
-// surveyingExpunger is the server folder as an adapters.SurveyingExpunger
-// when p asks for the survey (Pair.SurveyAfter) and the operations being
-// carried out are the last to need the folder (last).
-func surveyingExpunger(p *Pair, last bool) (adapters.SurveyingExpunger, bool) {
-	se, ok := p.RemoteFolder.(adapters.SurveyingExpunger)
-	return se, ok && last && p.SurveyAfter != nil
-}
+// surveysHere reports whether Pair.SurveyAfter's survey is to go with the
+// operations being carried out: p asks for it, and they are the last to
+// need the server folder (last).
+func surveysHere(p *Pair, last bool) bool { return last && p.SurveyAfter != nil }
 
 // keepSurvey keeps, in res, a survey made with the folder's last operations
 // (Pair.SurveyAfter), and returns their error.
@@ -1012,7 +1009,7 @@ func (e *Executor) storeCheckpoint(p *Pair, steps []Step, res *Result) error {
 // expungeRemote would; last: as storeRemote's.
 func (e *Executor) storeAndExpunge(ctx context.Context, p *Pair, stores, expunges []Step, res *Result, last bool) error {
 	var err error
-	if se, ok := surveyingExpunger(p, last); ok {
+	if se, ok := p.RemoteFolder.(adapters.SurveyingExpunger); ok && surveysHere(p, last) {
 		err = keepSurvey(res)(se.StoreFlagsAndExpungeSurveying(ctx, flagChanges(stores), stepUIDs(expunges), p.SurveyAfter.Since, p.SurveyAfter.Leave))
 	} else {
 		err = p.RemoteFolder.(adapters.FlagExpunger).StoreFlagsAndExpunge(ctx, flagChanges(stores), stepUIDs(expunges))
@@ -1064,7 +1061,7 @@ func (e *Executor) localChanges(ctx context.Context, p *Pair, steps []Step, res 
 // expungeRemote carries out expunge-remote steps; last: as storeRemote's.
 func (e *Executor) expungeRemote(ctx context.Context, p *Pair, steps []Step, res *Result, last bool) error {
 	var err error
-	if se, ok := surveyingExpunger(p, last); ok {
+	if se, ok := p.RemoteFolder.(adapters.SurveyingExpunger); ok && surveysHere(p, last) {
 		err = keepSurvey(res)(se.StoreFlagsAndExpungeSurveying(ctx, nil, stepUIDs(steps), p.SurveyAfter.Since, p.SurveyAfter.Leave))
 	} else {
 		err = p.RemoteFolder.Expunge(ctx, stepUIDs(steps))
