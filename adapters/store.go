@@ -321,6 +321,22 @@ type SurveyingFetcher interface {
 	FetchListedSurveying(ctx context.Context, msgs []model.RemoteMsg, fn func(m model.RemoteMsg, body io.Reader) error, since uint64, leave bool) (survey ChangeSurvey, err error)
 }
 
+// SurveyingAppender is implemented by RemoteFolders that can have
+// themselves surveyed as SurveyingStorer says, the survey written behind
+// an APPEND: for a folder whose last use in a run is one upload (a sent
+// message filed). Only where the server names the new message's UID in
+// its answer (UIDPLUS): the folder takes no command after the survey, so
+// the copy could not be looked for afterwards.
+type SurveyingAppender interface {
+	// AppendSurveying is Append(size, body, flags, date) with the folder's
+	// survey as StoreFlagChangesSurveying makes it, answered once the
+	// APPEND has ended; uid and err are Append's (uid 0: the server named
+	// no UID after all, and the caller cannot look for the copy in this
+	// folder any more). Without UIDPLUS or modification sequences it is
+	// Append alone, survey.Err wrapping ErrUnsupported.
+	AppendSurveying(ctx context.Context, size int64, body io.Reader, flags model.Flags, date time.Time, since uint64, leave bool) (uid uint32, survey ChangeSurvey, err error)
+}
+
 // BatchAppendStorer is implemented by RemoteFolders that can send an
 // upload batch (BatchAppender) with flag changes and the marks of an
 // expunge in one round trip (IMAP: the MULTIAPPEND and the UID STOREs all

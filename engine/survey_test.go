@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -489,6 +490,7 @@ type storeSurveying struct {
 	*selectCounting
 	withStores map[string]int
 	leaves     []bool
+	noUID      bool // AppendSurveying names no UID, as a folder whose UIDs are not sticky
 }
 
 func (s *storeSurveying) SelectFolder(ctx context.Context, name string) (adapters.RemoteFolder, error) {
@@ -527,6 +529,48 @@ func (f *surveyingFolder) FetchListed(ctx context.Context, msgs []model.RemoteMs
 
 func (f *surveyingFolder) FetchListedSurveying(ctx context.Context, msgs []model.RemoteMsg, fn func(model.RemoteMsg, io.Reader) error, since uint64, leave bool) (adapters.ChangeSurvey, error) {
 	return f.surveyAfter(ctx, f.FetchListed(ctx, msgs, fn), since, leave)
+}
+
+func (f *surveyingFolder) AppendSurveying(ctx context.Context, size int64, body io.Reader, flags model.Flags, date time.Time, since uint64, leave bool) (uint32, adapters.ChangeSurvey, error) {
+	uid, err := f.RemoteFolder.Append(ctx, size, body, flags, date)
+	sv, err := f.surveyAfter(ctx, err, since, leave)
+	if f.s.noUID {
+		uid = 0
+	}
+	return uid, sv, err
+}
+
+// TestSurveyedUploadWithoutUID: a lone upload surveyed with its APPEND
+// whose server names no UID after all (its folder cannot be searched for
+// the copy once surveyed) is left pending, the folder reported failed;
+// the next sync finds the copy by identity, records it, and uploads
+// nothing again: one copy on the server, none duplicated locally.
+func TestSurveyedUploadWithoutUID(t *testing.T) {
+	var ss *storeSurveying
+	r, _, _ := surveyRig(t, []string{"INBOX"}, 3, 53, func(sv *surveying) adapters.Remote {
+		ss = &storeSurveying{selectCounting: &selectCounting{surveying: sv, selects: map[string]int{}}, withStores: map[string]int{}}
+		return ss
+	})
+	ss.noUID = true
+	clear(ss.withStores)
+	m := sample.Messages("INBOX", 1, 54)[0]
+	_, err := r.local.AddMessage("INBOX", bytes.ReplaceAll(m.Body, []byte("\r\n"), []byte("\n")), model.Seen, m.Date)
+	must(t, err)
+	rep, err := r.acct.Sync(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Failed() != 1 || ss.withStores["INBOX"] != 1 {
+		t.Fatalf("the upload without a UID: %d folders failed, surveyed with it %v; want INBOX failed, surveyed with the upload", rep.Failed(), ss.withStores)
+	}
+	if msgs, _ := r.remote.Messages("INBOX"); len(msgs) != 4 {
+		t.Fatalf("%d messages on the server, want 4", len(msgs))
+	}
+	ss.noUID = false
+	if c := total(r.sync(t)); c[model.OpUpload] != 0 {
+		t.Fatalf("the sync after uploaded again: %v", c)
+	}
+	r.converged(t, 4)
 }
 
 // surveyAfter surveys the folder after the changes that ended with err.
@@ -617,6 +661,23 @@ func TestSurveyedWithTheStores(t *testing.T) {
 		}
 	}
 
+	// A message filed locally (a sent message): the survey goes with the
+	// upload.
+	reset()
+	sent := sample.Messages("INBOX", 1, 49)[0]
+	_, err := r.local.AddMessage("INBOX", bytes.ReplaceAll(sent.Body, []byte("\r\n"), []byte("\n")), model.Seen, sent.Date)
+	must(t, err)
+	if c := total(r.sync(t)); c[model.OpUpload] != 1 || len(c) != 1 {
+		t.Fatalf("a message filed locally in INBOX: %v, want one upload", c)
+	}
+	if ss.withStores["INBOX"] != 1 || sv.surveyed["INBOX"] != 1 {
+		t.Fatalf("a message filed: surveyed with the upload %v, in all %v; want INBOX once, with the upload", ss.withStores, sv.surveyed)
+	}
+	reset()
+	if c := total(r.sync(t)); len(c) != 0 || ss.selects["INBOX"] != 0 || sv.surveyed["INBOX"] != 0 {
+		t.Fatalf("the sync after the upload did %v, selected %v, surveyed %v; want nothing", c, ss.selects, sv.surveyed)
+	}
+
 	reset()
 	flip("INBOX")
 	flip("Archive")
@@ -638,5 +699,5 @@ func TestSurveyedWithTheStores(t *testing.T) {
 		t.Fatalf("a local change only: surveyed with the stores %v, selected %v, surveyed %v; want none with the stores, INBOX selected for its plan and surveyed by the verification",
 			ss.withStores, ss.selects, sv.surveyed)
 	}
-	r.converged(t, 9)
+	r.converged(t, 10)
 }

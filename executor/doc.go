@@ -44,12 +44,15 @@
 //     batch concerns other messages than the stores.
 //   - With Pair.SurveyAfter set, the operations that are the last use of
 //     the server folder (a store-remote group, an expunge-remote group
-//     alone or with the stores, the last download batch) have the
-//     folder's survey for the check after the sync written behind them
-//     (adapters.SurveyingStorer, SurveyingExpunger, SurveyingFetcher),
+//     alone or with the stores, the last download batch, an upload group
+//     of one message) have the folder's survey for the check after the
+//     sync written behind them (adapters.SurveyingStorer,
+//     SurveyingExpunger, SurveyingFetcher, SurveyingAppender),
 //     read-only, and handed back in Result.Survey; their effects and
 //     checkpoints are as without it, and the folder takes no command
-//     after it.
+//     after it. An upload surveyed so whose server named no UID after
+//     all is left pending, for the next sync to find by identity (the
+//     folder can no longer be searched).
 //   - The executor never plans: it does what it is told or records why it
 //     could not.
 package executor

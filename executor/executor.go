@@ -35,9 +35,10 @@ type Pair struct {
 	// SurveyAfter, when set, asks for the server folder's survey by the
 	// check after the sync to go with the execution's last use of the
 	// server folder where the folder can: flag stores
-	// (adapters.SurveyingStorer), an expunge (adapters.SurveyingExpunger)
-	// or a download of bodies listed (adapters.SurveyingFetcher); one
-	// round trip for both. Result.Survey then holds it.
+	// (adapters.SurveyingStorer), an expunge (adapters.SurveyingExpunger),
+	// a download of bodies listed (adapters.SurveyingFetcher) or the
+	// upload of one message (adapters.SurveyingAppender); one round trip
+	// for both. Result.Survey then holds it.
 	SurveyAfter *SurveyAfter
 }
 
@@ -167,7 +168,7 @@ func (e *Executor) Execute(ctx context.Context, p *Pair, steps []Step) (Result, 
 		case model.OpMoveLocal:
 			err = e.moveLocal(ctx, p, group, &res)
 		case model.OpUpload:
-			err = e.upload(ctx, p, group, &res, joined)
+			err = e.upload(ctx, p, group, &res, joined, j >= remoteUntil)
 		case model.OpStoreRemote:
 			if joined != nil && joined.done {
 				err = e.joinedCheckpoints(p, joined, &res)
@@ -712,7 +713,11 @@ func (l *localCheckpoints) flush(ctx context.Context) error {
 	return err
 }
 
-func (e *Executor) upload(ctx context.Context, p *Pair, steps []Step, res *Result, with *joinedStores) error {
+// upload carries out upload steps, in batches where the server folder
+// can (and with's stores with the last), else one by one; last: no later
+// step needs the server folder, so that Pair.SurveyAfter's survey may go
+// with a lone upload (adapters.SurveyingAppender).
+func (e *Executor) upload(ctx context.Context, p *Pair, steps []Step, res *Result, with *joinedStores, last bool) error {
 	lc := &localCheckpoints{e: e, p: p, res: res}
 	cp := &lc.cp
 	done := 0
@@ -767,7 +772,11 @@ func (e *Executor) upload(ctx context.Context, p *Pair, steps []Step, res *Resul
 			}
 			single = max(n, 1)
 		}
-		uid, info, err := e.uploadOne(ctx, p, *steps[i].Op)
+		var keep *Result // a lone upload, the folder's last use of the server: surveyed
+		if len(steps) == 1 && with == nil && surveysHere(p, last) {
+			keep = res
+		}
+		uid, info, err := e.uploadOne(ctx, p, *steps[i].Op, keep)
 		if err := record(steps[i], uid, info, err); err != nil {
 			return err
 		}
@@ -873,8 +882,10 @@ func sniffedInfo(sniff *journal.HeaderSniffer, date time.Time) journal.MsgInfo {
 }
 
 // uploadOne appends local op.Key, named from the bytes sent, and records
-// its UID in the file name.
-func (e *Executor) uploadOne(ctx context.Context, p *Pair, op model.Op) (uint32, journal.MsgInfo, error) {
+// its UID in the file name. With keep (the folder's last use of the
+// server), Pair.SurveyAfter's survey goes with the APPEND where the
+// server folder can (adapters.SurveyingAppender), kept in keep.Survey.
+func (e *Executor) uploadOne(ctx context.Context, p *Pair, op model.Op, keep *Result) (uint32, journal.MsgInfo, error) {
 	var info journal.MsgInfo
 	r, size, date, err := p.LocalFolder.OpenForUpload(ctx, op.Key)
 	if err != nil {
@@ -882,10 +893,25 @@ func (e *Executor) uploadOne(ctx context.Context, p *Pair, op model.Op) (uint32,
 	}
 	defer r.Close()
 	sniff := journal.NewHeaderSniffer(r)
-	uid, err := p.RemoteFolder.Append(ctx, size, sniff, op.Flags, date)
+	sa, surveyed := p.RemoteFolder.(adapters.SurveyingAppender)
+	surveyed = surveyed && keep != nil
+	var uid uint32
+	if surveyed {
+		var sv adapters.ChangeSurvey
+		uid, sv, err = sa.AppendSurveying(ctx, size, sniff, op.Flags, date, p.SurveyAfter.Since, p.SurveyAfter.Leave)
+		keep.Survey = &sv
+	} else {
+		uid, err = p.RemoteFolder.Append(ctx, size, sniff, op.Flags, date)
+	}
 	info = sniffedInfo(sniff, date)
 	if err != nil {
 		return 0, info, fmt.Errorf("append to %q: %w", p.Name, err)
+	}
+	if uid == 0 && surveyed && !errors.Is(keep.Survey.Err, adapters.ErrUnsupported) {
+		// The server named no UID after all, and the folder, surveyed,
+		// takes no command to look for the copy: the next sync finds it
+		// by identity, as after a crash here.
+		return 0, info, &uidNotRecordedError{key: op.Key, err: errors.New("the server named no UID for the new message (no APPENDUID)")}
 	}
 	uid, err = e.recordUpload(ctx, p, op, uid)
 	return uid, info, err
@@ -924,6 +950,10 @@ type uidNotRecordedError struct {
 }
 
 func (e *uidNotRecordedError) Error() string {
+	if e.uid == 0 {
+		return fmt.Sprintf("uploaded local file %q, but its UID on the server is not known: %v "+
+			"(the next sync finds the copy on the server instead of uploading it again)", e.key, e.err)
+	}
 	return fmt.Sprintf("uploaded local file %q as uid %d, but could not record the uid in its name: %v "+
 		"(the next sync finds the copy on the server instead of uploading it again)", e.key, e.uid, e.err)
 }

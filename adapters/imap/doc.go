@@ -46,11 +46,13 @@
 //     once the SELECT succeeded, as the folder it opened.
 //   - A folder's survey of itself written behind its last commands
 //     (StoreFlagChangesSurveying, StoreFlagsAndExpungeSurveying,
-//     FetchListedSurveying) only examines, comes after everything those
-//     commands change (the server carries out an EXAMINE once the
-//     commands before it have ended), and leaves the folder refusing
-//     every command after it; with the LOGOUT behind it, the connection
-//     is closed once that is answered.
+//     FetchListedSurveying, AppendSurveying) only examines, comes after
+//     everything those commands change (the server carries out an
+//     EXAMINE once the commands before it have ended), and leaves the
+//     folder refusing every command after it; with the LOGOUT behind it,
+//     the connection is closed once that is answered. Behind an APPEND
+//     only where the server names the new message's UID (UIDPLUS), and
+//     never behind an APPEND whose body failed.
 //   - QRESYNC is never enabled (go-imap v2 beta.8 cannot parse its
 //     responses); CONDSTORE is used when advertised.
 //   - The password, OAuth2 tokens and the client secret never appear in

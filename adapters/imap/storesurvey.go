@@ -13,6 +13,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"mailtrail/adapters"
+	"mailtrail/internal/faultinject"
 	"mailtrail/model"
 )
 
@@ -241,6 +242,66 @@ func (f *Folder) FetchListedSurveying(ctx context.Context, msgs []model.RemoteMs
 	err := f.fetchChunk(ctx, chunks[len(chunks)-1], listed, fn, o)
 	sv, _, _ := o.result(err)
 	return sv, err
+}
+
+var _ adapters.SurveyingAppender = (*Folder)(nil)
+
+// AppendSurveying implements adapters.SurveyingAppender: Append, with the
+// folder's survey (ownSurvey) written right behind the APPEND's literal,
+// before its answer is read; the server carries out the EXAMINE once the
+// APPEND has ended, so the survey lists the new message. A body that is
+// not its size ends the connection as in Append, and nothing more is
+// sent. Without UIDPLUS (the new message's UID would have to be looked
+// for in the folder afterwards) or CONDSTORE it is Append alone.
+func (f *Folder) AppendSurveying(ctx context.Context, size int64, body io.Reader, flags model.Flags, date time.Time, since uint64, leave bool) (uint32, adapters.ChangeSurvey, error) {
+	if !f.store.hasCondStore() || !f.store.has(imap.CapUIDPlus) {
+		uid, err := f.Append(ctx, size, body, flags, date)
+		sv := noSurvey(f.store)
+		if f.store.hasCondStore() {
+			sv = adapters.ChangeSurvey{Err: fmt.Errorf("%s: the server names no UID for an appended message (UIDPLUS): %w", f.store.name, adapters.ErrUnsupported)}
+		}
+		return uid, sv, err
+	}
+	if err := f.refuseReadOnly("APPEND"); err != nil {
+		return 0, adapters.ChangeSurvey{Err: err}, err
+	}
+	var uid uint32
+	opts := &imap.AppendOptions{Flags: flagsToIMAP(flags), Time: date}
+	o := f.newOwnSurvey(since, leave)
+	runErr := f.do(ctx, "APPEND + "+o.logged, func(c *conn) error {
+		cmd := c.client.Append(f.server, size, opts)
+		if err := copyBody(cmd, body, size); err != nil {
+			// As in Append: the connection goes before the literal ends,
+			// and the survey is not sent.
+			c.markBroken(err)
+			_ = cmd.Close()
+			_, _ = cmd.Wait()
+			return err
+		}
+		if err := cmd.Close(); err != nil {
+			return err
+		}
+		return o.send(c)(func(*folderAnswer) error {
+			data, err := cmd.Wait()
+			if err != nil {
+				return err
+			}
+			uid = uint32(data.UID)
+			faultinject.Step(faultinject.Effect, "imap APPEND")
+			return nil
+		})
+	})
+	sv, got, ownErr := o.result(runErr)
+	switch {
+	case got && ownErr == nil:
+		return uid, sv, nil // stored, whatever became of the survey
+	case runErr != nil:
+		// Nothing was sent, the body failed, or the connection was lost
+		// before the APPEND was answered (the copy may be on the server):
+		// as with Append alone.
+		return 0, sv, runErr
+	}
+	return 0, sv, f.errorf("APPEND", ownErr) // the server refused it
 }
 
 // awaitLogout reads the answer to a LOGOUT written behind other commands

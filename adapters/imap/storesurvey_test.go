@@ -1,6 +1,7 @@
 package imap
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -246,6 +247,117 @@ func testFetchListedSurveying(t *testing.T, b *backend) {
 		if want := map[bool]int{false: 1, true: 0}[leave]; idle != want {
 			t.Fatalf("leave %v: %d connections idle after the survey, want %d", leave, idle, want)
 		}
+	}
+}
+
+// testAppendSurveying: AppendSurveying writes the folder's survey right
+// behind the APPEND's literal, before the APPEND's answer is read (the
+// proxy holds the server's answers until it has seen the survey's UID
+// FETCH), and the survey, answered after the APPEND, lists the new
+// message under the UID the APPEND named; the folder then refuses more
+// commands, and with leave the connection logged out. A body shorter
+// than its size stores nothing and sends no survey. Without UIDPLUS or
+// CONDSTORE the APPEND alone is made, the survey saying ErrUnsupported.
+func testAppendSurveying(t *testing.T, b *backend) {
+	ctx := ctxT(t)
+	name := "AppendSurvey"
+	b.seed(t, b.serverName(name), msgWithID("<append-survey-0@test>", 0), nil, time.Time{})
+	g, s := gatedStore(t, b)
+	date := time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
+	surveys := s.hasCondStore() && s.has("UIDPLUS")
+	for i, leave := range []bool{false, true} {
+		f, err := s.Select(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := f.Status().HighestModSeq
+		body := msgWithID(fmt.Sprintf("<append-survey-%d@test>", i+1), i+1)
+		if surveys {
+			g.armOn("CHANGEDSINCE")
+		}
+		uid, sv, err := f.AppendSurveying(ctx, int64(len(body)), bytes.NewReader(body), model.Seen, date, before, leave)
+		g.mu.Lock()
+		timedOut, sent := g.timedOut, g.sent.String()
+		g.armed, g.open = false, make(chan struct{})
+		g.sent.Reset()
+		g.mu.Unlock()
+		if err != nil {
+			t.Fatalf("leave %v: %v", leave, err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if !surveys {
+			if !errors.Is(sv.Err, adapters.ErrUnsupported) {
+				t.Fatalf("without UIDPLUS or CONDSTORE: %+v; want ErrUnsupported", sv)
+			}
+			if n := len(serverFlags(t, s, name)); n != 2+i {
+				t.Fatalf("%d messages on the server after the APPEND, want %d", n, 2+i)
+			}
+			continue
+		}
+		if timedOut {
+			t.Fatalf("leave %v: the client waited for the APPEND's answer before it sent the survey (it sent: %q)", leave, sent)
+		}
+		if uid == 0 {
+			t.Fatalf("leave %v: the APPEND named no UID", leave)
+		}
+		if sv.Err != nil || sv.Changes == nil || sv.Status.HighestModSeq <= before {
+			t.Fatalf("leave %v: surveyed %+v, want the changes since %d and a HIGHESTMODSEQ past it", leave, sv, before)
+		}
+		listed := false
+		for _, m := range sv.Changes.Changed {
+			listed = listed || m.UID == uid && m.Flags == model.Seen && m.Size == int64(len(body))
+		}
+		if !listed {
+			t.Fatalf("leave %v: the new message (UID %d, \\Seen, %d bytes) is not among the changes surveyed: %+v", leave, uid, len(body), sv.Changes)
+		}
+		s.mu.Lock()
+		idle := len(s.idle)
+		s.mu.Unlock()
+		if want := map[bool]int{false: 1, true: 0}[leave]; idle != want {
+			t.Fatalf("leave %v: %d connections idle after the survey, want %d", leave, idle, want)
+		}
+	}
+	if !surveys {
+		return
+	}
+	// The folder refuses a command after its survey.
+	f, err := s.Select(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := msgWithID("<append-survey-9@test>", 9)
+	if _, _, err := f.AppendSurveying(ctx, int64(len(body)), bytes.NewReader(body), 0, date, 1, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Append(ctx, int64(len(body)), bytes.NewReader(body), 0, date); err == nil {
+		t.Fatal("the folder took an APPEND after its survey")
+	}
+	f.Close()
+	// A body shorter than its size: nothing stored, no survey sent.
+	n := len(serverFlags(t, s, name))
+	f, err = s.Select(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.mu.Lock()
+	g.sent.Reset()
+	g.mu.Unlock()
+	_, sv, err := f.AppendSurveying(ctx, int64(len(body))+10, bytes.NewReader(body), 0, date, 1, false)
+	g.mu.Lock()
+	sent := g.sent.String()
+	g.mu.Unlock()
+	f.Close()
+	var be *bodyError
+	if !errors.As(err, &be) || sv.Changes != nil {
+		t.Fatalf("short body: %+v, %v; want the body's error and no survey", sv, err)
+	}
+	if strings.Contains(sent, "EXAMINE") {
+		t.Fatalf("short body: the survey was sent all the same: %q", sent)
+	}
+	if got := len(serverFlags(t, s, name)); got != n {
+		t.Fatalf("short body: %d messages on the server, want %d (nothing stored)", got, n)
 	}
 }
 

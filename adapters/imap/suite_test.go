@@ -53,6 +53,7 @@ func runSuite(t *testing.T, b *backend) {
 	t.Run("StoreFlagChangesSurveying", func(t *testing.T) { testStoreFlagChangesSurveying(t, b) })
 	t.Run("StoreFlagsAndExpungeSurveying", func(t *testing.T) { testStoreFlagsAndExpungeSurveying(t, b) })
 	t.Run("FetchListedSurveying", func(t *testing.T) { testFetchListedSurveying(t, b) })
+	t.Run("AppendSurveying", func(t *testing.T) { testAppendSurveying(t, b) })
 	t.Run("ListFoldersOpening", func(t *testing.T) { testListFoldersOpening(t, b) })
 	t.Run("ListFoldersSurveying", func(t *testing.T) { testListFoldersSurveying(t, b) })
 	t.Run("SelectListedOneRoundTrip", func(t *testing.T) { testSelectListedOneRoundTrip(t, b) })

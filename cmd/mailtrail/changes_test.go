@@ -237,6 +237,22 @@ func TestOneFolderFlagChangeSelectsOnce(t *testing.T) {
 		t.Fatalf("INBOX has %d messages locally, want 6", n)
 	}
 	requireNothingToDo(t, su)
+
+	// A message filed locally (a sent message, as a mail reader files
+	// it): the survey goes with its APPEND, which names its UID.
+	deliver(t, filepath.Join(su.maildir, "Archive"), "1795000000.M1P2.here",
+		"From: me@example.org\r\nTo: you@example.org\r\nSubject: filed\r\nMessage-ID: <filed@example.org>\r\n\r\nSent.\r\n")
+	errs = su.debugSync(t)
+	if !strings.Contains(errs, `command="APPEND`+surveyed+`Archive, + LOGOUT"`) || strings.Count(errs, `EXAMINE`) != 1 {
+		t.Fatalf("Archive was not surveyed with the upload, and only then:\n%s", errs)
+	}
+	if n := len(remoteFlags(t, s, "Archive")); n != 5 {
+		t.Fatalf("Archive has %d messages on the server, want 5", n)
+	}
+	if _, ok := localByUID(t, su, "Archive")[5]; !ok {
+		t.Fatal("the filed message's local file does not carry the UID the server gave it (5)")
+	}
+	requireNothingToDo(t, su)
 }
 
 // TestOpenedWithListingDropped: a local change in INBOX alone opens it
