@@ -419,6 +419,19 @@ var crashScenarios = []crashScenario{
 		},
 	},
 	{
+		// One message filed alone (a sent message), the run's only
+		// operation: where the server can (Dovecot: UIDPLUS, CONDSTORE)
+		// the verification's survey and the LOGOUT go with its APPEND
+		// (adapters.SurveyingAppender).
+		name: "sent-filed",
+		prepare: func(t *testing.T, e *crashEnv) {
+			crPutRemote(t, e, "Sent", sample.Messages("Sent", 2, 31))
+			crInitialSync(t, e)
+			m := sample.Messages("filed", 1, 32)[0]
+			crPutLocal(t, e, "Sent", "filed-00", m.Body, m.Flags|model.Seen)
+		},
+	},
+	{
 		// Uploads, flag changes and a deletion in one folder: where the
 		// server has MULTIAPPEND (Dovecot) the stores and the \Deleted mark
 		// go with the upload batch (adapters.BatchAppendStorer).
