@@ -28,7 +28,7 @@ package main_test
 //
 // Against Dovecot's TLS port the proxy sees no IMAP: cuts and stalls are
 // placed by byte counts (CI: 8 cuts, 2 stalls; full: 80 cuts, 10 stalls).
-// MAILTRAIL_FAULTS_ONLY=memserver|memserver-no-uidplus|dovecot|dovecot-tls
+// MAILTRAIL_FAULTS_ONLY=memserver|memserver-no-uidplus|dovecot|dovecot-tls|dovecot/sent-filed
 // limits the servers.
 
 import (
@@ -278,6 +278,26 @@ func fltPrepare(t *testing.T, e *fltNetEnv) {
 	deliver(t, filepath.Join(e.su.maildir, "Drafts"), "local-3", "From: me@example.org\nSubject: draft\nMessage-ID: <local-3@x>\n\ndraft\n")
 }
 
+// fltPrepareFiled builds the starting state of a sent message filed: a
+// first sync of a Sent folder, then one new local message in it, the
+// run's only change.
+func fltPrepareFiled(t *testing.T, e *fltNetEnv) {
+	t.Helper()
+	ctx := context.Background()
+	rs := e.direct.dial(t)
+	fltMust(t, rs.CreateFolder(ctx, "Sent"))
+	f, err := rs.SelectFolder(ctx, "Sent")
+	fltMust(t, err)
+	for _, m := range sample.Messages("Sent", 4, 6) {
+		if _, err := f.Append(ctx, int64(len(m.Body)), bytes.NewReader(m.Body), m.Flags|model.Seen, m.Date); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.Close()
+	fltMustSync(t, e.su)
+	deliver(t, filepath.Join(e.su.maildir, "Sent"), "filed-1", "From: me@example.org\nTo: you@example.org\nSubject: sent\nMessage-ID: <filed-1@x>\n\n"+strings.Repeat("a sent line\n", 40))
+}
+
 // fltMust fails the test on an error.
 func fltMust(t *testing.T, err error) {
 	t.Helper()
@@ -456,17 +476,23 @@ func TestNetworkFaults(t *testing.T) {
 		if only != "" && only != srv.name {
 			continue
 		}
-		t.Run(srv.name, func(t *testing.T) { fltNetworkSweep(t, srv) })
+		t.Run(srv.name, func(t *testing.T) { fltNetworkSweep(t, srv, fltPrepare) })
+	}
+	// A message filed alone (a sent message): on Dovecot its APPEND
+	// carries the verification's survey and the LOGOUT, one exchange that
+	// a fault can cut anywhere.
+	if srv := fltDovecot(false); only == "" || only == srv.name+"/sent-filed" {
+		t.Run(srv.name+"/sent-filed", func(t *testing.T) { fltNetworkSweep(t, srv, fltPrepareFiled) })
 	}
 }
 
-func fltNetworkSweep(t *testing.T, srv fltNetServer) {
+func fltNetworkSweep(t *testing.T, srv fltNetServer, prepare func(*testing.T, *fltNetEnv)) {
 	newEnv := srv.start(t)
 	figs := &fltFigures{maxElapsed: map[faultproxy.Action]time.Duration{}}
 
 	// The reference: the same starting state synced without a fault.
 	ref := newEnv(t)
-	fltPrepare(t, ref)
+	prepare(t, ref)
 	ref.proxy.ResetCounts()
 	fltMustSync(t, ref.su)
 	bounds := ref.proxy.Boundaries()
@@ -494,7 +520,7 @@ func fltNetworkSweep(t *testing.T, srv fltNetServer) {
 	for i, pt := range points {
 		ok := t.Run(fmt.Sprintf("%03d", i), func(t *testing.T) {
 			t.Log(pt.label)
-			fltNetworkPoint(t, newEnv(t), pt, want, figs)
+			fltNetworkPoint(t, newEnv(t), prepare, pt, want, figs)
 		})
 		figs.mu.Lock()
 		figs.points++
@@ -511,8 +537,8 @@ func fltNetworkSweep(t *testing.T, srv fltNetServer) {
 		figs.maxElapsed[faultproxy.Inject].Round(time.Millisecond))
 }
 
-func fltNetworkPoint(t *testing.T, e *fltNetEnv, pt fltPoint, want fltState, figs *fltFigures) {
-	fltPrepare(t, e)
+func fltNetworkPoint(t *testing.T, e *fltNetEnv, prepare func(*testing.T, *fltNetEnv), pt fltPoint, want fltState, figs *fltFigures) {
+	prepare(t, e)
 	e.proxy.Arm(pt.fault)
 	// Bounded: a cut fails at once; a stall costs one watchdog timeout per
 	// stalled command (one here), plus closing.
