@@ -198,12 +198,22 @@ type ChangeSurveyor interface {
 // does, with each connection's LOGOUT written right behind its commands,
 // so that the server's answers and its goodbye come in the same round
 // trip, and logs out meanwhile of the idle connections the survey does
-// not use. The Remote stays usable (a later need opens a connection
-// again), and Close waits for those LOGOUTs. For a run's last look at
-// the server, when the Remote is closed after the run.
+// not use; with no requests, it logs out of every idle connection and
+// returns at once. The Remote stays usable (a later need opens a
+// connection again), and Close waits for those LOGOUTs. For a run's last
+// look at the server, when the Remote is closed after the run.
 type LastSurveyor interface {
 	ChangeSurveyor
 	SurveyChangesLast(ctx context.Context, reqs []ChangeRequest) []ChangeSurvey
+}
+
+// Distancer is implemented by Remotes that can tell how far away their
+// server is: LinkDelay is how long the first connection took from its
+// start to the server's greeting (the TCP handshake, TLS's, and the
+// greeting's way back: about two round trips on a direct link, whatever
+// proxy or tunnel is in between), 0 when not known.
+type Distancer interface {
+	LinkDelay() time.Duration
 }
 
 // Warmer is implemented by Remotes that can open connections ahead of
@@ -352,6 +362,20 @@ type BatchAppendStorer interface {
 	// was all sent, or when they cannot go with it, and the caller then
 	// sends them on their own.
 	AppendBatchWith(ctx context.Context, msgs []AppendMsg, changes []FlagChange, expunge []uint32) (uids []uint32, appendErr error, sent bool, err error)
+}
+
+// SurveyingBatchAppendStorer is a BatchAppendStorer that can have itself
+// surveyed as SurveyingStorer says, the survey written behind the
+// expunge that ends AppendBatchWith: for a folder whose last use in a run
+// is an upload batch with its stores and an expunge.
+type SurveyingBatchAppendStorer interface {
+	BatchAppendStorer
+	// AppendBatchWithSurveying is AppendBatchWith with the folder's survey
+	// as StoreFlagChangesSurveying makes it, answered once the expunge has
+	// ended. Where it cannot go (no expunge, the stores not sent with the
+	// batch, no modification sequences) survey.Err wraps ErrUnsupported
+	// and the folder is left as AppendBatchWith leaves it.
+	AppendBatchWithSurveying(ctx context.Context, msgs []AppendMsg, changes []FlagChange, expunge []uint32, since uint64, leave bool) (uids []uint32, appendErr error, sent bool, err error, survey ChangeSurvey)
 }
 
 // Examiner is implemented by Remotes that can open a folder for looking

@@ -242,6 +242,12 @@ func (a *Account) observeAllAgain(ctx context.Context, ws []*folderWork, last bo
 				at = append(at, i)
 			}
 		}
+		if len(reqs) == 0 && last && !slices.Contains(alone, true) {
+			// Every folder was surveyed with its execution: nothing more
+			// is asked of the server, and the connections log out now,
+			// while the local folders are scanned.
+			survey(ctx, nil)
+		}
 		if len(reqs) > 0 {
 			for k, sv := range survey(ctx, reqs) {
 				if sv.Err != nil || sv.Changes == nil {

@@ -491,6 +491,19 @@ type storeSurveying struct {
 	withStores map[string]int
 	leaves     []bool
 	noUID      bool // AppendSurveying names no UID, as a folder whose UIDs are not sticky
+	leftEarly  int  // SurveyChangesLast calls with no request: every connection to log out
+	far        time.Duration
+}
+
+func (s *storeSurveying) LinkDelay() time.Duration { return s.far }
+
+func (s *storeSurveying) SurveyChangesLast(ctx context.Context, reqs []adapters.ChangeRequest) []adapters.ChangeSurvey {
+	if len(reqs) == 0 {
+		s.mu.Lock()
+		s.leftEarly++
+		s.mu.Unlock()
+	}
+	return s.SurveyChanges(ctx, reqs)
 }
 
 func (s *storeSurveying) SelectFolder(ctx context.Context, name string) (adapters.RemoteFolder, error) {
@@ -588,9 +601,12 @@ func (f *surveyingFolder) surveyAfter(ctx context.Context, err error, since uint
 // SurveyAfter): surveyed once after the plan, not again by the
 // verification, and recorded as in step all the same (the next sync, with
 // nothing changed, neither selects nor surveys it). With the LOGOUT when
-// the Remote is closed after the run. So with a download, and with an
-// expunge, alone or with stores. With two folders to sync, or a local
-// change last, the verification surveys as before.
+// the Remote is closed after the run. So with a download, with an
+// expunge, alone or with stores, and with an upload. With two folders to
+// sync, the verification surveys both, unless the server is far
+// (adapters.Distancer): then each is surveyed with its own stores, none
+// with the LOGOUT, and the connections log out once every survey is in;
+// with a local change last, the verification surveys as before.
 func TestSurveyedWithTheStores(t *testing.T) {
 	var ss *storeSurveying
 	r, sv, flip := surveyRig(t, []string{"INBOX", "Archive"}, 5, 47, func(sv *surveying) adapters.Remote {
@@ -602,6 +618,7 @@ func TestSurveyedWithTheStores(t *testing.T) {
 		clear(ss.selects)
 		clear(ss.withStores)
 		ss.leaves = nil
+		ss.leftEarly = 0
 	}
 	for _, closes := range []bool{false, true} {
 		r.acct.ClosesRemote = closes
@@ -678,6 +695,7 @@ func TestSurveyedWithTheStores(t *testing.T) {
 		t.Fatalf("the sync after the upload did %v, selected %v, surveyed %v; want nothing", c, ss.selects, sv.surveyed)
 	}
 
+	// Two folders, a near server: the verification surveys both.
 	reset()
 	flip("INBOX")
 	flip("Archive")
@@ -685,8 +703,29 @@ func TestSurveyedWithTheStores(t *testing.T) {
 		t.Fatalf("a local flag change in each folder: %v, want two server flag changes", c)
 	}
 	if len(ss.withStores) != 0 || sv.surveyed["INBOX"] != 2 || sv.surveyed["Archive"] != 2 {
-		t.Fatalf("two folders: surveyed with the stores %v, in all %v; want none with the stores, each twice (plan, verification)", ss.withStores, sv.surveyed)
+		t.Fatalf("two folders, a near server: surveyed with the stores %v, in all %v; want none with the stores, each twice (plan, verification)",
+			ss.withStores, sv.surveyed)
 	}
+	// A far one: each with its stores, and the connections log out once
+	// both surveys are in.
+	ss.far = surveysBehindFrom
+	reset()
+	flip("INBOX")
+	flip("Archive")
+	if c := total(r.sync(t)); c[model.OpStoreRemote] != 2 {
+		t.Fatalf("a local flag change in each folder: %v, want two server flag changes", c)
+	}
+	if ss.withStores["INBOX"] != 1 || ss.withStores["Archive"] != 1 || sv.surveyed["INBOX"] != 2 || sv.surveyed["Archive"] != 2 ||
+		slices.Contains(ss.leaves, true) || ss.leftEarly != 1 {
+		t.Fatalf("two folders, a far server: surveyed with the stores %v (leaving %v), in all %v, connections left after %d empty last surveys; "+
+			"want each once with its stores, not leaving, each twice in all (plan, stores), the connections left once all were in",
+			ss.withStores, ss.leaves, sv.surveyed, ss.leftEarly)
+	}
+	reset()
+	if c := total(r.sync(t)); len(c) != 0 || len(ss.selects) != 0 || len(sv.surveyed) != 0 {
+		t.Fatalf("the sync after the two folders did %v, selected %v, surveyed %v; want nothing", c, ss.selects, sv.surveyed)
+	}
+	ss.far = 0
 
 	// A flag change on the server: the last operation is local.
 	reset()

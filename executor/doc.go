@@ -45,9 +45,10 @@
 //   - With Pair.SurveyAfter set, the operations that are the last use of
 //     the server folder (a store-remote group, an expunge-remote group
 //     alone or with the stores, the last download batch, an upload group
-//     of one message) have the folder's survey for the check after the
-//     sync written behind them (adapters.SurveyingStorer,
-//     SurveyingExpunger, SurveyingFetcher, SurveyingAppender),
+//     of one message, the upload batch that takes the stores and an
+//     expunge) have the folder's survey for the check after the sync
+//     written behind them (adapters.SurveyingStorer, SurveyingExpunger,
+//     SurveyingFetcher, SurveyingAppender, SurveyingBatchAppendStorer),
 //     read-only, and handed back in Result.Survey; their effects and
 //     checkpoints are as without it, and the folder takes no command
 //     after it. An upload surveyed so whose server named no UID after

@@ -168,7 +168,7 @@ func (e *Executor) Execute(ctx context.Context, p *Pair, steps []Step) (Result, 
 		case model.OpMoveLocal:
 			err = e.moveLocal(ctx, p, group, &res)
 		case model.OpUpload:
-			err = e.upload(ctx, p, group, &res, joined, j >= remoteUntil)
+			err = e.upload(ctx, p, group, &res, joined, j >= remoteUntil || joined != nil && joined.end >= remoteUntil)
 		case model.OpStoreRemote:
 			if joined != nil && joined.done {
 				err = e.joinedCheckpoints(p, joined, &res)
@@ -294,6 +294,10 @@ type joinedStores struct {
 	stores, expunges []Step
 	done             bool
 	err              error
+	// end is the index in the plan's steps after the store-remote steps:
+	// the batch is the folder's last use of the server when no later
+	// step needs it (Execute's remoteUntil).
+	end int
 }
 
 // storesWithUploads is the joinedStores of steps (nil when none can be):
@@ -307,7 +311,7 @@ func storesWithUploads(p *Pair, steps []Step, early stepRange) *joinedStores {
 	if !uploads.ok || !stores.ok || stores.start != uploads.end {
 		return nil
 	}
-	j := &joinedStores{stores: steps[stores.start:stores.end]}
+	j := &joinedStores{stores: steps[stores.start:stores.end], end: stores.end}
 	if early.ok {
 		j.expunges = steps[early.start:early.end]
 	}
@@ -715,8 +719,10 @@ func (l *localCheckpoints) flush(ctx context.Context) error {
 
 // upload carries out upload steps, in batches where the server folder
 // can (and with's stores with the last), else one by one; last: no later
-// step needs the server folder, so that Pair.SurveyAfter's survey may go
-// with a lone upload (adapters.SurveyingAppender).
+// step needs the server folder, with's stores aside, so that
+// Pair.SurveyAfter's survey may go with a lone upload
+// (adapters.SurveyingAppender) or with the batch that takes with's
+// stores and expunge (adapters.SurveyingBatchAppendStorer).
 func (e *Executor) upload(ctx context.Context, p *Pair, steps []Step, res *Result, with *joinedStores, last bool) error {
 	lc := &localCheckpoints{e: e, p: p, res: res}
 	cp := &lc.cp
@@ -759,7 +765,11 @@ func (e *Executor) upload(ctx context.Context, p *Pair, steps []Step, res *Resul
 	refusals := 0 // batches the server refused: after two, no more
 	for i := 0; i < len(steps); {
 		if single == 0 && refusals < 2 && ba != nil && (len(steps)-i > 1 || with != nil && !with.done) && ba.CanAppendBatch() {
-			n, batched, err := e.uploadBatch(ctx, p, ba, steps[i:], record, with)
+			var keep *Result // the batch that takes with's stores, the folder's last use of the server: surveyed
+			if with != nil && surveysHere(p, last) {
+				keep = res
+			}
+			n, batched, err := e.uploadBatch(ctx, p, ba, steps[i:], record, with, keep)
 			if err != nil {
 				return err
 			}
@@ -806,7 +816,7 @@ const (
 // batch may be on the server; the next sync finds it by identity), or
 // record's.
 func (e *Executor) uploadBatch(ctx context.Context, p *Pair, ba adapters.BatchAppender, steps []Step,
-	record func(Step, uint32, journal.MsgInfo, error) error, with *joinedStores) (n int, batched bool, err error) {
+	record func(Step, uint32, journal.MsgInfo, error) error, with *joinedStores, keep *Result) (n int, batched bool, err error) {
 	var msgs []adapters.AppendMsg
 	var files []io.Closer
 	var sniffs []*journal.HeaderSniffer
@@ -842,11 +852,22 @@ func (e *Executor) uploadBatch(ctx context.Context, p *Pair, ba adapters.BatchAp
 		return max(len(msgs), 1), false, nil
 	}
 	var uids []uint32
-	if joins {
+	surveyed := false // the folder's survey went with the batch: it takes no more commands
+	sbs, surveys := bas.(adapters.SurveyingBatchAppendStorer)
+	switch {
+	case joins && surveys && keep != nil:
+		var serr error
+		var sv adapters.ChangeSurvey
+		uids, err, with.done, serr, sv = sbs.AppendBatchWithSurveying(ctx, msgs, flagChanges(with.stores), stepUIDs(with.expunges),
+			p.SurveyAfter.Since, p.SurveyAfter.Leave)
+		with.err = serr
+		keep.Survey = &sv
+		surveyed = !errors.Is(sv.Err, adapters.ErrUnsupported)
+	case joins:
 		var serr error
 		uids, err, with.done, serr = bas.AppendBatchWith(ctx, msgs, flagChanges(with.stores), stepUIDs(with.expunges))
 		with.err = serr
-	} else {
+	default:
 		uids, err = ba.AppendBatch(ctx, msgs)
 	}
 	if err != nil {
@@ -863,7 +884,7 @@ func (e *Executor) uploadBatch(ctx context.Context, p *Pair, ba adapters.BatchAp
 		if uids != nil {
 			uid = uids[k]
 		}
-		uid, err := e.recordUpload(ctx, p, *s.Op, uid)
+		uid, err := e.recordUploadSurveyed(ctx, p, *s.Op, uid, surveyed)
 		if err := record(s, uid, info, err); err != nil {
 			return k + 1, true, err
 		}
@@ -907,14 +928,19 @@ func (e *Executor) uploadOne(ctx context.Context, p *Pair, op model.Op, keep *Re
 	if err != nil {
 		return 0, info, fmt.Errorf("append to %q: %w", p.Name, err)
 	}
-	if uid == 0 && surveyed && !errors.Is(keep.Survey.Err, adapters.ErrUnsupported) {
-		// The server named no UID after all, and the folder, surveyed,
-		// takes no command to look for the copy: the next sync finds it
-		// by identity, as after a crash here.
-		return 0, info, &uidNotRecordedError{key: op.Key, err: errors.New("the server named no UID for the new message (no APPENDUID)")}
-	}
-	uid, err = e.recordUpload(ctx, p, op, uid)
+	uid, err = e.recordUploadSurveyed(ctx, p, op, uid, surveyed && !errors.Is(keep.Survey.Err, adapters.ErrUnsupported))
 	return uid, info, err
+}
+
+// recordUploadSurveyed is recordUpload, for a folder surveyed behind the
+// upload when surveyed: it takes no command to look for a copy whose UID
+// the server did not name, which then stays pending for the next sync to
+// find by identity, as after a crash here.
+func (e *Executor) recordUploadSurveyed(ctx context.Context, p *Pair, op model.Op, uid uint32, surveyed bool) (uint32, error) {
+	if uid == 0 && surveyed {
+		return 0, &uidNotRecordedError{key: op.Key, err: errors.New("the server named no UID for the new message (no APPENDUID)")}
+	}
+	return e.recordUpload(ctx, p, op, uid)
 }
 
 // recordUpload records the UID of a message just appended (0: the server

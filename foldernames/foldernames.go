@@ -21,6 +21,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"mailtrail/adapters"
 	"mailtrail/internal/utf7"
@@ -462,6 +463,16 @@ func (r *Remote) SelectListed(ctx context.Context, local string, listed model.Re
 		return nil, err
 	}
 	return ls.SelectListed(ctx, name, listed)
+}
+
+var _ adapters.Distancer = (*Remote)(nil)
+
+// LinkDelay is the inner store's, 0 when it cannot tell.
+func (r *Remote) LinkDelay() time.Duration {
+	if d, ok := r.Inner.(adapters.Distancer); ok {
+		return d.LinkDelay()
+	}
+	return 0
 }
 
 var _ adapters.Warmer = (*Remote)(nil)

@@ -35,6 +35,9 @@ type conn struct {
 	ready    bool // logged in: later I/O errors are a lost connection
 	lastUsed time.Time
 	rawTags  uint64 // tags of commands sent on the borrowed stream
+	// greeted is the time from the connection's start to the server's
+	// greeting (Store.LinkDelay).
+	greeted time.Duration
 
 	// Counted by the unilateral data handler, read by Fetch.
 	expunges     atomic.Uint64 // untagged EXPUNGE no command asked for
@@ -218,6 +221,7 @@ var errFirstLoginFailed = errors.New("not logging in: the first connection's log
 // once) and the first login did not fail.
 func (s *Store) dialAfter(ctx context.Context, loggedIn <-chan struct{}) (*conn, error) {
 	c := &conn{store: s, dog: newWatchdog(s.cfg.Timeout)}
+	start := time.Now()
 	dialer := net.Dialer{Timeout: s.cfg.Timeout}
 	raw, err := dialer.DialContext(ctx, "tcp", s.cfg.address())
 	if err != nil {
@@ -283,6 +287,7 @@ func (s *Store) dialAfter(ctx context.Context, loggedIn <-chan struct{}) (*conn,
 	if err := c.run(ctx, "greeting", c.client.WaitGreeting); err != nil {
 		return fail("greeting", err)
 	}
+	c.greeted = time.Since(start)
 	if err := c.loadCaps(ctx); err != nil {
 		return fail("CAPABILITY", err)
 	}

@@ -46,13 +46,19 @@
 //     once the SELECT succeeded, as the folder it opened.
 //   - A folder's survey of itself written behind its last commands
 //     (StoreFlagChangesSurveying, StoreFlagsAndExpungeSurveying,
-//     FetchListedSurveying, AppendSurveying) only examines, comes after
-//     everything those commands change (the server carries out an
-//     EXAMINE once the commands before it have ended), and leaves the
-//     folder refusing every command after it; with the LOGOUT behind it,
-//     the connection is closed once that is answered. Behind an APPEND
-//     only where the server names the new message's UID (UIDPLUS), and
-//     never behind an APPEND whose body failed.
+//     FetchListedSurveying, AppendSurveying, AppendBatchWithSurveying)
+//     only examines, comes after everything those commands change (the
+//     server carries out an EXAMINE once the commands before it have
+//     ended), and leaves the folder refusing every command after it;
+//     with the LOGOUT behind it, the connection is closed once that is
+//     answered. Behind an APPEND only where the server names the new
+//     message's UID (UIDPLUS), and never behind an APPEND whose body
+//     failed.
+//   - Untagged FETCH responses read on the borrowed stream (a store's
+//     MODSEQ, another session's flag change) are not handed back to
+//     go-imap: nothing of go-imap's asked for them, and a command
+//     written right after (a survey's UID FETCH 1:*) would take them as
+//     its own answers.
 //   - QRESYNC is never enabled (go-imap v2 beta.8 cannot parse its
 //     responses); CONDSTORE is used when advertised.
 //   - The password, OAuth2 tokens and the client secret never appear in

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -111,14 +112,52 @@ var _ adapters.BatchAppendStorer = (*Folder)(nil)
 // server refused the batch before its last message was sent (a
 // synchronising literal refused): the caller sends them on their own.
 func (f *Folder) AppendBatchWith(ctx context.Context, msgs []adapters.AppendMsg, changes []adapters.FlagChange, expunge []uint32) (uids []uint32, appendErr error, sent bool, err error) {
+	uids, appendErr, sent, err, _ = f.appendBatchWith(ctx, msgs, changes, expunge, nil)
+	return uids, appendErr, sent, err
+}
+
+var _ adapters.SurveyingBatchAppendStorer = (*Folder)(nil)
+
+// AppendBatchWithSurveying implements adapters.SurveyingBatchAppendStorer:
+// AppendBatchWith, with the folder's survey (ownSurvey) written right
+// behind the UID EXPUNGEs that follow the borrowed exchange, before their
+// answers are read, as StoreFlagsAndExpungeSurveying writes it. Only
+// where there is an expunge (the MULTIAPPEND and the stores go on the
+// borrowed stream, which nothing can follow before their answers) and
+// the server has CONDSTORE, and only once the stores went with the
+// batch: otherwise it is AppendBatchWith, the survey's error wrapping
+// adapters.ErrUnsupported, and the folder stays usable.
+func (f *Folder) AppendBatchWithSurveying(ctx context.Context, msgs []adapters.AppendMsg, changes []adapters.FlagChange, expunge []uint32, since uint64, leave bool) (uids []uint32, appendErr error, sent bool, err error, survey adapters.ChangeSurvey) {
+	if len(expunge) == 0 || !f.store.hasCondStore() {
+		uids, appendErr, sent, err = f.AppendBatchWith(ctx, msgs, changes, expunge)
+		survey = noSurvey(f.store)
+		if f.store.hasCondStore() {
+			survey.Err = fmt.Errorf("%s: no expunge to write the survey behind: %w", f.store.name, adapters.ErrUnsupported)
+		}
+		return uids, appendErr, sent, err, survey
+	}
+	return f.appendBatchWith(ctx, msgs, changes, expunge, &surveyWish{since: since, leave: leave})
+}
+
+// surveyWish is the survey appendBatchWith is asked to write behind the
+// expunges.
+type surveyWish struct {
+	since uint64
+	leave bool
+}
+
+// appendBatchWith is AppendBatchWith, with wish's survey behind the
+// expunges when there are some and the stores went with the batch.
+func (f *Folder) appendBatchWith(ctx context.Context, msgs []adapters.AppendMsg, changes []adapters.FlagChange, expunge []uint32, wish *surveyWish) (uids []uint32, appendErr error, sent bool, err error, survey adapters.ChangeSurvey) {
+	survey = adapters.ChangeSurvey{Err: fmt.Errorf("%s: the survey was not written behind the batch: %w", f.store.name, adapters.ErrUnsupported)}
 	if len(msgs) == 0 || !f.CanAppendBatch() || f.readOnly {
 		uids, appendErr = f.AppendBatch(ctx, msgs)
-		return uids, appendErr, false, nil
+		return uids, appendErr, false, nil, survey
 	}
 	names, stores, err := flagStores(changes)
 	if err != nil {
 		uids, appendErr = f.AppendBatch(ctx, msgs)
-		return uids, appendErr, false, nil // StoreFlagsAndExpunge reports it, sending nothing
+		return uids, appendErr, false, nil, survey // StoreFlagsAndExpunge reports it, sending nothing
 	}
 	firstMark := len(stores)
 	if len(expunge) > 0 {
@@ -128,13 +167,17 @@ func (f *Folder) AppendBatchWith(ctx context.Context, msgs []adapters.AppendMsg,
 	}
 	if len(stores) == 0 || len(storeWaves(stores)) > 1 {
 		uids, appendErr = f.AppendBatch(ctx, msgs)
-		return uids, appendErr, false, nil
+		return uids, appendErr, false, nil, survey
 	}
 	batch := fmt.Sprintf("MULTIAPPEND (%d messages)", len(msgs))
 	if len(msgs) == 1 {
 		batch = "MULTIAPPEND (1 message)"
 	}
 	command := batch + " + " + strings.Join(names, " + ")
+	var own *ownSurvey
+	if wish != nil {
+		command += " + " + surveyCommand([]string{f.name}, wish.leave)
+	}
 	var storeErr error
 	err = f.do(ctx, command, func(c *conn) error {
 		mailbox, _ := f.mailboxArg()
@@ -179,11 +222,22 @@ func (f *Folder) AppendBatchWith(ctx context.Context, msgs []adapters.AppendMsg,
 				faultinject.Step(faultinject.Effect, "imap UID STORE")
 			}
 		}
-		storeErr = expungeMarked(c, errs, marked, true, len(expunge))
-		return nil
+		if wish == nil {
+			storeErr = expungeMarked(c, errs, marked, true, len(expunge))
+			return nil
+		}
+		own = f.newOwnSurvey(wish.since, wish.leave)
+		finish := expungeSurveyed(c, errs, marked, true, len(expunge))
+		return own.send(c)(func(a *folderAnswer) error {
+			storeErr = finish(a)
+			return nil
+		})
 	})
+	if own != nil {
+		survey, _, _ = own.result(err)
+	}
 	if err != nil {
-		return nil, err, sent, err
+		return nil, err, sent, err, survey
 	}
 	if appendErr != nil {
 		appendErr = f.errorf(command, appendErr)
@@ -191,7 +245,7 @@ func (f *Folder) AppendBatchWith(ctx context.Context, msgs []adapters.AppendMsg,
 	if storeErr != nil {
 		storeErr = f.errorf(command, storeErr)
 	}
-	return uids, appendErr, sent, storeErr
+	return uids, appendErr, sent, storeErr, survey
 }
 
 // storeLine is st as a command line without its tag.
@@ -209,6 +263,9 @@ func (c *conn) nextTag() string {
 	c.rawTags++
 	return "MT" + strconv.FormatUint(c.rawTags, 10)
 }
+
+// untaggedFetch matches an untagged FETCH response.
+var untaggedFetch = regexp.MustCompile(`^\* [0-9]+ FETCH `)
 
 // multiAppend is one MULTIAPPEND exchange.
 type multiAppend struct {
@@ -305,6 +362,13 @@ func (ma *multiAppend) next() (string, error) {
 			return "", fmt.Errorf("MULTIAPPEND: %w", err)
 		}
 		switch {
+		case untaggedFetch.Match(resp):
+			// The stores' own FETCH responses (CONDSTORE names each
+			// message's new MODSEQ even for a silent store), or another
+			// session's flag change: nothing go-imap asked for, and handed
+			// back to it they would meet the commands written next (a
+			// survey's UID FETCH 1:* takes any FETCH response of its UIDs
+			// as its own).
 		case bytes.HasPrefix(resp, []byte("* ")):
 			ma.forward = append(ma.forward, resp...)
 		case resp[0] == '+' || bytes.HasPrefix(resp, []byte(ma.tag+" ")):

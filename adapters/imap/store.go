@@ -57,6 +57,9 @@ type Store struct {
 	// (and replaced) each time one of them is done, idle or failed.
 	warming int
 	warmed  chan struct{}
+	// linkDelay is the first connection's time from its start to the
+	// server's greeting (LinkDelay); set before Dial returns.
+	linkDelay time.Duration
 	// firstLogin is closed once Dial's first connection has logged in or
 	// failed to (firstErr, set before): other connections authenticate
 	// only after it, and not at all after a failure.
@@ -111,11 +114,19 @@ func Dial(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	s.caps = c.caps
+	s.linkDelay = c.greeted
 	s.cfg.Logger.Debug().Str("server", s.name).Str("capabilities", capList(s.caps)).Msg("imap connected")
 	close(s.firstLogin)
 	s.release(c)
 	return s, nil
 }
+
+var _ adapters.Distancer = (*Store)(nil)
+
+// LinkDelay implements adapters.Distancer: the first connection's time
+// from its start (before the TCP handshake) to the server's greeting,
+// TLS's handshake included.
+func (s *Store) LinkDelay() time.Duration { return s.linkDelay }
 
 // delimiterCommand is the LIST that asks for the hierarchy delimiter where
 // the folders are, as OfflineIMAP asks it.

@@ -79,30 +79,40 @@ func (f *Folder) StoreFlagsAndExpungeSurveying(ctx context.Context, changes []ad
 	}
 	return f.surveyBehind(ctx, x.command, since, leave, func(c *conn) func(*folderAnswer) error {
 		errs, marked := x.mark(c)
-		var reported atomic.Int64
-		expunges := sendExpunges(c, marked, x.byUID, &reported)
-		return func(a *folderAnswer) error {
-			if err := finishAll(expunges); err != nil || len(errs) > 0 {
-				return errors.Join(append(errs, err)...)
-			}
-			if reported.Load() >= int64(len(uids)) {
-				return nil
-			}
-			if a == nil || a.selErr != nil || a.listErr != nil {
-				return errors.New("the server reported fewer messages expunged than asked, and the survey behind the expunge did not list the folder to tell which it kept")
-			}
-			var kept []imap.UID
-			for _, uid := range a.uids {
-				for _, set := range marked {
-					if set.Contains(imap.UID(uid)) {
-						kept = append(kept, imap.UID(uid))
-						break
-					}
+		return expungeSurveyed(c, errs, marked, x.byUID, len(uids))
+	})
+}
+
+// expungeSurveyed sends the expunges of the sets marked (sendExpunges) and
+// returns the reading of their answers once the survey written behind
+// them is answered: the stores' errors (storeErrs) and the expunges'
+// joined; with none, and fewer than want messages reported expunged, an
+// error naming those the survey's UID SEARCH shows kept (a: the survey's
+// answer for the folder, nil when it did not come).
+func expungeSurveyed(c *conn, storeErrs []error, marked []imap.UIDSet, byUID bool, want int) func(a *folderAnswer) error {
+	var reported atomic.Int64
+	expunges := sendExpunges(c, marked, byUID, &reported)
+	return func(a *folderAnswer) error {
+		if err := finishAll(expunges); err != nil || len(storeErrs) > 0 {
+			return errors.Join(append(storeErrs, err)...)
+		}
+		if reported.Load() >= int64(want) {
+			return nil
+		}
+		if a == nil || a.selErr != nil || a.listErr != nil {
+			return errors.New("the server reported fewer messages expunged than asked, and the survey behind the expunge did not list the folder to tell which it kept")
+		}
+		var kept []imap.UID
+		for _, uid := range a.uids {
+			for _, set := range marked {
+				if set.Contains(imap.UID(uid)) {
+					kept = append(kept, imap.UID(uid))
+					break
 				}
 			}
-			return keptError(kept)
 		}
-	})
+		return keptError(kept)
+	}
 }
 
 // noSurvey is the survey of a folder on a server without modification

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -358,6 +359,86 @@ func testAppendSurveying(t *testing.T, b *backend) {
 	}
 	if got := len(serverFlags(t, s, name)); got != n {
 		t.Fatalf("short body: %d messages on the server, want %d (nothing stored)", got, n)
+	}
+}
+
+// testAppendBatchWithSurveying: AppendBatchWithSurveying writes the
+// folder's survey right behind the UID EXPUNGE that ends the batch's
+// exchange, before the expunge's answer is read (the proxy holds the
+// server's answers from the expunge on until it has seen the survey's UID
+// FETCH), and the survey shows the new message, the flag stored and the
+// expunged message gone; the folder then refuses more commands. Without
+// an expunge the survey does not go (ErrUnsupported) and the folder stays
+// usable.
+func testAppendBatchWithSurveying(t *testing.T, b *backend) {
+	ctx := ctxT(t)
+	name := "BatchSurvey"
+	var uids []uint32
+	for i := range 3 {
+		uids = append(uids, b.seed(t, b.serverName(name), msgWithID(fmt.Sprintf("<batch-survey-%d@test>", i), i), nil, time.Time{}))
+	}
+	g, s := gatedStore(t, b)
+	f, err := s.Select(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !f.CanAppendBatch() {
+		f.Close()
+		t.Skip("no MULTIAPPEND")
+	}
+	body := msgWithID("<batch-survey-new@test>", 9)
+	msgs := func() []adapters.AppendMsg {
+		return []adapters.AppendMsg{{Size: int64(len(body)), Body: bytes.NewReader(body), Flags: model.Seen}}
+	}
+
+	// No expunge: the batch and the stores alone; the folder stays usable.
+	_, appendErr, sent, err, sv := f.AppendBatchWithSurveying(ctx, msgs(), []adapters.FlagChange{{UIDs: uids[2:], Add: model.Answered}}, nil, 1, false)
+	if appendErr != nil || err != nil || !sent || !errors.Is(sv.Err, adapters.ErrUnsupported) {
+		t.Fatalf("without an expunge: batch %v, stores sent %v, %v, survey %+v; want the batch and the stores, ErrUnsupported", appendErr, sent, err, sv)
+	}
+	if err := f.StoreFlags(ctx, uids[2:], model.Flagged, 0); err != nil {
+		t.Fatalf("the folder refused a command after a batch without its survey: %v", err)
+	}
+
+	before := f.Status().HighestModSeq
+	if s.hasCondStore() {
+		g.armAfter("EXPUNGE", "UID FETCH")
+	}
+	g.mu.Lock()
+	g.sent.Reset()
+	g.mu.Unlock()
+	got, appendErr, sent, err, sv := f.AppendBatchWithSurveying(ctx, msgs(), []adapters.FlagChange{{UIDs: uids[:1], Add: model.Flagged}}, uids[1:2], before, false)
+	g.mu.Lock()
+	timedOut, sentText := g.timedOut, g.sent.String()
+	g.mu.Unlock()
+	if appendErr != nil || err != nil || !sent || len(got) != 1 || got[0] == 0 {
+		t.Fatalf("batch %v, stores sent %v, %v, UIDs %v", appendErr, sent, err, got)
+	}
+	refused := f.StoreFlags(ctx, uids[:1], model.Answered, 0)
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	left := serverFlags(t, s, name)
+	if _, ok := left[uids[1]]; ok || left[uids[0]]&model.Flagged == 0 || left[got[0]] != model.Seen {
+		t.Fatalf("after the batch: %v; want UID %d gone, UID %d flagged, UID %d \\Seen", left, uids[1], uids[0], got[0])
+	}
+	if !s.hasCondStore() {
+		if !errors.Is(sv.Err, adapters.ErrUnsupported) || refused != nil {
+			t.Fatalf("without CONDSTORE: survey %+v, a later command: %v; want ErrUnsupported and the folder usable", sv, refused)
+		}
+		return
+	}
+	if timedOut {
+		t.Fatalf("the client waited for the expunge's answer before it sent the survey (it sent: %q)", sentText)
+	}
+	if sv.Err != nil || sv.Changes == nil || sv.Status.HighestModSeq <= before || sv.Status.Messages != uint32(len(left)) {
+		t.Fatalf("surveyed %+v, want the folder after the batch (%d messages) and a HIGHESTMODSEQ past %d", sv, len(left), before)
+	}
+	if slices.Contains(sv.Changes.UIDs, uids[1]) || !slices.Contains(sv.Changes.UIDs, got[0]) {
+		t.Fatalf("surveyed UIDs %v: want UID %d (expunged) gone and UID %d (new) there", sv.Changes.UIDs, uids[1], got[0])
+	}
+	if refused == nil {
+		t.Fatal("the folder took a command after its survey")
 	}
 }
 

@@ -45,7 +45,8 @@ var _ adapters.LastSurveyor = (*Store)(nil)
 // each connection's LOGOUT written behind its share of the commands (its
 // answer read after theirs, then the connection closed), and the idle
 // connections the survey leaves unused logged out meanwhile (Close waits
-// for them). A later need of the store opens a connection again.
+// for them); with no requests, every idle connection logs out. A later
+// need of the store opens a connection again.
 func (s *Store) SurveyChangesLast(ctx context.Context, reqs []adapters.ChangeRequest) []adapters.ChangeSurvey {
 	return s.surveyChanges(ctx, reqs, true)
 }
@@ -53,6 +54,12 @@ func (s *Store) SurveyChangesLast(ctx context.Context, reqs []adapters.ChangeReq
 // surveyChanges is SurveyChanges, and SurveyChangesLast when leave.
 func (s *Store) surveyChanges(ctx context.Context, reqs []adapters.ChangeRequest, leave bool) []adapters.ChangeSurvey {
 	out := make([]adapters.ChangeSurvey, len(reqs))
+	if len(reqs) == 0 {
+		if leave {
+			s.leaveIdle(0)
+		}
+		return out
+	}
 	if !s.hasCondStore() {
 		for i := range out {
 			out[i] = noSurvey(s)

@@ -47,6 +47,7 @@ import (
 	"time"
 
 	"mailtrail/internal/corpus"
+	"mailtrail/internal/latencyproxy"
 	"mailtrail/internal/testdovecot"
 )
 
@@ -276,7 +277,7 @@ func bench(o options) (err error) {
 		logf("tools reach the server over implicit TLS (port %d, CA %s)", b.port, b.caFile)
 	}
 	if o.latency > 0 {
-		proxy, err := startLatencyProxy(fmt.Sprintf("127.0.0.1:%d", b.port), o.latency)
+		proxy, err := latencyproxy.Start(fmt.Sprintf("127.0.0.1:%d", b.port), o.latency)
 		if err != nil {
 			return fmt.Errorf("latency proxy: %v", err)
 		}

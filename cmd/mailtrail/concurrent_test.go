@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"mailtrail/adapters"
+	"mailtrail/internal/latencyproxy"
 	"mailtrail/model"
 )
 
@@ -37,6 +39,11 @@ import (
 //
 // No message is changed twice in a round, so the outcome does not depend
 // on how the sync orders concurrent changes: the ledger is exact.
+//
+// Servers: Dovecot, imapmemserver, and Dovecot 20 ms away
+// (internal/latencyproxy): there the verification's survey of each folder
+// goes behind its execution (engine: surveysBehindFrom), taken while the
+// other folders still execute and changes are still being made.
 //
 // MAILTRAIL_CONCURRENT_ROUNDS sets the rounds per server (default 8; the
 // full setting in docs/RELIABILITY.md is 300), MAILTRAIL_CONCURRENT_SEED the
@@ -64,7 +71,7 @@ func TestChangesDuringSync(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		srv  func(*testing.T) server
-	}{{"dovecot", dovecotServer}, {"memserver", memServer}} {
+	}{{"dovecot", dovecotServer}, {"memserver", memServer}, {"dovecot-far", farDovecotServer}} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Logf("seed %d (MAILTRAIL_CONCURRENT_SEED=%d replays it), %d rounds", seed, seed, rounds)
 			w := newWorld(t, tc.srv(t), seed)
@@ -616,4 +623,18 @@ func (w *world) check(when string) {
 		sort.Strings(diffs)
 		t.Fatalf("after %s, one quiet sync left the sides off the ledger:\n  %s", when, strings.Join(diffs, "\n  "))
 	}
+}
+
+// farDovecotServer is dovecotServer 20 ms away: reached through a proxy
+// that adds that round trip (the syncs' link delay is then over the
+// engine's surveysBehindFrom).
+func farDovecotServer(t *testing.T) server {
+	s := dovecotServer(t)
+	p, err := latencyproxy.Start(net.JoinHostPort(s.host, strconv.Itoa(s.port)), 20*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	s.port = p.Port()
+	return s
 }

@@ -1,4 +1,9 @@
-package main
+// Package latencyproxy is a TCP proxy on loopback that adds a round-trip
+// time to every connection through it: a server on the same machine made
+// to look farther away, for the benchmark (mailtrail-bench --latency) and
+// for tests of what a sync does where round trips cost. It owns nothing
+// but its listener and the connections through it; Close ends them all.
+package latencyproxy
 
 import (
 	"net"
@@ -6,12 +11,14 @@ import (
 	"time"
 )
 
-// latencyProxy stands between the tools and the server when --latency is
-// given: every chunk of bytes, in each direction, is passed on half the
-// round-trip time after it arrived, in order, with no bandwidth limit. It
-// makes the loopback server look like one farther away, where round trips
-// and waits that overlap or not start to matter.
-type latencyProxy struct {
+// Proxy stands between a client and a server: every chunk of bytes, in
+// each direction, is passed on half the round-trip time after it arrived,
+// in order, with no bandwidth limit. It makes a loopback server look like
+// one farther away, where round trips and waits that overlap or not start
+// to matter. (TCP's own handshake with the proxy is not delayed: a
+// client's connect returns at once, and the server's greeting comes half
+// a round trip later.)
+type Proxy struct {
 	ln     net.Listener
 	target string
 	oneWay time.Duration
@@ -20,24 +27,24 @@ type latencyProxy struct {
 	conns  []net.Conn
 }
 
-// startLatencyProxy listens on a free loopback port and forwards every
-// connection to target with rtt added to each round trip.
-func startLatencyProxy(target string, rtt time.Duration) (*latencyProxy, error) {
+// Start listens on a free loopback port and forwards every connection to
+// target with rtt added to each round trip.
+func Start(target string, rtt time.Duration) (*Proxy, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	p := &latencyProxy{ln: ln, target: target, oneWay: rtt / 2}
+	p := &Proxy{ln: ln, target: target, oneWay: rtt / 2}
 	p.wg.Add(1)
 	go p.accept()
 	return p, nil
 }
 
 // Port is the port the tools connect to.
-func (p *latencyProxy) Port() int { return p.ln.Addr().(*net.TCPAddr).Port }
+func (p *Proxy) Port() int { return p.ln.Addr().(*net.TCPAddr).Port }
 
 // Close stops listening and ends every connection.
-func (p *latencyProxy) Close() {
+func (p *Proxy) Close() {
 	p.ln.Close()
 	p.mu.Lock()
 	for _, c := range p.conns {
@@ -47,7 +54,7 @@ func (p *latencyProxy) Close() {
 	p.wg.Wait()
 }
 
-func (p *latencyProxy) accept() {
+func (p *Proxy) accept() {
 	defer p.wg.Done()
 	for {
 		client, err := p.ln.Accept()
@@ -70,7 +77,7 @@ func (p *latencyProxy) accept() {
 
 // pipe copies src to dst, each chunk delayed by oneWay; at src's end it
 // closes dst's writing side, and when the peer is gone both.
-func (p *latencyProxy) pipe(dst, src net.Conn) {
+func (p *Proxy) pipe(dst, src net.Conn) {
 	defer p.wg.Done()
 	type chunk struct {
 		b  []byte
