@@ -631,37 +631,50 @@ func (f *Folder) Append(ctx context.Context, size int64, body io.Reader, flags m
 		return 0, err
 	}
 	var uid uint32
-	opts := &imap.AppendOptions{Flags: flagsToIMAP(flags), Time: date}
 	err := f.do(ctx, "APPEND", func(c *conn) error {
-		cmd := c.client.Append(f.server, size, opts)
-		// Errors of the body (the local file) are told apart from those
-		// of the connection: after the first the server surely stored
-		// nothing (the literal is left incomplete) and the message alone
-		// failed; after the second it may have stored it, and the error
-		// says "connection lost" (see conn.run) so that the caller stops
-		// the folder and looks for the copy before appending again.
-		copyErr := copyBody(cmd, body, size)
-		if copyErr != nil {
-			// A literal cannot be taken back: the connection goes, before
-			// the rest of the literal (and the command's end) is sent.
-			// When the server refused the literal, go-imap closes it too.
-			c.markBroken(copyErr)
-			_ = cmd.Close()
-			_, _ = cmd.Wait()
-			return copyErr
-		}
-		if err := cmd.Close(); err != nil {
-			return err
-		}
-		data, err := cmd.Wait()
+		cmd, err := f.sendAppend(c, size, body, flags, date)
 		if err != nil {
 			return err
 		}
-		uid = uint32(data.UID)
-		faultinject.Step(faultinject.Effect, "imap APPEND")
-		return nil
+		uid, err = appendedUID(cmd)
+		return err
 	})
 	return uid, err
+}
+
+// sendAppend writes the APPEND of a message of exactly size bytes, its
+// literal whole, and returns the command, not waited for. Errors of the
+// body (the local file) are told apart from those of the connection:
+// after the first the server surely stored nothing (the literal is left
+// incomplete, and the connection goes before the rest of it and the
+// command's end are sent: a literal cannot be taken back; when the server
+// refused the literal, go-imap closes it too) and the message alone
+// failed; after the second it may have stored it, and the error says
+// "connection lost" (see conn.run) so that the caller stops the folder
+// and looks for the copy before appending again.
+func (f *Folder) sendAppend(c *conn, size int64, body io.Reader, flags model.Flags, date time.Time) (*imapclient.AppendCommand, error) {
+	cmd := c.client.Append(f.server, size, &imap.AppendOptions{Flags: flagsToIMAP(flags), Time: date})
+	if err := copyBody(cmd, body, size); err != nil {
+		c.markBroken(err)
+		_ = cmd.Close()
+		_, _ = cmd.Wait()
+		return nil, err
+	}
+	if err := cmd.Close(); err != nil {
+		return nil, err
+	}
+	return cmd, nil
+}
+
+// appendedUID waits for an APPEND's answer: the UID from APPENDUID, 0
+// without one.
+func appendedUID(cmd *imapclient.AppendCommand) (uint32, error) {
+	data, err := cmd.Wait()
+	if err != nil {
+		return 0, err
+	}
+	faultinject.Step(faultinject.Effect, "imap APPEND")
+	return uint32(data.UID), nil
 }
 
 // copyBody writes exactly size bytes of body to w, the literal of an

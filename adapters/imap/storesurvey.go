@@ -13,7 +13,6 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"mailtrail/adapters"
-	"mailtrail/internal/faultinject"
 	"mailtrail/model"
 )
 
@@ -276,29 +275,16 @@ func (f *Folder) AppendSurveying(ctx context.Context, size int64, body io.Reader
 		return 0, adapters.ChangeSurvey{Err: err}, err
 	}
 	var uid uint32
-	opts := &imap.AppendOptions{Flags: flagsToIMAP(flags), Time: date}
 	o := f.newOwnSurvey(since, leave)
 	runErr := f.do(ctx, "APPEND + "+o.logged, func(c *conn) error {
-		cmd := c.client.Append(f.server, size, opts)
-		if err := copyBody(cmd, body, size); err != nil {
-			// As in Append: the connection goes before the literal ends,
-			// and the survey is not sent.
-			c.markBroken(err)
-			_ = cmd.Close()
-			_, _ = cmd.Wait()
-			return err
-		}
-		if err := cmd.Close(); err != nil {
-			return err
+		cmd, err := f.sendAppend(c, size, body, flags, date)
+		if err != nil {
+			return err // a body that failed: the survey is not sent
 		}
 		return o.send(c)(func(*folderAnswer) error {
-			data, err := cmd.Wait()
-			if err != nil {
-				return err
-			}
-			uid = uint32(data.UID)
-			faultinject.Step(faultinject.Effect, "imap APPEND")
-			return nil
+			var err error
+			uid, err = appendedUID(cmd)
+			return err
 		})
 	})
 	sv, got, ownErr := o.result(runErr)
