@@ -36,9 +36,10 @@ type Pair struct {
 	// check after the sync to go with the execution's last use of the
 	// server folder where the folder can: flag stores
 	// (adapters.SurveyingStorer), an expunge (adapters.SurveyingExpunger),
-	// a download of bodies listed (adapters.SurveyingFetcher) or the
-	// upload of one message (adapters.SurveyingAppender); one round trip
-	// for both. Result.Survey then holds it.
+	// a download of bodies listed (adapters.SurveyingFetcher), the upload
+	// of one message (adapters.SurveyingAppender) or an upload batch with
+	// the stores and an expunge (adapters.SurveyingBatchAppendStorer); one
+	// round trip for both. Result.Survey then holds it.
 	SurveyAfter *SurveyAfter
 }
 

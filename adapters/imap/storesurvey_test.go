@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"mailtrail/adapters"
+	"mailtrail/internal/latencyproxy"
 	"mailtrail/model"
 )
 
@@ -439,6 +442,23 @@ func testAppendBatchWithSurveying(t *testing.T, b *backend) {
 	}
 	if refused == nil {
 		t.Fatal("the folder took a command after its survey")
+	}
+}
+
+// testLinkDelay: LinkDelay is the first connection's time to the server's
+// greeting: short on loopback, and at least the greeting's way back
+// through a proxy that adds 20 ms round trips (the engine's far-server
+// gate is 8 ms).
+func testLinkDelay(t *testing.T, b *backend) {
+	near := b.dial(t).LinkDelay()
+	p, err := latencyproxy.Start(net.JoinHostPort(b.cfg.Host, strconv.Itoa(b.cfg.Port)), 20*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	far := b.dialWith(t, func(c *Config) { c.Port = p.Port() }).LinkDelay()
+	if near <= 0 || far < 10*time.Millisecond || far < near {
+		t.Fatalf("link delay %v direct, %v through 20 ms round trips; want more than 0, and at least 10 ms through the proxy", near, far)
 	}
 }
 
