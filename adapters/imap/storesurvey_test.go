@@ -136,15 +136,7 @@ func testStoreFlagChangesSurveying(t *testing.T, b *backend) {
 func testStoreFlagsAndExpungeSurveying(t *testing.T, b *backend) {
 	ctx := ctxT(t)
 	name := "ExpungeSurvey"
-	var uids []uint32
-	for i := range 3 {
-		uids = append(uids, b.seed(t, b.serverName(name), msgWithID(fmt.Sprintf("<expunge-survey-%d@test>", i), i), nil, time.Time{}))
-	}
-	g, s := gatedStore(t, b)
-	f, err := s.Select(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	uids, g, s, f := seededGated(t, b, name, 3)
 	before := f.Status().HighestModSeq
 	if s.hasCondStore() {
 		g.armAfter("EXPUNGE", "UID FETCH")
@@ -376,15 +368,7 @@ func testAppendSurveying(t *testing.T, b *backend) {
 func testAppendBatchWithSurveying(t *testing.T, b *backend) {
 	ctx := ctxT(t)
 	name := "BatchSurvey"
-	var uids []uint32
-	for i := range 3 {
-		uids = append(uids, b.seed(t, b.serverName(name), msgWithID(fmt.Sprintf("<batch-survey-%d@test>", i), i), nil, time.Time{}))
-	}
-	g, s := gatedStore(t, b)
-	f, err := s.Select(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	uids, g, s, f := seededGated(t, b, name, 3)
 	if !f.CanAppendBatch() {
 		f.Close()
 		t.Skip("no MULTIAPPEND")
@@ -460,6 +444,22 @@ func testLinkDelay(t *testing.T, b *backend) {
 	if near <= 0 || far < 10*time.Millisecond || far < near {
 		t.Fatalf("link delay %v direct, %v through 20 ms round trips; want more than 0, and at least 10 ms through the proxy", near, far)
 	}
+}
+
+// seededGated puts n messages into the server's folder name and selects
+// it on a store of one connection behind a gate proxy (gatedStore).
+func seededGated(t *testing.T, b *backend, name string, n int) ([]uint32, *gateProxy, *Store, *Folder) {
+	t.Helper()
+	var uids []uint32
+	for i := range n {
+		uids = append(uids, b.seed(t, b.serverName(name), msgWithID(fmt.Sprintf("<%s-%d@test>", name, i), i), nil, time.Time{}))
+	}
+	g, s := gatedStore(t, b)
+	f, err := s.Select(ctxT(t), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return uids, g, s, f
 }
 
 // serverFlags is every message of folder name with its flags, as a new
