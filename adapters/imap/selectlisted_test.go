@@ -67,6 +67,18 @@ func (g *gateProxy) armOn(key string) {
 	g.armed, g.key = true, key
 }
 
+// take returns whether the gate timed out and what the client sent while
+// it was armed, and disarms it for the next use (nothing noted, nothing
+// held).
+func (g *gateProxy) take() (timedOut bool, sent string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	timedOut, sent = g.timedOut, g.sent.String()
+	g.armed, g.after, g.open, g.timedOut = false, "", make(chan struct{}), false
+	g.sent.Reset()
+	return timedOut, sent
+}
+
 // armAfter arms the gate once the client has sent after (the answers
 // before it pass), to open once it has sent key.
 func (g *gateProxy) armAfter(after, key string) {

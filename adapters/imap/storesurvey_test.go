@@ -72,14 +72,8 @@ func testStoreFlagChangesSurveying(t *testing.T, b *backend) {
 		} else {
 			g.arm()
 		}
-		g.mu.Lock()
-		g.sent.Reset()
-		g.mu.Unlock()
 		sv, err := f.StoreFlagChangesSurveying(ctx, changes, before, leave)
-		g.mu.Lock()
-		timedOut, sent := g.timedOut, g.sent.String()
-		g.armed, g.open = false, make(chan struct{})
-		g.mu.Unlock()
+		timedOut, sent := g.take()
 		if err != nil || sv.Err != nil {
 			t.Fatalf("leave %v: %+v, %v", leave, sv, err)
 		}
@@ -142,9 +136,7 @@ func testStoreFlagsAndExpungeSurveying(t *testing.T, b *backend) {
 		g.armAfter("EXPUNGE", "UID FETCH")
 	}
 	sv, err := f.StoreFlagsAndExpungeSurveying(ctx, []adapters.FlagChange{{UIDs: uids[:1], Add: model.Flagged}}, uids[1:2], before, false)
-	g.mu.Lock()
-	timedOut, sent := g.timedOut, g.sent.String()
-	g.mu.Unlock()
+	timedOut, sent := g.take()
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -209,11 +201,7 @@ func testFetchListedSurveying(t *testing.T, b *backend) {
 			got[m.UID] = string(b)
 			return err
 		}, before, leave)
-		g.mu.Lock()
-		timedOut, sent := g.timedOut, g.sent.String()
-		g.armed, g.open = false, make(chan struct{})
-		g.sent.Reset()
-		g.mu.Unlock()
+		timedOut, sent := g.take()
 		if err != nil {
 			t.Fatalf("leave %v: %v", leave, err)
 		}
@@ -272,11 +260,7 @@ func testAppendSurveying(t *testing.T, b *backend) {
 			g.armOn("CHANGEDSINCE")
 		}
 		uid, sv, err := f.AppendSurveying(ctx, int64(len(body)), bytes.NewReader(body), model.Seen, date, before, leave)
-		g.mu.Lock()
-		timedOut, sent := g.timedOut, g.sent.String()
-		g.armed, g.open = false, make(chan struct{})
-		g.sent.Reset()
-		g.mu.Unlock()
+		timedOut, sent := g.take()
 		if err != nil {
 			t.Fatalf("leave %v: %v", leave, err)
 		}
@@ -337,13 +321,9 @@ func testAppendSurveying(t *testing.T, b *backend) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g.mu.Lock()
-	g.sent.Reset()
-	g.mu.Unlock()
+	g.armOn("EXAMINE") // armed, the gate notes what the client sends
 	_, sv, err := f.AppendSurveying(ctx, int64(len(body))+10, bytes.NewReader(body), 0, date, 1, false)
-	g.mu.Lock()
-	sent := g.sent.String()
-	g.mu.Unlock()
+	_, sent := g.take()
 	f.Close()
 	var be *bodyError
 	if !errors.As(err, &be) || sv.Changes != nil {
@@ -391,13 +371,8 @@ func testAppendBatchWithSurveying(t *testing.T, b *backend) {
 	if s.hasCondStore() {
 		g.armAfter("EXPUNGE", "UID FETCH")
 	}
-	g.mu.Lock()
-	g.sent.Reset()
-	g.mu.Unlock()
 	got, appendErr, sent, err, sv := f.AppendBatchWithSurveying(ctx, msgs(), []adapters.FlagChange{{UIDs: uids[:1], Add: model.Flagged}}, uids[1:2], before, false)
-	g.mu.Lock()
-	timedOut, sentText := g.timedOut, g.sent.String()
-	g.mu.Unlock()
+	timedOut, sentText := g.take()
 	if appendErr != nil || err != nil || !sent || len(got) != 1 || got[0] == 0 {
 		t.Fatalf("batch %v, stores sent %v, %v, UIDs %v", appendErr, sent, err, got)
 	}
