@@ -863,7 +863,7 @@ func (e *Executor) uploadBatch(ctx context.Context, p *Pair, ba adapters.BatchAp
 			p.SurveyAfter.Since, p.SurveyAfter.Leave)
 		with.err = serr
 		keep.Survey = &sv
-		surveyed = !errors.Is(sv.Err, adapters.ErrUnsupported)
+		surveyed = surveyWent(sv)
 	case joins:
 		var serr error
 		uids, err, with.done, serr = bas.AppendBatchWith(ctx, msgs, flagChanges(with.stores), stepUIDs(with.expunges))
@@ -915,13 +915,13 @@ func (e *Executor) uploadOne(ctx context.Context, p *Pair, op model.Op, keep *Re
 	}
 	defer r.Close()
 	sniff := journal.NewHeaderSniffer(r)
-	sa, surveyed := p.RemoteFolder.(adapters.SurveyingAppender)
-	surveyed = surveyed && keep != nil
 	var uid uint32
-	if surveyed {
+	surveyed := false // the folder's survey went with the APPEND: it takes no more commands
+	if sa, ok := p.RemoteFolder.(adapters.SurveyingAppender); ok && keep != nil {
 		var sv adapters.ChangeSurvey
 		uid, sv, err = sa.AppendSurveying(ctx, size, sniff, op.Flags, date, p.SurveyAfter.Since, p.SurveyAfter.Leave)
 		keep.Survey = &sv
+		surveyed = surveyWent(sv)
 	} else {
 		uid, err = p.RemoteFolder.Append(ctx, size, sniff, op.Flags, date)
 	}
@@ -929,9 +929,14 @@ func (e *Executor) uploadOne(ctx context.Context, p *Pair, op model.Op, keep *Re
 	if err != nil {
 		return 0, info, fmt.Errorf("append to %q: %w", p.Name, err)
 	}
-	uid, err = e.recordUploadSurveyed(ctx, p, op, uid, surveyed && !errors.Is(keep.Survey.Err, adapters.ErrUnsupported))
+	uid, err = e.recordUploadSurveyed(ctx, p, op, uid, surveyed)
 	return uid, info, err
 }
+
+// surveyWent reports whether a survey asked to go with an upload went
+// (whatever its answer): the folder then takes no more commands. One that
+// could not go says so with adapters.ErrUnsupported.
+func surveyWent(sv adapters.ChangeSurvey) bool { return !errors.Is(sv.Err, adapters.ErrUnsupported) }
 
 // recordUploadSurveyed is recordUpload, for a folder surveyed behind the
 // upload when surveyed: it takes no command to look for a copy whose UID
