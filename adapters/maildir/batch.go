@@ -226,11 +226,16 @@ func (b *Batch) syncFiles(ctx context.Context) error {
 }
 
 // fsyncFiles sets the date of every pending tmp/ file (unless Add did) and
-// fsyncs it, with a small worker pool, and returns the first error.
+// fsyncs it, with a small worker pool, and returns the first error. The
+// write-back of all of them is started first (startWriteback), so that the
+// fsyncs wait for one write of the batch rather than each for its own.
 func (b *Batch) fsyncFiles(ctx context.Context) error {
 	jobs := make(chan pendingFile)
 	errs := make(chan error, fsyncWorkers)
 	tmp := filepath.Join(b.folder.path, "tmp")
+	for _, p := range b.pending {
+		startWriteback(filepath.Join(tmp, p.name))
+	}
 	var wg sync.WaitGroup
 	workers := min(fsyncWorkers, len(b.pending))
 	for range workers {
