@@ -288,6 +288,7 @@ func (s *Store) dialAfter(ctx context.Context, loggedIn <-chan struct{}) (*conn,
 		return fail("greeting", err)
 	}
 	c.greeted = time.Since(start)
+	s.noteGreeted(c.greeted)
 	if err := c.loadCaps(ctx); err != nil {
 		return fail("CAPABILITY", err)
 	}

@@ -57,8 +57,9 @@ type Store struct {
 	// (and replaced) each time one of them is done, idle or failed.
 	warming int
 	warmed  chan struct{}
-	// linkDelay is the first connection's time from its start to the
-	// server's greeting (LinkDelay); set before Dial returns.
+	// linkDelay is the shortest time from a connection's start to the
+	// server's greeting among those opened so far (LinkDelay; guarded by
+	// mu); the first's is in before Dial returns.
 	linkDelay time.Duration
 	// firstLogin is closed once Dial's first connection has logged in or
 	// failed to (firstErr, set before): other connections authenticate
@@ -114,7 +115,6 @@ func Dial(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	s.caps = c.caps
-	s.linkDelay = c.greeted
 	s.cfg.Logger.Debug().Str("server", s.name).Str("capabilities", capList(s.caps)).Msg("imap connected")
 	close(s.firstLogin)
 	s.release(c)
@@ -123,10 +123,28 @@ func Dial(ctx context.Context, cfg Config) (*Store, error) {
 
 var _ adapters.Distancer = (*Store)(nil)
 
-// LinkDelay implements adapters.Distancer: the first connection's time
-// from its start (before the TCP handshake) to the server's greeting,
-// TLS's handshake included.
-func (s *Store) LinkDelay() time.Duration { return s.linkDelay }
+// LinkDelay implements adapters.Distancer: the shortest time from a
+// connection's start (before the TCP handshake) to the server's greeting,
+// TLS's handshake included, among the connections opened so far. The
+// shortest, because a server that is busy, or starts its login process
+// for a first client (a Dovecot just started), greets late where the
+// network is not: the first connection alone made a server on loopback
+// look far when the machine was busy.
+func (s *Store) LinkDelay() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.linkDelay
+}
+
+// noteGreeted keeps d, a connection's time to the server's greeting, when
+// it is the shortest so far (LinkDelay).
+func (s *Store) noteGreeted(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.linkDelay == 0 || d < s.linkDelay {
+		s.linkDelay = d
+	}
+}
 
 // delimiterCommand is the LIST that asks for the hierarchy delimiter where
 // the folders are, as OfflineIMAP asks it.

@@ -456,6 +456,69 @@ func testLinkDelay(t *testing.T, b *backend) {
 	if near <= 0 || far < 10*time.Millisecond || far < near {
 		t.Fatalf("link delay %v direct, %v through 20 ms round trips; want more than 0, and at least 10 ms through the proxy", near, far)
 	}
+
+	// A server that greets its first client late (busy, or starting its
+	// login process) is not far for that: the link delay is the shortest
+	// greeting of the connections opened.
+	late := startLateGreeting(t, net.JoinHostPort(b.cfg.Host, strconv.Itoa(b.cfg.Port)), 40*time.Millisecond)
+	s := b.dialWith(t, func(c *Config) {
+		host, port, _ := net.SplitHostPort(late)
+		c.Host = host
+		c.Port, _ = strconv.Atoi(port)
+		c.MaxConnections = 2
+	})
+	first := s.LinkDelay()
+	s.Warm(2)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s.mu.Lock()
+		idle, warming := len(s.idle), s.warming
+		s.mu.Unlock()
+		if idle == 2 && warming == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the second connection did not open: %d idle, %d warming", idle, warming)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := s.LinkDelay(); first < 40*time.Millisecond || got >= 10*time.Millisecond {
+		t.Fatalf("link delay %v with the first greeting late, %v once a second connection opened; want at least 40 ms, then under 10 ms", first, got)
+	}
+}
+
+// startLateGreeting starts a proxy to target that holds the server's first
+// bytes to its first client for delay; the other clients' pass at once.
+// It returns its address.
+func startLateGreeting(t *testing.T, target string, delay time.Duration) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for n := 0; ; n++ {
+			client, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			server, err := net.Dial("tcp", target)
+			if err != nil {
+				client.Close()
+				continue
+			}
+			held := n > 0 // only the first client's greeting waits
+			go pump(server, client, func([]byte) {})
+			go pump(client, server, func([]byte) {
+				if !held {
+					held = true
+					time.Sleep(delay)
+				}
+			})
+		}
+	}()
+	return ln.Addr().String()
 }
 
 // seededGated puts n messages into the server's folder name and selects
