@@ -936,6 +936,9 @@ type expungeRequest struct {
 	stores    []flagStore // the changes', then the \Deleted marks
 	firstMark int         // the first of the marks in stores
 	byUID     bool        // UID EXPUNGE (UIDPLUS), else EXPUNGE
+	// behind: the UID EXPUNGE goes right behind the marks, before their
+	// answers (byUID, and at most expungeBehindMax messages).
+	behind bool
 }
 
 // expungeRequest refuses what StoreFlagsAndExpunge must not send: a
@@ -951,8 +954,13 @@ func (f *Folder) expungeRequest(changes []adapters.FlagChange, uids []uint32) (e
 	_, marks, _ := flagStores([]adapters.FlagChange{{UIDs: uids, Add: model.Deleted}})
 	x := expungeRequest{stores: append(stores, marks...), firstMark: len(stores),
 		byUID: f.store.has(imap.CapUIDPlus) || f.store.has(imap.CapIMAP4rev2)}
-	x.command = "UID STORE +FLAGS.SILENT (\\Deleted), then UID EXPUNGE"
-	if !x.byUID {
+	x.behind = x.byUID && len(uids) <= expungeBehindMax
+	switch {
+	case x.behind:
+		x.command = "UID STORE +FLAGS.SILENT (\\Deleted) + UID EXPUNGE"
+	case x.byUID:
+		x.command = "UID STORE +FLAGS.SILENT (\\Deleted), then UID EXPUNGE"
+	default:
 		x.command = "UID STORE +FLAGS.SILENT (\\Deleted), then EXPUNGE"
 	}
 	if len(names) > 0 {
@@ -992,8 +1000,8 @@ type sentExpunge struct {
 
 // send writes the stores, wave after wave (storeWaves: each wave but the
 // last answered before the next goes), and the expunges of the sets
-// marked (sendExpunges): right behind the last wave when want is small
-// under UIDPLUS (expungeBehindMax), else once every store has ended. The
+// marked (sendExpunges): right behind the last wave when x.behind, else
+// once every store has ended; want is the messages asked for. The
 // answers still unread are read by the result's wait, on goroutines of
 // their own from the start when behind (finishAll says why), so that
 // commands written after these are answered meanwhile.
@@ -1018,7 +1026,7 @@ func (x expungeRequest) send(c *conn, want int) *sentExpunge {
 	}
 	last := waves[len(waves)-1]
 	stores := sendStores(c, last)
-	if !x.byUID || want > expungeBehindMax {
+	if !x.behind {
 		collect(last, finishEach(stores))
 		return expungeAfter(c, storeErrs, marked, x.byUID, want)
 	}

@@ -64,10 +64,10 @@ func TestOnlyChangesListed(t *testing.T) {
 	if !strings.Contains(errs, "listed the changes since the last sync") {
 		t.Fatalf("the server folder was listed in full, not only its changes:\n%s", errs)
 	}
-	// The flag stored and the \Deleted mark go in one round trip, and the
-	// verification's survey with the expunge (the run's last use of the
-	// folder).
-	if !strings.Contains(errs, `command="UID STORE +FLAGS.SILENT (\\Flagged) + UID STORE +FLAGS.SILENT (\\Deleted), then UID EXPUNGE + EXAMINE (CONDSTORE)`) {
+	// The flag stored, the \Deleted mark and the expunge go in one round
+	// trip, and the verification's survey with them (the run's last use
+	// of the folder).
+	if !strings.Contains(errs, `command="UID STORE +FLAGS.SILENT (\\Flagged) + UID STORE +FLAGS.SILENT (\\Deleted) + UID EXPUNGE + EXAMINE (CONDSTORE)`) {
 		t.Fatalf("the flag change and the expunge were not sent together:\n%s", errs)
 	}
 	// The one folder to sync is opened for its plan with the listing of
@@ -215,7 +215,7 @@ func TestOneFolderFlagChangeSelectsOnce(t *testing.T) {
 	// A message deleted locally: the survey goes with the expunge.
 	removeByKey(t, su, "INBOX", localByUID(t, su, "INBOX")[4].Key)
 	errs = su.debugSync(t)
-	if !strings.Contains(errs, `then UID EXPUNGE`+surveyed+`INBOX, + LOGOUT"`) || strings.Count(errs, `EXAMINE`) != 1 {
+	if !strings.Contains(errs, `+ UID EXPUNGE`+surveyed+`INBOX, + LOGOUT"`) || strings.Count(errs, `EXAMINE`) != 1 {
 		t.Fatalf("INBOX was not surveyed with its expunge, and only then:\n%s", errs)
 	}
 	if _, ok := remoteFlags(t, s, "INBOX")[4]; ok {
@@ -374,6 +374,10 @@ func planSurveys(log string) int {
 // folders it synced together, one exchange per connection (EXAMINE and
 // the listing of the changes of every folder written before any answer is
 // read), and what it records still lets the next sync skip every one.
+// Where the server seemed far (engine: surveysBehindFrom; a machine busy
+// enough delays even a server on loopback's greetings past it), each
+// executed folder's survey goes behind its execution instead: then every
+// folder is to be surveyed once after its execution, either way.
 func TestVerificationSurveysFolders(t *testing.T) {
 	s := dovecotServer(t)
 	folders := []string{"INBOX", "Lists/a", "Lists/b", "Sent", "Work"}
@@ -391,15 +395,28 @@ func TestVerificationSurveysFolders(t *testing.T) {
 			surveys = append(surveys, line)
 		}
 	}
+	// Surveys behind the executions: after another command in one
+	// exchange, the listing's (the plan's) aside.
+	var behind []string
+	for _, line := range strings.Split(errs, "\n") {
+		if strings.Contains(line, ` + EXAMINE (CONDSTORE) + UID SEARCH ALL`) && !strings.Contains(line, `command="LIST `) {
+			behind = append(behind, line)
+		}
+	}
 	named := 0
-	for _, line := range surveys {
+	for _, line := range append(surveys, behind...) {
 		for _, f := range folders {
-			if strings.Contains(line, f+",") || strings.Contains(line, f+`" `) {
+			if strings.Contains(line, " "+f+",") || strings.Contains(line, " "+f+`" `) {
 				named++
 			}
 		}
 	}
-	if len(surveys) == 0 || len(surveys) > 2 || named != len(folders) {
+	if len(behind) > 0 {
+		if named != len(folders) {
+			t.Fatalf("the server seemed far (surveys behind the executions), and the folders were surveyed %d times after their executions, want once each (%d):\n%s",
+				named, len(folders), strings.Join(append(surveys, behind...), "\n"))
+		}
+	} else if len(surveys) == 0 || len(surveys) > 2 || named != len(folders) {
 		t.Fatalf("the check after the sync took %d exchanges naming %d of the %d folders, want at most one per connection (2) for all:\n%s",
 			len(surveys), named, len(folders), strings.Join(surveys, "\n"))
 	}
