@@ -978,9 +978,9 @@ func (f *Folder) expungeRequest(changes []adapters.FlagChange, uids []uint32) (e
 // pipelining the mark and the expunge of 1, 5, 20 and 100 scattered UIDs
 // in a folder of 440 to 2,000 messages, 40 tries each, and of 300 and
 // 1,000 in one of 3,500, 8 tries each reading the answers 0.3 s late:
-// never reordered). It is also within go-imap's buffer of 128 expunged messages, so
-// that the expunge's responses never wait for a reader while the marks'
-// answers are read.
+// never reordered). It is also within go-imap's buffer of 128 expunged
+// messages, so that the expunge's responses never wait for a reader while
+// the marks' answers are read.
 const expungeBehindMax = 100
 
 // sentExpunge is an expungeRequest written on a connection, its answers
