@@ -984,7 +984,7 @@ func (f *Folder) expungeRequest(changes []adapters.FlagChange, uids []uint32) (e
 const expungeBehindMax = 100
 
 // sentExpunge is an expungeRequest written on a connection, its answers
-// read by finish (or, behind a survey, by wait and result).
+// read by finish (or, behind a survey, by surveyed).
 type sentExpunge struct {
 	want int // the messages asked for
 	// behind: the expunges went right behind the last wave of stores,
@@ -1061,14 +1061,15 @@ func expungeAfter(c *conn, storeErrs []error, marked []imap.UIDSet, byUID bool, 
 	return s
 }
 
-// result is the stores' and the expunges' errors joined (after wait);
-// with none, settled reports whether the server reported every message
-// asked for expunged.
-func (s *sentExpunge) result() (err error, settled bool) {
+// settled reports, after wait, whether the answers decide the outcome:
+// an error of the stores or the expunges (err, joined), or every message
+// asked for reported expunged (err nil). Otherwise what the server kept
+// is to be found out.
+func (s *sentExpunge) settled() (done bool, err error) {
 	if s.expErr != nil || len(s.storeErrs) > 0 {
-		return errors.Join(append(s.storeErrs, s.expErr)...), true
+		return true, errors.Join(append(s.storeErrs, s.expErr)...)
 	}
-	return nil, s.reported.Load() >= int64(s.want)
+	return s.reported.Load() >= int64(s.want), nil
 }
 
 // finish reads the answers and returns the stores' and the expunges'
@@ -1079,7 +1080,7 @@ func (s *sentExpunge) result() (err error, settled bool) {
 // them, first expunges the kept ones once more.
 func (s *sentExpunge) finish(c *conn) error {
 	s.wait()
-	if err, settled := s.result(); settled {
+	if done, err := s.settled(); done {
 		return err
 	}
 	kept, err := keptUIDs(c, s.marked)

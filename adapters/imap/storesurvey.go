@@ -90,7 +90,7 @@ func (f *Folder) StoreFlagsAndExpungeSurveying(ctx context.Context, changes []ad
 // those the survey's UID SEARCH shows kept.
 func (s *sentExpunge) surveyed(a *folderAnswer) error {
 	s.wait()
-	if err, settled := s.result(); settled {
+	if done, err := s.settled(); done {
 		return err
 	}
 	if a == nil || a.selErr != nil || a.listErr != nil {
