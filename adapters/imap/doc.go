@@ -54,11 +54,6 @@
 //     answered. Behind an APPEND only where the server names the new
 //     message's UID (UIDPLUS), and never behind an APPEND whose body
 //     failed.
-//   - An expunge's UID EXPUNGE goes right behind its \Deleted marks only
-//     when it names at most expungeBehindMax messages under UIDPLUS (else
-//     once the marks have ended); a message then reported kept is
-//     expunged once more, or (behind a survey) reported kept: never
-//     recorded as expunged while it is on the server.
 //   - Untagged FETCH responses read on the borrowed stream (a store's
 //     MODSEQ, another session's flag change) are not handed back to
 //     go-imap: nothing of go-imap's asked for them, and a command

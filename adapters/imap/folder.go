@@ -891,21 +891,23 @@ func finishEach(cmds []pipelined) []error {
 	return errs
 }
 
-// Expunge removes uids: UID STORE +FLAGS.SILENT (\Deleted), then UID
-// EXPUNGE of the same sets under UIDPLUS. Without UIDPLUS it sends EXPUNGE,
-// which also removes any other message already marked \Deleted in the
-// folder (as OfflineIMAP does). The stores are pipelined, and so are the
-// expunges. An expunge's effect depends on its marks', and a server may
-// carry out pipelined commands in any order unless it sees the dependency
-// (RFC 3501, 5.5): Dovecot runs UID commands in parallel, and with the
+// Expunge removes uids: UID STORE +FLAGS.SILENT (\Deleted), then, once the
+// stores have ended, UID EXPUNGE of the same sets under UIDPLUS (of each
+// set whose store succeeded). Without UIDPLUS it sends EXPUNGE, which also
+// removes any other message already marked \Deleted in the folder (as
+// OfflineIMAP does). The stores are pipelined, and so are the expunges,
+// but no expunge is sent before the stores end: its effect depends on
+// theirs, and a server may carry out pipelined commands in any order unless
+// it sees the dependency (RFC 3501, 5.5). Dovecot did not: with the
 // expunges sent right behind the stores, an expunge of 486 messages in a
-// folder of 100,000 left 201 of them marked \Deleted and not expunged (the
-// next sync downloaded them again). So the expunges wait for the stores to
-// end, but for a small expunge under UIDPLUS (expungeBehindMax), the usual
-// one, whose UID EXPUNGE is written right behind its marks (one round trip
-// instead of two): should the server report fewer messages expunged than
-// asked, the ones it kept are expunged once more, the marks having ended.
-// The stores' errors and the expunges' are returned joined.
+// folder of 100,000 left 201 of them marked \Deleted and not expunged, and
+// the next sync downloaded them again. Nor for one message: tried on
+// 2026-11-28 for expunges of at most 100, the concurrency test's other
+// sessions changing the folder meanwhile made Dovecot run a one-message
+// UID EXPUNGE before its mark, and their EXPUNGE responses, which go-imap
+// hands to whichever expunge is pending, counted as its own, so that the
+// message looked expunged and was downloaded again. The stores' errors and
+// the expunges' are returned joined.
 func (f *Folder) Expunge(ctx context.Context, uids []uint32) error {
 	return f.StoreFlagsAndExpunge(ctx, nil, uids)
 }
@@ -925,7 +927,8 @@ func (f *Folder) StoreFlagsAndExpunge(ctx context.Context, changes []adapters.Fl
 		return err
 	}
 	return f.do(ctx, x.command, func(c *conn) error {
-		return x.send(c, len(uids)).finish(c)
+		errs, marked := x.mark(c)
+		return expungeMarked(c, errs, marked, x.byUID, len(uids))
 	})
 }
 
@@ -936,9 +939,6 @@ type expungeRequest struct {
 	stores    []flagStore // the changes', then the \Deleted marks
 	firstMark int         // the first of the marks in stores
 	byUID     bool        // UID EXPUNGE (UIDPLUS), else EXPUNGE
-	// behind: the UID EXPUNGE goes right behind the marks, before their
-	// answers (byUID, and at most expungeBehindMax messages).
-	behind bool
 }
 
 // expungeRequest refuses what StoreFlagsAndExpunge must not send: a
@@ -954,13 +954,8 @@ func (f *Folder) expungeRequest(changes []adapters.FlagChange, uids []uint32) (e
 	_, marks, _ := flagStores([]adapters.FlagChange{{UIDs: uids, Add: model.Deleted}})
 	x := expungeRequest{stores: append(stores, marks...), firstMark: len(stores),
 		byUID: f.store.has(imap.CapUIDPlus) || f.store.has(imap.CapIMAP4rev2)}
-	x.behind = x.byUID && len(uids) <= expungeBehindMax
-	switch {
-	case x.behind:
-		x.command = "UID STORE +FLAGS.SILENT (\\Deleted) + UID EXPUNGE"
-	case x.byUID:
-		x.command = "UID STORE +FLAGS.SILENT (\\Deleted), then UID EXPUNGE"
-	default:
+	x.command = "UID STORE +FLAGS.SILENT (\\Deleted), then UID EXPUNGE"
+	if !x.byUID {
 		x.command = "UID STORE +FLAGS.SILENT (\\Deleted), then EXPUNGE"
 	}
 	if len(names) > 0 {
@@ -969,135 +964,41 @@ func (f *Folder) expungeRequest(changes []adapters.FlagChange, uids []uint32) (e
 	return x, nil
 }
 
-// expungeBehindMax is the most messages an expunge under UIDPLUS may name
-// for its UID EXPUNGE to be written right behind its \Deleted marks,
-// before their answers. Dovecot, which runs pipelined UID commands in
-// parallel, carried out such an expunge before its marks when a store of
-// 200 UID ranges in a folder of 100,000 messages took long; a store it
-// carries out at once leaves nothing to run beside it (a raw client
-// pipelining the mark and the expunge of 1, 5, 20 and 100 scattered UIDs
-// in a folder of 440 to 2,000 messages, 40 tries each, and of 300 and
-// 1,000 in one of 3,500, 8 tries each reading the answers 0.3 s late:
-// never reordered). It is also within go-imap's buffer of 128 expunged
-// messages, so that the expunge's responses never wait for a reader while
-// the marks' answers are read.
-const expungeBehindMax = 100
-
-// sentExpunge is an expungeRequest written on a connection, its answers
-// read by finish (or, behind a survey, by surveyed).
-type sentExpunge struct {
-	want int // the messages asked for
-	// behind: the expunges went right behind the last wave of stores,
-	// before its answers.
-	behind   bool
-	reported atomic.Int64 // messages the server reported expunged
-	wait     func()       // reads the answers not read yet
-	// Set by wait: the stores' errors, the sets whose marks succeeded,
-	// and the expunges' errors joined.
-	storeErrs []error
-	marked    []imap.UIDSet
-	expErr    error
-}
-
-// send writes the stores, wave after wave (storeWaves: each wave but the
-// last answered before the next goes), and the expunges of the sets
-// marked (sendExpunges): right behind the last wave when x.behind, else
-// once every store has ended; want is the messages asked for. The
-// answers still unread are read by the result's wait, on goroutines of
-// their own from the start when behind (finishAll says why), so that
-// commands written after these are answered meanwhile.
-func (x expungeRequest) send(c *conn, want int) *sentExpunge {
-	var storeErrs []error
-	var marked []imap.UIDSet
+// mark sends the stores, wave after wave (storeWaves), and waits for them:
+// it returns their errors and the sets of the marks that succeeded.
+func (x expungeRequest) mark(c *conn) (errs []error, marked []imap.UIDSet) {
 	sent := 0
-	collect := func(wave []flagStore, errs []error) {
-		for i, err := range errs {
+	for _, wave := range storeWaves(x.stores) {
+		for i, err := range finishEach(sendStores(c, wave)) {
+			n := sent + i
 			switch {
 			case err != nil:
-				storeErrs = append(storeErrs, err)
-			case sent+i >= x.firstMark:
-				marked = append(marked, wave[i].set)
+				errs = append(errs, err)
+			case n >= x.firstMark:
+				marked = append(marked, x.stores[n].set)
 			}
 		}
 		sent += len(wave)
 	}
-	waves := storeWaves(x.stores)
-	for _, wave := range waves[:len(waves)-1] {
-		collect(wave, finishEach(sendStores(c, wave)))
-	}
-	last := waves[len(waves)-1]
-	stores := sendStores(c, last)
-	if !x.behind {
-		collect(last, finishEach(stores))
-		return expungeAfter(c, storeErrs, marked, x.byUID, want)
-	}
-	sets := append([]imap.UIDSet(nil), marked...)
-	for i, st := range last {
-		if sent+i >= x.firstMark {
-			sets = append(sets, st.set)
-		}
-	}
-	s := &sentExpunge{want: want, behind: true}
-	expunges := sendExpunges(c, sets, true, &s.reported)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		errs := finishEach(append(stores, expunges...))
-		collect(last, errs[:len(stores)])
-		s.storeErrs, s.marked = storeErrs, marked
-		s.expErr = errors.Join(errs[len(stores):]...)
-	}()
-	s.wait = func() { <-done }
-	return s
+	return errs, marked
 }
 
-// expungeAfter sends the expunges of the sets marked (sendExpunges), the
-// stores having ended with storeErrs, and returns them sent; want is the
-// messages asked for.
-func expungeAfter(c *conn, storeErrs []error, marked []imap.UIDSet, byUID bool, want int) *sentExpunge {
-	s := &sentExpunge{want: want, storeErrs: storeErrs, marked: marked}
-	expunges := sendExpunges(c, marked, byUID, &s.reported)
-	s.wait = func() { s.expErr = finishAll(expunges) }
-	return s
-}
-
-// settled reports, after wait, whether the answers decide the outcome:
-// an error of the stores or the expunges (err, joined), or every message
-// asked for reported expunged (err nil). Otherwise what the server kept
-// is to be found out.
-func (s *sentExpunge) settled() (done bool, err error) {
-	if s.expErr != nil || len(s.storeErrs) > 0 {
-		return true, errors.Join(append(s.storeErrs, s.expErr)...)
+// expungeMarked expunges the sets marked \Deleted once every store has
+// ended (storeErrs are the stores' errors): UID EXPUNGE of each set,
+// pipelined, with byUID (UIDPLUS), else one EXPUNGE. It returns the stores'
+// and the expunges' errors joined; with none, and fewer than want messages
+// reported expunged, an error naming those the server kept (some may have
+// been gone already): recorded as expunged, they would be downloaded again
+// by the next sync.
+func expungeMarked(c *conn, storeErrs []error, marked []imap.UIDSet, byUID bool, want int) error {
+	var reported atomic.Int64
+	if err := finishAll(sendExpunges(c, marked, byUID, &reported)); err != nil || len(storeErrs) > 0 {
+		return errors.Join(append(storeErrs, err)...)
 	}
-	return s.reported.Load() >= int64(s.want), nil
-}
-
-// finish reads the answers and returns the stores' and the expunges'
-// errors joined; with none, and fewer messages reported expunged than
-// asked, an error naming those the server kept (some may have been gone
-// already): recorded as expunged, they would be downloaded again by the
-// next sync. An expunge sent behind its marks, which may have run before
-// them, first expunges the kept ones once more.
-func (s *sentExpunge) finish(c *conn) error {
-	s.wait()
-	if done, err := s.settled(); done {
-		return err
-	}
-	kept, err := keptUIDs(c, s.marked)
-	if err != nil || len(kept) == 0 || !s.behind {
-		return errors.Join(err, keptError(kept))
-	}
-	var set imap.UIDSet
-	set.AddNum(kept...)
-	var again atomic.Int64
-	if err := finishAll(sendExpunges(c, []imap.UIDSet{set}, true, &again)); err != nil {
-		return err
-	}
-	if again.Load() >= int64(len(kept)) {
+	if reported.Load() >= int64(want) {
 		return nil
 	}
-	kept, err = keptUIDs(c, []imap.UIDSet{set})
-	return errors.Join(err, keptError(kept))
+	return keptAfterExpunge(c, marked)
 }
 
 // sendExpunges sends the expunges of the sets marked (UID EXPUNGE of each
@@ -1130,17 +1031,18 @@ func (e countedExpunge) Close() error {
 	return err
 }
 
-// keptUIDs asks the server which UIDs of sets are still there.
-func keptUIDs(c *conn, sets []imap.UIDSet) ([]imap.UID, error) {
+// keptAfterExpunge asks the server which UIDs of sets are still there, and
+// returns an error naming them, or nil when none is.
+func keptAfterExpunge(c *conn, sets []imap.UIDSet) error {
 	var kept []imap.UID
 	for _, set := range sets {
 		data, err := c.client.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{set}}, nil).Wait()
 		if err != nil {
-			return nil, fmt.Errorf("checking what the expunge removed: %w", err)
+			return fmt.Errorf("checking what the expunge removed: %w", err)
 		}
 		kept = append(kept, data.AllUIDs()...)
 	}
-	return kept, nil
+	return keptError(kept)
 }
 
 // keptError names the messages an expunge left on the server; nil when

@@ -222,14 +222,14 @@ func (f *Folder) appendBatchWith(ctx context.Context, msgs []adapters.AppendMsg,
 				faultinject.Step(faultinject.Effect, "imap UID STORE")
 			}
 		}
-		sx := expungeAfter(c, errs, marked, true, len(expunge))
 		if wish == nil {
-			storeErr = sx.finish(c)
+			storeErr = expungeMarked(c, errs, marked, true, len(expunge))
 			return nil
 		}
 		own = f.newOwnSurvey(wish.since, wish.leave)
+		finish := expungeSurveyed(c, errs, marked, true, len(expunge))
 		return own.send(c)(func(a *folderAnswer) error {
-			storeErr = sx.surveyed(a)
+			storeErr = finish(a)
 			return nil
 		})
 	})

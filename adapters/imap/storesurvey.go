@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -58,15 +59,12 @@ func (f *Folder) StoreFlagChangesSurveying(ctx context.Context, changes []adapte
 var _ adapters.SurveyingExpunger = (*Folder)(nil)
 
 // StoreFlagsAndExpungeSurveying implements adapters.SurveyingExpunger:
-// StoreFlagsAndExpunge, its expunges (sent behind the stores or once they
-// have ended, as there) with the folder's survey written behind them as
+// StoreFlagsAndExpunge, its expunges (sent once its stores have ended, as
+// there) with the folder's survey written behind them as
 // StoreFlagChangesSurveying writes it; the server carries out the EXAMINE
 // once the expunges have ended. When the server reports fewer messages
 // expunged than asked, the survey's UID SEARCH names the ones it kept
-// (StoreFlagsAndExpunge asks with a UID SEARCH of its own, and expunges
-// them once more where the expunge went behind its marks; the folder
-// surveyed takes no more commands, so that here they stay for the next
-// sync).
+// (StoreFlagsAndExpunge asks with a UID SEARCH of its own).
 func (f *Folder) StoreFlagsAndExpungeSurveying(ctx context.Context, changes []adapters.FlagChange, uids []uint32, since uint64, leave bool) (adapters.ChangeSurvey, error) {
 	if len(uids) == 0 {
 		return f.StoreFlagChangesSurveying(ctx, changes, since, leave)
@@ -79,33 +77,41 @@ func (f *Folder) StoreFlagsAndExpungeSurveying(ctx context.Context, changes []ad
 		return adapters.ChangeSurvey{Err: err}, err
 	}
 	return f.surveyBehind(ctx, x.command, since, leave, func(c *conn) func(*folderAnswer) error {
-		return x.send(c, len(uids)).surveyed
+		errs, marked := x.mark(c)
+		return expungeSurveyed(c, errs, marked, x.byUID, len(uids))
 	})
 }
 
-// surveyed reads the expunge's answers once the survey written behind it
-// is answered (a: the survey's answer for the folder, nil when it did not
-// come) and returns the stores' and the expunges' errors joined; with
-// none, and fewer messages reported expunged than asked, an error naming
-// those the survey's UID SEARCH shows kept.
-func (s *sentExpunge) surveyed(a *folderAnswer) error {
-	s.wait()
-	if done, err := s.settled(); done {
-		return err
-	}
-	if a == nil || a.selErr != nil || a.listErr != nil {
-		return errors.New("the server reported fewer messages expunged than asked, and the survey behind the expunge did not list the folder to tell which it kept")
-	}
-	var kept []imap.UID
-	for _, uid := range a.uids {
-		for _, set := range s.marked {
-			if set.Contains(imap.UID(uid)) {
-				kept = append(kept, imap.UID(uid))
-				break
+// expungeSurveyed sends the expunges of the sets marked (sendExpunges) and
+// returns the reading of their answers once the survey written behind
+// them is answered: the stores' errors (storeErrs) and the expunges'
+// joined; with none, and fewer than want messages reported expunged, an
+// error naming those the survey's UID SEARCH shows kept (a: the survey's
+// answer for the folder, nil when it did not come).
+func expungeSurveyed(c *conn, storeErrs []error, marked []imap.UIDSet, byUID bool, want int) func(a *folderAnswer) error {
+	var reported atomic.Int64
+	expunges := sendExpunges(c, marked, byUID, &reported)
+	return func(a *folderAnswer) error {
+		if err := finishAll(expunges); err != nil || len(storeErrs) > 0 {
+			return errors.Join(append(storeErrs, err)...)
+		}
+		if reported.Load() >= int64(want) {
+			return nil
+		}
+		if a == nil || a.selErr != nil || a.listErr != nil {
+			return errors.New("the server reported fewer messages expunged than asked, and the survey behind the expunge did not list the folder to tell which it kept")
+		}
+		var kept []imap.UID
+		for _, uid := range a.uids {
+			for _, set := range marked {
+				if set.Contains(imap.UID(uid)) {
+					kept = append(kept, imap.UID(uid))
+					break
+				}
 			}
 		}
+		return keptError(kept)
 	}
-	return keptError(kept)
 }
 
 // noSurvey is the survey of a folder on a server without modification

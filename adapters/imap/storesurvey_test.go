@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-imap/v2"
-
 	"mailtrail/adapters"
 	"mailtrail/internal/latencyproxy"
 	"mailtrail/model"
@@ -125,20 +123,16 @@ func testStoreFlagChangesSurveying(t *testing.T, b *backend) {
 
 // testStoreFlagsAndExpungeSurveying: StoreFlagsAndExpungeSurveying writes
 // the folder's survey right behind its expunge, before the expunge's
-// answer is read, and under UIDPLUS (the expunge then small enough to go
-// behind its marks) before any answer: the proxy holds the server's
-// answers (from the expunge on, without UIDPLUS) until it has seen the
-// survey's UID FETCH. The survey shows the expunge done and the flag
-// stored. Without CONDSTORE the stores and the expunge alone are made.
+// answer is read (the proxy holds the server's answers from the expunge
+// on until it has seen the survey's UID FETCH), and the survey shows the
+// expunge done and the flag stored. Without CONDSTORE the stores and the
+// expunge alone are made.
 func testStoreFlagsAndExpungeSurveying(t *testing.T, b *backend) {
 	ctx := ctxT(t)
 	name := "ExpungeSurvey"
 	uids, g, s, f := seededGated(t, b, name, 3)
 	before := f.Status().HighestModSeq
-	switch {
-	case s.hasCondStore() && s.has(imap.CapUIDPlus):
-		g.armOn("UID FETCH")
-	case s.hasCondStore():
+	if s.hasCondStore() {
 		g.armAfter("EXPUNGE", "UID FETCH")
 	}
 	sv, err := f.StoreFlagsAndExpungeSurveying(ctx, []adapters.FlagChange{{UIDs: uids[:1], Add: model.Flagged}}, uids[1:2], before, false)
@@ -169,37 +163,6 @@ func testStoreFlagsAndExpungeSurveying(t *testing.T, b *backend) {
 		if m.UID == uids[0] && m.Flags&model.Flagged == 0 {
 			t.Fatalf("UID %d surveyed with flags %v, want \\Flagged", m.UID, m.Flags)
 		}
-	}
-}
-
-// testStoreFlagsAndExpungeOneRoundTrip: a small StoreFlagsAndExpunge
-// under UIDPLUS writes its UID EXPUNGE right behind its stores, before
-// any answer (the proxy holds the server's answers until it has seen the
-// UID EXPUNGE), and the server carries it out after them: the expunged
-// message is gone, the flag stored, nothing left marked \Deleted.
-// Without UIDPLUS the expunge waits for the stores, as before.
-func testStoreFlagsAndExpungeOneRoundTrip(t *testing.T, b *backend) {
-	ctx := ctxT(t)
-	name := "ExpungeOneTrip"
-	uids, g, s, f := seededGated(t, b, name, 4)
-	behind := s.has(imap.CapUIDPlus)
-	if behind {
-		g.armOn("UID EXPUNGE")
-	}
-	err := f.StoreFlagsAndExpunge(ctx, []adapters.FlagChange{{UIDs: uids[:1], Add: model.Flagged}}, uids[1:3])
-	timedOut, sent := g.take()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if behind && timedOut {
-		t.Fatalf("the client waited for the stores' answers before it sent the expunge (it sent: %q)", sent)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	left := serverFlags(t, s, name)
-	if len(left) != 2 || left[uids[0]]&model.Flagged == 0 || left[uids[3]]&model.Deleted != 0 {
-		t.Fatalf("after the expunge: %v; want UIDs %d (flagged) and %d (not deleted) left", left, uids[0], uids[3])
 	}
 }
 

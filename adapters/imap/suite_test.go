@@ -44,7 +44,6 @@ func runSuite(t *testing.T, b *backend) {
 	t.Run("StoreFlagsAndExpunge", func(t *testing.T) { testStoreFlagsAndExpunge(t, b) })
 	t.Run("ExamineLooksOnly", func(t *testing.T) { testExamineLooksOnly(t, b) })
 	t.Run("StoreFlagsAndExpungeInManyCommands", func(t *testing.T) { testStoreAndExpungeInManyCommands(t, b) })
-	t.Run("StoreFlagsAndExpungeOneRoundTrip", func(t *testing.T) { testStoreFlagsAndExpungeOneRoundTrip(t, b) })
 	t.Run("FindByIdentity", func(t *testing.T) { testFindByIdentity(t, b) })
 	t.Run("CreateAndMissingFolder", func(t *testing.T) { testCreateAndMissingFolder(t, b) })
 	t.Run("HierarchyDelimiter", func(t *testing.T) { testHierarchyDelimiter(t, b) })

@@ -64,10 +64,10 @@ func TestOnlyChangesListed(t *testing.T) {
 	if !strings.Contains(errs, "listed the changes since the last sync") {
 		t.Fatalf("the server folder was listed in full, not only its changes:\n%s", errs)
 	}
-	// The flag stored, the \Deleted mark and the expunge go in one round
-	// trip, and the verification's survey with them (the run's last use
-	// of the folder).
-	if !strings.Contains(errs, `command="UID STORE +FLAGS.SILENT (\\Flagged) + UID STORE +FLAGS.SILENT (\\Deleted) + UID EXPUNGE + EXAMINE (CONDSTORE)`) {
+	// The flag stored and the \Deleted mark go in one round trip, and the
+	// verification's survey with the expunge (the run's last use of the
+	// folder).
+	if !strings.Contains(errs, `command="UID STORE +FLAGS.SILENT (\\Flagged) + UID STORE +FLAGS.SILENT (\\Deleted), then UID EXPUNGE + EXAMINE (CONDSTORE)`) {
 		t.Fatalf("the flag change and the expunge were not sent together:\n%s", errs)
 	}
 	// The one folder to sync is opened for its plan with the listing of
@@ -215,7 +215,7 @@ func TestOneFolderFlagChangeSelectsOnce(t *testing.T) {
 	// A message deleted locally: the survey goes with the expunge.
 	removeByKey(t, su, "INBOX", localByUID(t, su, "INBOX")[4].Key)
 	errs = su.debugSync(t)
-	if !strings.Contains(errs, `+ UID EXPUNGE`+surveyed+`INBOX, + LOGOUT"`) || strings.Count(errs, `EXAMINE`) != 1 {
+	if !strings.Contains(errs, `then UID EXPUNGE`+surveyed+`INBOX, + LOGOUT"`) || strings.Count(errs, `EXAMINE`) != 1 {
 		t.Fatalf("INBOX was not surveyed with its expunge, and only then:\n%s", errs)
 	}
 	if _, ok := remoteFlags(t, s, "INBOX")[4]; ok {
