@@ -905,8 +905,8 @@ func finishEach(cmds []pipelined) []error {
 // 2026-11-28 for expunges of at most 100, the concurrency test's other
 // sessions changing the folder meanwhile made Dovecot run a one-message
 // UID EXPUNGE before its mark, and their EXPUNGE responses, which go-imap
-// hands to whichever expunge is pending, counted as its own, so that the
-// message looked expunged and was downloaded again. The stores' errors and
+// hands to whichever expunge is pending, most likely counted as its own,
+// so that the message looked expunged and was downloaded again. The stores' errors and
 // the expunges' are returned joined.
 func (f *Folder) Expunge(ctx context.Context, uids []uint32) error {
 	return f.StoreFlagsAndExpunge(ctx, nil, uids)
