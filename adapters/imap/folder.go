@@ -906,8 +906,8 @@ func finishEach(cmds []pipelined) []error {
 // sessions changing the folder meanwhile made Dovecot run a one-message
 // UID EXPUNGE before its mark, and their EXPUNGE responses, which go-imap
 // hands to whichever expunge is pending, most likely counted as its own,
-// so that the message looked expunged and was downloaded again. The stores' errors and
-// the expunges' are returned joined.
+// so that the message looked expunged and was downloaded again. The
+// stores' errors and the expunges' are returned joined.
 func (f *Folder) Expunge(ctx context.Context, uids []uint32) error {
 	return f.StoreFlagsAndExpunge(ctx, nil, uids)
 }
