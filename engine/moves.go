@@ -187,7 +187,7 @@ func (a *Account) moveIn(ctx context.Context, run uint64, name string, lf adapte
 	}
 	sort.Strings(sources)
 	for _, from := range sources {
-		ops, err := a.planMovesFrom(from, name, dest, bySource[from])
+		ops, srcMeta, err := a.planMovesFrom(from, name, dest, bySource[from])
 		if err != nil {
 			return moved, planned, err
 		}
@@ -198,7 +198,7 @@ func (a *Account) moveIn(ctx context.Context, run uint64, name string, lf adapte
 		if a.DryRun {
 			continue
 		}
-		n, err := a.moveFrom(ctx, run, from, name, lf, destMeta.UIDValidity, ops)
+		n, err := a.moveFrom(ctx, run, from, name, lf, srcMeta, destMeta.UIDValidity, ops)
 		moved += n
 		if err != nil {
 			return moved, planned, err
@@ -209,12 +209,14 @@ func (a *Account) moveIn(ctx context.Context, run uint64, name string, lf adapte
 
 // planMovesFrom keeps the candidates whose UID in folder from is paired,
 // in from's status, with the same file (the message the file was), and
-// that are no longer in from (a move, not a copy: a copy is uploaded).
-func (a *Account) planMovesFrom(from, to string, dest model.RemoteFolderStatus, cands []model.LocalMsg) ([]model.Op, error) {
+// that are no longer in from (a move, not a copy: a copy is uploaded). It
+// returns from's meta in the journal too (moveFrom's).
+func (a *Account) planMovesFrom(from, to string, dest model.RemoteFolderStatus, cands []model.LocalMsg) ([]model.Op, journal.FolderMeta, error) {
+	var meta journal.FolderMeta
 	src, ok := a.folders.remote[from]
 	scan := a.folders.scans[from]
 	if !ok || scan == nil || scan.err != nil {
-		return nil, nil // not synced in this run: cannot tell a move from a copy
+		return nil, meta, nil // not synced in this run: cannot tell a move from a copy
 	}
 	left := make(map[string]bool, len(scan.msgs))
 	for _, m := range scan.msgs {
@@ -222,10 +224,10 @@ func (a *Account) planMovesFrom(from, to string, dest model.RemoteFolderStatus, 
 	}
 	st, meta, err := a.Journal.FolderStatus(from)
 	if err != nil {
-		return nil, fmt.Errorf("read status of %s: %w", from, err)
+		return nil, meta, fmt.Errorf("read status of %s: %w", from, err)
 	}
 	if meta.UIDValidity != src.UIDValidity {
-		return nil, nil
+		return nil, meta, nil
 	}
 	var ops []model.Op
 	for _, m := range cands {
@@ -237,28 +239,49 @@ func (a *Account) planMovesFrom(from, to string, dest model.RemoteFolderStatus, 
 			From: from, FromUID: m.FromUID, MinUID: dest.UIDNext,
 			Reason: "moved here from " + from + " by a mail client: moved on the server too, not uploaded again"})
 	}
-	return ops, nil
+	return ops, meta, nil
 }
 
 // moveFrom journals and carries out the moves ops from folder from into
-// folder to. destValidity is the UIDVALIDITY the status records for to (0:
-// never synced).
-func (a *Account) moveFrom(ctx context.Context, run uint64, from, to string, lf adapters.LocalFolder, destValidity uint32, ops []model.Op) (int, error) {
-	seqs, err := a.Journal.AppendIntents(run, ops)
-	if err != nil {
-		return 0, fmt.Errorf("journal intents: %w", err)
-	}
-	rf, err := a.Remote.SelectFolder(ctx, from)
+// folder to. srcMeta is from's meta in the journal (planMovesFrom's);
+// destValidity is the UIDVALIDITY the status records for to (0: never
+// synced).
+func (a *Account) moveFrom(ctx context.Context, run uint64, from, to string, lf adapters.LocalFolder, srcMeta journal.FolderMeta, destValidity uint32, ops []model.Op) (int, error) {
+	// Selected with the changes since the status's HIGHESTMODSEQ behind
+	// the SELECT where the server can (one round trip): a message not
+	// among them carries its status row's flags. Another UIDVALIDITY
+	// than the status's: no move (the plans re-pair the folder).
+	rf, changes, err := a.openListing(ctx, from, false, srcMeta.HighestModSeq, false)
 	if err != nil {
 		return 0, fmt.Errorf("select %s on server to move messages out of it: %w", from, err)
+	}
+	if rf.Status().UIDValidity != srcMeta.UIDValidity {
+		_ = rf.Close()
+		return 0, nil
+	}
+	seqs, err := a.Journal.AppendIntents(run, ops)
+	if err != nil {
+		_ = rf.Close()
+		return 0, fmt.Errorf("journal intents: %w", err)
+	}
+	var changed map[uint32]model.Flags
+	if changes != nil {
+		changed = make(map[uint32]model.Flags, len(changes.Changed))
+		for _, m := range changes.Changed {
+			changed[m.UID] = m.Flags
+		}
 	}
 	uids := make([]uint32, len(ops))
 	var unmark []uint32
 	for i, op := range ops {
 		uids[i] = op.FromUID
-		if op.Flags&model.Deleted == 0 {
-			unmark = append(unmark, op.FromUID)
+		if op.Flags&model.Deleted != 0 {
+			continue
 		}
+		if f, ok := changed[op.FromUID]; changes != nil && (!ok || f&model.Deleted == 0) {
+			continue // not marked on the server: nothing to clear
+		}
+		unmark = append(unmark, op.FromUID)
 	}
 	// A message marked \Deleted on the server but not in the status (an
 	// expunge of ours interrupted between its UID STORE and its UID

@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"net"
@@ -336,6 +337,63 @@ func TestLocalMoveIsMovedOnServer(t *testing.T) {
 		}
 	}
 	assertConverged(t, s, su, total) // the flag reached the server with the message
+	requireNothingToDo(t, su)
+}
+
+// TestLocalMoveClearsOnlyAMarkTheServerHas: a message moved locally is
+// moved on the server with one SELECT (the changes since the last sync
+// listed behind it) and the UID MOVE, no \Deleted cleared first where the
+// changes show none; a message whose server copy was marked \Deleted
+// since (another client, an interrupted expunge) has the mark cleared
+// first, and arrives unmarked on both sides.
+func TestLocalMoveClearsOnlyAMarkTheServerHas(t *testing.T) {
+	s := dovecotServer(t)
+	total := seed(t, s)
+	su := newSetup(t, s, "")
+	su.sync(t)
+	const clear = `command="UID STORE -FLAGS.SILENT (\\Deleted)"`
+
+	keys := localKeys(t, su, "Archive.2024")
+	moveFiles(t, su, "Archive.2024", "Archive.2025", keys[:1], false)
+	errs := su.debugSync(t)
+	if !strings.Contains(errs, `SELECT (CONDSTORE) + UID SEARCH ALL + UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE) (CHANGEDSINCE`) ||
+		!strings.Contains(errs, `command="UID MOVE"`) || strings.Contains(errs, clear) {
+		t.Fatalf("an unmarked message: want the SELECT with the changes, the UID MOVE, and no mark cleared:\n%s", errs)
+	}
+
+	var uid uint32
+	for u, m := range localByUID(t, su, "Archive/2024") {
+		if m.Key == keys[1] {
+			uid = u
+		}
+	}
+	if uid == 0 {
+		t.Fatalf("no UID for %s", keys[1])
+	}
+	ctx := context.Background()
+	f, err := s.dial(t).SelectFolder(ctx, "Archive/2024")
+	must(t, err)
+	must(t, f.StoreFlags(ctx, []uint32{uid}, model.Deleted, 0))
+	must(t, f.Close())
+	moveFiles(t, su, "Archive.2024", "Archive.2025", keys[1:2], false)
+	errs = su.debugSync(t)
+	if !strings.Contains(errs, clear) || !strings.Contains(errs, `command="UID MOVE"`) {
+		t.Fatalf("a message marked on the server: want its mark cleared, then the UID MOVE:\n%s", errs)
+	}
+	for u, fl := range remoteFlags(t, s, "Archive/2025") {
+		if fl&model.Deleted != 0 {
+			t.Fatalf("Archive/2025 uid %d arrived marked \\Deleted", u)
+		}
+	}
+	for _, m := range localByUID(t, su, "Archive/2025") {
+		if m.Flags&model.Deleted != 0 {
+			t.Fatalf("local %s arrived marked deleted", m.Key)
+		}
+	}
+	if a, b := serverCount(t, s, "Archive/2024"), serverCount(t, s, "Archive/2025"); a != 78 || b != 62 {
+		t.Fatalf("server: Archive/2024 %d (want 78), Archive/2025 %d (want 62)", a, b)
+	}
+	assertConverged(t, s, su, total)
 	requireNothingToDo(t, su)
 }
 
