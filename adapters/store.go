@@ -208,10 +208,10 @@ type LastSurveyor interface {
 }
 
 // Distancer is implemented by Remotes that can tell how far away their
-// server is: LinkDelay is how long the first connection took from its
-// start to the server's greeting (the TCP handshake, TLS's, and the
-// greeting's way back: about two round trips on a direct link, whatever
-// proxy or tunnel is in between), 0 when not known.
+// server is: LinkDelay is the shortest time a connection opened so far
+// took from its start to the server's greeting (the TCP handshake, TLS's,
+// and the greeting's way back: about two round trips on a direct link,
+// whatever proxy or tunnel is in between), 0 when not known.
 type Distancer interface {
 	LinkDelay() time.Duration
 }

@@ -35,9 +35,6 @@ type conn struct {
 	ready    bool // logged in: later I/O errors are a lost connection
 	lastUsed time.Time
 	rawTags  uint64 // tags of commands sent on the borrowed stream
-	// greeted is the time from the connection's start to the server's
-	// greeting (Store.LinkDelay).
-	greeted time.Duration
 
 	// Counted by the unilateral data handler, read by Fetch.
 	expunges     atomic.Uint64 // untagged EXPUNGE no command asked for
@@ -287,8 +284,7 @@ func (s *Store) dialAfter(ctx context.Context, loggedIn <-chan struct{}) (*conn,
 	if err := c.run(ctx, "greeting", c.client.WaitGreeting); err != nil {
 		return fail("greeting", err)
 	}
-	c.greeted = time.Since(start)
-	s.noteGreeted(c.greeted)
+	s.noteGreeted(time.Since(start)) // for Store.LinkDelay
 	if err := c.loadCaps(ctx); err != nil {
 		return fail("CAPABILITY", err)
 	}

@@ -991,14 +991,27 @@ func (x expungeRequest) mark(c *conn) (errs []error, marked []imap.UIDSet) {
 // been gone already): recorded as expunged, they would be downloaded again
 // by the next sync.
 func expungeMarked(c *conn, storeErrs []error, marked []imap.UIDSet, byUID bool, want int) error {
-	var reported atomic.Int64
-	if err := finishAll(sendExpunges(c, marked, byUID, &reported)); err != nil || len(storeErrs) > 0 {
-		return errors.Join(append(storeErrs, err)...)
-	}
-	if reported.Load() >= int64(want) {
-		return nil
+	if done, err := expungeSettling(c, storeErrs, marked, byUID, want)(); done {
+		return err
 	}
 	return keptAfterExpunge(c, marked)
+}
+
+// expungeSettling sends the expunges of the sets marked (sendExpunges) and
+// returns the reading of their answers: done, with the stores' errors
+// (storeErrs) and the expunges' joined, when there are some, or when
+// every one of want messages was reported expunged; else which the server
+// kept is still to be found out (expungeMarked asks, expungeSurveyed reads
+// the survey behind).
+func expungeSettling(c *conn, storeErrs []error, marked []imap.UIDSet, byUID bool, want int) func() (done bool, err error) {
+	var reported atomic.Int64
+	expunges := sendExpunges(c, marked, byUID, &reported)
+	return func() (bool, error) {
+		if err := finishAll(expunges); err != nil || len(storeErrs) > 0 {
+			return true, errors.Join(append(storeErrs, err)...)
+		}
+		return reported.Load() >= int64(want), nil
+	}
 }
 
 // sendExpunges sends the expunges of the sets marked (UID EXPUNGE of each

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -82,21 +81,17 @@ func (f *Folder) StoreFlagsAndExpungeSurveying(ctx context.Context, changes []ad
 	})
 }
 
-// expungeSurveyed sends the expunges of the sets marked (sendExpunges) and
-// returns the reading of their answers once the survey written behind
+// expungeSurveyed sends the expunges of the sets marked (expungeSettling)
+// and returns the reading of their answers once the survey written behind
 // them is answered: the stores' errors (storeErrs) and the expunges'
 // joined; with none, and fewer than want messages reported expunged, an
 // error naming those the survey's UID SEARCH shows kept (a: the survey's
 // answer for the folder, nil when it did not come).
 func expungeSurveyed(c *conn, storeErrs []error, marked []imap.UIDSet, byUID bool, want int) func(a *folderAnswer) error {
-	var reported atomic.Int64
-	expunges := sendExpunges(c, marked, byUID, &reported)
+	settle := expungeSettling(c, storeErrs, marked, byUID, want)
 	return func(a *folderAnswer) error {
-		if err := finishAll(expunges); err != nil || len(storeErrs) > 0 {
-			return errors.Join(append(storeErrs, err)...)
-		}
-		if reported.Load() >= int64(want) {
-			return nil
+		if done, err := settle(); done {
+			return err
 		}
 		if a == nil || a.selErr != nil || a.listErr != nil {
 			return errors.New("the server reported fewer messages expunged than asked, and the survey behind the expunge did not list the folder to tell which it kept")
