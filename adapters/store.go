@@ -195,13 +195,13 @@ type ChangeSurveyor interface {
 
 // LastSurveyor is a ChangeSurveyor whose survey can be the last thing
 // asked of its connections: SurveyChangesLast surveys as SurveyChanges
-// does, with each connection's LOGOUT written right behind its commands,
-// so that the server's answers and its goodbye come in the same round
-// trip, and logs out meanwhile of the idle connections the survey does
-// not use; with no requests, it logs out of every idle connection and
-// returns at once. The Remote stays usable (a later need opens a
-// connection again), and Close waits for those LOGOUTs. For a run's last
-// look at the server, when the Remote is closed after the run.
+// does, and each connection logs out once it has read its answers, in the
+// background (never before them: a server may drop answers a LOGOUT
+// overtakes), and so do the idle connections the survey does not use;
+// with no requests, it logs out of every idle connection and returns at
+// once. The Remote stays usable (a later need opens a connection again),
+// and Close waits for those LOGOUTs. For a run's last look at the server,
+// when the Remote is closed after the run.
 type LastSurveyor interface {
 	ChangeSurveyor
 	SurveyChangesLast(ctx context.Context, reqs []ChangeRequest) []ChangeSurvey
@@ -301,7 +301,7 @@ type SurveyingStorer interface {
 	// status and its changes since since, as the server answers them once
 	// the stores have ended (ChangeSurvey's rules: its Err wraps
 	// ErrUnsupported when the folder cannot be surveyed, the stores being
-	// made all the same). With leave, the connection logs out behind the
+	// made all the same). With leave, the connection logs out after the
 	// survey, as LastSurveyor's do, and the Remote's idle connections log
 	// out meanwhile: for a run's last look at the server.
 	StoreFlagChangesSurveying(ctx context.Context, changes []FlagChange, since uint64, leave bool) (survey ChangeSurvey, err error)

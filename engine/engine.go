@@ -268,7 +268,7 @@ type folderWork struct {
 	planModSeq uint64
 	// alone: the only folder of its syncFolders with operations to carry
 	// out, whose verification is then the run's only look at the server
-	// after the executions: the LOGOUT may go with its survey.
+	// after the executions: the connection may log out after its survey.
 	alone bool
 	// survey is the folder's survey for its verification, made with its
 	// last use of the server (surveyAfter); nil when it was not.
@@ -822,7 +822,7 @@ func onlyExecuted(works []*folderWork) *folderWork {
 // (flag stores, an expunge, a download, an upload: the executor decides
 // where the folder can), when its plan was listed by modification
 // sequence. When it is the only folder to verify (alone), with the LOGOUT
-// when the Remote is closed after the run, as the verification's own
+// after it when the Remote is closed after the run, as the verification's own
 // survey would have it (lastLook: a folder with a modification sequence
 // existed on the server, so the run created none); with several, the
 // connections log out once every survey is in (observeAllAgain). Nil

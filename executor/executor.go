@@ -45,7 +45,8 @@ type Pair struct {
 
 // SurveyAfter is what Pair.SurveyAfter asks for: the folder's changes
 // since Since (the HIGHESTMODSEQ the plan listed), and with Leave the
-// connection's LOGOUT behind them (the run's last look at the server).
+// connection's LOGOUT once they are read (the run's last look at the
+// server).
 type SurveyAfter struct {
 	Since uint64
 	Leave bool

@@ -35,6 +35,10 @@ type conn struct {
 	ready    bool // logged in: later I/O errors are a lost connection
 	lastUsed time.Time
 	rawTags  uint64 // tags of commands sent on the borrowed stream
+	// leaving is closed once the LOGOUT logOutBehind started has ended
+	// and the connection is closed; nil until then. Once it is set, the
+	// connection belongs to that LOGOUT.
+	leaving chan struct{}
 
 	// Counted by the unilateral data handler, read by Fetch.
 	expunges     atomic.Uint64 // untagged EXPUNGE no command asked for

@@ -50,15 +50,19 @@
 //     only examines, comes after everything those commands change (the
 //     server carries out an EXAMINE once the commands before it have
 //     ended), and leaves the folder refusing every command after it;
-//     with the LOGOUT behind it, the connection is closed once that is
-//     answered. Behind an APPEND only where the server names the new
-//     message's UID (UIDPLUS), and never behind an APPEND whose body
-//     failed.
+//     when it is the store's last use, the connection logs out once its
+//     answers are read (logOutBehind). Behind an APPEND only where the
+//     server names the new message's UID (UIDPLUS), and never behind an
+//     APPEND whose body failed.
 //   - Untagged FETCH responses read on the borrowed stream (a store's
 //     MODSEQ, another session's flag change) are not handed back to
 //     go-imap: nothing of go-imap's asked for them, and a command
 //     written right after (a survey's UID FETCH 1:*) would take them as
 //     its own answers.
+//   - A LOGOUT is written only once every answer before it has been read
+//     (Dovecot 2.3's TLS relay can drop what the server sent before it
+//     when the client is still behind: logOutBehind); its answer is read
+//     in the background where nothing needs it (Close waits for it).
 //   - QRESYNC is never enabled (go-imap v2 beta.8 cannot parse its
 //     responses); CONDSTORE is used when advertised.
 //   - The password, OAuth2 tokens and the client secret never appear in

@@ -1250,7 +1250,7 @@ func (f *Folder) Close() error {
 	}
 	f.closed = true
 	c := f.conn
-	if c.broken == nil && !f.unsent {
+	if c.leaving == nil && c.broken == nil && !f.unsent {
 		f.store.unselectUnawaited(c)
 	}
 	f.store.mu.Lock()

@@ -177,7 +177,7 @@ func (s *Store) ListFoldersSurveying(ctx context.Context, reqs []adapters.Change
 	if err != nil {
 		return nil, nil, err
 	}
-	command := surveyCommand(names, false)
+	command := surveyCommand(names)
 	var (
 		answers []folderAnswer
 		lost    error
@@ -185,7 +185,7 @@ func (s *Store) ListFoldersSurveying(ctx context.Context, reqs []adapters.Change
 	list, err := s.listOn(ctx, c, &sentBehind{
 		command: command,
 		send: func() func() {
-			wait, _ := sendSurvey(c, servers, reqs, false)
+			wait := sendSurvey(c, servers, reqs)
 			return func() { answers, lost = wait() }
 		},
 	})

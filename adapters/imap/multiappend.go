@@ -176,7 +176,7 @@ func (f *Folder) appendBatchWith(ctx context.Context, msgs []adapters.AppendMsg,
 	command := batch + " + " + strings.Join(names, " + ")
 	var own *ownSurvey
 	if wish != nil {
-		command += " + " + surveyCommand([]string{f.name}, wish.leave)
+		command += " + " + surveyCommand([]string{f.name})
 	}
 	var storeErr error
 	err = f.do(ctx, command, func(c *conn) error {

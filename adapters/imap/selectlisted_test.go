@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -28,6 +29,11 @@ type gateProxy struct {
 	sent     bytes.Buffer // what clients sent since armed
 	open     chan struct{}
 	timedOut bool
+	// linger holds the answers that long more once key is seen
+	// (armLinger); held is what clients sent meanwhile.
+	linger  time.Duration
+	keySeen bool
+	held    bytes.Buffer
 }
 
 const gateTimeout = 3 * time.Second
@@ -67,6 +73,14 @@ func (g *gateProxy) armOn(key string) {
 	g.armed, g.key = true, key
 }
 
+// armLinger arms the gate to open linger after the client has sent key,
+// noting what it sends in between (requireNothingWhileHeld).
+func (g *gateProxy) armLinger(key string, linger time.Duration) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.armed, g.key, g.linger = true, key, linger
+}
+
 // take returns whether the gate timed out and what the client sent while
 // it was armed, and disarms it for the next use (nothing noted, nothing
 // held).
@@ -75,8 +89,33 @@ func (g *gateProxy) take() (timedOut bool, sent string) {
 	defer g.mu.Unlock()
 	timedOut, sent = g.timedOut, g.sent.String()
 	g.armed, g.after, g.open, g.timedOut = false, "", make(chan struct{}), false
+	g.linger, g.keySeen = 0, false
 	g.sent.Reset()
+	g.held.Reset()
 	return timedOut, sent
+}
+
+// requireLogoutAfterAnswers fails the test unless the client, once s's
+// background LOGOUTs have ended, had sent a LOGOUT, and none while the
+// gate (armLinger) held the answers to the commands before it; it takes
+// the gate (take) and returns what the client sent.
+func (g *gateProxy) requireLogoutAfterAnswers(t *testing.T, s *Store) string {
+	t.Helper()
+	s.leaving.Wait()
+	g.mu.Lock()
+	held := g.held.String()
+	g.mu.Unlock()
+	timedOut, sent := g.take()
+	if timedOut {
+		t.Fatalf("the client waited for answers before it sent the survey (it sent: %q)", sent)
+	}
+	if strings.Contains(held, "LOGOUT") {
+		t.Fatalf("the client sent its LOGOUT before it had the answers to the commands before it (while they were held it sent: %q)", held)
+	}
+	if !strings.Contains(sent, "LOGOUT") {
+		t.Fatalf("the client sent no LOGOUT (it sent: %q)", sent)
+	}
+	return sent
 }
 
 // armAfter arms the gate once the client has sent after (the answers
@@ -104,10 +143,27 @@ func (g *gateProxy) fromClient(client, server net.Conn) {
 			}
 			g.armed, g.after = true, ""
 		}
+		if g.keySeen {
+			g.held.Write(p)
+		}
 		before := bytes.Contains(g.sent.Bytes(), []byte(g.key))
 		g.sent.Write(p)
 		if !before && bytes.Contains(g.sent.Bytes(), []byte(g.key)) {
-			close(g.open)
+			if g.linger == 0 {
+				close(g.open)
+				return
+			}
+			g.keySeen = true
+			if i := bytes.Index(p, []byte(g.key)); i >= 0 {
+				g.held.Write(p[i:]) // what followed the key in the same chunk
+			}
+			open := g.open
+			time.AfterFunc(g.linger, func() {
+				g.mu.Lock()
+				g.keySeen = false
+				g.mu.Unlock()
+				close(open)
+			})
 		}
 	})
 }

@@ -50,8 +50,8 @@ type Store struct {
 	idle    []*conn
 	folders map[*Folder]struct{}
 	closed  bool
-	// leaving counts the LOGOUTs SurveyChangesLast started on idle
-	// connections: Close waits for them.
+	// leaving counts the LOGOUTs running in the background (leaveIdle's,
+	// logOutBehind's): Close waits for them.
 	leaving sync.WaitGroup
 	// warming counts the connections Warm is opening; warmed is closed
 	// (and replaced) each time one of them is done, idle or failed.
@@ -309,8 +309,19 @@ func (s *Store) acquire(ctx context.Context) (*conn, error) {
 	return c, nil
 }
 
-// release returns a borrowed connection; a broken one is closed.
+// release returns a borrowed connection; a broken one is closed, one
+// logging out is left to it.
 func (s *Store) release(c *conn) {
+	if c.leaving != nil {
+		// Logging out (logOutBehind): its place is given back once it is
+		// closed, so that no other connection opens meanwhile beyond
+		// MaxConnections.
+		go func() {
+			<-c.leaving
+			<-s.slots
+		}()
+		return
+	}
 	s.mu.Lock()
 	if c.broken == nil && !s.closed {
 		s.idle = append(s.idle, c)

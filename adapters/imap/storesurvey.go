@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
 
 	"mailtrail/adapters"
 	"mailtrail/model"
@@ -143,9 +142,9 @@ func (f *Folder) surveyBehind(ctx context.Context, command string, since uint64,
 
 // ownSurvey is a folder's survey of its changes since a HIGHESTMODSEQ
 // (SurveyChanges' commands), written on its connection behind its last
-// commands, and with leave the LOGOUT after it: the Remote's idle
-// connections log out meanwhile, and the folder's own is closed once its
-// LOGOUT is answered. The folder takes no command after it.
+// commands. The folder takes no command after it; with leave the Remote's
+// idle connections log out meanwhile, and the folder's own logs out once
+// the answers are read (logOutBehind).
 type ownSurvey struct {
 	f      *Folder
 	reqs   []adapters.ChangeRequest
@@ -158,10 +157,9 @@ type ownSurvey struct {
 
 // ownAnswer is what the reading of an ownSurvey's answers found.
 type ownAnswer struct {
-	folders   []folderAnswer
-	ownErr    error // the folder's own commands' (send's check)
-	lost      error // what lost the connection
-	loggedOut bool
+	folders []folderAnswer
+	ownErr  error // the folder's own commands' (send's check)
+	lost    error // what lost the connection
 }
 
 func (f *Folder) newOwnSurvey(since uint64, leave bool) *ownSurvey {
@@ -169,16 +167,15 @@ func (f *Folder) newOwnSurvey(since uint64, leave bool) *ownSurvey {
 		f.store.leaveIdle(0)
 	}
 	return &ownSurvey{f: f, reqs: []adapters.ChangeRequest{{Name: f.name, Since: since}},
-		logged: surveyCommand([]string{f.name}, leave), leave: leave, answered: make(chan ownAnswer, 1)}
+		logged: surveyCommand([]string{f.name}), leave: leave, answered: make(chan ownAnswer, 1)}
 }
 
-// send writes the survey (and with leave the LOGOUT) on c and returns the
-// reading of their answers, which returns the error that lost the
-// connection; it calls check (unless nil) with the folder's answer (nil
-// when the connection was lost before it) once they are read, for the
-// folder's own error.
+// send writes the survey on c and returns the reading of its answers,
+// which returns the error that lost the connection; it calls check
+// (unless nil) with the folder's answer (nil when the connection was lost
+// before it) once they are read, for the folder's own error.
 func (o *ownSurvey) send(c *conn) (read func(check func(*folderAnswer) error) error) {
-	wait, logout := sendSurvey(c, []string{o.f.server}, o.reqs, o.leave)
+	wait := sendSurvey(c, []string{o.f.server}, o.reqs)
 	return func(check func(*folderAnswer) error) error {
 		folders, lost := wait()
 		var own *folderAnswer
@@ -189,18 +186,16 @@ func (o *ownSurvey) send(c *conn) (read func(check func(*folderAnswer) error) er
 		if check != nil {
 			ownErr = check(own)
 		}
-		if lost == nil && logout != nil {
-			awaitLogout(c, logout)
-		}
-		o.answered <- ownAnswer{folders, ownErr, lost, lost == nil && logout != nil}
+		o.answered <- ownAnswer{folders, ownErr, lost}
 		return lost
 	}
 }
 
 // result is the survey once the run that sent it has ended with runErr;
 // answered reports whether its answers were read, and ownErr is then
-// send's check's. It closes a connection lost or logged out, and refuses
-// the folder every command from now on.
+// send's check's. It closes a connection lost, with leave logs out of one
+// that is not (logOutBehind), and refuses the folder every command from
+// now on.
 func (o *ownSurvey) result(runErr error) (sv adapters.ChangeSurvey, answered bool, ownErr error) {
 	var a ownAnswer
 	select {
@@ -213,8 +208,8 @@ func (o *ownSurvey) result(runErr error) (sv adapters.ChangeSurvey, answered boo
 	switch {
 	case a.lost != nil:
 		f.conn.markBroken(a.lost)
-	case a.loggedOut:
-		f.conn.markBroken(errLoggedOut) // answered (or refused): closed without another
+	case o.leave && f.conn.broken == nil:
+		f.store.logOutBehind(f.conn)
 	}
 	if f.refused == nil { // a refusal already there (another UIDVALIDITY) says more
 		f.refused = errors.New("the folder was surveyed after its last use (its connection examines it, or logged out): it takes no more commands")
@@ -293,12 +288,4 @@ func (f *Folder) AppendSurveying(ctx context.Context, size int64, body io.Reader
 		return 0, sv, runErr
 	}
 	return 0, sv, f.errorf("APPEND", ownErr) // the server refused it
-}
-
-// awaitLogout reads the answer to a LOGOUT written behind other commands
-// and logs it as a command of its own.
-func awaitLogout(c *conn, logout *imapclient.Command) {
-	start := time.Now()
-	err := logout.Wait()
-	c.debugCommand("LOGOUT", time.Since(start), err)
 }

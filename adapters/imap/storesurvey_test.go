@@ -24,8 +24,9 @@ import (
 // the survey, answered after the stores, shows their effect: the message
 // listed changed with its new flags, the HIGHESTMODSEQ past the one
 // before. The folder then refuses more commands and closes; with leave the
-// connection logged out in the same round trip (the gate armed on the
-// LOGOUT), and the store stays usable. Without CONDSTORE the stores alone
+// connection logs out once the answers are read, and not before (the gate
+// holds them 300 ms after the survey's UID FETCH: no LOGOUT meanwhile),
+// and the store stays usable. Without CONDSTORE the stores alone
 // are made and the survey says ErrUnsupported.
 func testStoreFlagChangesSurveying(t *testing.T, b *backend) {
 	ctx := ctxT(t)
@@ -68,12 +69,18 @@ func testStoreFlagChangesSurveying(t *testing.T, b *backend) {
 		changes := []adapters.FlagChange{{UIDs: []uint32{first}, Add: model.Flagged}, {UIDs: []uint32{second}, Remove: model.Seen}}
 		if leave {
 			changes = []adapters.FlagChange{{UIDs: []uint32{first}, Remove: model.Flagged}, {UIDs: []uint32{second}, Add: model.Seen}}
-			g.armOn("LOGOUT")
+			g.armLinger("CHANGEDSINCE", 300*time.Millisecond)
 		} else {
 			g.arm()
 		}
 		sv, err := f.StoreFlagChangesSurveying(ctx, changes, before, leave)
-		timedOut, sent := g.take()
+		var timedOut bool
+		var sent string
+		if leave {
+			sent = g.requireLogoutAfterAnswers(t, s)
+		} else {
+			timedOut, sent = g.take()
+		}
 		if err != nil || sv.Err != nil {
 			t.Fatalf("leave %v: %+v, %v", leave, sv, err)
 		}

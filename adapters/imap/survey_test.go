@@ -81,11 +81,14 @@ func testWarm(t *testing.T, b *backend) {
 	}
 }
 
-// testSurveyLast: SurveyChangesLast answers as SurveyChanges does, with
-// each connection's LOGOUT in the survey's round trip (a proxy holds the
-// server's answers back until it has seen the LOGOUT: a client that waits
-// for them first times out), logs out of the idle connections it does not
-// use (Close waits for them), and leaves the store usable.
+// testSurveyLast: SurveyChangesLast answers as SurveyChanges does, each
+// folder's commands written before any answer (a proxy holds the answers
+// back until it has seen the UID FETCH … CHANGEDSINCE: a client that waits
+// for them first times out); each connection logs out once it has read
+// the answers (the proxy holds them 300 ms more, and the client sends no
+// LOGOUT meanwhile: Dovecot's TLS relay can drop answers a LOGOUT
+// overtakes), so do the idle connections it does not use (Close waits for
+// them), and the store stays usable.
 func testSurveyLast(t *testing.T, b *backend) {
 	ctx := ctxT(t)
 	names := []string{"Last1", "Last2/Child"}
@@ -114,14 +117,9 @@ func testSurveyLast(t *testing.T, b *backend) {
 	if _, err := s.Delimiter(ctx); err != nil { // asked before the gate is armed
 		t.Fatal(err)
 	}
-	g.armOn("LOGOUT")
+	g.armLinger("CHANGEDSINCE", 300*time.Millisecond)
 	check("SurveyChangesLast", s.SurveyChangesLast(ctx, reqs))
-	g.mu.Lock()
-	timedOut, sent := g.timedOut, g.sent.String()
-	g.mu.Unlock()
-	if timedOut {
-		t.Fatalf("the client waited for the survey's answers before it sent its LOGOUT (it sent: %q)", sent)
-	}
+	g.requireLogoutAfterAnswers(t, s)
 	s.mu.Lock()
 	idle := len(s.idle)
 	s.mu.Unlock()
@@ -146,8 +144,5 @@ func testSurveyLast(t *testing.T, b *backend) {
 	log := logged()
 	if in, out := strings.Count(log, "imap: logged in"), strings.Count(log, `"command":"LOGOUT"`); in != 3 || out != 3 {
 		t.Errorf("%d logins and %d LOGOUTs, want 3 and 3:\n%s", in, out, log)
-	}
-	if n := strings.Count(log, "+ LOGOUT"); n != 1 {
-		t.Errorf("%d surveys went with a LOGOUT, want 1:\n%s", n, log)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -81,13 +82,14 @@ func TestOnlyChangesListed(t *testing.T) {
 		t.Fatalf("the new message was not downloaded with one command for its body:\n%s", errs)
 	}
 	// The verification examines the folder with the listing of the changes
-	// behind (a survey of the folders), with the connection's LOGOUT (the
-	// run's last use of the server), written behind the expunge: no round
-	// trip of its own. It examines the folder: Dovecot answers EXAMINE of
-	// a large Maildir folder at once, SELECT after a rescan.
-	if n := strings.Count(errs, ` + EXAMINE (CONDSTORE) + UID SEARCH ALL + UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE) (CHANGEDSINCE n), of INBOX, + LOGOUT"`); n != 1 || strings.Count(errs, `EXAMINE`) != 1 {
-		t.Fatalf("the folder was surveyed %d times after the sync, want once, with the expunge and the LOGOUT:\n%s", n, errs)
+	// behind (a survey of the folders), written behind the expunge: no
+	// round trip of its own; then the connection logs out (the run's last
+	// use of the server). It examines the folder: Dovecot answers EXAMINE
+	// of a large Maildir folder at once, SELECT after a rescan.
+	if n := strings.Count(errs, ` + EXAMINE (CONDSTORE) + UID SEARCH ALL + UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE) (CHANGEDSINCE n), of INBOX"`); n != 1 || strings.Count(errs, `EXAMINE`) != 1 {
+		t.Fatalf("the folder was surveyed %d times after the sync, want once, with the expunge:\n%s", n, errs)
 	}
+	requireLastUseThenLogout(t, errs)
 	got := remoteFlags(t, s, "INBOX")
 	want := map[uint32]model.Flags{1: model.Seen, 2: model.Seen | model.Flagged, 3: 0, 5: model.Seen | model.Flagged, 13: model.Answered}
 	for uid, fl := range want {
@@ -184,10 +186,11 @@ func TestOneFolderFlagChangeSelectsOnce(t *testing.T) {
 	errs := su.debugSync(t)
 	sel := strings.Index(errs, `RETURN (STATUS) + SELECT (CONDSTORE) + UID SEARCH ALL + UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE) (CHANGEDSINCE`)
 	const surveyed = ` + EXAMINE (CONDSTORE) + UID SEARCH ALL + UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE) (CHANGEDSINCE n), of `
-	store := strings.Index(errs, `command="UID STORE +FLAGS.SILENT (\\Flagged)`+surveyed+`INBOX, + LOGOUT"`)
+	store := strings.Index(errs, `command="UID STORE +FLAGS.SILENT (\\Flagged)`+surveyed+`INBOX"`)
 	if n := strings.Count(errs, `SELECT (CONDSTORE)`); n != 1 || sel < 0 || store < sel {
-		t.Fatalf("INBOX selected %d times, want once, with the folder listing and its changes listed, then the flag stored on it with the verification's survey and the LOGOUT:\n%s", n, errs)
+		t.Fatalf("INBOX selected %d times, want once, with the folder listing and its changes listed, then the flag stored on it with the verification's survey:\n%s", n, errs)
 	}
+	requireLastUseThenLogout(t, errs)
 	if n := strings.Count(errs, `EXAMINE`); n != 1 {
 		t.Fatalf("INBOX examined %d times, want once, by the verification's survey with the store:\n%s", n, errs)
 	}
@@ -204,7 +207,7 @@ func TestOneFolderFlagChangeSelectsOnce(t *testing.T) {
 	if !strings.Contains(errs, `RETURN (STATUS) + SELECT (CONDSTORE)`) || strings.Count(errs, `SELECT (CONDSTORE)`) != 1 {
 		t.Fatalf("Lists/go was not opened with the folder listing:\n%s", errs)
 	}
-	if !strings.Contains(errs, surveyed+`Lists/go, + LOGOUT"`) || strings.Count(errs, `EXAMINE`) != 1 {
+	if !strings.Contains(errs, surveyed+`Lists/go"`) || strings.Count(errs, `EXAMINE`) != 1 {
 		t.Fatalf("Lists/go was not surveyed with its flag store, and only then:\n%s", errs)
 	}
 	if got := remoteFlags(t, s, "Lists/go")[1]; got != model.Seen|model.Flagged {
@@ -215,7 +218,7 @@ func TestOneFolderFlagChangeSelectsOnce(t *testing.T) {
 	// A message deleted locally: the survey goes with the expunge.
 	removeByKey(t, su, "INBOX", localByUID(t, su, "INBOX")[4].Key)
 	errs = su.debugSync(t)
-	if !strings.Contains(errs, `then UID EXPUNGE`+surveyed+`INBOX, + LOGOUT"`) || strings.Count(errs, `EXAMINE`) != 1 {
+	if !strings.Contains(errs, `then UID EXPUNGE`+surveyed+`INBOX"`) || strings.Count(errs, `EXAMINE`) != 1 {
 		t.Fatalf("INBOX was not surveyed with its expunge, and only then:\n%s", errs)
 	}
 	if _, ok := remoteFlags(t, s, "INBOX")[4]; ok {
@@ -229,7 +232,7 @@ func TestOneFolderFlagChangeSelectsOnce(t *testing.T) {
 	seenIn(t, s, "INBOX", 1, 6)
 	errs = su.debugSync(t)
 	if !strings.Contains(errs, `RETURN (STATUS) + EXAMINE (CONDSTORE) + UID SEARCH ALL + UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE) (CHANGEDSINCE n), of INBOX"`) ||
-		!strings.Contains(errs, `command="SELECT (CONDSTORE) + UID FETCH 7 BODY.PEEK[]`+surveyed+`INBOX, + LOGOUT"`) ||
+		!strings.Contains(errs, `command="SELECT (CONDSTORE) + UID FETCH 7 BODY.PEEK[]`+surveyed+`INBOX"`) ||
 		strings.Count(errs, `EXAMINE`) != 2 || strings.Count(errs, `SELECT (CONDSTORE)`) != 1 {
 		t.Fatalf("INBOX was not surveyed with the listing, then selected with its download and surveyed with it:\n%s", errs)
 	}
@@ -243,9 +246,10 @@ func TestOneFolderFlagChangeSelectsOnce(t *testing.T) {
 	deliver(t, filepath.Join(su.maildir, "Archive"), "1795000000.M1P2.here",
 		"From: me@example.org\r\nTo: you@example.org\r\nSubject: filed\r\nMessage-ID: <filed@example.org>\r\n\r\nSent.\r\n")
 	errs = su.debugSync(t)
-	if !strings.Contains(errs, `command="APPEND`+surveyed+`Archive, + LOGOUT"`) || strings.Count(errs, `EXAMINE`) != 1 {
+	if !strings.Contains(errs, `command="APPEND`+surveyed+`Archive"`) || strings.Count(errs, `EXAMINE`) != 1 {
 		t.Fatalf("Archive was not surveyed with the upload, and only then:\n%s", errs)
 	}
+	requireLastUseThenLogout(t, errs)
 	if n := len(remoteFlags(t, s, "Archive")); n != 5 {
 		t.Fatalf("Archive has %d messages on the server, want 5", n)
 	}
@@ -359,15 +363,71 @@ func TestOneConnectionMovedInFromLeftOut(t *testing.T) {
 
 // planSurveys counts the surveys in a --debug log that are exchanges of
 // their own (neither written behind the listing nor behind a folder's
-// last command) and not the verification's (which logs out behind it).
+// last command) and not the verification's: some other command than a
+// survey or a LOGOUT comes after them.
 func planSurveys(log string) int {
-	n := 0
-	for _, line := range strings.Split(log, "\n") {
-		if strings.Contains(line, `command="EXAMINE (CONDSTORE)`) && strings.Contains(line, "(CHANGEDSINCE n), of") && !strings.Contains(line, "+ LOGOUT") {
-			n++
+	n, pending := 0, 0
+	for _, command := range debugCommands(log) {
+		switch {
+		case command == "LOGOUT":
+		case strings.HasPrefix(command, "EXAMINE (CONDSTORE)") && isSurvey(command):
+			pending++
+		default:
+			n, pending = n+pending, 0
 		}
 	}
 	return n
+}
+
+// isSurvey reports whether a command of a --debug log ends with a survey
+// (EXAMINE, UID SEARCH and UID FETCH … CHANGEDSINCE of some folders).
+func isSurvey(command string) bool {
+	return strings.Contains(command, "EXAMINE (CONDSTORE) + UID SEARCH ALL + UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE) (CHANGEDSINCE n), of ")
+}
+
+// debugCommands lists the commands of a --debug log's "imap command"
+// events, in order.
+func debugCommands(log string) []string {
+	var out []string
+	for _, line := range strings.Split(log, "\n") {
+		if !strings.Contains(line, "DBG imap command ") {
+			continue
+		}
+		_, rest, ok := strings.Cut(line, " command=")
+		if !ok {
+			continue
+		}
+		if strings.HasPrefix(rest, `"`) {
+			if unq, err := strconv.QuotedPrefix(rest); err == nil {
+				rest, _ = strconv.Unquote(unq)
+			}
+		} else {
+			rest, _, _ = strings.Cut(rest, " ")
+		}
+		out = append(out, rest)
+	}
+	return out
+}
+
+// requireLastUseThenLogout fails the test unless, in a --debug log, the
+// run's last commands are surveys (the check after the sync, alone or
+// behind a folder's last commands) and LOGOUTs after them, and every
+// connection logged in logged out.
+func requireLastUseThenLogout(t *testing.T, log string) {
+	t.Helper()
+	commands := debugCommands(log)
+	last := ""
+	for _, command := range commands {
+		if command != "LOGOUT" {
+			last = command
+		}
+	}
+	if !isSurvey(last) {
+		t.Errorf("the run's last command before its LOGOUTs was not the check after the sync: %q\n%s", last, log)
+	}
+	if in, out := strings.Count(log, "imap: logged in"), strings.Count(log, "command=LOGOUT"); in == 0 || out != in {
+		t.Errorf("%d logins and %d LOGOUTs, want as many:\n%s", in, out, log)
+	}
 }
 
 // TestVerificationSurveysFolders: the check after a sync looks at all the
@@ -420,16 +480,11 @@ func TestVerificationSurveysFolders(t *testing.T) {
 		t.Fatalf("the check after the sync took %d exchanges naming %d of the %d folders, want at most one per connection (2) for all:\n%s",
 			len(surveys), named, len(folders), strings.Join(surveys, "\n"))
 	}
-	// The check is the run's last use of the server: each connection's
-	// LOGOUT goes with its survey, in the same round trip.
-	for _, line := range surveys {
-		if !strings.Contains(line, `, + LOGOUT"`) {
-			t.Errorf("the check after the sync was not sent with its connection's LOGOUT: %s", line)
-		}
-	}
-	// Every connection is logged out before the process ends (the LOGOUTs
-	// go with the check or overlap the journal's close, and are waited
-	// for).
+	// The check is the run's last use of the server: the connections log
+	// out after it. Every connection is logged out before the process ends
+	// (the LOGOUTs follow the check's answers or overlap the journal's
+	// close, and are waited for).
+	requireLastUseThenLogout(t, errs)
 	if in, outs := strings.Count(errs, "imap: logged in"), strings.Count(errs, "command=LOGOUT"); in < 2 || outs != in {
 		t.Errorf("the first sync logged in %d times and out %d times, want at least 2 and as many:\n%s", in, outs, errs)
 	}
@@ -480,13 +535,14 @@ func TestUploadsGoWithFlagStores(t *testing.T) {
 		must(t, os.WriteFile(name, bytes.ReplaceAll(m.Body, []byte("\r\n"), []byte("\n")), 0o600))
 	}
 	errs := su.debugSync(t)
-	// The folder's last use of the server: the verification's survey and
-	// the LOGOUT go behind the expunge.
+	// The folder's last use of the server: the verification's survey goes
+	// behind the expunge, the LOGOUT after it.
 	want := `command="MULTIAPPEND (2 messages) + UID STORE +FLAGS.SILENT (\\Flagged) + UID STORE +FLAGS.SILENT (\\Deleted), then UID EXPUNGE` +
-		` + EXAMINE (CONDSTORE) + UID SEARCH ALL + UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE) (CHANGEDSINCE n), of INBOX, + LOGOUT"`
+		` + EXAMINE (CONDSTORE) + UID SEARCH ALL + UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE) (CHANGEDSINCE n), of INBOX"`
 	if !strings.Contains(errs, want) {
 		t.Errorf("the sync's log has no %s:\n%s", want, errs)
 	}
+	requireLastUseThenLogout(t, errs)
 	assertConverged(t, s, su, 5)
 	if got := remoteFlags(t, s, "INBOX")[1]; got != model.Seen|model.Flagged {
 		t.Errorf("server UID 1: %s, want \\Seen \\Flagged", got)

@@ -90,6 +90,11 @@ func fltLocalServers() map[string]func(t *testing.T) func(t *testing.T) server {
 				users[i] = fmt.Sprintf("l%d:secret", i+1)
 			}
 			d := testdovecot.StartWith(t, testdovecot.Options{Users: users})
+			t.Cleanup(func() {
+				if t.Failed() {
+					t.Logf("the end of Dovecot's log:\n%s", d.Log())
+				}
+			})
 			var mu sync.Mutex
 			next := 0
 			return func(t *testing.T) server {
