@@ -74,7 +74,7 @@ func (g *gateProxy) armOn(key string) {
 }
 
 // armLinger arms the gate to open linger after the client has sent key,
-// noting what it sends in between (requireNothingWhileHeld).
+// noting what it sends in between (requireLogoutAfterAnswers).
 func (g *gateProxy) armLinger(key string, linger time.Duration) {
 	g.mu.Lock()
 	defer g.mu.Unlock()

@@ -391,8 +391,9 @@ func sessionCommand(command string) bool {
 	return strings.HasPrefix(command, "AUTHENTICATE ") || strings.HasPrefix(command, "LOGIN")
 }
 
-// isSurvey reports whether a command of a --debug log ends with a survey
-// (EXAMINE, UID SEARCH and UID FETCH … CHANGEDSINCE of some folders).
+// isSurvey reports whether a command of a --debug log carries a survey
+// (EXAMINE, UID SEARCH and UID FETCH … CHANGEDSINCE of some folders),
+// alone or behind other commands.
 func isSurvey(command string) bool {
 	return strings.Contains(command, "EXAMINE (CONDSTORE) + UID SEARCH ALL + UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE) (CHANGEDSINCE n), of ")
 }
