@@ -34,6 +34,12 @@ type gateProxy struct {
 	linger  time.Duration
 	keySeen bool
 	held    bytes.Buffer
+	// fromKey: the answers pass until key is seen (armHoldAfter).
+	fromKey bool
+	// accepted is when each client connected; opened when the gate last
+	// opened.
+	accepted []time.Time
+	opened   time.Time
 }
 
 const gateTimeout = 3 * time.Second
@@ -52,6 +58,9 @@ func startGateProxy(t *testing.T, target string) *gateProxy {
 			if err != nil {
 				return
 			}
+			g.mu.Lock()
+			g.accepted = append(g.accepted, time.Now())
+			g.mu.Unlock()
 			server, err := net.Dial("tcp", target)
 			if err != nil {
 				client.Close()
@@ -81,6 +90,14 @@ func (g *gateProxy) armLinger(key string, linger time.Duration) {
 	g.armed, g.key, g.linger = true, key, linger
 }
 
+// armHoldAfter arms the gate to let the answers pass until the client
+// has sent key, then hold them until linger after it.
+func (g *gateProxy) armHoldAfter(key string, linger time.Duration) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.armed, g.key, g.linger, g.fromKey = true, key, linger, true
+}
+
 // take returns whether the gate timed out and what the client sent while
 // it was armed, and disarms it for the next use (nothing noted, nothing
 // held).
@@ -89,7 +106,7 @@ func (g *gateProxy) take() (timedOut bool, sent string) {
 	defer g.mu.Unlock()
 	timedOut, sent = g.timedOut, g.sent.String()
 	g.armed, g.after, g.open, g.timedOut = false, "", make(chan struct{}), false
-	g.linger, g.keySeen = 0, false
+	g.linger, g.keySeen, g.fromKey = 0, false, false
 	g.sent.Reset()
 	g.held.Reset()
 	return timedOut, sent
@@ -161,6 +178,7 @@ func (g *gateProxy) fromClient(client, server net.Conn) {
 			time.AfterFunc(g.linger, func() {
 				g.mu.Lock()
 				g.keySeen = false
+				g.opened = time.Now()
 				g.mu.Unlock()
 				close(open)
 			})
@@ -173,7 +191,7 @@ func (g *gateProxy) fromClient(client, server net.Conn) {
 func (g *gateProxy) fromServer(server, client net.Conn) {
 	pump(client, server, func([]byte) {
 		g.mu.Lock()
-		armed := g.armed
+		armed := g.armed && (!g.fromKey || g.keySeen)
 		g.mu.Unlock()
 		if !armed {
 			return

@@ -50,6 +50,7 @@ func runSuite(t *testing.T, b *backend) {
 	t.Run("SurveyOneConnection", func(t *testing.T) { testSurveyOneConnection(t, b) })
 	t.Run("Warm", func(t *testing.T) { testWarm(t, b) })
 	t.Run("SurveyLast", func(t *testing.T) { testSurveyLast(t, b) })
+	t.Run("LoggingOutHoldsItsPlace", func(t *testing.T) { testLoggingOutHoldsItsPlace(t, b) })
 	t.Run("StoreFlagChangesSurveying", func(t *testing.T) { testStoreFlagChangesSurveying(t, b) })
 	t.Run("StoreFlagsAndExpungeSurveying", func(t *testing.T) { testStoreFlagsAndExpungeSurveying(t, b) })
 	t.Run("FetchListedSurveying", func(t *testing.T) { testFetchListedSurveying(t, b) })

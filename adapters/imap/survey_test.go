@@ -2,6 +2,7 @@ package imap
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -144,5 +145,41 @@ func testSurveyLast(t *testing.T, b *backend) {
 	log := logged()
 	if in, out := strings.Count(log, "imap: logged in"), strings.Count(log, `"command":"LOGOUT"`); in != 3 || out != 3 {
 		t.Errorf("%d logins and %d LOGOUTs, want 3 and 3:\n%s", in, out, log)
+	}
+}
+
+// testLoggingOutHoldsItsPlace: a connection logging out after the last
+// survey (logOutBehind) keeps its place among MaxConnections until it is
+// closed: with one connection allowed and the LOGOUT's answer held 300 ms,
+// a command asked for meanwhile connects only once the LOGOUT has been
+// answered, never beside it (a server counts connections per user, and
+// Dovecot refuses those beyond mail_max_userip_connections).
+func testLoggingOutHoldsItsPlace(t *testing.T, b *backend) {
+	ctx := ctxT(t)
+	name := "HoldsItsPlace"
+	b.seed(t, b.serverName(name), msgWithID("<holds-its-place@test>", 1), nil, time.Time{})
+	g, s := gatedStore(t, b) // MaxConnections 1
+	if !s.hasCondStore() {
+		t.Skip("no CONDSTORE")
+	}
+	if _, err := s.Delimiter(ctx); err != nil {
+		t.Fatal(err)
+	}
+	reqs := []adapters.ChangeRequest{{Name: name, Since: 1}}
+	g.armHoldAfter("LOGOUT", 300*time.Millisecond)
+	if sv := s.SurveyChangesLast(ctx, reqs); sv[0].Err != nil {
+		t.Fatalf("SurveyChangesLast: %v", sv[0].Err)
+	}
+	if sv := s.SurveyChanges(ctx, reqs); sv[0].Err != nil { // a new connection
+		t.Fatalf("SurveyChanges after it: %v", sv[0].Err)
+	}
+	g.mu.Lock()
+	accepted, opened := slices.Clone(g.accepted), g.opened
+	g.mu.Unlock()
+	if len(accepted) != 2 {
+		t.Fatalf("%d connections, want 2 (one logged out, one after it)", len(accepted))
+	}
+	if opened.IsZero() || accepted[1].Before(opened) {
+		t.Fatalf("the second connection opened %v before the first one's LOGOUT was answered (MaxConnections 1)", opened.Sub(accepted[1]))
 	}
 }
