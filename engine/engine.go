@@ -193,8 +193,10 @@ func (a *Account) Sync(ctx context.Context) (Report, error) {
 	looks := surveys()
 	if changedServer(scans) {
 		// Local moves were mirrored on the server (or tried) after the
-		// survey looked at it: the plans open their folders.
+		// survey looked at it: the folders they changed are looked at
+		// again, the others' plans open their folders.
 		looks = looks.dropped()
+		looks = a.surveyMoved(ctx, scans, remoteByName, known, pending)
 	}
 	rep.Folders = append(filterErrs, a.syncFolders(ctx, rep.Run, folders, remoteByName, scans, pending, looks)...)
 	rep.Folders = append(rep.Folders, quiet...)
@@ -303,7 +305,7 @@ func (a *Account) syncFolders(ctx context.Context, run uint64, folders []string,
 		start := time.Now()
 		a.progress(Event{Folder: folders[i], Phase: PhasePlan})
 		works[i] = a.planFolder(ctx, run, folders[i], rok, scans[folders[i]], pending[folders[i]], allStarted,
-			looks.surveyed(folders[i]), looks.openedFor(folders[i]))
+			looks.surveyed(folders[i]), looks.bases[folders[i]], looks.openedFor(folders[i]))
 		works[i].fr.Elapsed = time.Since(start)
 	})
 	a.matchServerMoves(ctx, works)
@@ -484,7 +486,7 @@ func (a *Account) named(name string) bool {
 // server's side and the folder is opened only for what it cannot give
 // (openForPlan); with opened, the folder was opened for it already.
 func (a *Account) planFolder(ctx context.Context, run uint64, name string, remoteExists bool, local *localScan, pending []journal.Intent,
-	mayHold func() bool, surveyed *adapters.ChangeSurvey, opened *openedForPlan) *folderWork {
+	mayHold func() bool, surveyed *adapters.ChangeSurvey, surveyedSince uint64, opened *openedForPlan) *folderWork {
 	w := &folderWork{fr: FolderReport{Name: name, Done: map[model.OpKind]int{}}, log: a.Log.With().Str("folder", name).Logger()}
 	fr, log := &w.fr, w.log
 	p := &executor.Pair{Name: name, Remote: a.Remote, Local: a.Local}
@@ -591,8 +593,15 @@ func (a *Account) planFolder(ctx context.Context, run uint64, name string, remot
 	case in.Remote.Exists && p.RemoteFolder == nil:
 		// Surveyed: the rows and the changes make the listing, unless
 		// they do not add up; then the folder is opened and listed in
-		// full, its status the one it is opened with.
-		if msgs, ok := a.surveyedListing(st, in.Remote.Status, meta.HighestModSeq, listed); ok {
+		// full, its status the one it is opened with. The changes are
+		// since the meta's HIGHESTMODSEQ, or since the one surveyMoved
+		// gives (surveyedSince) where a local move made the journal
+		// forget it.
+		since := meta.HighestModSeq
+		if surveyedSince != 0 {
+			since = surveyedSince
+		}
+		if msgs, ok := a.surveyedListing(st, in.Remote.Status, since, listed); ok {
 			in.Remote.Msgs = msgs
 			break
 		}
@@ -657,6 +666,16 @@ func (a *Account) planFolder(ctx context.Context, run uint64, name string, remot
 	}
 	if local != nil {
 		a.recordQuiet(in, fr.Plan, local.stamp, local.stampOK && !rescan)
+		if local.moved > 0 && len(pending) == 0 && surveyedSince != 0 && surveyed != nil &&
+			len(fr.Plan.Ops) == 0 && fr.Plan.Refused == "" && !fr.Plan.Guarded {
+			// Moved into (surveyMoved) and nothing to do: the scan's stamp
+			// is older than the moved files' renames, so recordQuiet
+			// recorded nothing. verifyAll scans the folder again once its
+			// stamp can be trusted and records it from the survey made
+			// after the moves (no round trip): otherwise the next sync,
+			// with nothing changed, would list the folder in full.
+			w.verify, w.survey, w.planModSeq = true, surveyed, surveyedSince
+		}
 	}
 	fr.Msgs = a.describePlan(ctx, p, in, fr.Plan) // observe.go: name the messages
 	if !w.guardLater {

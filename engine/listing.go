@@ -487,6 +487,10 @@ func (a *Account) connections() int {
 type planLooks struct {
 	surveys map[string]adapters.ChangeSurvey
 	opened  *openedForPlan
+	// bases holds, for a survey made after local moves changed the
+	// folder's rows (surveyMoved), the HIGHESTMODSEQ it listed the changes
+	// since, which the journal's meta no longer holds.
+	bases map[string]uint64
 }
 
 // openedForPlan is the one folder to sync, opened for its plan while the
@@ -537,6 +541,59 @@ func (l planLooks) dropped() planLooks {
 		l.opened.rf.Close()
 	}
 	return planLooks{}
+}
+
+// surveyMoved looks again, in one exchange, at the server folders that
+// local moves changed (moveIn: the folders moved into and out of), for
+// their plans, when every move went through: one round trip for them all,
+// where each plan would open its folder and list it in full. The move's
+// checkpoint made the journal forget each one's HIGHESTMODSEQ (its rows
+// changed without a new meta), yet the rows are still what that
+// HIGHESTMODSEQ (known's, from before the run) vouched for, but for the
+// move's own changes, which are the server's changes after it: a message
+// gone from the source (absent from the survey's UID SEARCH ALL, and from
+// the rows) and one new in the destination, under a UID whose MODSEQ is
+// past it (listed as changed, with its flags; its row is the move's).
+// So the survey lists the changes since it (planLooks.bases), and
+// mergeChanges still lists a folder in full should a message it does not
+// list as changed have no row. Nothing after an interrupted run (pending:
+// resolving it may change rows and folders), or when a move failed.
+func (a *Account) surveyMoved(ctx context.Context, scans map[string]*localScan, remote map[string]model.RemoteFolderStatus,
+	known []journal.FolderMeta, pending map[string][]journal.Intent) planLooks {
+	cs, ok := a.changeSurveyor()
+	if !ok || len(pending) > 0 {
+		return planLooks{}
+	}
+	moved := map[string]bool{}
+	for name, sc := range scans {
+		if sc == nil {
+			continue
+		}
+		if sc.err != nil {
+			return planLooks{}
+		}
+		if sc.moved > 0 {
+			moved[name] = true
+			for _, from := range sc.from {
+				moved[from] = true
+			}
+		}
+	}
+	var reqs []adapters.ChangeRequest
+	for _, m := range known {
+		if st, ok := remote[m.Name]; ok && moved[m.Name] && m.HighestModSeq != 0 && st.Messages <= planSurveyMost {
+			reqs = append(reqs, adapters.ChangeRequest{Name: m.Name, Since: m.HighestModSeq})
+		}
+	}
+	if len(reqs) == 0 {
+		return planLooks{}
+	}
+	looks := planLooks{surveys: map[string]adapters.ChangeSurvey{}, bases: map[string]uint64{}}
+	for i, sv := range cs.SurveyChanges(ctx, reqs) {
+		looks.surveys[reqs[i].Name] = sv
+		looks.bases[reqs[i].Name] = reqs[i].Since
+	}
+	return looks
 }
 
 // changedServer reports whether scanLocal may have changed server folders

@@ -18,6 +18,7 @@ type localScan struct {
 	lf    adapters.LocalFolder
 	msgs  []model.LocalMsg
 	moved int        // moves carried out
+	from  []string   // the folders moves were carried out from
 	moves []model.Op // in a dry run: the moves that would be made
 	gone  bool       // the folder vanished since the listing
 	err   error
@@ -86,7 +87,7 @@ func (a *Account) scanLocal(ctx context.Context, run uint64, folders []string, e
 		if sc == nil || sc.err != nil {
 			continue
 		}
-		sc.moved, sc.moves, sc.err = a.moveIn(ctx, run, n, sc.lf, sc.msgs, pending[n])
+		sc.moved, sc.from, sc.moves, sc.err = a.moveIn(ctx, run, n, sc.lf, sc.msgs, pending[n])
 		if sc.err != nil {
 			sc.err = fmt.Errorf("mirror local moves on the server: %w", sc.err)
 		}
@@ -145,14 +146,14 @@ func (x *folderIndex) folderForFMD5(ctx context.Context, local adapters.Local, f
 // run was already moving are left to Recover. In a dry run it returns the
 // moves it would make without making them.
 func (a *Account) moveIn(ctx context.Context, run uint64, name string, lf adapters.LocalFolder, local []model.LocalMsg,
-	pending []journal.Intent) (moved int, planned []model.Op, err error) {
+	pending []journal.Intent) (moved int, from []string, planned []model.Op, err error) {
 	x := a.folders
 	if x == nil || lf == nil {
-		return 0, nil, nil
+		return 0, nil, nil, nil
 	}
 	dest, ok := x.remote[name]
 	if !ok || a.Planner.RemoteReadOnly || a.Planner.LocalReadOnly {
-		return 0, nil, nil
+		return 0, nil, nil, nil
 	}
 	busy := map[string]bool{}
 	for _, in := range pending {
@@ -163,33 +164,33 @@ func (a *Account) moveIn(ctx context.Context, run uint64, name string, lf adapte
 		if m.FromUID == 0 || m.FMD5 == "" || m.FMD5 == lf.FMD5() || busy[m.Key] {
 			continue
 		}
-		from, err := x.folderForFMD5(ctx, a.Local, m.FMD5)
+		source, err := x.folderForFMD5(ctx, a.Local, m.FMD5)
 		if err != nil {
-			return 0, nil, err
+			return 0, nil, nil, err
 		}
-		if from != "" && from != name {
-			bySource[from] = append(bySource[from], m)
+		if source != "" && source != name {
+			bySource[source] = append(bySource[source], m)
 		}
 	}
 	if len(bySource) == 0 {
-		return 0, nil, nil
+		return 0, nil, nil, nil
 	}
 	_, destMeta, err := a.Journal.FolderStatus(name)
 	if err != nil {
-		return 0, nil, fmt.Errorf("read status: %w", err)
+		return 0, nil, nil, fmt.Errorf("read status: %w", err)
 	}
 	if destMeta.UIDValidity != 0 && destMeta.UIDValidity != dest.UIDValidity {
-		return 0, nil, nil // re-paired by identity instead (rebase)
+		return 0, nil, nil, nil // re-paired by identity instead (rebase)
 	}
 	sources := make([]string, 0, len(bySource))
 	for s := range bySource {
 		sources = append(sources, s)
 	}
 	sort.Strings(sources)
-	for _, from := range sources {
-		ops, srcMeta, err := a.planMovesFrom(from, name, dest, bySource[from])
+	for _, source := range sources {
+		ops, srcMeta, err := a.planMovesFrom(source, name, dest, bySource[source])
 		if err != nil {
-			return moved, planned, err
+			return moved, from, planned, err
 		}
 		if len(ops) == 0 {
 			continue
@@ -198,13 +199,16 @@ func (a *Account) moveIn(ctx context.Context, run uint64, name string, lf adapte
 		if a.DryRun {
 			continue
 		}
-		n, err := a.moveFrom(ctx, run, from, name, lf, srcMeta, destMeta.UIDValidity, ops)
+		n, err := a.moveFrom(ctx, run, source, name, lf, srcMeta, destMeta.UIDValidity, ops)
 		moved += n
+		if n > 0 {
+			from = append(from, source)
+		}
 		if err != nil {
-			return moved, planned, err
+			return moved, from, planned, err
 		}
 	}
-	return moved, planned, nil
+	return moved, from, planned, nil
 }
 
 // planMovesFrom keeps the candidates whose UID in folder from is paired,

@@ -397,6 +397,54 @@ func TestLocalMoveClearsOnlyAMarkTheServerHas(t *testing.T) {
 	requireNothingToDo(t, su)
 }
 
+// TestLocalMoveSurveysBothFolders: after a message moved locally is moved
+// on the server, the two folders are looked at again for their plans in
+// one round trip (a survey of their changes since the last sync, one
+// exchange per connection), not each opened and listed in full; and the
+// folder moved into is recorded as in step, so that the next sync, with
+// nothing changed, looks at neither folder.
+func TestLocalMoveSurveysBothFolders(t *testing.T) {
+	s := dovecotServer(t)
+	total := seed(t, s)
+	su := newSetup(t, s, "")
+	su.sync(t)
+	requireNothingToDo(t, su)
+
+	keys := localKeys(t, su, "Archive.2024")
+	moveFiles(t, su, "Archive.2024", "Archive.2025", keys[:1], false)
+	errs := su.debugSync(t)
+	move := strings.Index(errs, `command="UID MOVE"`)
+	if move < 0 {
+		t.Fatalf("the message was not moved on the server:\n%s", errs)
+	}
+	if strings.Contains(errs, `SELECT (CONDSTORE) + UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)"`) {
+		t.Fatalf("a folder was listed in full after the move:\n%s", errs)
+	}
+	named := map[string]int{}
+	exchanges := 0
+	for _, command := range debugCommands(errs[move:]) {
+		if !strings.HasPrefix(command, "EXAMINE (CONDSTORE)") || !isSurvey(command) {
+			continue
+		}
+		exchanges++
+		_, folders, _ := strings.Cut(command, "(CHANGEDSINCE n), of ")
+		for _, f := range strings.Split(folders, ", ") {
+			named[f]++
+		}
+	}
+	if exchanges == 0 || exchanges > 2 || len(named) != 2 || named["Archive/2024"] != 1 || named["Archive/2025"] != 1 {
+		t.Fatalf("after the move: %d surveys naming %v; want both folders once, in one exchange per connection (2):\n%s", exchanges, named, errs)
+	}
+	errs = su.debugSync(t)
+	for _, command := range debugCommands(errs) {
+		if strings.Contains(command, "Archive/2024") || strings.Contains(command, "Archive/2025") || strings.HasPrefix(command, "SELECT") {
+			t.Fatalf("the sync after it looked at a folder again (%s):\n%s", command, errs)
+		}
+	}
+	assertConverged(t, s, su, total)
+	requireNothingToDo(t, su)
+}
+
 func TestLocalCopyIsUploadedOnce(t *testing.T) {
 	s := dovecotServer(t)
 	total := seed(t, s)
