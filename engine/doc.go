@@ -13,6 +13,12 @@
 //     run are resolved (uploads found again by identity, downloads already
 //     in place paired) or superseded; a folder with pending operations is
 //     visited even when it is gone from both sides.
+//   - A plan takes the server's side from a listing of what changed since
+//     a HIGHESTMODSEQ only where the status rows are what that
+//     HIGHESTMODSEQ vouched for: the folder's record in the journal, or,
+//     after local moves this run mirrored on the server, its record from
+//     before the run (surveyMoved: the moves' own changes are server
+//     changes after it); otherwise it lists the folder in full.
 //   - When folders were created on the server, it is listed again and the
 //     folders it made on its own (the parents of a new folder, on some
 //     servers) are synced in the same run, so that the next run finds
