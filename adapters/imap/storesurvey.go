@@ -208,7 +208,7 @@ func (o *ownSurvey) result(runErr error) (sv adapters.ChangeSurvey, answered boo
 	switch {
 	case a.lost != nil:
 		f.conn.markBroken(a.lost)
-	case o.leave && f.conn.broken == nil:
+	case o.leave:
 		f.store.logOutBehind(f.conn)
 	}
 	if f.refused == nil { // a refusal already there (another UIDVALIDITY) says more

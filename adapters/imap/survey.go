@@ -122,7 +122,8 @@ func (s *Store) leaveIdle(keep int) {
 }
 
 // logOutBehind ends c, a connection whose user has read every answer it
-// asked for and needs it no more, in the background: LOGOUT, its answer
+// asked for and needs it no more, in the background (nothing when c is
+// broken: closed already): LOGOUT, its answer
 // read (bounded as close bounds it), then closed; Close waits for it, and
 // release gives c's place among MaxConnections back once it is closed.
 // Only c's user may call it, once it is done with c (nothing else reads
@@ -138,7 +139,7 @@ func (s *Store) leaveIdle(keep int) {
 // its last 596 bytes, and with them the survey behind it, in 6 of 80
 // tries (0 of 80 without TLS).
 func (s *Store) logOutBehind(c *conn) {
-	if c.leaving != nil {
+	if c.leaving != nil || c.broken != nil {
 		return
 	}
 	done := make(chan struct{})
@@ -195,7 +196,7 @@ func (s *Store) survey(ctx context.Context, delim rune, reqs []adapters.ChangeRe
 	case answers = <-answered:
 	default:
 	}
-	if leave && c.broken == nil {
+	if leave {
 		s.logOutBehind(c)
 	}
 	s.surveyed(reqs, answers, runErr, command, out)

@@ -497,8 +497,8 @@ func TestVerificationSurveysFolders(t *testing.T) {
 	// (the LOGOUTs follow the check's answers or overlap the journal's
 	// close, and are waited for).
 	requireLastUseThenLogout(t, errs)
-	if in, outs := strings.Count(errs, "imap: logged in"), strings.Count(errs, "command=LOGOUT"); in < 2 || outs != in {
-		t.Errorf("the first sync logged in %d times and out %d times, want at least 2 and as many:\n%s", in, outs, errs)
+	if in := strings.Count(errs, "imap: logged in"); in < 2 { // each with its LOGOUT: requireLastUseThenLogout
+		t.Errorf("the first sync logged in %d times, want at least 2:\n%s", in, errs)
 	}
 	code, out, errs = su.runSync(t, "--debug")
 	if code != 0 || strings.Contains(errs, "folder synced in full") || strings.Contains(errs, `command="EXAMINE`) || strings.Contains(errs, `command="SELECT`) {
