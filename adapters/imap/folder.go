@@ -907,7 +907,9 @@ func finishEach(cmds []pipelined) []error {
 // UID EXPUNGE before its mark, and their EXPUNGE responses, which go-imap
 // hands to whichever expunge is pending, most likely counted as its own,
 // so that the message looked expunged and was downloaded again. The
-// stores' errors and the expunges' are returned joined.
+// stores' errors and the expunges' are returned joined; with none, an
+// error naming the messages asked for that the server kept, found by a UID
+// SEARCH once the expunges are answered (expungeMarked).
 func (f *Folder) Expunge(ctx context.Context, uids []uint32) error {
 	return f.StoreFlagsAndExpunge(ctx, nil, uids)
 }
@@ -928,7 +930,7 @@ func (f *Folder) StoreFlagsAndExpunge(ctx context.Context, changes []adapters.Fl
 	}
 	return f.do(ctx, x.command, func(c *conn) error {
 		errs, marked := x.mark(c)
-		return expungeMarked(c, errs, marked, x.byUID, len(uids))
+		return expungeMarked(c, errs, marked, x.byUID)
 	})
 }
 
@@ -986,31 +988,35 @@ func (x expungeRequest) mark(c *conn) (errs []error, marked []imap.UIDSet) {
 // expungeMarked expunges the sets marked \Deleted once every store has
 // ended (storeErrs are the stores' errors): UID EXPUNGE of each set,
 // pipelined, with byUID (UIDPLUS), else one EXPUNGE. It returns the stores'
-// and the expunges' errors joined; with none, and fewer than want messages
-// reported expunged, an error naming those the server kept (some may have
-// been gone already): recorded as expunged, they would be downloaded again
-// by the next sync.
-func expungeMarked(c *conn, storeErrs []error, marked []imap.UIDSet, byUID bool, want int) error {
-	if done, err := expungeSettling(c, storeErrs, marked, byUID, want)(); done {
+// and the expunges' errors joined; with none, an error naming the messages
+// of the sets the server kept, which it asks with a UID SEARCH
+// (keptAfterExpunge): recorded as expunged, they would be downloaded again
+// by the next sync. The count of messages the answer reports expunged
+// cannot tell: its EXPUNGE responses name sequence numbers, and other
+// sessions' expunges are reported in the same answer, so that a message
+// another client unmarked meanwhile would pass for expunged.
+func expungeMarked(c *conn, storeErrs []error, marked []imap.UIDSet, byUID bool) error {
+	if err, _ := expungeSettling(c, storeErrs, marked, byUID, 0)(); err != nil {
 		return err
 	}
 	return keptAfterExpunge(c, marked)
 }
 
 // expungeSettling sends the expunges of the sets marked (sendExpunges) and
-// returns the reading of their answers: done, with the stores' errors
-// (storeErrs) and the expunges' joined, when there are some, or when
-// every one of want messages was reported expunged; else which the server
-// kept is still to be found out (expungeMarked asks, expungeSurveyed reads
+// returns the reading of their answers: the stores' errors (storeErrs) and
+// the expunges' joined, and whether at least want messages were reported
+// expunged, which is not proof that they were those asked for (other
+// sessions' expunges are counted too). Which messages the server kept is
+// for the caller to find out (expungeMarked asks, expungeSurveyed reads
 // the survey behind).
-func expungeSettling(c *conn, storeErrs []error, marked []imap.UIDSet, byUID bool, want int) func() (done bool, err error) {
+func expungeSettling(c *conn, storeErrs []error, marked []imap.UIDSet, byUID bool, want int) func() (err error, counted bool) {
 	var reported atomic.Int64
 	expunges := sendExpunges(c, marked, byUID, &reported)
-	return func() (bool, error) {
+	return func() (error, bool) {
 		if err := finishAll(expunges); err != nil || len(storeErrs) > 0 {
-			return true, errors.Join(append(storeErrs, err)...)
+			return errors.Join(append(storeErrs, err)...), false
 		}
-		return reported.Load() >= int64(want), nil
+		return nil, reported.Load() >= int64(want)
 	}
 }
 
@@ -1044,16 +1050,26 @@ func (e countedExpunge) Close() error {
 	return err
 }
 
-// keptAfterExpunge asks the server which UIDs of sets are still there, and
-// returns an error naming them, or nil when none is.
+// keptAfterExpunge asks the server which UIDs of sets are still there (a
+// UID SEARCH of each set, pipelined), and returns an error naming them, or
+// nil when none is.
 func keptAfterExpunge(c *conn, sets []imap.UIDSet) error {
+	searches := make([]*imapclient.SearchCommand, len(sets))
+	for i, set := range sets {
+		searches[i] = c.client.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{set}}, nil)
+	}
 	var kept []imap.UID
-	for _, set := range sets {
-		data, err := c.client.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{set}}, nil).Wait()
+	var errs []error
+	for _, cmd := range searches {
+		data, err := cmd.Wait()
 		if err != nil {
-			return fmt.Errorf("checking what the expunge removed: %w", err)
+			errs = append(errs, err)
+			continue
 		}
 		kept = append(kept, data.AllUIDs()...)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("checking what the expunge removed: %w", err)
 	}
 	return keptError(kept)
 }

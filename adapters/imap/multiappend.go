@@ -223,7 +223,7 @@ func (f *Folder) appendBatchWith(ctx context.Context, msgs []adapters.AppendMsg,
 			}
 		}
 		if wish == nil {
-			storeErr = expungeMarked(c, errs, marked, true, len(expunge))
+			storeErr = expungeMarked(c, errs, marked, true)
 			return nil
 		}
 		own = f.newOwnSurvey(wish.since, wish.leave)

@@ -196,15 +196,19 @@ func TestExpungeReportsMessagesTheServerKept(t *testing.T) {
 	}
 }
 
-// TestExpungeTrustsWhatTheServerReports: when the server reports as many
-// messages expunged as were asked, nothing more is sent; when it reports
-// fewer and none is left (they were gone already), it is no error.
-func TestExpungeTrustsWhatTheServerReports(t *testing.T) {
+// TestExpungeAsksWhatTheServerKept: the count of messages the server
+// reports expunged decides nothing (other sessions' expunges are reported
+// in the same answer): with as many reported as asked, a UID SEARCH still
+// asks which are left, and one left is an error naming it; with fewer
+// reported and none left (they were gone already), it is no error.
+func TestExpungeAsksWhatTheServerKept(t *testing.T) {
 	var searched int
-	f := fakeInbox(t, startFake(t, expungeServer(true, "", &searched)), 5*time.Second)
-	if err := f.Expunge(context.Background(), []uint32{3, 5, 7}); err != nil || searched != 0 {
-		t.Fatalf("all reported expunged: %v, %d UID SEARCH sent", err, searched)
+	f := fakeInbox(t, startFake(t, expungeServer(true, " 5", &searched)), 5*time.Second)
+	err := f.Expunge(context.Background(), []uint32{3, 5, 7})
+	if err == nil || !strings.Contains(err.Error(), "kept 1 of the messages (UIDs 5)") || searched != 1 {
+		t.Fatalf("all reported expunged, one left: %v, %d UID SEARCH sent; want an error naming UID 5, one UID SEARCH", err, searched)
 	}
+	searched = 0
 	g := fakeInbox(t, startFake(t, expungeServer(false, "", &searched)), 5*time.Second)
 	if err := g.Expunge(context.Background(), []uint32{3, 5, 7}); err != nil || searched != 1 {
 		t.Fatalf("none reported, none left: %v, %d UID SEARCH sent", err, searched)

@@ -40,6 +40,10 @@ type gateProxy struct {
 	// opened.
 	accepted []time.Time
 	opened   time.Time
+	// beforeKey, before: the first chunk a client sends that holds
+	// beforeKey waits until before has run (beforeClient).
+	beforeKey string
+	beforeFn  func()
 }
 
 const gateTimeout = 3 * time.Second
@@ -144,10 +148,32 @@ func (g *gateProxy) armAfter(after, key string) {
 	g.before.Reset()
 }
 
+// beforeClient makes the first chunk a client sends that holds key wait
+// until fn has run (once).
+func (g *gateProxy) beforeClient(key string, fn func()) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.beforeKey, g.beforeFn = key, fn
+}
+
+// runBefore runs beforeClient's function if p holds its key.
+func (g *gateProxy) runBefore(p []byte) {
+	g.mu.Lock()
+	fn := g.beforeFn
+	if fn == nil || !bytes.Contains(p, []byte(g.beforeKey)) {
+		g.mu.Unlock()
+		return
+	}
+	g.beforeFn = nil
+	g.mu.Unlock()
+	fn()
+}
+
 // fromClient passes the client's bytes on, noting them once armed; the
 // first key among them opens the gate.
 func (g *gateProxy) fromClient(client, server net.Conn) {
 	pump(server, client, func(p []byte) {
+		g.runBefore(p)
 		g.mu.Lock()
 		defer g.mu.Unlock()
 		if !g.armed {

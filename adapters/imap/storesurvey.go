@@ -83,16 +83,24 @@ func (f *Folder) StoreFlagsAndExpungeSurveying(ctx context.Context, changes []ad
 // expungeSurveyed sends the expunges of the sets marked (expungeSettling)
 // and returns the reading of their answers once the survey written behind
 // them is answered: the stores' errors (storeErrs) and the expunges'
-// joined; with none, and fewer than want messages reported expunged, an
-// error naming those the survey's UID SEARCH shows kept (a: the survey's
-// answer for the folder, nil when it did not come).
+// joined; with none, an error naming the messages of the sets that the
+// survey's UID SEARCH shows kept (a: the survey's answer for the folder,
+// nil when it did not come), whatever the count of messages reported
+// expunged, which other sessions' expunges swell (expungeMarked). Only
+// when the survey did not list the folder is the count all there is: at
+// least want messages reported expunged are taken for the expunge's,
+// fewer are an error.
 func expungeSurveyed(c *conn, storeErrs []error, marked []imap.UIDSet, byUID bool, want int) func(a *folderAnswer) error {
 	settle := expungeSettling(c, storeErrs, marked, byUID, want)
 	return func(a *folderAnswer) error {
-		if done, err := settle(); done {
+		err, counted := settle()
+		switch {
+		case err != nil:
 			return err
-		}
-		if a == nil || a.selErr != nil || a.listErr != nil {
+		case a == nil || a.selErr != nil || a.listErr != nil:
+			if counted {
+				return nil
+			}
 			return errors.New("the server reported fewer messages expunged than asked, and the survey behind the expunge did not list the folder to tell which it kept")
 		}
 		var kept []imap.UID

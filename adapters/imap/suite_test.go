@@ -53,6 +53,7 @@ func runSuite(t *testing.T, b *backend) {
 	t.Run("LoggingOutHoldsItsPlace", func(t *testing.T) { testLoggingOutHoldsItsPlace(t, b) })
 	t.Run("StoreFlagChangesSurveying", func(t *testing.T) { testStoreFlagChangesSurveying(t, b) })
 	t.Run("StoreFlagsAndExpungeSurveying", func(t *testing.T) { testStoreFlagsAndExpungeSurveying(t, b) })
+	t.Run("ExpungeCountsOnlyItsOwn", func(t *testing.T) { testExpungeCountsOnlyItsOwn(t, b) })
 	t.Run("FetchListedSurveying", func(t *testing.T) { testFetchListedSurveying(t, b) })
 	t.Run("AppendSurveying", func(t *testing.T) { testAppendSurveying(t, b) })
 	t.Run("AppendBatchWithSurveying", func(t *testing.T) { testAppendBatchWithSurveying(t, b) })
