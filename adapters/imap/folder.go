@@ -996,27 +996,27 @@ func (x expungeRequest) mark(c *conn) (errs []error, marked []imap.UIDSet) {
 // sessions' expunges are reported in the same answer, so that a message
 // another client unmarked meanwhile would pass for expunged.
 func expungeMarked(c *conn, storeErrs []error, marked []imap.UIDSet, byUID bool) error {
-	if err, _ := expungeSettling(c, storeErrs, marked, byUID, 0)(); err != nil {
+	if _, err := expungeSettling(c, storeErrs, marked, byUID, 0)(); err != nil {
 		return err
 	}
 	return keptAfterExpunge(c, marked)
 }
 
 // expungeSettling sends the expunges of the sets marked (sendExpunges) and
-// returns the reading of their answers: the stores' errors (storeErrs) and
-// the expunges' joined, and whether at least want messages were reported
-// expunged, which is not proof that they were those asked for (other
-// sessions' expunges are counted too). Which messages the server kept is
-// for the caller to find out (expungeMarked asks, expungeSurveyed reads
-// the survey behind).
-func expungeSettling(c *conn, storeErrs []error, marked []imap.UIDSet, byUID bool, want int) func() (err error, counted bool) {
+// returns the reading of their answers: whether at least want messages
+// were reported expunged, and the stores' errors (storeErrs) and the
+// expunges' joined. The count is no proof that the messages expunged were
+// those asked for (other sessions' expunges are counted too): which the
+// server kept is for the caller to find out (expungeMarked asks,
+// expungeSurveyed reads the survey behind).
+func expungeSettling(c *conn, storeErrs []error, marked []imap.UIDSet, byUID bool, want int) func() (counted bool, err error) {
 	var reported atomic.Int64
 	expunges := sendExpunges(c, marked, byUID, &reported)
-	return func() (error, bool) {
+	return func() (bool, error) {
 		if err := finishAll(expunges); err != nil || len(storeErrs) > 0 {
-			return errors.Join(append(storeErrs, err)...), false
+			return false, errors.Join(append(storeErrs, err)...)
 		}
-		return nil, reported.Load() >= int64(want)
+		return reported.Load() >= int64(want), nil
 	}
 }
 

@@ -93,7 +93,7 @@ func (f *Folder) StoreFlagsAndExpungeSurveying(ctx context.Context, changes []ad
 func expungeSurveyed(c *conn, storeErrs []error, marked []imap.UIDSet, byUID bool, want int) func(a *folderAnswer) error {
 	settle := expungeSettling(c, storeErrs, marked, byUID, want)
 	return func(a *folderAnswer) error {
-		err, counted := settle()
+		counted, err := settle()
 		switch {
 		case err != nil:
 			return err
