@@ -266,8 +266,12 @@ func bench(o options) (err error) {
 		// journals and Dovecot's indexes.
 		copies := int64(len(tools) * o.rounds)
 		each := used + used/10
-		if err := checkSpace([]spaceNeed{{srv.Dir, copies * each}, {work, copies * each}}); err != nil {
+		warnings, err := checkSpace([]spaceNeed{{srv.Dir, copies * each}, {work, copies * each}})
+		if err != nil {
 			return err
+		}
+		for _, w := range warnings {
+			logf("warning: %s", w)
 		}
 	}
 
