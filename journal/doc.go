@@ -34,6 +34,12 @@
 //     intents carry the message they are about, and observations exist;
 //     version 1 values still decode). A reader refuses a V newer than it
 //     knows.
+//   - A write Pebble cannot make ends the process (its Logger's Fatalf):
+//     a failed commit of its log, and a flush or compaction that failed
+//     for want of space, which Pebble would retry for ever with every
+//     commit stalled behind it. That is a crash, which every state of
+//     the journal survives; the message names the journal and, for a
+//     full disk, says to free space and sync again.
 //   - This package imports only mailtrail/model, Pebble, msgpack and the
 //     standard library.
 //

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -152,7 +153,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	s.lock = lock
 
-	logger := pebbleLogger{errorLog: opts.ErrorLog}
+	logger := pebbleLogger{errorLog: opts.ErrorLog, dir: s.dir}
 	// Small: the journal is written in batches and read in scans, and a
 	// sync's peak memory matters more than Pebble's speed here.
 	cache := pebble.NewCache(2 << 20)
@@ -170,6 +171,16 @@ func Open(dir string, opts Options) (*Store, error) {
 			// damage returns an error, which becomes ErrCorrupt with advice.
 			DataCorruption: func(info pebble.DataCorruptionInfo) {
 				logger.Errorf("journal %s: damaged file %s: %v", s.dir, info.Path, info.Details)
+			},
+			// A flush or compaction that cannot write for want of space
+			// is retried for ever, and every commit then stalls behind
+			// the full memtables: the sync would hang with its account
+			// locked. It ends instead, as on a failed commit (Fatalf).
+			BackgroundError: func(err error) {
+				if isDiskFull(err) {
+					logger.Fatalf("%v", err)
+				}
+				logger.Errorf("background error: %v", err)
 			},
 		},
 	}
@@ -421,7 +432,10 @@ func (s *Store) checkWritable() error {
 }
 
 // pebbleLogger drops Pebble's informational messages and forwards errors.
-type pebbleLogger struct{ errorLog func(string) }
+type pebbleLogger struct {
+	errorLog func(string)
+	dir      string // the journal's, for Fatalf's message
+}
 
 func (pebbleLogger) Infof(string, ...any) {}
 
@@ -434,8 +448,33 @@ func (l pebbleLogger) Errorf(format string, args ...any) {
 	log.Print(msg)
 }
 
+// Fatalf ends the process, as Pebble expects of it, on an error Pebble
+// cannot go on from: a write of its log that failed (every later commit
+// would be refused) or, through the BackgroundError listener, a flush
+// that cannot write for want of space. Ending the process is what a crash
+// is, which every state of the journal and the Maildir survives (the crash
+// sweeps): the next sync finds what this one did and had not recorded.
+// The message names the journal and, for a full disk, says what to do.
 func (l pebbleLogger) Fatalf(format string, args ...any) {
-	pebble.DefaultLogger.Fatalf("journal: pebble: "+format, args...)
+	fmt.Fprintln(os.Stderr, "mailtrail: "+fatalMessage(l.dir, fmt.Sprintf(format, args...), args))
+	os.Exit(1)
+}
+
+// fatalMessage is Fatalf's message: what Pebble said (msg, formatted from
+// args), with advice when one of args is a full disk.
+func fatalMessage(dir, msg string, args []any) string {
+	for _, a := range args {
+		if err, ok := a.(error); ok && isDiskFull(err) {
+			return fmt.Sprintf("journal %s: the disk holding it is full (%s); free space on that disk (or move the metadata directory to one with room), then sync again: nothing is lost, the next sync finds what this one did", dir, msg)
+		}
+	}
+	return fmt.Sprintf("journal %s: %s; the sync stopped here, as after a crash: run it again (and `mailtrail journal check` if it fails the same way)", dir, msg)
+}
+
+// isDiskFull reports whether err is a write refused for want of space
+// (ENOSPC) or over a quota (EDQUOT).
+func isDiskFull(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
 
 // readError names the journal and the failed read; corruption that Pebble
