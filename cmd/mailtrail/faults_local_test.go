@@ -218,17 +218,25 @@ func TestDiskFullDuringDownload(t *testing.T) {
 				}
 			}
 
-			fltRemount(t, su.maildir, "size=64m")
-			fltMustSync(t, su)
-			fltAssertNothingToDo(t, su)
-			after := fltCapture(t, s.dial(t), su.local(t))
-			if d := fltDiff(fltState{remote: before.remote, local: before.remote}, after); len(d) > 0 {
-				t.Errorf("after freeing space:\n  %s", strings.Join(d, "\n  "))
-			}
-			if r, l := after.messages(); r != 35 || l != 35 {
-				t.Errorf("%d messages on the server, %d in the Maildir, want 35 each", r, l)
-			}
+			fltConvergesOnceFreed(t, s, su, su.maildir, before, 35)
 		})
+	}
+}
+
+// fltConvergesOnceFreed makes the full tmpfs on dir larger, then requires
+// one sync to succeed and the next to have nothing to do, and both sides
+// to hold exactly the server's messages of before, n of them each.
+func fltConvergesOnceFreed(t *testing.T, s server, su setup, dir string, before fltState, n int) {
+	t.Helper()
+	fltRemount(t, dir, "size=64m")
+	fltMustSync(t, su)
+	fltAssertNothingToDo(t, su)
+	after := fltCapture(t, s.dial(t), su.local(t))
+	if d := fltDiff(fltState{remote: before.remote, local: before.remote}, after); len(d) > 0 {
+		t.Errorf("after freeing space:\n  %s", strings.Join(d, "\n  "))
+	}
+	if r, l := after.messages(); r != n || l != n {
+		t.Errorf("%d messages on the server, %d in the Maildir, want %d each", r, l, n)
 	}
 }
 

@@ -52,16 +52,7 @@ func TestJournalDiskFull(t *testing.T) {
 					t.Errorf("the server changed:\n  %s", strings.Join(d, "\n  "))
 				}
 
-				fltRemount(t, meta, "size=64m")
-				fltMustSync(t, su)
-				fltAssertNothingToDo(t, su)
-				after := fltCapture(t, s.dial(t), su.local(t))
-				if d := fltDiff(fltState{remote: before.remote, local: before.remote}, after); len(d) > 0 {
-					t.Errorf("after freeing space:\n  %s", strings.Join(d, "\n  "))
-				}
-				if r, l := after.messages(); r != 405 || l != 405 {
-					t.Errorf("%d messages on the server, %d in the Maildir, want 405 each", r, l)
-				}
+				fltConvergesOnceFreed(t, s, su, meta, before, 405)
 			})
 		}
 	}
