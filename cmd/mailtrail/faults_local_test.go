@@ -218,21 +218,22 @@ func TestDiskFullDuringDownload(t *testing.T) {
 				}
 			}
 
-			fltConvergesOnceFreed(t, s, su, su.maildir, before, 35)
+			fltConvergesOnceFreed(t, s, su, func() { fltRemount(t, su.maildir, "size=64m") }, before.remote, 35)
 		})
 	}
 }
 
-// fltConvergesOnceFreed makes the full tmpfs on dir larger, then requires
-// one sync to succeed and the next to have nothing to do, and both sides
-// to hold exactly the server's messages of before, n of them each.
-func fltConvergesOnceFreed(t *testing.T, s server, su setup, dir string, before fltState, n int) {
+// fltConvergesOnceFreed frees space (free), then requires one sync to
+// succeed and the next to have nothing to do, and both sides to hold
+// exactly the messages of want (per folder, as fltState counts them), n
+// of them each.
+func fltConvergesOnceFreed(t *testing.T, s server, su setup, free func(), want map[string]map[string]int, n int) {
 	t.Helper()
-	fltRemount(t, dir, "size=64m")
+	free()
 	fltMustSync(t, su)
 	fltAssertNothingToDo(t, su)
 	after := fltCapture(t, s.dial(t), su.local(t))
-	if d := fltDiff(fltState{remote: before.remote, local: before.remote}, after); len(d) > 0 {
+	if d := fltDiff(fltState{remote: want, local: want}, after); len(d) > 0 {
 		t.Errorf("after freeing space:\n  %s", strings.Join(d, "\n  "))
 	}
 	if r, l := after.messages(); r != n || l != n {

@@ -52,7 +52,7 @@ func TestJournalDiskFull(t *testing.T) {
 					t.Errorf("the server changed:\n  %s", strings.Join(d, "\n  "))
 				}
 
-				fltConvergesOnceFreed(t, s, su, meta, before, 405)
+				fltConvergesOnceFreed(t, s, su, func() { fltRemount(t, meta, "size=64m") }, before.remote, 405)
 			})
 		}
 	}

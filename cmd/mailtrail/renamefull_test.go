@@ -1,0 +1,178 @@
+package main_test
+
+// A full disk during an upload's rename: the messages reach the server, but
+// the Maildir cannot give their files the longer names that carry their
+// UIDs (",U=N,FMD5=…"), because the directory would need a new block.
+// tmpfs never refuses a rename for space, so the Maildir is a small ext4
+// file system on a loop device, with 1 KiB blocks and no reserved blocks,
+// filled to the last block.
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// fltMountExt4 makes an ext4 file system of size bytes in a file under a
+// new temp dir and mounts it on dir through a loop device, unmounting it
+// at cleanup. 1 KiB blocks, so that a directory outgrows a block after a
+// few dozen long names; no reserved blocks, so that root fills it too.
+func fltMountExt4(t *testing.T, dir string, size int64) {
+	t.Helper()
+	img := filepath.Join(t.TempDir(), "maildir.ext4")
+	if err := os.WriteFile(img, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(img, size); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mkfs.ext4", "-q", "-F", "-m", "0", "-b", "1024", img).CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.ext4 (e2fsprogs) on %s: %v\n%s", img, err, out)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-o", "loop", img, dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount %s on %s through a loop device (root can, here): %v\n%s", img, dir, err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			if out2, err2 := exec.Command("umount", "-l", dir).CombinedOutput(); err2 != nil {
+				t.Errorf("umount %s: %v\n%s%s", dir, err, out, out2)
+			}
+		}
+	})
+}
+
+// fltFillDisk writes zeros into path until the file system refuses more
+// (ENOSPC), leaving it with no free block.
+func fltFillDisk(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 1024)
+	for {
+		if _, err := f.Write(buf); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("fill %s: %v", path, err)
+			}
+			break
+		}
+	}
+	if err := f.Sync(); err != nil && !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("fill %s: %v", path, err)
+	}
+}
+
+// fltFilesWithoutUID lists the message files of a Maildir folder whose
+// names carry no UID.
+func fltFilesWithoutUID(t *testing.T, folder string) []string {
+	t.Helper()
+	var out []string
+	for _, sub := range []string{"cur", "new"} {
+		entries, err := os.ReadDir(filepath.Join(folder, sub))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if !strings.Contains(e.Name(), ",U=") {
+				out = append(out, sub+"/"+e.Name())
+			}
+		}
+	}
+	return out
+}
+
+// TestDiskFullDuringUploadRename: 40 messages written offline, uploaded
+// while the Maildir's disk is full. The uploads reach the server until the
+// rename that would record one's UID needs the directory's next block and
+// is refused: the folder then fails, saying so and what to do; nothing is
+// lost locally and nothing is on the server twice. A second sync on the
+// still-full disk finds that copy on the server instead of uploading it
+// again, uploads nothing, and fails the same way. With space freed, one
+// sync uploads the rest and records every UID in its file's name, and the
+// next has nothing to do.
+func TestDiskFullDuringUploadRename(t *testing.T) {
+	fltNeedRoot(t)
+	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
+		t.Fatal("mkfs.ext4 is not installed (Debian: apt-get install e2fsprogs; .ci/run installs it)")
+	}
+	const n = 40
+	for name, start := range fltLocalServers() {
+		t.Run(name, func(t *testing.T) {
+			s := start(t)(t)
+			su := fltSetupTimeout(t, s)
+			fltMountExt4(t, su.maildir, 4<<20)
+			inbox := filepath.Join(su.maildir, "INBOX")
+			for _, sub := range []string{"cur", "new", "tmp"} {
+				fltMust(t, os.MkdirAll(filepath.Join(inbox, sub), 0o700))
+			}
+			for i := 0; i < n; i++ {
+				// A name as a mail client delivering into the Maildir
+				// gives it; its UID makes it about twice as long.
+				deliver(t, inbox, fmt.Sprintf("1764330000.M%06dP4242Q%d.mailhost.example.org", i, i),
+					fmt.Sprintf("From: me@example.org\nSubject: offline %d\nMessage-ID: <renamefull.%d@mailtrail.example>\n\nwritten offline, %d\n", i, i, i))
+			}
+			before := fltCapture(t, s.dial(t), su.local(t))
+			filler := filepath.Join(su.maildir, "filler")
+			fltFillDisk(t, filler)
+
+			var first fltState
+			for i := 1; i <= 2; i++ {
+				r := fltRun(t, nil, 2*time.Minute, fltSyncArgs(su)...)
+				t.Logf("sync %d with the Maildir's disk full: exit %d\n%s%s", i, r.code, r.stdout, r.stderr)
+				if r.code != 1 {
+					t.Fatalf("sync %d with the Maildir's disk full exited %d, want 1", i, r.code)
+				}
+				out := r.output()
+				for _, want := range []string{"Test: INBOX: FAILED: folder INBOX:", "could not record the uid", "no space left on device", "free space on it, then sync again"} {
+					if i == 2 && want == "could not record the uid" {
+						want = "record recovered uid"
+					}
+					if !strings.Contains(out, want) {
+						t.Errorf("sync %d: output lacks %q", i, want)
+					}
+				}
+				during := fltCapture(t, s.dial(t), su.local(t))
+				// Nothing lost locally; uploads stop at the first rename
+				// refused (the folder fails), so the server holds some of
+				// the messages, each once.
+				if d := fltDiff(fltState{local: before.local}, fltState{local: during.local}); len(d) > 0 {
+					t.Errorf("sync %d changed the Maildir:\n  %s", i, strings.Join(d, "\n  "))
+				}
+				uploaded, _ := during.messages()
+				for id, c := range during.remote["INBOX"] {
+					if c != 1 || before.local["INBOX"][id] != 1 {
+						t.Errorf("sync %d: the server has %s %d times; the Maildir had it %d times", i, id, c, before.local["INBOX"][id])
+					}
+				}
+				left := fltFilesWithoutUID(t, inbox)
+				t.Logf("sync %d: %d of %d messages on the server, %d files without their UID in their names", i, uploaded, n, len(left))
+				if uploaded == 0 || uploaded+len(left) <= n {
+					t.Fatalf("sync %d: no message on the server without its UID in its file's name: the disk was not full enough for the test to mean anything", i)
+				}
+				if i == 1 {
+					first = during
+				} else if d := fltDiff(fltState{remote: first.remote}, fltState{remote: during.remote}); len(d) > 0 {
+					// The second finds the copies; it uploads nothing
+					// while it cannot record what it uploaded.
+					t.Errorf("the second sync on the full disk changed the server:\n  %s", strings.Join(d, "\n  "))
+				}
+			}
+
+			fltConvergesOnceFreed(t, s, su, func() { fltMust(t, os.Remove(filler)) }, before.local, n)
+			if left := fltFilesWithoutUID(t, inbox); len(left) > 0 {
+				t.Errorf("after freeing space, files still without their UID in their names: %v", left)
+			}
+		})
+	}
+}
