@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -226,7 +228,7 @@ func (s *Store) dialAfter(ctx context.Context, loggedIn <-chan struct{}) (*conn,
 	dialer := net.Dialer{Timeout: s.cfg.Timeout}
 	raw, err := dialer.DialContext(ctx, "tcp", s.cfg.address())
 	if err != nil {
-		return nil, fmt.Errorf("%s: connect: %w", s.name, err)
+		return nil, fmt.Errorf("%s: connect: %w", s.name, explainDial(ctx, err, s.cfg.address(), s.cfg.Timeout))
 	}
 	c.raw = raw
 	c.dog.kill = func() { raw.Close() }
@@ -545,6 +547,39 @@ func capList(caps imap.CapSet) string {
 	}
 	sort.Strings(l)
 	return strings.Join(l, " ")
+}
+
+// explainDial adds what to check to a failed connect: no answer within
+// the timeout (a server down or unreachable, or a firewall that drops
+// the connection rather than refusing it), a refusal, an unknown host, no
+// route. A connect ended by ctx comes back unchanged.
+func explainDial(ctx context.Context, err error, address string, timeout time.Duration) error {
+	if ctx.Err() != nil {
+		return err
+	}
+	var dns *net.DNSError
+	var advice string
+	switch {
+	case errors.As(err, &dns) && dns.IsNotFound:
+		advice = "no such host: check remotehost"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		advice = "nothing accepts connections there: check remoteport, and that the IMAP server runs"
+	case errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTUNREACH):
+		advice = "no route to the server: check the network connection and remotehost"
+	case isTimeout(err):
+		advice = fmt.Sprintf("no answer from %s within %s: the server is down or unreachable, or a firewall drops "+
+			"the connection; check remotehost, remoteport and the network, or raise socktimeout for a slow one",
+			address, formatDuration(timeout))
+	default:
+		return err
+	}
+	return fmt.Errorf("%w (%s)", err, advice)
+}
+
+// isTimeout reports whether err is a network operation's timeout.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
 
 // explainTLS adds what to do to a certificate verification failure
