@@ -54,6 +54,13 @@
 //     after it. An upload surveyed so whose server named no UID after
 //     all is left pending, for the next sync to find by identity (the
 //     folder can no longer be searched).
+//   - One operation that fails is recorded as failed and the folder goes
+//     on; an error that every later operation would meet too stops the
+//     folder at once, with what was done checkpointed and the rest left
+//     pending for the next run: a lost connection or an ended context, and
+//     a local file system that takes no more changes (full, over quota,
+//     read-only), whether a download, a rename for new flags or for a UID,
+//     or a deletion met it.
 //   - The executor never plans: it does what it is told or records why it
 //     could not.
 package executor

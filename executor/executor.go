@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/textproto"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -1103,6 +1104,13 @@ func (e *Executor) localChanges(ctx context.Context, p *Pair, steps []Step, res 
 		case err != nil && errors.Is(err, adapters.ErrNoMessage):
 			// Gone since the scan: the next sync sees it gone.
 			cp.Results = append(cp.Results, journal.OpResult{Seq: s.Seq, Skipped: true})
+		case err != nil && isFolderFatal(err):
+			// What is done is recorded; this step and the rest stay
+			// pending, planned again by the next sync.
+			if ferr := lc.flush(ctx); ferr != nil {
+				return ferr
+			}
+			return err
 		case err != nil:
 			failed(res, cp, s, err)
 		default:
@@ -1180,10 +1188,16 @@ func (e *Executor) bookkeeping(p *Pair, steps []Step, res *Result) error {
 }
 
 // isFolderFatal reports whether an error means the folder cannot go on
-// (the connection or the context is gone), rather than one message failing.
+// (the connection or the context is gone, or the local file system takes
+// no more changes: full, over quota, read-only), rather than one message
+// failing. A full disk fails every later rename and write of the folder
+// too: one error says so, not one per message.
 func isFolderFatal(err error) bool {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.EOF) ||
 		errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EROFS) {
 		return true
 	}
 	s := err.Error()

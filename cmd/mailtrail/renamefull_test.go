@@ -8,6 +8,7 @@ package main_test
 // filled to the last block.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -17,6 +18,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"mailtrail/internal/sample"
+	"mailtrail/model"
 )
 
 // fltMountExt4 makes an ext4 file system of size bytes in a file under a
@@ -173,6 +177,88 @@ func TestDiskFullDuringUploadRename(t *testing.T) {
 			if left := fltFilesWithoutUID(t, inbox); len(left) > 0 {
 				t.Errorf("after freeing space, files still without their UID in their names: %v", left)
 			}
+		})
+	}
+}
+
+// TestDiskFullDuringFlagRename: 40 unread messages synced into new/, then
+// marked read on the server while the Maildir's disk is full. Each new
+// flag moves a file from new/ to cur/ (OfflineIMAP's layout), and cur/
+// needs a new directory block after a few: the folder fails, naming the
+// cause and what to do, with the messages whose renames went marked read
+// and the others as they were, each file there once. With space freed,
+// one sync marks the rest, and the next has nothing to do.
+func TestDiskFullDuringFlagRename(t *testing.T) {
+	fltNeedRoot(t)
+	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
+		t.Fatal("mkfs.ext4 is not installed (Debian: apt-get install e2fsprogs; .ci/run installs it)")
+	}
+	const n = 40
+	for name, start := range fltLocalServers() {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			s := start(t)(t)
+			su := fltSetupTimeout(t, s)
+			fltMountExt4(t, su.maildir, 4<<20)
+			msgs := sample.Messages("INBOX", n, 41)
+			for i := range msgs {
+				msgs[i].Flags = 0
+			}
+			fltPut(t, s, "INBOX", msgs)
+			fltMustSync(t, su)
+			inbox := filepath.Join(su.maildir, "INBOX")
+			if unread, _ := os.ReadDir(filepath.Join(inbox, "new")); len(unread) != n {
+				t.Fatalf("%d files in new/ after the first sync, want %d", len(unread), n)
+			}
+
+			rs := s.dial(t)
+			f, err := rs.SelectFolder(ctx, "INBOX")
+			if err != nil {
+				t.Fatal(err)
+			}
+			listed, err := f.List(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			uids := make([]uint32, len(listed))
+			for i, m := range listed {
+				uids[i] = m.UID
+			}
+			fltMust(t, f.StoreFlags(ctx, uids, model.Seen, 0))
+			f.Close()
+			want := fltCapture(t, s.dial(t), su.local(t))
+			filler := filepath.Join(su.maildir, "filler")
+			fltFillDisk(t, filler)
+
+			r := fltRun(t, nil, 2*time.Minute, fltSyncArgs(su)...)
+			t.Logf("sync with the Maildir's disk full: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+			if r.code != 1 {
+				t.Fatalf("sync with the Maildir's disk full exited %d, want 1", r.code)
+			}
+			out := r.output()
+			for _, w := range []string{"Test: INBOX: FAILED: folder INBOX:", "set flags", "no space left on device", "free space on it, then sync again"} {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q", w)
+				}
+			}
+			unread, _ := os.ReadDir(filepath.Join(inbox, "new"))
+			read, _ := os.ReadDir(filepath.Join(inbox, "cur"))
+			t.Logf("%d files moved to cur/, %d left in new/", len(read), len(unread))
+			if len(unread) == 0 {
+				t.Fatal("every file reached cur/: the disk was not full enough for the test to mean anything")
+			}
+			if len(read)+len(unread) != n {
+				t.Errorf("%d files in cur/ and %d in new/, want %d in all", len(read), len(unread), n)
+			}
+			during := fltCapture(t, s.dial(t), su.local(t))
+			if d := fltDiff(fltState{remote: want.remote}, fltState{remote: during.remote}); len(d) > 0 {
+				t.Errorf("the server changed:\n  %s", strings.Join(d, "\n  "))
+			}
+			if r, l := during.messages(); r != n || l != n {
+				t.Errorf("%d messages on the server, %d in the Maildir, want %d each", r, l, n)
+			}
+
+			fltConvergesOnceFreed(t, s, su, func() { fltMust(t, os.Remove(filler)) }, want.remote, n)
 		})
 	}
 }
