@@ -48,6 +48,7 @@ func (e *Executor) moveLocal(ctx context.Context, p *Pair, steps []Step, res *Re
 	cp := journal.Checkpoint{}
 	var ok []model.Op
 	var fallback []Step
+	var stop error // stops the folder: the local file system takes no more changes
 	for _, s := range steps {
 		op := *s.Op
 		from, err := source(op.From)
@@ -71,6 +72,12 @@ func (e *Executor) moveLocal(ctx context.Context, p *Pair, steps []Step, res *Re
 			fallback = append(fallback, s)
 			continue
 		}
+		if err != nil && isFolderFatal(err) {
+			// The moves done are recorded below; this one and the rest
+			// stay pending for the next run.
+			stop = err
+			break
+		}
 		if err != nil {
 			failed(res, &cp, s, err)
 			continue
@@ -92,6 +99,9 @@ func (e *Executor) moveLocal(ctx context.Context, p *Pair, steps []Step, res *Re
 	}
 	if err := e.checkpoint(p, res, cp, ok, false); err != nil {
 		return err
+	}
+	if stop != nil {
+		return stop
 	}
 	if len(fallback) == 0 {
 		return nil

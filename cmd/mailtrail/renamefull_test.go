@@ -1,11 +1,14 @@
 package main_test
 
-// A full disk during an upload's rename: the messages reach the server, but
-// the Maildir cannot give their files the longer names that carry their
-// UIDs (",U=N,FMD5=…"), because the directory would need a new block.
-// tmpfs never refuses a rename for space, so the Maildir is a small ext4
-// file system on a loop device, with 1 KiB blocks and no reserved blocks,
-// filled to the last block.
+// A full disk during the renames a sync makes in the Maildir: the longer
+// name that records an uploaded message's UID (",U=N,FMD5=…"), the move
+// from new/ to cur/ that new flags make, the move into another folder
+// that a move on the server makes. A rename needs no data block, but a
+// directory that must grow for the new name needs one, and tmpfs never
+// refuses a rename for space; so the Maildir is a small ext4 file system
+// on a loop device, with 1 KiB blocks and no reserved blocks, filled to
+// the last block. Each test requires that a rename was refused (else
+// the disk was not full enough for it to mean anything).
 
 import (
 	"context"
@@ -29,6 +32,9 @@ import (
 // few dozen long names; no reserved blocks, so that root fills it too.
 func fltMountExt4(t *testing.T, dir string, size int64) {
 	t.Helper()
+	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
+		t.Fatal("mkfs.ext4 is not installed (Debian: apt-get install e2fsprogs; .ci/run installs it)")
+	}
 	img := filepath.Join(t.TempDir(), "maildir.ext4")
 	if err := os.WriteFile(img, nil, 0o600); err != nil {
 		t.Fatal(err)
@@ -77,6 +83,24 @@ func fltFillDisk(t *testing.T, path string) {
 	}
 }
 
+// fltFailsSaying syncs, requires exit 1 and output holding every one of
+// wants, and returns the output.
+func fltFailsSaying(t *testing.T, su setup, label string, wants ...string) string {
+	t.Helper()
+	r := fltRun(t, nil, 2*time.Minute, fltSyncArgs(su)...)
+	t.Logf("%s: exit %d\n%s%s", label, r.code, r.stdout, r.stderr)
+	if r.code != 1 {
+		t.Fatalf("%s exited %d, want 1", label, r.code)
+	}
+	out := r.output()
+	for _, w := range wants {
+		if !strings.Contains(out, w) {
+			t.Errorf("%s: output lacks %q", label, w)
+		}
+	}
+	return out
+}
+
 // fltFilesWithoutUID lists the message files of a Maildir folder whose
 // names carry no UID.
 func fltFilesWithoutUID(t *testing.T, folder string) []string {
@@ -107,9 +131,6 @@ func fltFilesWithoutUID(t *testing.T, folder string) []string {
 // next has nothing to do.
 func TestDiskFullDuringUploadRename(t *testing.T) {
 	fltNeedRoot(t)
-	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
-		t.Fatal("mkfs.ext4 is not installed (Debian: apt-get install e2fsprogs; .ci/run installs it)")
-	}
 	const n = 40
 	for name, start := range fltLocalServers() {
 		t.Run(name, func(t *testing.T) {
@@ -132,20 +153,12 @@ func TestDiskFullDuringUploadRename(t *testing.T) {
 
 			var first fltState
 			for i := 1; i <= 2; i++ {
-				r := fltRun(t, nil, 2*time.Minute, fltSyncArgs(su)...)
-				t.Logf("sync %d with the Maildir's disk full: exit %d\n%s%s", i, r.code, r.stdout, r.stderr)
-				if r.code != 1 {
-					t.Fatalf("sync %d with the Maildir's disk full exited %d, want 1", i, r.code)
+				record := "could not record the uid"
+				if i == 2 {
+					record = "record recovered uid"
 				}
-				out := r.output()
-				for _, want := range []string{"Test: INBOX: FAILED: folder INBOX:", "could not record the uid", "no space left on device", "free space on it, then sync again"} {
-					if i == 2 && want == "could not record the uid" {
-						want = "record recovered uid"
-					}
-					if !strings.Contains(out, want) {
-						t.Errorf("sync %d: output lacks %q", i, want)
-					}
-				}
+				fltFailsSaying(t, su, fmt.Sprintf("sync %d with the Maildir's disk full", i),
+					"Test: INBOX: FAILED: folder INBOX:", record, "no space left on device", "free space on it, then sync again")
 				during := fltCapture(t, s.dial(t), su.local(t))
 				// Nothing lost locally; uploads stop at the first rename
 				// refused (the folder fails), so the server holds some of
@@ -190,9 +203,6 @@ func TestDiskFullDuringUploadRename(t *testing.T) {
 // one sync marks the rest, and the next has nothing to do.
 func TestDiskFullDuringFlagRename(t *testing.T) {
 	fltNeedRoot(t)
-	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
-		t.Fatal("mkfs.ext4 is not installed (Debian: apt-get install e2fsprogs; .ci/run installs it)")
-	}
 	const n = 40
 	for name, start := range fltLocalServers() {
 		t.Run(name, func(t *testing.T) {
@@ -230,17 +240,8 @@ func TestDiskFullDuringFlagRename(t *testing.T) {
 			filler := filepath.Join(su.maildir, "filler")
 			fltFillDisk(t, filler)
 
-			r := fltRun(t, nil, 2*time.Minute, fltSyncArgs(su)...)
-			t.Logf("sync with the Maildir's disk full: exit %d\n%s%s", r.code, r.stdout, r.stderr)
-			if r.code != 1 {
-				t.Fatalf("sync with the Maildir's disk full exited %d, want 1", r.code)
-			}
-			out := r.output()
-			for _, w := range []string{"Test: INBOX: FAILED: folder INBOX:", "set flags", "no space left on device", "free space on it, then sync again"} {
-				if !strings.Contains(out, w) {
-					t.Errorf("output lacks %q", w)
-				}
-			}
+			fltFailsSaying(t, su, "sync with the Maildir's disk full",
+				"Test: INBOX: FAILED: folder INBOX:", "set flags", "no space left on device", "free space on it, then sync again")
 			unread, _ := os.ReadDir(filepath.Join(inbox, "new"))
 			read, _ := os.ReadDir(filepath.Join(inbox, "cur"))
 			t.Logf("%d files moved to cur/, %d left in new/", len(read), len(unread))
@@ -256,6 +257,71 @@ func TestDiskFullDuringFlagRename(t *testing.T) {
 			}
 			if r, l := during.messages(); r != n || l != n {
 				t.Errorf("%d messages on the server, %d in the Maildir, want %d each", r, l, n)
+			}
+
+			fltConvergesOnceFreed(t, s, su, func() { fltMust(t, os.Remove(filler)) }, want.remote, n)
+		})
+	}
+}
+
+// TestDiskFullDuringLocalMove: 40 read messages moved on the server from
+// INBOX to Archive while the Maildir's disk is full. Each move is a
+// rename from INBOX/cur/ into Archive/cur/, which needs a new directory
+// block after about ten: the folder fails at the first refused rename
+// with one error; every message is in one of the two folders, once. With
+// space freed, one sync moves the rest (nothing downloaded), and the next
+// has nothing to do.
+func TestDiskFullDuringLocalMove(t *testing.T) {
+	fltNeedRoot(t)
+	const n = 40
+	for name, start := range fltLocalServers() {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			s := start(t)(t)
+			su := fltSetupTimeout(t, s)
+			fltMountExt4(t, su.maildir, 4<<20)
+			msgs := sample.Messages("INBOX", n, 43)
+			for i := range msgs {
+				msgs[i].Flags = model.Seen
+			}
+			fltPut(t, s, "INBOX", msgs)
+			fltPut(t, s, "Archive", nil)
+			fltMustSync(t, su)
+
+			rs := s.dial(t)
+			f, err := rs.SelectFolder(ctx, "INBOX")
+			if err != nil {
+				t.Fatal(err)
+			}
+			listed, err := f.List(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			uids := make([]uint32, len(listed))
+			for i, m := range listed {
+				uids[i] = m.UID
+			}
+			if _, _, err := f.Move(ctx, uids, "Archive"); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+			want := fltCapture(t, s.dial(t), su.local(t))
+			filler := filepath.Join(su.maildir, "filler")
+			fltFillDisk(t, filler)
+
+			out := fltFailsSaying(t, su, "sync with the Maildir's disk full",
+				"Test: Archive: FAILED: folder Archive:", "move ", "to Archive", "no space left on device", "free space on it, then sync again")
+			if c := strings.Count(out, "no space left on device"); c != 1 {
+				t.Errorf("the full disk reported %d times, want once", c)
+			}
+			moved, _ := os.ReadDir(filepath.Join(su.maildir, "Archive", "cur"))
+			left, _ := os.ReadDir(filepath.Join(su.maildir, "INBOX", "cur"))
+			t.Logf("%d files moved to Archive, %d left in INBOX", len(moved), len(left))
+			if len(left) == 0 {
+				t.Fatal("every file reached Archive: the disk was not full enough for the test to mean anything")
+			}
+			if len(moved)+len(left) != n {
+				t.Errorf("%d files in Archive and %d in INBOX, want %d in all", len(moved), len(left), n)
 			}
 
 			fltConvergesOnceFreed(t, s, su, func() { fltMust(t, os.Remove(filler)) }, want.remote, n)
