@@ -77,7 +77,7 @@ func checkSpace(needs []spaceNeed) (warnings []string, err error) {
 			if err := unix.Statfs(n.dir, &st); err != nil {
 				return nil, fmt.Errorf("free space of %s: %w", n.dir, err)
 			}
-			f = &fsNeed{avail: int64(st.Bavail) * st.Bsize, used: int64(st.Blocks-st.Bfree) * st.Bsize}
+			f = &fsNeed{avail: int64(st.Bavail) * int64(st.Bsize), used: int64(st.Blocks-st.Bfree) * int64(st.Bsize)}
 			f.total = f.used + f.avail
 			byDev[dev] = f
 			order = append(order, dev)
