@@ -210,6 +210,9 @@ func bench(o options) (err error) {
 			return err
 		}
 	}
+	if w := cgoWarning(bin); w != "" {
+		logf("warning: %s", w)
+	}
 	if err := forgetCachedPages(bin); err != nil {
 		logf("could not drop %s from the page cache (its runs' peak RSS may read a few MB high): %v", bin, err)
 	}
