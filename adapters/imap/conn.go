@@ -288,6 +288,12 @@ func (s *Store) dialAfter(ctx context.Context, loggedIn <-chan struct{}) (*conn,
 	}
 
 	if err := c.run(ctx, "greeting", c.client.WaitGreeting); err != nil {
+		if s.cfg.TLS == TLSNone && errors.Is(err, ErrTimeout) {
+			// A server port that speaks TLS from the start waits for the
+			// client's handshake and says nothing.
+			err = fmt.Errorf("%w (a server's TLS port is silent like this until the client starts TLS: if port %d is "+
+				"one, usually 993, set ssl = yes)", err, s.cfg.Port)
+		}
 		return fail("greeting", err)
 	}
 	s.noteGreeted(time.Since(start)) // for Store.LinkDelay
@@ -583,14 +589,19 @@ func isTimeout(err error) bool {
 }
 
 // explainTLS adds what to do to a certificate verification failure
-// (a CertificateError says it itself) and to a refused STARTTLS.
+// (a CertificateError says it itself) and to a plain-text answer where
+// TLS was expected (ssl = yes on the server's plain port).
 func explainTLS(err error) error {
 	var ce *CertificateError
 	var unknown x509.UnknownAuthorityError
 	var hostname x509.HostnameError
+	var plain tls.RecordHeaderError
 	switch {
 	case errors.As(err, &ce):
 		return err
+	case errors.As(err, &plain):
+		return fmt.Errorf("%w (the server answered without TLS: this port does not speak TLS from the start; give the "+
+			"server's TLS port, usually 993, or set ssl = no with starttls = yes)", err)
 	case errors.As(err, &unknown):
 		return fmt.Errorf("%w (the server's certificate is not signed by a trusted authority: give its CA certificate with sslcacertfile, or pin it with cert_fingerprint)", err)
 	case errors.As(err, &hostname):
