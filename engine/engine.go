@@ -254,6 +254,9 @@ type folderWork struct {
 	// again without it; it is checked once moves are matched (moves.go).
 	guardLater bool
 	guarded    planner.Plan // the refusal, kept for guardLater
+	// movedOut: local deletions of the plan found to be moves into other
+	// folders on the server (matchServerMoves), for guardLater.
+	movedOut int
 	// recorded is the planner's own plan for in, before the engine's
 	// decisions across folders: what the journal's observation records.
 	recorded planner.Plan
@@ -723,11 +726,14 @@ func (a *Account) checkGuardLater(run uint64, w *folderWork) {
 	if !w.guardLater || w.fr.Err != nil {
 		return
 	}
-	checked := planner.CheckGuard(w.in, w.fr.Plan, a.Planner)
+	checked := planner.CheckGuard(w.in, w.fr.Plan, a.Planner, w.movedOut)
 	if checked.Refused == "" {
 		return
 	}
+	// The planner's refusal, saying what is still refused now that some
+	// deletions are moves (the journal records the planner's own).
 	w.fr.Plan, w.fr.Msgs = w.guarded, nil
+	w.fr.Plan.Refused = checked.Refused
 	a.recordRefusal(run, w.in, w.recorded)
 	w.log.Warn().Str("reason", w.fr.Plan.Refused).Msg("folder refused")
 }

@@ -442,6 +442,7 @@ func (a *Account) matchServerMoves(ctx context.Context, works []*folderWork) {
 	}
 	for w, idx := range drop {
 		w.fr.Plan.Ops, w.fr.Msgs = dropOps(w.fr.Plan.Ops, w.fr.Msgs, idx)
+		w.movedOut += len(idx)
 	}
 	for _, w := range works {
 		moveLocalFirst(&w.fr)

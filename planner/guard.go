@@ -30,7 +30,16 @@ const GuardFloor = 5
 // GuardFloor messages that the other side still holds looks exactly like
 // an unmounted disk, a wrong path or a server that lost a folder, and
 // mirroring it would delete everything.
-func guardDeletes(in Input, ops []model.Op, g DeleteGuard) string {
+//
+// movedOut is how many of the folder's local deletions were found to be
+// moves into other folders on the server (the engine matches them once
+// every folder is planned; 0 from the planner). A server folder emptied
+// by moves is no lost folder: when at least as many of its messages were
+// found moved as are left to delete, the emptied-side check gives way to
+// the share limit, which the deletions left must still pass. (Moved
+// messages of one size are not matched, and are downloaded again in
+// their new folder: moving a whole folder often leaves a few.)
+func guardDeletes(in Input, ops []model.Op, g DeleteGuard, movedOut int) string {
 	var remoteDel, localDel int
 	for _, op := range ops {
 		switch op.Kind {
@@ -47,10 +56,14 @@ func guardDeletes(in Input, ops []model.Op, g DeleteGuard) string {
 			"Nothing was changed. If the folder was emptied on purpose, run again with --max-delete 100 "+
 			"(or --force); to download the messages again instead, move the folder aside and sync", remoteDel)
 	}
-	if localDel > GuardFloor && nRemote == 0 && g.LocalPercent < 100 {
-		return fmt.Sprintf("the server folder is empty, but %d messages were synced from it and are still in the local folder: "+
+	if localDel > GuardFloor && nRemote == 0 && g.LocalPercent < 100 && movedOut < localDel {
+		moved := ""
+		if movedOut > 0 {
+			moved = fmt.Sprintf(" (besides %d found moved to other folders)", movedOut)
+		}
+		return fmt.Sprintf("the server folder is empty, but %d messages were synced from it and are still in the local folder%s: "+
 			"deleting them all locally looks like a server fault. Nothing was changed. If the folder was emptied on "+
-			"purpose, run again with --max-delete 100 (or --force)", localDel)
+			"purpose, run again with --max-delete 100 (or --force)", localDel, moved)
 	}
 	if msg := overLimit("on the server", remoteDel, nRemote, g.RemotePercent); msg != "" {
 		return msg

@@ -92,3 +92,44 @@ func TestGuardIgnoresDeletionsOnReadOnlySide(t *testing.T) {
 		t.Fatalf("read-only server: nothing to guard, got %q %v", p.Refused, p.Counts())
 	}
 }
+
+// TestGuardEmptiedByMoves: a server folder emptied by moves into other
+// folders is no lost folder. Once the engine has found most of its
+// deletions to be moves (movedOut), the deletions left pass if the share
+// limit lets them; with fewer moves than deletions left, the emptied-side
+// refusal stands and says how many were moves.
+func TestGuardEmptiedByMoves(t *testing.T) {
+	st, _, ls := synced(20)
+	in := input(st, nil, ls)
+	all := PlanFolder(in, opts) // made without the guard, as the engine does
+	if n := all.Counts()[model.OpDeleteLocal]; n != 20 {
+		t.Fatalf("%d local deletions planned, want 20", n)
+	}
+	keep := func(n int) Plan {
+		p := all
+		p.Ops = nil
+		for _, op := range all.Ops {
+			if op.Kind != model.OpDeleteLocal || n > 0 {
+				p.Ops = append(p.Ops, op)
+				if op.Kind == model.OpDeleteLocal {
+					n--
+				}
+			}
+		}
+		return p
+	}
+	if p := CheckGuard(in, keep(6), guarded(50), 14); p.Refused != "" || p.Counts()[model.OpDeleteLocal] != 6 {
+		t.Errorf("14 moved, 6 left to delete (30%% of 20): got %q %v", p.Refused, p.Counts())
+	}
+	if p := CheckGuard(in, keep(6), guarded(20), 14); !strings.Contains(p.Refused, "delete 6 of the 20 messages locally (30%)") {
+		t.Errorf("14 moved, 6 left, maxdelete 20%%: got %q", p.Refused)
+	}
+	if p := CheckGuard(in, keep(17), guarded(90), 3); !strings.Contains(p.Refused, "server folder is empty, but 17 messages") ||
+		!strings.Contains(p.Refused, "besides 3 found moved to other folders") {
+		t.Errorf("3 moved, 17 left: got %q", p.Refused)
+	}
+	if p := CheckGuard(in, keep(20), guarded(90), 0); !strings.Contains(p.Refused, "server folder is empty, but 20 messages") ||
+		strings.Contains(p.Refused, "moved") {
+		t.Errorf("no move: got %q", p.Refused)
+	}
+}

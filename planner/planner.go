@@ -132,21 +132,25 @@ func PlanFolder(in Input, opt Options) Plan {
 
 // guard applies Options.Guard: a plan that deletes too much is refused
 // whole.
-func guard(in Input, p Plan, opt Options) Plan {
+func guard(in Input, p Plan, opt Options) Plan { return guardMoved(in, p, opt, 0) }
+
+// guardMoved is guard, movedOut of the folder's local deletions having
+// been found to be moves into other folders (guardDeletes).
+func guardMoved(in Input, p Plan, opt Options, movedOut int) Plan {
 	if opt.Guard == nil || p.Refused != "" {
 		return p
 	}
-	if msg := guardDeletes(in, p.Ops, *opt.Guard); msg != "" {
+	if msg := guardDeletes(in, p.Ops, *opt.Guard, movedOut); msg != "" {
 		p.Refused, p.Ops, p.VoidedStatus, p.Guarded = msg, nil, false, true
 	}
 	return p
 }
 
 // CheckGuard applies Options.Guard to a plan made without it and changed
-// since (the engine turns some deletions into moves first): a plan that
-// still deletes too much is refused whole.
-func CheckGuard(in Input, p Plan, opt Options) Plan {
-	return guard(applyWindow(in, opt.Window), p, opt)
+// since (the engine turns some deletions into moves first: movedOut of
+// them): a plan that still deletes too much is refused whole.
+func CheckGuard(in Input, p Plan, opt Options, movedOut int) Plan {
+	return guardMoved(applyWindow(in, opt.Window), p, opt, movedOut)
 }
 
 // changesRemote and changesLocal say which side an operation writes to.

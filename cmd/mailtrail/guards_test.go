@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -12,12 +13,14 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	goimap "github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	adimap "mailtrail/adapters/imap"
 	"mailtrail/internal/lockfile"
+	"mailtrail/internal/sample"
 	"mailtrail/model"
 )
 
@@ -504,6 +507,61 @@ func TestSeparateMetadataAllowsAnotherInstance(t *testing.T) {
 	must(t, os.WriteFile(other.config, []byte(text), 0o600))
 	other.sync(t)
 	assertConverged(t, s, other, total)
+}
+
+// TestWholeFolderMovedOnServer: every message of INBOX moved into Archive
+// on the server by another client, eight of them of one size (moves
+// their size cannot pair: downloaded again in Archive, their old files
+// deleted). INBOX, empty on the server, is not taken for a lost folder,
+// since most of what left it is found in Archive: the sync renames the
+// twelve it pairs, downloads the eight, deletes their old files and
+// exits 0 (before, INBOX was refused as "emptied", with its 20 messages
+// counted as deletions); the next sync has nothing to do.
+func TestWholeFolderMovedOnServer(t *testing.T) {
+	ctx := context.Background()
+	s := memServer(t)
+	su := fltSetupTimeout(t, s)
+	msgs := sample.Messages("INBOX", 12, 51)
+	for i := 0; i < 8; i++ {
+		id := fmt.Sprintf("<same.%d@mailtrail.example>", i)
+		msgs = append(msgs, sample.Message{MessageID: id, Flags: model.Seen,
+			Date: time.Date(2026, 11, 1, 9, i, 0, 0, time.UTC),
+			Body: []byte("From: a@example.org\r\nSubject: one size\r\nMessage-ID: " + id + "\r\n\r\nbody " + strconv.Itoa(i) + "\r\n")})
+	}
+	fltPut(t, s, "INBOX", msgs)
+	fltPut(t, s, "Archive", nil)
+	fltMustSync(t, su)
+
+	f, err := s.dial(t).SelectFolder(ctx, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed, err := f.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uids := make([]uint32, len(listed))
+	for i, m := range listed {
+		uids[i] = m.UID
+	}
+	if _, _, err := f.Move(ctx, uids, "Archive"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	want := fltCapture(t, s.dial(t), su.local(t))
+
+	r := fltMustSync(t, su)
+	out := r.output()
+	for _, w := range []string{"Archive: 12 move-local, 8 fetch", "INBOX: 8 delete-local"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+	fltAssertNothingToDo(t, su)
+	got := fltCapture(t, s.dial(t), su.local(t))
+	if d := fltDiff(fltState{remote: want.remote, local: want.remote}, got); len(d) > 0 {
+		t.Errorf("after the sync:\n  %s", strings.Join(d, "\n  "))
+	}
 }
 
 func TestServerMoveIsRenamedLocally(t *testing.T) {

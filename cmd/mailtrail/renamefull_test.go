@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"mailtrail/adapters"
 	"mailtrail/internal/sample"
 	"mailtrail/model"
 )
@@ -60,8 +61,11 @@ func fltMountExt4(t *testing.T, dir string, size int64) {
 	})
 }
 
-// fltFillDisk writes zeros into path until the file system refuses more
-// (ENOSPC), leaving it with no free block.
+// fltFillDisk writes zeros into path until the file system has no free
+// block left. ext4 refuses a write while blocks are still set aside for
+// data written but not yet allocated (delayed allocation), and gives them
+// back once the data is synced: so it writes until refused, syncs, and
+// again, until statfs counts no free block or a round writes nothing.
 func fltFillDisk(t *testing.T, path string) {
 	t.Helper()
 	f, err := os.Create(path)
@@ -70,16 +74,31 @@ func fltFillDisk(t *testing.T, path string) {
 	}
 	defer f.Close()
 	buf := make([]byte, 1024)
-	for {
-		if _, err := f.Write(buf); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatalf("fill %s: %v", path, err)
+	for round := 0; ; round++ {
+		wrote := 0
+		for {
+			n, err := f.Write(buf)
+			wrote += n
+			if err != nil {
+				if !errors.Is(err, syscall.ENOSPC) {
+					t.Fatalf("fill %s: %v", path, err)
+				}
+				break
 			}
-			break
 		}
-	}
-	if err := f.Sync(); err != nil && !errors.Is(err, syscall.ENOSPC) {
-		t.Fatalf("fill %s: %v", path, err)
+		if err := f.Sync(); err != nil && !errors.Is(err, syscall.ENOSPC) {
+			t.Fatalf("fill %s: %v", path, err)
+		}
+		var st syscall.Statfs_t
+		if err := syscall.Statfs(filepath.Dir(path), &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Bavail == 0 {
+			return
+		}
+		if wrote == 0 && round > 0 {
+			return // a block or two the file system keeps for itself
+		}
 	}
 }
 
@@ -206,40 +225,10 @@ func TestDiskFullDuringFlagRename(t *testing.T) {
 	const n = 40
 	for name, start := range fltLocalServers() {
 		t.Run(name, func(t *testing.T) {
-			ctx := context.Background()
-			s := start(t)(t)
-			su := fltSetupTimeout(t, s)
-			fltMountExt4(t, su.maildir, 4<<20)
-			msgs := sample.Messages("INBOX", n, 41)
-			for i := range msgs {
-				msgs[i].Flags = 0
-			}
-			fltPut(t, s, "INBOX", msgs)
-			fltMustSync(t, su)
+			s, su, want, filler := fltChangedOnFullDisk(t, start(t), n, 0, nil, func(f adapters.RemoteFolder, uids []uint32) error {
+				return f.StoreFlags(context.Background(), uids, model.Seen, 0)
+			})
 			inbox := filepath.Join(su.maildir, "INBOX")
-			if unread, _ := os.ReadDir(filepath.Join(inbox, "new")); len(unread) != n {
-				t.Fatalf("%d files in new/ after the first sync, want %d", len(unread), n)
-			}
-
-			rs := s.dial(t)
-			f, err := rs.SelectFolder(ctx, "INBOX")
-			if err != nil {
-				t.Fatal(err)
-			}
-			listed, err := f.List(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			uids := make([]uint32, len(listed))
-			for i, m := range listed {
-				uids[i] = m.UID
-			}
-			fltMust(t, f.StoreFlags(ctx, uids, model.Seen, 0))
-			f.Close()
-			want := fltCapture(t, s.dial(t), su.local(t))
-			filler := filepath.Join(su.maildir, "filler")
-			fltFillDisk(t, filler)
-
 			fltFailsSaying(t, su, "sync with the Maildir's disk full",
 				"Test: INBOX: FAILED: folder INBOX:", "set flags", "no space left on device", "free space on it, then sync again")
 			unread, _ := os.ReadDir(filepath.Join(inbox, "new"))
@@ -268,47 +257,17 @@ func TestDiskFullDuringFlagRename(t *testing.T) {
 // INBOX to Archive while the Maildir's disk is full. Each move is a
 // rename from INBOX/cur/ into Archive/cur/, which needs a new directory
 // block after about ten: the folder fails at the first refused rename
-// with one error; every message is in one of the two folders, once. With
-// space freed, one sync moves the rest (nothing downloaded), and the next
-// has nothing to do.
+// with one error; no message is in the Maildir twice. With space freed,
+// one sync moves the rest, and the next has nothing to do.
 func TestDiskFullDuringLocalMove(t *testing.T) {
 	fltNeedRoot(t)
 	const n = 40
 	for name, start := range fltLocalServers() {
 		t.Run(name, func(t *testing.T) {
-			ctx := context.Background()
-			s := start(t)(t)
-			su := fltSetupTimeout(t, s)
-			fltMountExt4(t, su.maildir, 4<<20)
-			msgs := sample.Messages("INBOX", n, 43)
-			for i := range msgs {
-				msgs[i].Flags = model.Seen
-			}
-			fltPut(t, s, "INBOX", msgs)
-			fltPut(t, s, "Archive", nil)
-			fltMustSync(t, su)
-
-			rs := s.dial(t)
-			f, err := rs.SelectFolder(ctx, "INBOX")
-			if err != nil {
-				t.Fatal(err)
-			}
-			listed, err := f.List(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			uids := make([]uint32, len(listed))
-			for i, m := range listed {
-				uids[i] = m.UID
-			}
-			if _, _, err := f.Move(ctx, uids, "Archive"); err != nil {
-				t.Fatal(err)
-			}
-			f.Close()
-			want := fltCapture(t, s.dial(t), su.local(t))
-			filler := filepath.Join(su.maildir, "filler")
-			fltFillDisk(t, filler)
-
+			s, su, want, filler := fltChangedOnFullDisk(t, start(t), n, model.Seen, []string{"Archive"}, func(f adapters.RemoteFolder, uids []uint32) error {
+				_, _, err := f.Move(context.Background(), uids, "Archive")
+				return err
+			})
 			out := fltFailsSaying(t, su, "sync with the Maildir's disk full",
 				"Test: Archive: FAILED: folder Archive:", "move ", "to Archive", "no space left on device", "free space on it, then sync again")
 			if c := strings.Count(out, "no space left on device"); c != 1 {
@@ -320,11 +279,74 @@ func TestDiskFullDuringLocalMove(t *testing.T) {
 			if len(left) == 0 {
 				t.Fatal("every file reached Archive: the disk was not full enough for the test to mean anything")
 			}
-			if len(moved)+len(left) != n {
-				t.Errorf("%d files in Archive and %d in INBOX, want %d in all", len(moved), len(left), n)
+			// Each message once in the Maildir: moved, or not yet.
+			during := fltCapture(t, s.dial(t), su.local(t))
+			where := map[string]string{}
+			if _, l := during.messages(); l != n {
+				t.Errorf("%d messages in the Maildir, want %d", l, n)
+			}
+			for folder, ids := range during.local {
+				for id, c := range ids {
+					if c != 1 || where[id] != "" || want.remote["Archive"][id] != 1 {
+						t.Errorf("%s: %s %d times (also in %q); the server's Archive has it %d times", folder, id, c, where[id], want.remote["Archive"][id])
+					}
+					where[id] = folder
+				}
 			}
 
 			fltConvergesOnceFreed(t, s, su, func() { fltMust(t, os.Remove(filler)) }, want.remote, n)
 		})
 	}
+}
+
+// fltChangedOnFullDisk prepares the flag and move tests: a synced account
+// on a 4 MiB ext4 (fltMountExt4) with n messages in INBOX, all with
+// flags, and the folders of also, empty; then change on the server's
+// INBOX, given every UID there; then the Maildir's disk filled
+// (fltFillDisk). It returns what the server then holds and the filler's
+// path, whose removal frees the space.
+func fltChangedOnFullDisk(t *testing.T, start func(t *testing.T) server, n int, flags model.Flags, also []string,
+	change func(f adapters.RemoteFolder, uids []uint32) error) (server, setup, fltState, string) {
+	t.Helper()
+	ctx := context.Background()
+	s := start(t)
+	su := fltSetupTimeout(t, s)
+	fltMountExt4(t, su.maildir, 4<<20)
+	// Each of its own size, so that moves are all paired by size (moved
+	// messages of one size are downloaded again, their old files
+	// deleted, and the deletions would free blocks on the full disk).
+	msgs := sample.Messages("INBOX", n, 41)
+	longest := 0
+	for _, m := range msgs {
+		longest = max(longest, len(m.Body))
+	}
+	for i := range msgs {
+		msgs[i].Flags = flags
+		pad := longest + i - len(msgs[i].Body)
+		msgs[i].Body = append([]byte("X-Pad: "+strings.Repeat("x", pad)+"\r\n"), msgs[i].Body...)
+	}
+	fltPut(t, s, "INBOX", msgs)
+	for _, name := range also {
+		fltPut(t, s, name, nil)
+	}
+	fltMustSync(t, su)
+
+	f, err := s.dial(t).SelectFolder(ctx, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed, err := f.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uids := make([]uint32, len(listed))
+	for i, m := range listed {
+		uids[i] = m.UID
+	}
+	fltMust(t, change(f, uids))
+	f.Close()
+	want := fltCapture(t, s.dial(t), su.local(t))
+	filler := filepath.Join(su.maildir, "filler")
+	fltFillDisk(t, filler)
+	return s, su, want, filler
 }
