@@ -519,18 +519,7 @@ func TestSeparateMetadataAllowsAnotherInstance(t *testing.T) {
 // counted as deletions); the next sync has nothing to do.
 func TestWholeFolderMovedOnServer(t *testing.T) {
 	ctx := context.Background()
-	s := memServer(t)
-	su := fltSetupTimeout(t, s)
-	msgs := sample.Messages("INBOX", 12, 51)
-	for i := 0; i < 8; i++ {
-		id := fmt.Sprintf("<same.%d@mailtrail.example>", i)
-		msgs = append(msgs, sample.Message{MessageID: id, Flags: model.Seen,
-			Date: time.Date(2026, 11, 1, 9, i, 0, 0, time.UTC),
-			Body: []byte("From: a@example.org\r\nSubject: one size\r\nMessage-ID: " + id + "\r\n\r\nbody " + strconv.Itoa(i) + "\r\n")})
-	}
-	fltPut(t, s, "INBOX", msgs)
-	fltPut(t, s, "Archive", nil)
-	fltMustSync(t, su)
+	s, su := wholeFolderToMove(t)
 
 	f, err := s.dial(t).SelectFolder(ctx, "INBOX")
 	if err != nil {
@@ -560,6 +549,48 @@ func TestWholeFolderMovedOnServer(t *testing.T) {
 	fltAssertNothingToDo(t, su)
 	got := fltCapture(t, s.dial(t), su.local(t))
 	if d := fltDiff(fltState{remote: want.remote, local: want.remote}, got); len(d) > 0 {
+		t.Errorf("after the sync:\n  %s", strings.Join(d, "\n  "))
+	}
+}
+
+// wholeFolderToMove: a synced account on imapmemserver with 20 read
+// messages in INBOX, 8 of them of one size, and an empty Archive.
+func wholeFolderToMove(t *testing.T) (server, setup) {
+	t.Helper()
+	s := memServer(t)
+	su := fltSetupTimeout(t, s)
+	msgs := sample.Messages("INBOX", 12, 51)
+	for i := 0; i < 8; i++ {
+		id := fmt.Sprintf("<same.%d@mailtrail.example>", i)
+		msgs = append(msgs, sample.Message{MessageID: id, Flags: model.Seen,
+			Date: time.Date(2026, 11, 1, 9, i, 0, 0, time.UTC),
+			Body: []byte("From: a@example.org\r\nSubject: one size\r\nMessage-ID: " + id + "\r\n\r\nbody " + strconv.Itoa(i) + "\r\n")})
+	}
+	fltPut(t, s, "INBOX", msgs)
+	fltPut(t, s, "Archive", nil)
+	fltMustSync(t, su)
+	return s, su
+}
+
+// TestWholeFolderMovedLocally: the same set moved in the Maildir, every
+// file of INBOX renamed into Archive by a mail client. A local move is
+// known by its file name (the key, and the FMD5 of the folder it was
+// synced in), whatever its size: all 20 are moved on the server, nothing
+// uploaded or expunged, and INBOX, empty locally, is not refused.
+func TestWholeFolderMovedLocally(t *testing.T) {
+	s, su := wholeFolderToMove(t)
+	want := fltCapture(t, s.dial(t), su.local(t))
+	keys := localKeys(t, su, "INBOX")
+	moveFiles(t, su, "INBOX", "Archive", keys, false)
+	r := fltMustSync(t, su)
+	out := r.output()
+	if !strings.Contains(out, "Archive: 20 move-remote") || strings.Contains(out, "upload") || strings.Contains(out, "expunge") {
+		t.Errorf("want 20 moves on the server and nothing else:\n%s", out)
+	}
+	fltAssertNothingToDo(t, su)
+	got := fltCapture(t, s.dial(t), su.local(t))
+	moved := map[string]map[string]int{"Archive": want.remote["INBOX"], "INBOX": {}}
+	if d := fltDiff(fltState{remote: moved, local: moved}, got); len(d) > 0 {
 		t.Errorf("after the sync:\n  %s", strings.Join(d, "\n  "))
 	}
 }
