@@ -26,6 +26,7 @@ import (
 
 	goimap "github.com/emersion/go-imap/v2"
 
+	"mailtrail/adapters"
 	"mailtrail/adapters/imap"
 	"mailtrail/internal/converge"
 	"mailtrail/internal/faultproxy"
@@ -76,35 +77,21 @@ func fltWire(file []byte) []byte {
 // the UIDs the server lists but sends no (or an empty) body for.
 func fltServerBodies(t *testing.T, s server, folder string) (map[uint32][]byte, []uint32) {
 	t.Helper()
-	ctx := context.Background()
-	f, err := s.dial(t).SelectFolder(ctx, folder)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	msgs, err := f.List(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var uids []uint32
-	for _, m := range msgs {
-		uids = append(uids, m.UID)
-	}
 	out := map[uint32][]byte{}
-	err = f.Fetch(ctx, uids, func(m model.RemoteMsg, body io.Reader) error {
-		b, err := io.ReadAll(body)
-		out[m.UID] = b
+	var unread []uint32
+	fltOnEveryMessage(t, s, folder, func(f adapters.RemoteFolder, uids []uint32) error {
+		err := f.Fetch(context.Background(), uids, func(m model.RemoteMsg, body io.Reader) error {
+			b, err := io.ReadAll(body)
+			out[m.UID] = b
+			return err
+		})
+		for _, u := range uids {
+			if _, ok := out[u]; !ok {
+				unread = append(unread, u)
+			}
+		}
 		return err
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var unread []uint32
-	for _, u := range uids {
-		if _, ok := out[u]; !ok {
-			unread = append(unread, u)
-		}
-	}
 	return out, unread
 }
 

@@ -18,6 +18,7 @@ import (
 	goimap "github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	"mailtrail/adapters"
 	adimap "mailtrail/adapters/imap"
 	"mailtrail/internal/lockfile"
 	"mailtrail/internal/sample"
@@ -518,25 +519,11 @@ func TestSeparateMetadataAllowsAnotherInstance(t *testing.T) {
 // exits 0 (before, INBOX was refused as "emptied", with its 20 messages
 // counted as deletions); the next sync has nothing to do.
 func TestWholeFolderMovedOnServer(t *testing.T) {
-	ctx := context.Background()
 	s, su := wholeFolderToMove(t)
-
-	f, err := s.dial(t).SelectFolder(ctx, "INBOX")
-	if err != nil {
-		t.Fatal(err)
-	}
-	listed, err := f.List(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	uids := make([]uint32, len(listed))
-	for i, m := range listed {
-		uids[i] = m.UID
-	}
-	if _, _, err := f.Move(ctx, uids, "Archive"); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	fltOnEveryMessage(t, s, "INBOX", func(f adapters.RemoteFolder, uids []uint32) error {
+		_, _, err := f.Move(context.Background(), uids, "Archive")
+		return err
+	})
 	want := fltCapture(t, s.dial(t), su.local(t))
 
 	r := fltMustSync(t, su)

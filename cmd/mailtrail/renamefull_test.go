@@ -308,7 +308,6 @@ func TestDiskFullDuringLocalMove(t *testing.T) {
 func fltChangedOnFullDisk(t *testing.T, start func(t *testing.T) server, n int, flags model.Flags, also []string,
 	change func(f adapters.RemoteFolder, uids []uint32) error) (server, setup, fltState, string) {
 	t.Helper()
-	ctx := context.Background()
 	s := start(t)
 	su := fltSetupTimeout(t, s)
 	fltMountExt4(t, su.maildir, 4<<20)
@@ -331,10 +330,23 @@ func fltChangedOnFullDisk(t *testing.T, start func(t *testing.T) server, n int, 
 	}
 	fltMustSync(t, su)
 
-	f, err := s.dial(t).SelectFolder(ctx, "INBOX")
+	fltOnEveryMessage(t, s, "INBOX", change)
+	want := fltCapture(t, s.dial(t), su.local(t))
+	filler := filepath.Join(su.maildir, "filler")
+	fltFillDisk(t, filler)
+	return s, su, want, filler
+}
+
+// fltOnEveryMessage selects the server folder and calls change with every
+// UID in it, as another client would act on all of its messages.
+func fltOnEveryMessage(t *testing.T, s server, folder string, change func(f adapters.RemoteFolder, uids []uint32) error) {
+	t.Helper()
+	ctx := context.Background()
+	f, err := s.dial(t).SelectFolder(ctx, folder)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer f.Close()
 	listed, err := f.List(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -344,9 +356,4 @@ func fltChangedOnFullDisk(t *testing.T, start func(t *testing.T) server, n int, 
 		uids[i] = m.UID
 	}
 	fltMust(t, change(f, uids))
-	f.Close()
-	want := fltCapture(t, s.dial(t), su.local(t))
-	filler := filepath.Join(su.maildir, "filler")
-	fltFillDisk(t, filler)
-	return s, su, want, filler
 }
