@@ -526,6 +526,11 @@ func TestWholeFolderMovedOnServer(t *testing.T) {
 	})
 	want := fltCapture(t, s.dial(t), su.local(t))
 
+	// The dry run tells the same.
+	dry := fltRun(t, nil, time.Minute, append(fltSyncArgs(su), "--dry-run")...)
+	if dry.code != 0 || strings.Contains(dry.output(), "REFUSED") || !strings.Contains(dry.output(), "move-local") {
+		t.Errorf("dry run: exit %d\n%s", dry.code, dry.output())
+	}
 	r := fltMustSync(t, su)
 	out := r.output()
 	for _, w := range []string{"Archive: 12 move-local, 8 fetch", "INBOX: 8 delete-local"} {
