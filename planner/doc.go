@@ -13,6 +13,11 @@
 //   - Crash-tolerant: applying any prefix of a plan and planning again gives
 //     a plan that completes the same end state. Flag operations never touch
 //     the status; an OpPair that records the agreed flags comes after them.
+//   - Copied at most once: a message both sides hold is paired, never
+//     copied both ways; where UIDs cannot say which is which (a changed
+//     UIDVALIDITY, a reset, a first meeting of a folder with messages on
+//     both sides whose files name no UID of it) the engine's identities
+//     do (rebase.go).
 //   - Modification beats deletion: a message deleted on one side whose flags
 //     were changed on the other since the last sync is kept (copied back),
 //     because a deletion can be repeated and lost mail cannot. \Deleted

@@ -101,7 +101,9 @@ func PlanFolder(in Input, opt Options) Plan {
 			}
 		}
 		return p
-	case NeedsIdentities(in, opt):
+	case NeedsIdentities(in, opt) && (in.Identities != nil || !firstMeeting(in, opt)):
+		// (A first meeting the engine could not identify is planned by
+		// UID below: everything copied, as before identities.)
 		return guard(in, rebase(in, opt), opt)
 	case in.Remote.Exists && st.UIDValidity != 0 && in.Remote.Status.UIDValidity != st.UIDValidity:
 		// The local folder is gone as well: it is created again below and

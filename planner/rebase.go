@@ -20,15 +20,40 @@ type Identities struct {
 
 // NeedsIdentities reports whether planning in needs Input.Identities: the
 // server folder's UIDVALIDITY differs from the one the status was recorded
-// under, or the folder is being reset.
+// under, the folder is being reset, or it is a first meeting.
 func NeedsIdentities(in Input, opt Options) bool {
 	if !in.Remote.Exists || !in.Local.Exists {
 		return false
 	}
-	if opt.Reset {
+	if opt.Reset || firstMeeting(in, opt) {
 		return true
 	}
 	return in.Status.UIDValidity != 0 && in.Remote.Status.UIDValidity != in.Status.UIDValidity
+}
+
+// firstMeeting reports whether in is the first sync of a folder that holds
+// messages on both sides, some of whose files name no UID of this server
+// folder: a folder renamed on both sides by hand (its files name the old
+// folder's UIDs), a Maildir copied in from another program, a status lost
+// with files named by another tool. Planned by UID, each such message
+// would be new to the other side and copied there: twice on both sides
+// after. Paired by identity instead, as a reset does, only what is on one
+// side alone is copied; files that name a UID of this folder are paired by
+// it first (rebase), which also makes a first meeting interrupted after
+// some of its files were named one still. (A folder whose every file names
+// this folder's UIDs, as after a lost journal, is planned by UID.) Not
+// with a read-only local side, whose file names cannot take the UIDs, nor
+// in a reset, which pairs by identity anyway.
+func firstMeeting(in Input, opt Options) bool {
+	if opt.Reset || opt.LocalReadOnly || in.Status.UIDValidity != 0 || in.Status.Rows.Len() > 0 || len(in.Remote.Msgs) == 0 || len(in.Local.Msgs) == 0 {
+		return false
+	}
+	for _, m := range in.Local.Msgs {
+		if m.UID == 0 || m.FMD5 != in.Local.FMD5 {
+			return true
+		}
+	}
+	return false
 }
 
 // rebase plans a folder whose UIDs can no longer be trusted. Messages are
@@ -45,7 +70,13 @@ func rebase(in Input, opt Options) Plan {
 	p := Plan{Folder: in.Folder}
 	st := in.Status
 	newUV := in.Remote.Status.UIDValidity
-	if opt.LocalReadOnly {
+	first := firstMeeting(in, opt)
+	if first {
+		// Nothing was synced here before: nothing to confirm, nothing
+		// to refuse (a read-only side is left as planMessages leaves it).
+		opt.Reset = true
+	}
+	if opt.LocalReadOnly && !first {
 		p.Refused = fmt.Sprintf("the server changed the folder's UIDVALIDITY (from %d to %d) and the local repository is "+
 			"readonly, so the local file names cannot be re-paired with the new UIDs; nothing was changed", st.UIDValidity, newUV)
 		return p
@@ -84,18 +115,35 @@ func rebase(in Input, opt Options) Plan {
 
 	known, confirmed := 0, 0
 	var rows []model.StatusRow
+	// A first meeting's files that name a UID of this folder the server
+	// has are that message (as planMessages pairs them), whatever their
+	// identity says.
+	named := map[string]bool{}
+	namedUID := map[uint32]bool{}
+	if first {
+		for _, key := range sortedKeys(present) {
+			l := present[key]
+			if _, ok := remoteFlags[l.UID]; ok && l.UID != 0 && l.FMD5 == in.Local.FMD5 && !namedUID[l.UID] {
+				named[key], namedUID[l.UID] = true, true
+				rows = append(rows, model.StatusRow{UID: l.UID, Key: key, Flags: remoteFlags[l.UID] & l.Flags})
+			}
+		}
+	}
 	for _, key := range sortedKeys(present) {
 		l := present[key]
 		row, hadRow := rowByKey[key]
 		if hadRow {
 			known++
 		}
+		if named[key] {
+			continue
+		}
 		id := ids.Local[key]
 		if id == "" || localBy[id] != key {
 			continue
 		}
 		uid, ok := remoteBy[id]
-		if !ok {
+		if !ok || namedUID[uid] {
 			continue
 		}
 		ancestor := row.Flags
@@ -123,7 +171,10 @@ func rebase(in Input, opt Options) Plan {
 	// last) would win, as in a map filled in this order.
 	pairedRows := model.StatusRowsOf(rows...)
 	reason := fmt.Sprintf("UIDVALIDITY changed from %d to %d: re-paired by Message-ID and content", st.UIDValidity, newUV)
-	if opt.Reset {
+	switch {
+	case first:
+		reason = "first sync of a folder with messages on both sides: paired by Message-ID and content, not copied"
+	case opt.Reset:
 		reason = "reset-folder: re-paired by Message-ID and content"
 	}
 	p.Ops = append(p.Ops, model.Op{Kind: model.OpRebaseFolder, Folder: in.Folder, Validity: newUV,

@@ -3,6 +3,7 @@ package planner
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -140,5 +141,76 @@ func TestRebaseRefusedOnReadOnlyLocal(t *testing.T) {
 	o.LocalReadOnly = true
 	if p := PlanFolder(in, o); p.Refused == "" || len(p.Ops) != 0 {
 		t.Fatalf("got %q %v", p.Refused, short(p.Ops))
+	}
+}
+
+// TestFirstMeetingPairsByIdentity: a folder never synced, with messages on
+// both sides whose files name no UID of this folder (renamed by hand on
+// both sides: they carry the old folder's FMD5). With identities, the
+// same messages are paired, not copied both ways; each side's own goes
+// across once. Without identities (none computed), everything is copied,
+// as before. With a read-only local side, or files naming this folder's
+// UIDs (a lost journal), no identities are asked for.
+func TestFirstMeetingPairsByIdentity(t *testing.T) {
+	_, rs, ls := synced(3)
+	for i := range ls {
+		ls[i].FMD5 = "another-folder"
+	}
+	in := input(model.FolderStatus{}.Rows.All(), rs, ls)
+	in.Status = model.FolderStatus{Name: in.Folder}
+	in.Remote.Msgs = append(in.Remote.Msgs, rmsg(4, 0))         // only on the server
+	in.Local.Msgs = append(in.Local.Msgs, lmsg("k009", 0, S|F)) // only local
+	in.Local.Msgs[0].Flags = S | F                              // flagged locally meanwhile
+	if !NeedsIdentities(in, opts) {
+		t.Fatal("a first meeting needs identities")
+	}
+	plain := PlanFolder(in, opts)
+	if c := plain.Counts(); c[model.OpFetch] != 4 || c[model.OpUpload] != 4 {
+		t.Fatalf("without identities: want everything copied, got %v", short(plain.Ops))
+	}
+	in.Identities = &Identities{Remote: map[uint32]string{1: "a", 2: "b", 3: "c", 4: "d"},
+		Local: map[string]string{"k001": "a", "k002": "b", "k003": "c", "k009": "z"}}
+	p := PlanFolder(in, opts)
+	if p.Refused != "" {
+		t.Fatalf("refused: %s", p.Refused)
+	}
+	c := p.Counts()
+	if c[model.OpFetch] != 1 || c[model.OpUpload] != 1 || c[model.OpRebaseFolder] != 1 || c[model.OpStoreRemote] != 1 {
+		t.Fatalf("want the three paired, one fetch, one upload, the local flag sent: got %v", short(p.Ops))
+	}
+	if !strings.Contains(p.Ops[0].Reason, "first sync of a folder with messages on both sides") {
+		t.Errorf("reason: %q", p.Ops[0].Reason)
+	}
+
+	ro := opts
+	ro.LocalReadOnly = true
+	if NeedsIdentities(in, ro) {
+		t.Error("read-only local side: its file names cannot take UIDs, no identities")
+	}
+	lost := in
+	lost.Local.Msgs = append([]model.LocalMsg(nil), in.Local.Msgs[:3]...)
+	for i := range lost.Local.Msgs {
+		lost.Local.Msgs[i].FMD5 = in.Local.FMD5
+	}
+	if NeedsIdentities(lost, opts) {
+		t.Error("every file names this folder's UID (a lost journal): paired by UID, no identities")
+	}
+
+	// Interrupted after one file was named with its UID: still a first
+	// meeting; the named file is paired by its UID, the rest by identity.
+	resumed := in
+	resumed.Local.Msgs = append([]model.LocalMsg(nil), in.Local.Msgs...)
+	resumed.Local.Msgs[1].FMD5 = in.Local.FMD5
+	resumed.Identities = &Identities{Remote: in.Identities.Remote, Local: map[string]string{"k001": "a", "k002": "", "k003": "c", "k009": "z"}}
+	if !NeedsIdentities(resumed, opts) {
+		t.Fatal("a first meeting interrupted after naming one file: identities needed still")
+	}
+	p = PlanFolder(resumed, opts)
+	c = p.Counts()
+	if p.Refused != "" || c[model.OpFetch] != 1 || c[model.OpUpload] != 1 {
+		t.Fatalf("resumed: want the three paired (k002 by its UID), one fetch, one upload: got %q %v", p.Refused, short(p.Ops))
+	}
+	if !slices.Contains(short(p.Ops), "pair 2 k002 S") {
+		t.Errorf("resumed: k002 not paired by its UID: %v", short(p.Ops))
 	}
 }

@@ -557,6 +557,25 @@ var crashScenarios = []crashScenario{
 		},
 	},
 	{
+		// A first sync of a folder whose messages are on both sides
+		// already, the local files named by another program (no UID in
+		// their names), one alone on each side and one flagged locally:
+		// paired by identity (rebase-folder), only the two alone copied.
+		name: "first-meeting",
+		prepare: func(t *testing.T, e *crashEnv) {
+			msgs := sample.Messages("M", 7, 18)
+			crPutRemote(t, e, "M", msgs[:6])
+			crMakeLocalFolder(t, e, "M")
+			for i, m := range msgs[1:] {
+				flags := m.Flags
+				if i == 0 {
+					flags |= model.Flagged
+				}
+				crPutLocal(t, e, "M", fmt.Sprintf("other-%02d", i), m.Body, flags)
+			}
+		},
+	},
+	{
 		// The server renumbers a folder (new UIDVALIDITY) and lost one
 		// message meanwhile; a flag changed locally. The folder is
 		// re-paired by identity: nothing copied but the lost message
