@@ -374,34 +374,33 @@ func withoutMovedUploads(ops []model.Op) []model.Op {
 // since the last sync: a message gone from folder A (so A's plan deletes
 // its local file) and new in folder B (so B's plan downloads it) in the
 // same run. Such a pair becomes one OpMoveLocal in B's plan: the file is
-// renamed from A into B, not downloaded again. The plans only know sizes
-// here, so a pair is made only when exactly one deletion and one download
-// of the account have that size (in wire form); the executor confirms it
-// by Message-ID or content before renaming, and otherwise downloads and
-// deletes as planned.
+// renamed from A into B, not downloaded again. The plans know sizes: a
+// pair is made at once where exactly one deletion and one download of the
+// account have that size (in wire form). Where several have one size (a
+// whole folder moved often holds messages of one size: notifications of
+// one template), they are paired by Message-ID (pairByMessageID): one
+// FETCH of the downloads' Message-IDs per folder, the files' own headers
+// read. The executor confirms every pair by Message-ID or content before
+// renaming, and otherwise downloads and deletes as planned.
 func (a *Account) matchServerMoves(ctx context.Context, works []*folderWork) {
-	type ref struct {
-		w *folderWork
-		i int
-	}
 	executable := func(w *folderWork) bool {
 		return w.fr.Err == nil && w.fr.Plan.Refused == "" && w.p.LocalFolder != nil && !a.Planner.LocalReadOnly
 	}
-	fetches := map[int64][]ref{}
+	fetches := map[int64][]moveRef{}
 	for _, w := range works {
 		if !executable(w) || !w.in.Remote.Exists {
 			continue
 		}
 		for i, op := range w.fr.Plan.Ops {
 			if op.Kind == model.OpFetch && op.Size > 0 {
-				fetches[op.Size] = append(fetches[op.Size], ref{w, i})
+				fetches[op.Size] = append(fetches[op.Size], moveRef{w, i})
 			}
 		}
 	}
 	if len(fetches) == 0 {
 		return
 	}
-	deletes := map[int64][]ref{}
+	deletes := map[int64][]moveRef{}
 	for _, w := range works {
 		if !executable(w) {
 			continue
@@ -416,17 +415,15 @@ func (a *Account) matchServerMoves(ctx context.Context, works []*folderWork) {
 			}
 			r.Close()
 			if len(fetches[size]) > 0 {
-				deletes[size] = append(deletes[size], ref{w, i})
+				deletes[size] = append(deletes[size], moveRef{w, i})
 			}
 		}
 	}
 	drop := map[*folderWork]map[int]bool{}
-	for size, ds := range deletes {
-		fs := fetches[size]
-		if len(ds) != 1 || len(fs) != 1 || ds[0].w == fs[0].w {
-			continue
+	pair := func(d, f moveRef) {
+		if d.w == f.w {
+			return // gone and new in one folder: not a move
 		}
-		d, f := ds[0], fs[0]
 		del, fetch := d.w.fr.Plan.Ops[d.i], f.w.fr.Plan.Ops[f.i]
 		f.w.fr.Plan.Ops[f.i] = model.Op{Kind: model.OpMoveLocal, Folder: f.w.fr.Name, UID: fetch.UID, Key: del.Key,
 			Flags: fetch.Flags, Size: fetch.Size, From: d.w.fr.Name, FromUID: del.UID,
@@ -440,6 +437,18 @@ func (a *Account) matchServerMoves(ctx context.Context, works []*folderWork) {
 		drop[d.w][d.i] = true
 		a.Log.Debug().Str("from", d.w.fr.Name).Str("folder", f.w.fr.Name).Uint32("uid", fetch.UID).Msg("server move candidate")
 	}
+	var ambiguous []int64
+	for size, ds := range deletes {
+		if fs := fetches[size]; len(ds) == 1 && len(fs) == 1 {
+			pair(ds[0], fs[0])
+		} else {
+			ambiguous = append(ambiguous, size)
+		}
+	}
+	if len(ambiguous) > 0 {
+		sort.Slice(ambiguous, func(i, j int) bool { return ambiguous[i] < ambiguous[j] })
+		a.pairByMessageID(ctx, works, ambiguous, deletes, fetches, pair)
+	}
 	for w, idx := range drop {
 		w.fr.Plan.Ops, w.fr.Msgs = dropOps(w.fr.Plan.Ops, w.fr.Msgs, idx)
 		w.movedOut += len(idx)
@@ -447,6 +456,113 @@ func (a *Account) matchServerMoves(ctx context.Context, works []*folderWork) {
 	for _, w := range works {
 		moveLocalFirst(&w.fr)
 	}
+}
+
+// moveRef is an operation of a folder's plan: w.fr.Plan.Ops[i].
+type moveRef struct {
+	w *folderWork
+	i int
+}
+
+// pairByMessageID pairs, for each of sizes, the deletions and downloads
+// of that size (several of either) whose Message-ID is the same and found
+// once among each: a message moved on the server keeps its Message-ID.
+// Messages without one, or whose Message-ID is on several of them, are
+// left to be downloaded and deleted. The downloads' Message-IDs are asked
+// of the server, one FETCH per folder; a folder the plan closed is opened
+// for it only while a connection is free (the folders held selected for
+// their execution keep theirs, and waiting for one of them would never
+// end), and closed again. Any failure leaves the downloads as they are:
+// pairing saves transfers, it is never needed.
+func (a *Account) pairByMessageID(ctx context.Context, works []*folderWork, sizes []int64,
+	deletes, fetches map[int64][]moveRef, pair func(d, f moveRef)) {
+	byFolder := map[*folderWork][]uint32{}
+	for _, size := range sizes {
+		for _, f := range fetches[size] {
+			byFolder[f.w] = append(byFolder[f.w], f.w.fr.Plan.Ops[f.i].UID)
+		}
+	}
+	held := 0
+	for _, w := range works {
+		if w.held {
+			held++
+		}
+	}
+	remoteIDs := map[*folderWork]map[uint32]string{}
+	for _, w := range works { // in the plans' order: the same choices each run
+		uids := byFolder[w]
+		if len(uids) == 0 {
+			continue
+		}
+		opened := false
+		if w.p.RemoteFolder == nil {
+			if held >= a.connections() {
+				w.log.Debug().Msg("no free connection to read Message-IDs: same-size server moves downloaded")
+				continue
+			}
+			if err := a.openForPlan(ctx, w.p, w.in.Remote.Status); err != nil {
+				w.log.Debug().Err(err).Msg("could not open the server folder to read Message-IDs: same-size server moves downloaded")
+				if w.p.RemoteFolder != nil {
+					w.p.RemoteFolder.Close()
+					w.p.RemoteFolder = nil
+				}
+				continue
+			}
+			opened = true
+		}
+		ids, err := w.p.RemoteFolder.MessageIDs(ctx, uids)
+		if opened {
+			if cerr := w.p.RemoteFolder.Close(); cerr != nil {
+				w.log.Debug().Err(cerr).Msg("closing remote folder")
+			}
+			w.p.RemoteFolder = nil // the execution selects it again
+		}
+		if err != nil {
+			w.log.Debug().Err(err).Msg("could not read Message-IDs: same-size server moves downloaded")
+			continue
+		}
+		remoteIDs[w] = ids
+	}
+	for _, size := range sizes {
+		fetchByID := map[string][]moveRef{}
+		for _, f := range fetches[size] {
+			if id := remoteIDs[f.w][f.w.fr.Plan.Ops[f.i].UID]; id != "" {
+				fetchByID[id] = append(fetchByID[id], f)
+			}
+		}
+		if len(fetchByID) == 0 {
+			continue
+		}
+		deleteByID := map[string][]moveRef{}
+		var order []string
+		for _, d := range deletes[size] {
+			id := a.localMessageID(ctx, d)
+			if id == "" || len(fetchByID[id]) == 0 {
+				continue
+			}
+			if len(deleteByID[id]) == 0 {
+				order = append(order, id)
+			}
+			deleteByID[id] = append(deleteByID[id], d)
+		}
+		for _, id := range order {
+			if ds, fs := deleteByID[id], fetchByID[id]; len(ds) == 1 && len(fs) == 1 {
+				pair(ds[0], fs[0])
+			}
+		}
+	}
+}
+
+// localMessageID is the Message-ID of the file a deletion would remove,
+// trimmed as RemoteFolder.MessageIDs gives it, or "".
+func (a *Account) localMessageID(ctx context.Context, d moveRef) string {
+	lf := d.w.p.LocalFolder
+	hr, _ := lf.(adapters.HeaderReader)
+	h, err := localHeader(ctx, lf, hr, d.w.fr.Plan.Ops[d.i].Key)
+	if err != nil {
+		return ""
+	}
+	return adapters.TrimMessageID(ParseMsgInfo(h).MessageID)
 }
 
 // dropOps removes the operations at the indexes idx, and the message

@@ -511,15 +511,21 @@ func TestSeparateMetadataAllowsAnotherInstance(t *testing.T) {
 }
 
 // TestWholeFolderMovedOnServer: every message of INBOX moved into Archive
-// on the server by another client, eight of them of one size (moves
-// their size cannot pair: downloaded again in Archive, their old files
-// deleted). INBOX, empty on the server, is not taken for a lost folder,
-// since most of what left it is found in Archive: the sync renames the
-// twelve it pairs, downloads the eight, deletes their old files and
-// exits 0 (before, INBOX was refused as "emptied", with its 20 messages
-// counted as deletions); the next sync has nothing to do.
+// on the server by another client, eight of them of one size with
+// Message-IDs of their own, two of another size without one. INBOX,
+// empty on the server, is not taken for a lost folder, since what left it
+// is found in Archive (before, INBOX was refused as "emptied", with its
+// messages counted as deletions). The twelve of sizes of their own are
+// paired by size, the eight by Message-ID (before, they were downloaded
+// again and their old files deleted); the two without a Message-ID cannot
+// be told apart and are downloaded, their old files deleted. The sync
+// exits 0 and the next has nothing to do.
 func TestWholeFolderMovedOnServer(t *testing.T) {
-	s, su := wholeFolderToMove(t)
+	wholeFolderOnEachServer(t, wholeFolderMovedOnServer)
+}
+
+func wholeFolderMovedOnServer(t *testing.T, s server) {
+	su := wholeFolderToMove(t, s)
 	fltOnEveryMessage(t, s, "INBOX", func(f adapters.RemoteFolder, uids []uint32) error {
 		_, _, err := f.Move(context.Background(), uids, "Archive")
 		return err
@@ -533,7 +539,7 @@ func TestWholeFolderMovedOnServer(t *testing.T) {
 	}
 	r := fltMustSync(t, su)
 	out := r.output()
-	for _, w := range []string{"Archive: 12 move-local, 8 fetch", "INBOX: 8 delete-local"} {
+	for _, w := range []string{"Archive: 20 move-local, 2 fetch", "INBOX: 2 delete-local"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("output lacks %q:\n%s", w, out)
 		}
@@ -545,11 +551,19 @@ func TestWholeFolderMovedOnServer(t *testing.T) {
 	}
 }
 
-// wholeFolderToMove: a synced account on imapmemserver with 20 read
-// messages in INBOX, 8 of them of one size, and an empty Archive.
-func wholeFolderToMove(t *testing.T) (server, setup) {
+// wholeFolderOnEachServer runs test against imapmemserver and Dovecot
+// (where the plans are made from surveys, without selecting the folders).
+func wholeFolderOnEachServer(t *testing.T, test func(t *testing.T, s server)) {
+	for name, servers := range fltLocalServers() {
+		t.Run(name, func(t *testing.T) { test(t, servers(t)(t)) })
+	}
+}
+
+// wholeFolderToMove: a synced account on s with 22 read messages in
+// INBOX, 8 of them of one size, 2 of another size and without a
+// Message-ID, and an empty Archive.
+func wholeFolderToMove(t *testing.T, s server) setup {
 	t.Helper()
-	s := memServer(t)
 	su := fltSetupTimeout(t, s)
 	msgs := sample.Messages("INBOX", 12, 51)
 	for i := 0; i < 8; i++ {
@@ -558,26 +572,34 @@ func wholeFolderToMove(t *testing.T) (server, setup) {
 			Date: time.Date(2026, 11, 1, 9, i, 0, 0, time.UTC),
 			Body: []byte("From: a@example.org\r\nSubject: one size\r\nMessage-ID: " + id + "\r\n\r\nbody " + strconv.Itoa(i) + "\r\n")})
 	}
+	for i := 0; i < 2; i++ {
+		msgs = append(msgs, sample.Message{Flags: model.Seen, Date: time.Date(2026, 11, 1, 10, i, 0, 0, time.UTC),
+			Body: []byte("From: cron@example.org\r\nSubject: no identity\r\n\r\nrun " + strconv.Itoa(i) + " ok\r\n")})
+	}
 	fltPut(t, s, "INBOX", msgs)
 	fltPut(t, s, "Archive", nil)
 	fltMustSync(t, su)
-	return s, su
+	return su
 }
 
 // TestWholeFolderMovedLocally: the same set moved in the Maildir, every
 // file of INBOX renamed into Archive by a mail client. A local move is
 // known by its file name (the key, and the FMD5 of the folder it was
-// synced in), whatever its size: all 20 are moved on the server, nothing
+// synced in), whatever its size or Message-ID: all 22 are moved on the server, nothing
 // uploaded or expunged, and INBOX, empty locally, is not refused.
 func TestWholeFolderMovedLocally(t *testing.T) {
-	s, su := wholeFolderToMove(t)
+	wholeFolderOnEachServer(t, wholeFolderMovedLocally)
+}
+
+func wholeFolderMovedLocally(t *testing.T, s server) {
+	su := wholeFolderToMove(t, s)
 	want := fltCapture(t, s.dial(t), su.local(t))
 	keys := localKeys(t, su, "INBOX")
 	moveFiles(t, su, "INBOX", "Archive", keys, false)
 	r := fltMustSync(t, su)
 	out := r.output()
-	if !strings.Contains(out, "Archive: 20 move-remote") || strings.Contains(out, "upload") || strings.Contains(out, "expunge") {
-		t.Errorf("want 20 moves on the server and nothing else:\n%s", out)
+	if !strings.Contains(out, "Archive: 22 move-remote") || strings.Contains(out, "upload") || strings.Contains(out, "expunge") {
+		t.Errorf("want 22 moves on the server and nothing else:\n%s", out)
 	}
 	fltAssertNothingToDo(t, su)
 	got := fltCapture(t, s.dial(t), su.local(t))
