@@ -557,6 +557,33 @@ var crashScenarios = []crashScenario{
 		},
 	},
 	{
+		// The same, with messages of one size: four in A with Message-IDs
+		// of their own, three of them moved into B, paired by Message-ID
+		// (engine.pairByMessageID) rather than downloaded again.
+		name: "server-move-one-size",
+		prepare: func(t *testing.T, e *crashEnv) {
+			var same []sample.Message
+			for i := 0; i < 4; i++ {
+				id := fmt.Sprintf("<one-size.%d@mailtrail.example>", i)
+				same = append(same, sample.Message{MessageID: id, Flags: model.Seen, Date: time.Date(2026, 11, 2, 9, i, 0, 0, time.UTC),
+					Body: []byte("From: ci@example.org\r\nSubject: build ok\r\nMessage-ID: " + id + "\r\n\r\nbuild " + strconv.Itoa(i) + "\r\n")})
+			}
+			a := crPutRemote(t, e, "A", same)
+			crPutRemote(t, e, "B", sample.Messages("B", 2, 19))
+			crInitialSync(t, e)
+			var moved []sample.Message
+			crChangeRemote(t, e, "A", func(f adapters.RemoteFolder) {
+				crMust(t, f.Fetch(context.Background(), a[:3], func(m model.RemoteMsg, body io.Reader) error {
+					b, err := io.ReadAll(body)
+					moved = append(moved, sample.Message{Body: b, Flags: m.Flags, Date: m.InternalDate.Time()})
+					return err
+				}))
+				crMust(t, f.Expunge(context.Background(), a[:3]))
+			})
+			crPutRemote(t, e, "B", moved)
+		},
+	},
+	{
 		// A first sync of a folder whose messages are on both sides
 		// already, the local files named by another program (no UID in
 		// their names), one alone on each side and one flagged locally:
