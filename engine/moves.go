@@ -469,11 +469,15 @@ type moveRef struct {
 // once among each: a message moved on the server keeps its Message-ID.
 // Messages without one, or whose Message-ID is on several of them, are
 // left to be downloaded and deleted. The downloads' Message-IDs are asked
-// of the server, one FETCH per folder; a folder the plan closed is opened
-// for it only while a connection is free (the folders held selected for
-// their execution keep theirs, and waiting for one of them would never
-// end), and closed again. Any failure leaves the downloads as they are:
-// pairing saves transfers, it is never needed.
+// of the server, one FETCH per folder. A folder the plan closed is opened
+// for it on a free connection, or, when every connection is held by a
+// folder kept selected for its execution (maxconnections = 1, the
+// default, holds one), on the connection of one of those, which gives
+// its hold up (its execution selects it again: waiting for a held
+// connection would never end). A folder opened here is held for its
+// execution in turn when it could have been at its plan's end, else
+// closed again. Any failure leaves the downloads as they are: pairing
+// saves transfers, it is never needed.
 func (a *Account) pairByMessageID(ctx context.Context, works []*folderWork, sizes []int64,
 	deletes, fetches map[int64][]moveRef, pair func(d, f moveRef)) {
 	byFolder := map[*folderWork][]uint32{}
@@ -497,8 +501,7 @@ func (a *Account) pairByMessageID(ctx context.Context, works []*folderWork, size
 		opened := false
 		if w.p.RemoteFolder == nil {
 			if held >= a.connections() {
-				w.log.Debug().Msg("no free connection to read Message-IDs: same-size server moves downloaded")
-				continue
+				held -= a.unholdOne(works)
 			}
 			if err := a.openForPlan(ctx, w.p, w.in.Remote.Status); err != nil {
 				w.log.Debug().Err(err).Msg("could not open the server folder to read Message-IDs: same-size server moves downloaded")
@@ -512,10 +515,12 @@ func (a *Account) pairByMessageID(ctx context.Context, works []*folderWork, size
 		}
 		ids, err := w.p.RemoteFolder.MessageIDs(ctx, uids)
 		if opened {
-			if cerr := w.p.RemoteFolder.Close(); cerr != nil {
-				w.log.Debug().Err(cerr).Msg("closing remote folder")
+			if err == nil && a.mayHoldNow(w) {
+				w.held = true
+				held++
+			} else {
+				a.closeOpened(w) // before the next folder needs a connection
 			}
-			w.p.RemoteFolder = nil // the execution selects it again
 		}
 		if err != nil {
 			w.log.Debug().Err(err).Msg("could not read Message-IDs: same-size server moves downloaded")
@@ -551,6 +556,41 @@ func (a *Account) pairByMessageID(ctx context.Context, works []*folderWork, size
 			}
 		}
 	}
+}
+
+// unholdOne closes the server folder of the first folder held for its
+// execution, freeing its connection; its execution selects it again. It
+// returns how many holds it ended (0 when none is held).
+func (a *Account) unholdOne(works []*folderWork) int {
+	for _, h := range works {
+		if h.held {
+			a.closeOpened(h)
+			h.held = false
+			h.log.Debug().Msg("hold given up: its connection reads Message-IDs in another folder")
+			return 1
+		}
+	}
+	return 0
+}
+
+// closeOpened closes w's server folder (the execution selects it again).
+func (a *Account) closeOpened(w *folderWork) {
+	if w.p.RemoteFolder == nil {
+		return
+	}
+	if err := w.p.RemoteFolder.Close(); err != nil {
+		w.log.Debug().Err(err).Msg("closing remote folder")
+	}
+	w.p.RemoteFolder = nil
+}
+
+// mayHoldNow reports whether w, its server folder open, may keep it
+// selected for its execution: what planFolder asks at a plan's end, all
+// plans having ended.
+func (a *Account) mayHoldNow(w *folderWork) bool {
+	fr := &w.fr
+	return w.p.RemoteFolder != nil && fr.Err == nil && fr.Plan.Refused == "" && !w.guardLater && !a.DryRun &&
+		len(fr.Plan.Ops) > 0 && a.connections() >= max(a.MaxConnections, 1)
 }
 
 // localMessageID is the Message-ID of the file a deletion would remove,

@@ -524,12 +524,16 @@ func TestWholeFolderMovedOnServer(t *testing.T) {
 	wholeFolderOnEachServer(t, wholeFolderMovedOnServer)
 }
 
-func wholeFolderMovedOnServer(t *testing.T, s server) {
-	su := wholeFolderToMove(t, s)
+func wholeFolderMovedOnServer(t *testing.T, s server, oneConnection bool) {
+	su := wholeFolderToMove(t, s, oneConnection)
 	fltOnEveryMessage(t, s, "INBOX", func(f adapters.RemoteFolder, uids []uint32) error {
 		_, _, err := f.Move(context.Background(), uids, "Archive")
 		return err
 	})
+	// A new folder with a message, planned after the two: with one
+	// connection, it holds that connection, kept selected for its
+	// execution, when Archive must be opened to read Message-IDs.
+	fltPut(t, s, "Work", sample.Messages("Work", 1, 52))
 	want := fltCapture(t, s.dial(t), su.local(t))
 
 	// The dry run tells the same.
@@ -537,9 +541,14 @@ func wholeFolderMovedOnServer(t *testing.T, s server) {
 	if dry.code != 0 || strings.Contains(dry.output(), "REFUSED") || !strings.Contains(dry.output(), "move-local") {
 		t.Errorf("dry run: exit %d\n%s", dry.code, dry.output())
 	}
-	r := fltMustSync(t, su)
+	r := fltRun(t, nil, time.Minute, append(fltSyncArgs(su), "-d", "thread")...)
 	out := r.output()
-	for _, w := range []string{"Archive: 20 move-local, 2 fetch", "INBOX: 2 delete-local"} {
+	wants := []string{"Archive: 20 move-local, 2 fetch", "INBOX: 2 delete-local", "Work: 1 create-local-folder, 1 fetch"}
+	if oneConnection {
+		// The case this variant is for: Work gave its connection up.
+		wants = append(wants, "hold given up: its connection reads Message-IDs in another folder")
+	}
+	for _, w := range wants {
 		if !strings.Contains(out, w) {
 			t.Errorf("output lacks %q:\n%s", w, out)
 		}
@@ -552,19 +561,29 @@ func wholeFolderMovedOnServer(t *testing.T, s server) {
 }
 
 // wholeFolderOnEachServer runs test against imapmemserver and Dovecot
-// (where the plans are made from surveys, without selecting the folders).
-func wholeFolderOnEachServer(t *testing.T, test func(t *testing.T, s server)) {
+// (where the plans are made from surveys, without selecting the folders),
+// each with maxconnections = 2 and 1 (OfflineIMAP's default: the one
+// connection is held by the folder planned last, kept selected for its
+// execution, when another folder must be opened to pair the moves).
+func wholeFolderOnEachServer(t *testing.T, test func(t *testing.T, s server, oneConnection bool)) {
 	for name, servers := range fltLocalServers() {
-		t.Run(name, func(t *testing.T) { test(t, servers(t)(t)) })
+		t.Run(name, func(t *testing.T) {
+			next := servers(t)
+			t.Run("two-connections", func(t *testing.T) { test(t, next(t), false) })
+			t.Run("one-connection", func(t *testing.T) { test(t, next(t), true) })
+		})
 	}
 }
 
 // wholeFolderToMove: a synced account on s with 22 read messages in
 // INBOX, 8 of them of one size, 2 of another size and without a
 // Message-ID, and an empty Archive.
-func wholeFolderToMove(t *testing.T, s server) setup {
+func wholeFolderToMove(t *testing.T, s server, oneConnection bool) setup {
 	t.Helper()
 	su := fltSetupTimeout(t, s)
+	if oneConnection {
+		su.oneConnection(t)
+	}
 	msgs := sample.Messages("INBOX", 12, 51)
 	for i := 0; i < 8; i++ {
 		id := fmt.Sprintf("<same.%d@mailtrail.example>", i)
@@ -591,8 +610,8 @@ func TestWholeFolderMovedLocally(t *testing.T) {
 	wholeFolderOnEachServer(t, wholeFolderMovedLocally)
 }
 
-func wholeFolderMovedLocally(t *testing.T, s server) {
-	su := wholeFolderToMove(t, s)
+func wholeFolderMovedLocally(t *testing.T, s server, oneConnection bool) {
+	su := wholeFolderToMove(t, s, oneConnection)
 	want := fltCapture(t, s.dial(t), su.local(t))
 	keys := localKeys(t, su, "INBOX")
 	moveFiles(t, su, "INBOX", "Archive", keys, false)
