@@ -480,11 +480,21 @@ type moveRef struct {
 // saves transfers, it is never needed.
 func (a *Account) pairByMessageID(ctx context.Context, works []*folderWork, sizes []int64,
 	deletes, fetches map[int64][]moveRef, pair func(d, f moveRef)) {
+	// Only what has a counterpart of its size in another folder: a
+	// message expunged and another of its size new in one folder (common
+	// in a large folder of small messages) is no move.
+	deleteFolder, fetchFolder := onlyFolders(deletes, sizes), onlyFolders(fetches, sizes)
+	elsewhere := func(r moveRef, only *folderWork) bool { return only == nil || only != r.w }
 	byFolder := map[*folderWork][]uint32{}
 	for _, size := range sizes {
 		for _, f := range fetches[size] {
-			byFolder[f.w] = append(byFolder[f.w], f.w.fr.Plan.Ops[f.i].UID)
+			if elsewhere(f, deleteFolder[size]) {
+				byFolder[f.w] = append(byFolder[f.w], f.w.fr.Plan.Ops[f.i].UID)
+			}
 		}
+	}
+	if len(byFolder) == 0 {
+		return
 	}
 	held := 0
 	for _, w := range works {
@@ -541,6 +551,9 @@ func (a *Account) pairByMessageID(ctx context.Context, works []*folderWork, size
 		deleteByID := map[string][]moveRef{}
 		var order []string
 		for _, d := range deletes[size] {
+			if !elsewhere(d, fetchFolder[size]) {
+				continue
+			}
 			id := a.localMessageID(ctx, d)
 			if id == "" || len(fetchByID[id]) == 0 {
 				continue
@@ -556,6 +569,25 @@ func (a *Account) pairByMessageID(ctx context.Context, works []*folderWork, size
 			}
 		}
 	}
+}
+
+// onlyFolders gives, for each of sizes, the one folder all of refs[size]
+// are in, or nil when they are in several.
+func onlyFolders(refs map[int64][]moveRef, sizes []int64) map[int64]*folderWork {
+	only := make(map[int64]*folderWork, len(sizes))
+	for _, size := range sizes {
+		var w *folderWork
+		for i, r := range refs[size] {
+			if i == 0 {
+				w = r.w
+			} else if r.w != w {
+				w = nil
+				break
+			}
+		}
+		only[size] = w
+	}
+	return only
 }
 
 // unholdOne closes the server folder of the first folder held for its

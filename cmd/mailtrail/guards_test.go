@@ -560,6 +560,44 @@ func wholeFolderMovedOnServer(t *testing.T, s server, oneConnection bool) {
 	}
 }
 
+// TestSameSizeInOneFolderIsNoMove: two messages of one size expunged
+// from INBOX on the server and two others of that size new in it, while
+// another folder gets one of that size too. Gone and new in one folder is
+// no move, so INBOX's new messages' Message-IDs are not asked for; the
+// one in Other is the only download with a deletion of its size elsewhere,
+// and its Message-ID (no deletion has it) is asked in one FETCH of Other.
+func TestSameSizeInOneFolderIsNoMove(t *testing.T) {
+	s := memServer(t)
+	su := fltSetupTimeout(t, s)
+	oneSize := func(n int) sample.Message {
+		id := fmt.Sprintf("<size.%d@mailtrail.example>", n)
+		return sample.Message{MessageID: id, Flags: model.Seen, Date: time.Date(2026, 11, 3, 9, n, 0, 0, time.UTC),
+			Body: []byte("From: a@example.org\r\nSubject: one size\r\nMessage-ID: " + id + "\r\n\r\nbody " + strconv.Itoa(n) + "\r\n")}
+	}
+	fltPut(t, s, "INBOX", []sample.Message{oneSize(0), oneSize(1)})
+	fltPut(t, s, "Other", sample.Messages("Other", 2, 53))
+	fltMustSync(t, su)
+	fltOnEveryMessage(t, s, "INBOX", func(f adapters.RemoteFolder, uids []uint32) error {
+		return f.Expunge(context.Background(), uids)
+	})
+	fltPut(t, s, "INBOX", []sample.Message{oneSize(2), oneSize(3)})
+	fltPut(t, s, "Other", []sample.Message{oneSize(4)})
+	want := fltCapture(t, s.dial(t), su.local(t))
+	r := fltRun(t, nil, time.Minute, append(fltSyncArgs(su), "-d", "imap")...)
+	out := r.output()
+	if r.code != 0 || !strings.Contains(out, "INBOX: 2 fetch, 2 delete-local") || !strings.Contains(out, "Other: 1 fetch") {
+		t.Errorf("want INBOX's two deleted and two downloaded, Other's one downloaded; exit %d:\n%s", r.code, out)
+	}
+	if n := strings.Count(out, "HEADER.FIELDS"); n != 1 {
+		t.Errorf("%d header fetches, want 1 (Other's new message):\n%s", n, out)
+	}
+	fltAssertNothingToDo(t, su)
+	got := fltCapture(t, s.dial(t), su.local(t))
+	if d := fltDiff(fltState{remote: want.remote, local: want.remote}, got); len(d) > 0 {
+		t.Errorf("after the sync:\n  %s", strings.Join(d, "\n  "))
+	}
+}
+
 // wholeFolderOnEachServer runs test against imapmemserver and Dovecot
 // (where the plans are made from surveys, without selecting the folders),
 // each with maxconnections = 2 and 1 (OfflineIMAP's default: the one
