@@ -297,7 +297,7 @@ func (a *Account) syncFolders(ctx context.Context, run uint64, folders []string,
 	// others find connections.
 	var started atomic.Int64
 	allStarted := func() bool { return started.Load() == int64(len(folders)) }
-	if a.connections() < max(a.MaxConnections, 1) {
+	if !a.holdsConnections() {
 		// More folders at once than the server has connections for:
 		// a held one could leave a running plan waiting forever.
 		allStarted = func() bool { return false }
@@ -498,8 +498,7 @@ func (a *Account) planFolder(ctx context.Context, run uint64, name string, remot
 		p.RemoteFolder = opened.rf // closed or kept selected below, whatever the plan's fate
 	}
 	defer func() {
-		if p.RemoteFolder != nil && fr.Err == nil && fr.Plan.Refused == "" && !w.guardLater && !a.DryRun &&
-			len(fr.Plan.Ops) > 0 && mayHold() {
+		if a.mayHold(w) && mayHold() {
 			w.held = true // kept selected for executeFolder
 			return
 		}

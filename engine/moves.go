@@ -515,17 +515,14 @@ func (a *Account) pairByMessageID(ctx context.Context, works []*folderWork, size
 			}
 			if err := a.openForPlan(ctx, w.p, w.in.Remote.Status); err != nil {
 				w.log.Debug().Err(err).Msg("could not open the server folder to read Message-IDs: same-size server moves downloaded")
-				if w.p.RemoteFolder != nil {
-					w.p.RemoteFolder.Close()
-					w.p.RemoteFolder = nil
-				}
+				a.closeOpened(w)
 				continue
 			}
 			opened = true
 		}
 		ids, err := w.p.RemoteFolder.MessageIDs(ctx, uids)
 		if opened {
-			if err == nil && a.mayHoldNow(w) {
+			if err == nil && a.mayHold(w) && a.holdsConnections() {
 				w.held = true
 				held++
 			} else {
@@ -616,14 +613,22 @@ func (a *Account) closeOpened(w *folderWork) {
 	w.p.RemoteFolder = nil
 }
 
-// mayHoldNow reports whether w, its server folder open, may keep it
-// selected for its execution: what planFolder asks at a plan's end, all
-// plans having ended.
-func (a *Account) mayHoldNow(w *folderWork) bool {
+// mayHold reports whether w, its server folder open, may keep it
+// selected for its execution (executeFolder then selects it no more):
+// its plan has work on the server side, nothing refused it, and it is no
+// dry run. planFolder asks it at a plan's end, pairByMessageID of a
+// folder it opened; each also asks whether holding can block a folder
+// still to plan (holdsConnections).
+func (a *Account) mayHold(w *folderWork) bool {
 	fr := &w.fr
 	return w.p.RemoteFolder != nil && fr.Err == nil && fr.Plan.Refused == "" && !w.guardLater && !a.DryRun &&
-		len(fr.Plan.Ops) > 0 && a.connections() >= max(a.MaxConnections, 1)
+		len(fr.Plan.Ops) > 0
 }
+
+// holdsConnections reports whether folders may be held at all: the server
+// gives as many connections as maxconnections runs folders at once (with
+// fewer, a held one could leave a running plan waiting forever).
+func (a *Account) holdsConnections() bool { return a.connections() >= max(a.MaxConnections, 1) }
 
 // localMessageID is the Message-ID of the file a deletion would remove,
 // trimmed as RemoteFolder.MessageIDs gives it, or "".

@@ -268,6 +268,22 @@ func crChangeRemote(t *testing.T, e *crashEnv, folder string, fn func(f adapters
 	fn(f)
 }
 
+// crMoveRemote moves uids of folder from into folder to as another client
+// without MOVE would: appended there (flags and dates kept), expunged here.
+func crMoveRemote(t *testing.T, e *crashEnv, from, to string, uids []uint32) {
+	t.Helper()
+	var moved []sample.Message
+	crChangeRemote(t, e, from, func(f adapters.RemoteFolder) {
+		crMust(t, f.Fetch(context.Background(), uids, func(m model.RemoteMsg, body io.Reader) error {
+			b, err := io.ReadAll(body)
+			moved = append(moved, sample.Message{Body: b, Flags: m.Flags, Date: m.InternalDate.Time()})
+			return err
+		}))
+		crMust(t, f.Expunge(context.Background(), uids))
+	})
+	crPutRemote(t, e, to, moved)
+}
+
 // crLocalDir is a local folder's directory (sep '.').
 func crLocalDir(e *crashEnv, folder string) string {
 	return filepath.Join(e.su.maildir, strings.ReplaceAll(folder, "/", "."))
@@ -544,16 +560,7 @@ var crashScenarios = []crashScenario{
 			a := crPutRemote(t, e, "A", sample.Messages("A", 5, 16))
 			crPutRemote(t, e, "B", sample.Messages("B", 2, 17))
 			crInitialSync(t, e)
-			var moved []sample.Message
-			crChangeRemote(t, e, "A", func(f adapters.RemoteFolder) {
-				crMust(t, f.Fetch(context.Background(), []uint32{a[1], a[3]}, func(m model.RemoteMsg, body io.Reader) error {
-					b, err := io.ReadAll(body)
-					moved = append(moved, sample.Message{Body: b, Flags: m.Flags, Date: m.InternalDate.Time()})
-					return err
-				}))
-				crMust(t, f.Expunge(context.Background(), []uint32{a[1], a[3]}))
-			})
-			crPutRemote(t, e, "B", moved)
+			crMoveRemote(t, e, "A", "B", []uint32{a[1], a[3]})
 		},
 	},
 	{
@@ -564,23 +571,12 @@ var crashScenarios = []crashScenario{
 		prepare: func(t *testing.T, e *crashEnv) {
 			var same []sample.Message
 			for i := 0; i < 4; i++ {
-				id := fmt.Sprintf("<one-size.%d@mailtrail.example>", i)
-				same = append(same, sample.Message{MessageID: id, Flags: model.Seen, Date: time.Date(2026, 11, 2, 9, i, 0, 0, time.UTC),
-					Body: []byte("From: ci@example.org\r\nSubject: build ok\r\nMessage-ID: " + id + "\r\n\r\nbuild " + strconv.Itoa(i) + "\r\n")})
+				same = append(same, oneSizeMessage("one-size", i))
 			}
 			a := crPutRemote(t, e, "A", same)
 			crPutRemote(t, e, "B", sample.Messages("B", 2, 19))
 			crInitialSync(t, e)
-			var moved []sample.Message
-			crChangeRemote(t, e, "A", func(f adapters.RemoteFolder) {
-				crMust(t, f.Fetch(context.Background(), a[:3], func(m model.RemoteMsg, body io.Reader) error {
-					b, err := io.ReadAll(body)
-					moved = append(moved, sample.Message{Body: b, Flags: m.Flags, Date: m.InternalDate.Time()})
-					return err
-				}))
-				crMust(t, f.Expunge(context.Background(), a[:3]))
-			})
-			crPutRemote(t, e, "B", moved)
+			crMoveRemote(t, e, "A", "B", a[:3])
 		},
 	},
 	{

@@ -569,11 +569,7 @@ func wholeFolderMovedOnServer(t *testing.T, s server, oneConnection bool) {
 func TestSameSizeInOneFolderIsNoMove(t *testing.T) {
 	s := memServer(t)
 	su := fltSetupTimeout(t, s)
-	oneSize := func(n int) sample.Message {
-		id := fmt.Sprintf("<size.%d@mailtrail.example>", n)
-		return sample.Message{MessageID: id, Flags: model.Seen, Date: time.Date(2026, 11, 3, 9, n, 0, 0, time.UTC),
-			Body: []byte("From: a@example.org\r\nSubject: one size\r\nMessage-ID: " + id + "\r\n\r\nbody " + strconv.Itoa(n) + "\r\n")}
-	}
+	oneSize := func(n int) sample.Message { return oneSizeMessage("size", n) }
 	fltPut(t, s, "INBOX", []sample.Message{oneSize(0), oneSize(1)})
 	fltPut(t, s, "Other", sample.Messages("Other", 2, 53))
 	fltMustSync(t, su)
@@ -596,6 +592,15 @@ func TestSameSizeInOneFolderIsNoMove(t *testing.T) {
 	if d := fltDiff(fltState{remote: want.remote, local: want.remote}, got); len(d) > 0 {
 		t.Errorf("after the sync:\n  %s", strings.Join(d, "\n  "))
 	}
+}
+
+// oneSizeMessage is a read message whose size is the same for every i
+// below 10 and every tag of one length (a template's notifications), with
+// the Message-ID <tag.i@mailtrail.example>.
+func oneSizeMessage(tag string, i int) sample.Message {
+	id := fmt.Sprintf("<%s.%d@mailtrail.example>", tag, i)
+	return sample.Message{MessageID: id, Flags: model.Seen, Date: time.Date(2026, 11, 1, 9, i, 0, 0, time.UTC),
+		Body: []byte("From: a@example.org\r\nSubject: one size\r\nMessage-ID: " + id + "\r\n\r\nbody " + strconv.Itoa(i) + "\r\n")}
 }
 
 // wholeFolderOnEachServer runs test against imapmemserver and Dovecot
@@ -624,10 +629,7 @@ func wholeFolderToMove(t *testing.T, s server, oneConnection bool) setup {
 	}
 	msgs := sample.Messages("INBOX", 12, 51)
 	for i := 0; i < 8; i++ {
-		id := fmt.Sprintf("<same.%d@mailtrail.example>", i)
-		msgs = append(msgs, sample.Message{MessageID: id, Flags: model.Seen,
-			Date: time.Date(2026, 11, 1, 9, i, 0, 0, time.UTC),
-			Body: []byte("From: a@example.org\r\nSubject: one size\r\nMessage-ID: " + id + "\r\n\r\nbody " + strconv.Itoa(i) + "\r\n")})
+		msgs = append(msgs, oneSizeMessage("same", i))
 	}
 	for i := 0; i < 2; i++ {
 		msgs = append(msgs, sample.Message{Flags: model.Seen, Date: time.Date(2026, 11, 1, 10, i, 0, 0, time.UTC),
