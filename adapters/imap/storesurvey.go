@@ -47,9 +47,10 @@ func (f *Folder) StoreFlagChangesSurveying(ctx context.Context, changes []adapte
 		for _, wave := range waves[:len(waves)-1] {
 			errs = append(errs, finishAll(sendStores(c, wave)))
 		}
-		last := sendStores(c, waves[len(waves)-1])
+		sent := sendStores(c, waves[len(waves)-1]) // written before the survey, here
+		last := readingAtOnce(func() error { return finishAll(sent) })
 		return func(*folderAnswer) error {
-			return errors.Join(append(errs, finishAll(last))...)
+			return errors.Join(append(errs, last())...)
 		}
 	})
 }
@@ -91,9 +92,18 @@ func (f *Folder) StoreFlagsAndExpungeSurveying(ctx context.Context, changes []ad
 // least want messages reported expunged are taken for the expunge's,
 // fewer are an error.
 func expungeSurveyed(c *conn, storeErrs []error, marked []imap.UIDSet, byUID bool, want int) func(a *folderAnswer) error {
+	type settled struct {
+		counted bool
+		err     error
+	}
 	settle := expungeSettling(c, storeErrs, marked, byUID, want)
-	return func(a *folderAnswer) error {
+	expunged := readingAtOnce(func() settled {
 		counted, err := settle()
+		return settled{counted, err}
+	})
+	return func(a *folderAnswer) error {
+		s := expunged()
+		counted, err := s.counted, s.err
 		switch {
 		case err != nil:
 			return err
@@ -114,6 +124,26 @@ func expungeSurveyed(c *conn, storeErrs []error, marked []imap.UIDSet, byUID boo
 		}
 		return keptError(kept)
 	}
+}
+
+// readingAtOnce starts read, the reading of the answers of commands that a
+// survey is written behind, on a goroutine of its own, and returns the
+// wait for its result. They must be read while the survey's answers are,
+// not after: go-imap's reader hands each untagged response to the channel
+// of the command it belongs to (128 EXPUNGE or FETCH responses buffered)
+// and waits while that is full, so that a long answer left unread until
+// the survey's had been read stopped the reader before it reached them,
+// and the connection hung: an expunge of more than 128 messages, or flag
+// stores over as many, which Dovecot answers with a FETCH (MODSEQ) for
+// each message once CONDSTORE is on, .SILENT or not
+// (testSurveyBehindManyAnswers). read only reads: its commands are written
+// before it starts, ahead of the survey on the wire (a store written after
+// the survey's EXAMINE meets the folder examined read-only, which Dovecot
+// answers with OK, changing nothing).
+func readingAtOnce[T any](read func() T) (wait func() T) {
+	done := make(chan T, 1)
+	go func() { done <- read() }()
+	return func() T { return <-done }
 }
 
 // noSurvey is the survey of a folder on a server without modification

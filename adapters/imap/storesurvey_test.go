@@ -492,3 +492,104 @@ func serverFlags(t *testing.T, s *Store, name string) map[uint32]model.Flags {
 	}
 	return out
 }
+
+// testSurveyBehindManyAnswers: a survey written behind commands whose
+// answers are long (an expunge of more messages than go-imap buffers
+// EXPUNGE responses for, 128; flag stores over as many messages) is read
+// all the same. go-imap's reader hands each EXPUNGE response to the
+// command's channel and waits while it is full: the expunge's answer must
+// be read while the survey behind it is, or the reader stops for good
+// (the watchdog then closes the connection, and closing the client waits
+// for that reader forever: the sync hung).
+func testSurveyBehindManyAnswers(t *testing.T, b *backend) {
+	const n, gone = 340, 150
+	name := "SurveyMany"
+	s := b.dialWith(t, func(c *Config) { c.MaxConnections = 1 })
+	if !s.hasCondStore() {
+		t.Skip("no CONDSTORE: nothing is surveyed behind")
+	}
+	var uids []uint32
+	for i := range n {
+		uids = append(uids, b.seed(t, b.serverName(name), msgWithID(fmt.Sprintf("<%s-%d@test>", name, i), i%7), nil, time.Time{}))
+	}
+	// within runs step and fails the test when it has not returned in
+	// time, instead of hanging with it.
+	within := func(what string, step func() error) {
+		t.Helper()
+		done := make(chan error, 1)
+		go func() { done <- step() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%s: no answer after 20 s: the survey behind it is not read", what)
+		}
+	}
+	open := func() *Folder {
+		t.Helper()
+		f, err := s.Select(ctxT(t), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	surveyed := func(sv adapters.ChangeSurvey, left int) error {
+		switch {
+		case sv.Err != nil:
+			return fmt.Errorf("survey: %w", sv.Err)
+		case sv.Changes == nil || len(sv.Changes.UIDs) != left || sv.Status.Messages != uint32(left):
+			return fmt.Errorf("surveyed %+v, want %d messages", sv.Status, left)
+		}
+		return nil
+	}
+
+	within("flag stores on every message, surveyed", func() error {
+		f := open()
+		defer f.Close()
+		sv, err := f.StoreFlagChangesSurveying(ctxT(t), []adapters.FlagChange{{UIDs: uids, Add: model.Flagged}}, 1, false)
+		if err != nil {
+			return err
+		}
+		return surveyed(sv, n)
+	})
+	within(fmt.Sprintf("an expunge of %d messages, surveyed", gone), func() error {
+		f := open()
+		defer f.Close()
+		sv, err := f.StoreFlagsAndExpungeSurveying(ctxT(t), []adapters.FlagChange{{UIDs: uids[gone:], Add: model.Seen}}, uids[:gone], 1, false)
+		if err != nil {
+			return err
+		}
+		return surveyed(sv, n-gone)
+	})
+	within(fmt.Sprintf("an upload batch with an expunge of %d messages, surveyed", gone), func() error {
+		f := open()
+		defer f.Close()
+		if !f.CanAppendBatch() {
+			return nil
+		}
+		body := msgWithID("<survey-many-new@test>", 3)
+		msgs := []adapters.AppendMsg{{Size: int64(len(body)), Body: bytes.NewReader(body)}}
+		_, appendErr, sent, err, sv := f.AppendBatchWithSurveying(ctxT(t), msgs, []adapters.FlagChange{{UIDs: uids[2*gone:], Add: model.Answered}}, uids[gone:2*gone], 1, false)
+		switch {
+		case appendErr != nil || err != nil:
+			return errors.Join(appendErr, err)
+		case !sent:
+			return errors.New("the stores did not go with the batch")
+		}
+		return surveyed(sv, n-2*gone+1)
+	})
+	left := serverFlags(t, s, name)
+	if len(left) != n-2*gone+1 {
+		t.Fatalf("%d messages left on the server, want %d", len(left), n-2*gone+1)
+	}
+	// Every store reached the folder while it was selected, before the
+	// survey's EXAMINE: Dovecot answers a store in a folder examined
+	// read-only with OK and changes nothing.
+	for _, uid := range uids[2*gone:] {
+		if want := model.Flagged | model.Seen | model.Answered; left[uid] != want {
+			t.Fatalf("UID %d left with flags %v, want %v", uid, left[uid], want)
+		}
+	}
+}

@@ -57,6 +57,7 @@ func runSuite(t *testing.T, b *backend) {
 	t.Run("FetchListedSurveying", func(t *testing.T) { testFetchListedSurveying(t, b) })
 	t.Run("AppendSurveying", func(t *testing.T) { testAppendSurveying(t, b) })
 	t.Run("AppendBatchWithSurveying", func(t *testing.T) { testAppendBatchWithSurveying(t, b) })
+	t.Run("SurveyBehindManyAnswers", func(t *testing.T) { testSurveyBehindManyAnswers(t, b) })
 	t.Run("LinkDelay", func(t *testing.T) { testLinkDelay(t, b) })
 	t.Run("ListFoldersOpening", func(t *testing.T) { testListFoldersOpening(t, b) })
 	t.Run("ListFoldersSurveying", func(t *testing.T) { testListFoldersSurveying(t, b) })

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -255,6 +257,73 @@ func TestOneFolderFlagChangeSelectsOnce(t *testing.T) {
 	}
 	if _, ok := localByUID(t, su, "Archive")[5]; !ok {
 		t.Fatal("the filed message's local file does not carry the UID the server gave it (5)")
+	}
+	requireNothingToDo(t, su)
+}
+
+// TestLargeChangeInOneFolder: one folder changed alone, by many messages,
+// has its verification's survey written behind its last use of the server
+// (as every folder has with a server farther than loopback), and that
+// use's answers are longer than go-imap buffers for a command (128
+// responses): 140 messages deleted locally and 200 flagged, with 3 filed
+// (the upload batch, the stores and the expunge, whose EXPUNGE responses
+// and, from Dovecot with CONDSTORE, a FETCH per message stored come before
+// the survey's answers), then 150 unflagged (the stores alone). The sync
+// hung there, its connection's reader waiting for good behind answers
+// read only after the survey's.
+func TestLargeChangeInOneFolder(t *testing.T) {
+	s := dovecotServer(t)
+	seenIn(t, s, "INBOX", 400, 11)
+	seenIn(t, s, "Archive", 3, 12)
+	su := newSetup(t, s, "")
+	su.sync(t)
+	local := localByUID(t, su, "INBOX")
+	uids := slices.Sorted(maps.Keys(local))
+	for i, uid := range uids {
+		switch {
+		case i < 140:
+			removeByKey(t, su, "INBOX", local[uid].Key)
+		case i < 340:
+			renameFlags(t, su, "INBOX", local[uid].Key, "FS")
+		}
+	}
+	for i := range 3 {
+		deliver(t, filepath.Join(su.maildir, "INBOX"), fmt.Sprintf("1795000000.M%dP2.here", i),
+			fmt.Sprintf("From: me@example.org\r\nSubject: filed %d\r\nMessage-ID: <filed-%d@example.org>\r\n\r\nSent.\r\n", i, i))
+	}
+	const surveyed = ` + EXAMINE (CONDSTORE) + UID SEARCH ALL + UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE) (CHANGEDSINCE n), of INBOX"`
+	errs := su.debugSync(t)
+	if !strings.Contains(errs, `command="MULTIAPPEND (3 messages) + UID STORE +FLAGS.SILENT (\\Flagged) + UID STORE +FLAGS.SILENT (\\Deleted), then UID EXPUNGE`+surveyed) {
+		t.Fatalf("INBOX was not surveyed behind its upload batch, stores and expunge:\n%s", errs)
+	}
+	flags := remoteFlags(t, s, "INBOX")
+	flagged := 0
+	for _, f := range flags {
+		if f&model.Flagged != 0 {
+			flagged++
+		}
+	}
+	if len(flags) != 263 || flagged != 200 {
+		t.Fatalf("INBOX on the server: %d messages, %d flagged; want 263, 200", len(flags), flagged)
+	}
+	requireNothingToDo(t, su)
+
+	local = localByUID(t, su, "INBOX")
+	for _, uid := range uids[140:290] {
+		renameFlags(t, su, "INBOX", local[uid].Key, "S")
+	}
+	errs = su.debugSync(t)
+	if !strings.Contains(errs, `command="UID STORE -FLAGS.SILENT (\\Flagged)`+surveyed) {
+		t.Fatalf("INBOX was not surveyed behind its flag stores:\n%s", errs)
+	}
+	flagged = 0
+	for _, f := range remoteFlags(t, s, "INBOX") {
+		if f&model.Flagged != 0 {
+			flagged++
+		}
+	}
+	if flagged != 50 {
+		t.Fatalf("%d messages flagged on the server, want 50:\n%s", flagged, errs)
 	}
 	requireNothingToDo(t, su)
 }
