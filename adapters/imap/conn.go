@@ -202,7 +202,19 @@ func (c *conn) close() {
 	}
 	c.dog.stop()
 	if c.client != nil {
-		_ = c.client.Close()
+		// go-imap's Close closes the socket, then waits for its reader,
+		// which a response nobody takes keeps waiting for good (see
+		// waitCommand): the close does not wait for it longer than a
+		// command left behind is waited for.
+		closed := make(chan struct{})
+		go func() {
+			defer close(closed)
+			_ = c.client.Close()
+		}()
+		select {
+		case <-closed:
+		case <-time.After(abandonAfter):
+		}
 	} else {
 		c.raw.Close()
 	}

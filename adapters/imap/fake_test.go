@@ -364,6 +364,49 @@ func TestCommandStuckAfterTheConnectionClosedIsLeftBehind(t *testing.T) {
 	}
 }
 
+// Closing a connection whose go-imap reader waits on a response nobody
+// takes (an expunge's 129th EXPUNGE response, one more than go-imap
+// buffers, never read) does not wait for that reader for ever: go-imap's
+// Close would, and the sync hung there after its command had been left
+// behind.
+func TestCloseDoesNotWaitForAStuckReader(t *testing.T) {
+	defer func(d time.Duration) { abandonAfter = d }(abandonAfter)
+	abandonAfter = 200 * time.Millisecond
+	fake := startFake(t, func(w io.Writer, tag, cmd, args string) {
+		if cmd == "EXPUNGE" {
+			for range 200 {
+				fmt.Fprint(w, "* 1 EXPUNGE\r\n")
+			}
+			fmt.Fprintf(w, "%s OK done\r\n", tag)
+			return
+		}
+		fmt.Fprintf(w, "%s BAD unexpected %s\r\n", tag, cmd)
+	})
+	f := fakeInbox(t, fake, 300*time.Millisecond)
+	stuck := make(chan struct{})
+	defer close(stuck)
+	_ = f.do(context.Background(), "EXPUNGE", func(c *conn) error {
+		c.client.Expunge() // its answers never read
+		<-stuck
+		return nil
+	})
+	start := time.Now()
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		f.Close()
+		f.store.Close()
+	}()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("closing the folder and the store still waits after 5 s for a reader that cannot go on")
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("closing took %v (left behind after 200ms)", took)
+	}
+}
+
 // A panic inside a command reaches the caller's goroutine, where the
 // program's own recovery can see it.
 func TestPanicInACommandReachesTheCaller(t *testing.T) {
