@@ -296,15 +296,8 @@ func TestLargeChangeInOneFolder(t *testing.T) {
 	if !strings.Contains(errs, `command="MULTIAPPEND (3 messages) + UID STORE +FLAGS.SILENT (\\Flagged) + UID STORE +FLAGS.SILENT (\\Deleted), then UID EXPUNGE`+surveyed) {
 		t.Fatalf("INBOX was not surveyed behind its upload batch, stores and expunge:\n%s", errs)
 	}
-	flags := remoteFlags(t, s, "INBOX")
-	flagged := 0
-	for _, f := range flags {
-		if f&model.Flagged != 0 {
-			flagged++
-		}
-	}
-	if len(flags) != 263 || flagged != 200 {
-		t.Fatalf("INBOX on the server: %d messages, %d flagged; want 263, 200", len(flags), flagged)
+	if n, flagged := flaggedOn(t, s, "INBOX"); n != 263 || flagged != 200 {
+		t.Fatalf("INBOX on the server: %d messages, %d flagged; want 263, 200", n, flagged)
 	}
 	requireNothingToDo(t, su)
 
@@ -316,16 +309,23 @@ func TestLargeChangeInOneFolder(t *testing.T) {
 	if !strings.Contains(errs, `command="UID STORE -FLAGS.SILENT (\\Flagged)`+surveyed) {
 		t.Fatalf("INBOX was not surveyed behind its flag stores:\n%s", errs)
 	}
-	flagged = 0
-	for _, f := range remoteFlags(t, s, "INBOX") {
+	if _, flagged := flaggedOn(t, s, "INBOX"); flagged != 50 {
+		t.Fatalf("%d messages flagged on the server, want 50:\n%s", flagged, errs)
+	}
+	requireNothingToDo(t, su)
+}
+
+// flaggedOn counts the messages of the server's folder, and those of them
+// flagged.
+func flaggedOn(t *testing.T, s server, folder string) (n, flagged int) {
+	t.Helper()
+	for _, f := range remoteFlags(t, s, folder) {
+		n++
 		if f&model.Flagged != 0 {
 			flagged++
 		}
 	}
-	if flagged != 50 {
-		t.Fatalf("%d messages flagged on the server, want 50:\n%s", flagged, errs)
-	}
-	requireNothingToDo(t, su)
+	return n, flagged
 }
 
 // TestOpenedWithListingDropped: a local change in INBOX alone opens it
