@@ -502,12 +502,7 @@ func (a *Account) planFolder(ctx context.Context, run uint64, name string, remot
 			w.held = true // kept selected for executeFolder
 			return
 		}
-		if p.RemoteFolder != nil {
-			if err := p.RemoteFolder.Close(); err != nil && fr.Err == nil {
-				log.Debug().Err(err).Msg("closing remote folder")
-			}
-			p.RemoteFolder = nil
-		}
+		a.closeOpened(w)
 	}()
 
 	in := planner.Input{Folder: name}

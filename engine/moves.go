@@ -602,12 +602,13 @@ func (a *Account) unholdOne(works []*folderWork) int {
 	return 0
 }
 
-// closeOpened closes w's server folder (the execution selects it again).
+// closeOpened closes w's server folder (the execution selects it again);
+// a failure to close is logged unless the folder has failed already.
 func (a *Account) closeOpened(w *folderWork) {
 	if w.p.RemoteFolder == nil {
 		return
 	}
-	if err := w.p.RemoteFolder.Close(); err != nil {
+	if err := w.p.RemoteFolder.Close(); err != nil && w.fr.Err == nil {
 		w.log.Debug().Err(err).Msg("closing remote folder")
 	}
 	w.p.RemoteFolder = nil
