@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/vmihailenco/msgpack/v5"
@@ -166,15 +167,20 @@ func (s *Store) Checkpoint(c Checkpoint) error {
 	}
 	var buf bytes.Buffer
 	enc := msgpack.NewEncoder(&buf)
-	dec := newRowDecoder()
-	for _, u := range c.Upsert {
+	// A row rewritten (new flags) keeps the name of the message it was
+	// made for.
+	links, err := s.rowLinks(c.Upsert, func(i int) bool {
+		u := c.Upsert[i]
+		_, ok := named[namedRow{u.Row.UID, u.Row.Key}]
+		return !ok && !voided[u.Folder]
+	})
+	if err != nil {
+		return err
+	}
+	for i, u := range c.Upsert {
 		link, ok := named[namedRow{u.Row.UID, u.Row.Key}]
-		if !ok && !voided[u.Folder] {
-			// A row rewritten (new flags) keeps the name of the
-			// message it was made for.
-			if link, err = s.rowLink(dec, u.Folder, u.Row); err != nil {
-				return err
-			}
+		if !ok {
+			link = links[i]
 		}
 		v, err := encodeRow(&buf, enc, u.Row, link)
 		if err != nil {
@@ -504,12 +510,29 @@ func (s *Store) Runs() ([]Run, error) {
 }
 
 func setValue(b *pebble.Batch, key []byte, v any) error {
-	enc, err := encodeValue(v)
-	if err != nil {
-		return err
+	e := valueEncoders.Get().(*valueEncoder)
+	defer valueEncoders.Put(e)
+	e.buf.Reset()
+	if err := e.enc.Encode(v); err != nil {
+		return fmt.Errorf("encode %T: %w", v, err)
 	}
-	return b.Set(key, enc, nil)
+	return b.Set(key, e.buf.Bytes(), nil) // Set copies the value
 }
+
+// valueEncoder encodes values into a buffer used again for the next:
+// setValue writes two records per message a sync changes (its intent and
+// its done record), and encodeValue's new buffer for each was a good part
+// of the garbage of a sync changing 100,000 messages.
+type valueEncoder struct {
+	buf bytes.Buffer
+	enc *msgpack.Encoder
+}
+
+var valueEncoders = sync.Pool{New: func() any {
+	e := &valueEncoder{}
+	e.enc = msgpack.NewEncoder(&e.buf)
+	return e
+}}
 
 func (s *Store) writeError(what string, err error) error {
 	return fmt.Errorf("journal %s: %s: %w", s.dir, what, err)

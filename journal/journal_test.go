@@ -420,7 +420,7 @@ func TestFolderDeleteAndReset(t *testing.T) {
 func TestNewerFormatIsRefused(t *testing.T) {
 	dir := t.TempDir()
 	s := openT(t, dir, Options{})
-	b, _ := msgpack.Marshal(uint64(2))
+	b, _ := msgpack.Marshal(uint64(FormatVersion + 1))
 	if err := s.db.Set(keyFormat, b, pebble.Sync); err != nil {
 		t.Fatal(err)
 	}
@@ -429,7 +429,7 @@ func TestNewerFormatIsRefused(t *testing.T) {
 	if !errors.Is(err, ErrNewerFormat) {
 		t.Fatalf("Open: %v, want ErrNewerFormat", err)
 	}
-	want := fmt.Sprintf("journal %s was written by a newer mailtrail (format 2); upgrade", dir)
+	want := fmt.Sprintf("journal %s was written by a newer mailtrail (format %d); upgrade", dir, FormatVersion+1)
 	if !strings.Contains(err.Error(), want) {
 		t.Errorf("error %q does not say %q", err, want)
 	}
@@ -876,6 +876,91 @@ func TestMessageNamesFollowTheRows(t *testing.T) {
 		t.Fatalf("row 1 read as %+v (%v)", rowOf(st, 1), err)
 	}
 	mustCheck(t, s)
+}
+
+// Rows rewritten in bulk keep their names whatever the order of the
+// checkpoint's rows (several folders, UIDs descending, a UID twice, gaps),
+// as the journal reads the stored rows in one pass per folder; and
+// MessageNames answers for UIDs asked in any order, repeated.
+func TestManyRowsRewrittenKeepTheirNames(t *testing.T) {
+	s := openT(t, t.TempDir(), Options{Now: fixedClock()})
+	run, err := s.BeginRun(RunInfo{Command: "sync"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 3000
+	folders := []string{"INBOX", "INBOX/Sub", "Archive"}
+	name := func(folder string, uid uint32) *MsgInfo {
+		return &MsgInfo{MessageID: fmt.Sprintf("<%d.%s@x>", uid, folder)}
+	}
+	key := func(folder string, uid uint32) string { return fmt.Sprintf("%s-%d", folder, uid) }
+	for _, f := range folders {
+		seqs, err := s.AppendIntents(run, ops(f, n, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cp := Checkpoint{Folders: []FolderMeta{{Name: f, UIDValidity: 7}}}
+		for i, seq := range seqs {
+			uid := uint32(i + 1)
+			cp.Results = append(cp.Results, OpResult{Seq: seq, UID: uid, Key: key(f, uid), Msg: name(f, uid)})
+			cp.Upsert = append(cp.Upsert, FolderRow{Folder: f, Row: model.StatusRow{UID: uid, Key: key(f, uid)}})
+		}
+		if err := s.Checkpoint(cp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Every third UID's flags rewritten, descending, the folders
+	// interleaved; UID 3 of INBOX twice; UID 6 of Archive for another file.
+	var rewrite Checkpoint
+	for uid := uint32(n); uid >= 3; uid -= 3 {
+		for _, f := range folders {
+			k := key(f, uid)
+			if f == "Archive" && uid == 6 {
+				k = "another file"
+			}
+			rewrite.Upsert = append(rewrite.Upsert, FolderRow{Folder: f, Row: model.StatusRow{UID: uid, Key: k, Flags: model.Seen}})
+		}
+	}
+	rewrite.Upsert = append(rewrite.Upsert, FolderRow{Folder: "INBOX", Row: model.StatusRow{UID: 3, Key: key("INBOX", 3), Flags: model.Flagged}})
+	if err := s.Checkpoint(rewrite); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range folders {
+		asked := []uint32{n + 5, 7, 6, 3, 3, 1, n}
+		got, err := s.MessageNames(f, asked)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[uint32]MsgInfo{}
+		for _, uid := range []uint32{7, 6, 3, 1, n} {
+			if f == "Archive" && uid == 6 {
+				continue // rewritten for another file: no longer that message
+			}
+			want[uid] = *name(f, uid)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s: MessageNames = %+v, want %+v", f, got, want)
+		}
+		all := make([]uint32, n)
+		for i := range all {
+			all[i] = uint32(n - i)
+		}
+		if got, err := s.MessageNames(f, all); err != nil || len(got) != n-boolInt(f == "Archive") {
+			t.Fatalf("%s: %d of %d named (%v)", f, len(got), n, err)
+		}
+	}
+	st, _, err := s.FolderStatus("INBOX")
+	if err != nil || rowOf(st, 3) != (model.StatusRow{UID: 3, Key: key("INBOX", 3), Flags: model.Flagged}) {
+		t.Fatalf("row 3 read as %+v (%v): the later of two rows for one UID wins", rowOf(st, 3), err)
+	}
+	mustCheck(t, s)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func TestFolderFlagsReadsTheRowsWithoutTheirKeys(t *testing.T) {

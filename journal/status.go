@@ -1,9 +1,14 @@
 package journal
 
 import (
+	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -134,30 +139,106 @@ type namedRow struct {
 	key string
 }
 
-// storedRowNamed reads folder's row for uid from r with dec: its key and
-// the record naming its message (rowDecoder.named); found is false when
-// there is no such row or it cannot be read.
-func (s *Store) storedRowNamed(r pebble.Reader, dec *rowDecoder, folder string, uid uint32) (key string, named uint64, found bool, err error) {
-	v, closer, err := r.Get(statusKey(folder, uid))
-	switch {
-	case errors.Is(err, pebble.ErrNotFound):
-		return "", 0, false, nil
-	case err != nil:
-		return "", 0, false, s.readError(fmt.Sprintf("read folder %q row %d", folder, uid), err)
+// seekEach reads the values at keys (in ascending byte order; repeats
+// allowed) from r through one iterator, which goes on from where the
+// last key was found instead of seeking each key afresh as Get would, and
+// calls found with the index in keys and the value of each key present.
+// The value is valid during the call only. A plan or a checkpoint that
+// touches 100,000 rows of a folder reads them in one pass this way: as
+// many Gets, each finding its block again, cost seconds.
+func (s *Store) seekEach(r pebble.Reader, what string, keys [][]byte, found func(i int, value []byte) error) error {
+	if len(keys) == 0 {
+		return nil
 	}
-	defer closer.Close()
-	key, named, found = dec.named(v)
-	return key, named, found, nil
+	last := keys[len(keys)-1]
+	upper := append(append(make([]byte, 0, len(last)+1), last...), 0) // the first key after last
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: keys[0], UpperBound: upper})
+	if err != nil {
+		return s.readError(what, err)
+	}
+	valid := it.First()
+	for i, want := range keys {
+		if valid && bytes.Compare(it.Key(), want) < 0 {
+			valid = it.SeekGE(want)
+		}
+		if !valid || !bytes.Equal(it.Key(), want) {
+			continue
+		}
+		if err := found(i, it.Value()); err != nil {
+			it.Close()
+			return err
+		}
+	}
+	if err := it.Error(); err != nil {
+		it.Close()
+		return s.readError(what, err)
+	}
+	if err := it.Close(); err != nil {
+		return s.readError(what, err)
+	}
+	return nil
 }
 
-// rowLink returns the naming record of folder's stored row for row.UID
-// when it is for the same key (0 otherwise).
-func (s *Store) rowLink(dec *rowDecoder, folder string, row model.StatusRow) (uint64, error) {
-	key, named, found, err := s.storedRowNamed(s.db, dec, folder, row.UID)
-	if err != nil || !found || key != row.Key {
-		return 0, err
+// storedRowsNamed reads from r the stored rows of folder's uids (in
+// ascending order, repeats allowed) with dec, and calls found with the
+// index in uids, key and naming record (rowDecoder.named) of each row
+// there; a row that cannot be read is left out, as if there were none.
+func (s *Store) storedRowsNamed(r pebble.Reader, dec *rowDecoder, folder string, uids []uint32, found func(i int, key string, named uint64)) error {
+	keys := make([][]byte, len(uids))
+	for i, uid := range uids {
+		keys[i] = statusKey(folder, uid)
 	}
-	return named, nil
+	return s.seekEach(r, fmt.Sprintf("read folder %q rows", folder), keys, func(i int, v []byte) error {
+		if key, named, ok := dec.named(v); ok {
+			found(i, key, named)
+		}
+		return nil
+	})
+}
+
+// rowLinks returns, for each of ups, the naming record of its folder's
+// stored row for its UID when that row is for the same key (0
+// otherwise), read in one pass per folder; need(i) false skips ups[i].
+func (s *Store) rowLinks(ups []FolderRow, need func(i int) bool) ([]uint64, error) {
+	var idx []int
+	for i := range ups {
+		if need(i) {
+			idx = append(idx, i)
+		}
+	}
+	links := make([]uint64, len(ups))
+	if len(idx) == 0 {
+		return links, nil
+	}
+	slices.SortStableFunc(idx, func(a, b int) int {
+		if c := strings.Compare(ups[a].Folder, ups[b].Folder); c != 0 {
+			return c
+		}
+		return cmp.Compare(ups[a].Row.UID, ups[b].Row.UID)
+	})
+	dec := newRowDecoder()
+	for start := 0; start < len(idx); {
+		folder := ups[idx[start]].Folder
+		end := start
+		for end < len(idx) && ups[idx[end]].Folder == folder {
+			end++
+		}
+		group := idx[start:end]
+		uids := make([]uint32, len(group))
+		for j, i := range group {
+			uids[j] = ups[i].Row.UID
+		}
+		err := s.storedRowsNamed(s.db, dec, folder, uids, func(j int, key string, named uint64) {
+			if u := ups[group[j]]; key == u.Row.Key {
+				links[group[j]] = named
+			}
+		})
+		if err != nil {
+			return nil, err
+		}
+		start = end
+	}
+	return links, nil
 }
 
 // MessageNames returns what the journal recorded of the messages of
@@ -172,31 +253,44 @@ func (s *Store) MessageNames(folder string, uids []uint32) (map[uint32]MsgInfo, 
 	}
 	snap := s.db.NewSnapshot()
 	defer snap.Close()
-	dec := newRowDecoder()
-	names := make(map[uint32]MsgInfo, len(uids))
-	for _, uid := range uids {
-		key, seq, found, err := s.storedRowNamed(snap, dec, folder, uid)
+	sorted := slices.Clone(uids)
+	slices.Sort(sorted)
+	sorted = slices.Compact(sorted)
+	// The rows first, in UID order; then the records they point at, in
+	// the order of their sequence numbers: two passes, no random reads.
+	type naming struct {
+		uid uint32
+		key string
+		seq uint64
+	}
+	var links []naming
+	err := s.storedRowsNamed(snap, newRowDecoder(), folder, sorted, func(i int, key string, seq uint64) {
+		if seq != 0 {
+			links = append(links, naming{sorted[i], key, seq})
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(links, func(a, b naming) int { return cmp.Compare(a.seq, b.seq) })
+	keys := make([][]byte, len(links))
+	for i, l := range links {
+		keys[i] = journalKey(l.seq)
+	}
+	names := make(map[uint32]MsgInfo, len(links))
+	err = s.seekEach(snap, "read the records naming folder "+strconv.Quote(folder)+"'s messages", keys, func(i int, v []byte) error {
+		l := links[i]
+		rec, err := decodeRecord(l.seq, v)
 		if err != nil {
-			return nil, err
+			return nil // a damaged record names nothing; `journal check` reports it
 		}
-		if !found || seq == 0 {
-			continue
+		if r := rec.Result; rec.Kind == KindDone && r != nil && r.Msg != nil && r.UID == l.uid && r.Key == l.key {
+			names[l.uid] = *r.Msg
 		}
-		rv, rcloser, err := snap.Get(journalKey(seq))
-		if errors.Is(err, pebble.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, s.readError(fmt.Sprintf("read record %d", seq), err)
-		}
-		rec, err := decodeRecord(seq, rv)
-		rcloser.Close()
-		if err != nil {
-			continue // a damaged record names nothing; `journal check` reports it
-		}
-		if r := rec.Result; rec.Kind == KindDone && r != nil && r.Msg != nil && r.UID == uid && r.Key == key {
-			names[uid] = *r.Msg
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return names, nil
 }
