@@ -19,7 +19,11 @@
 //
 // and, with --again N, N more rounds of 1% changes and a sync (incr2, ...):
 // the server and the Maildir as a sync leaves them, not as a first import
-// leaves them (Dovecot does work after an import that it does not do again).
+// leaves them (Dovecot does work after an import that it does not do again);
+// and last, with --mark-all-read, a sync after every unread message of the
+// largest server folder was marked read there (allread: a webmail's
+// "select all, mark as read"; a third of the messages of the corpus's
+// folders are unread).
 //
 // Each run is one process, timed (wall, CPU) and measured (peak RSS from
 // wait4) by a small runner process (./runner). After every run the server and the
@@ -68,10 +72,13 @@ const settle = 1100 * time.Millisecond
 
 // phaseList is the phases run, in order: the four, then again incr2,
 // incr3, ...
-func phaseList(again int) []string {
+func phaseList(again int, markAllRead bool) []string {
 	ps := []string{"cold", "noop", "incr", "noop2"}
 	for k := 2; k <= again+1; k++ {
 		ps = append(ps, "incr"+strconv.Itoa(k))
+	}
+	if markAllRead {
+		ps = append(ps, "allread")
 	}
 	return ps
 }
@@ -98,6 +105,8 @@ func phaseTitle(phase string) string {
 		return "no change again"
 	case "incr":
 		return "1% changed on both sides"
+	case "allread":
+		return "largest folder marked read on the server"
 	}
 	return fmt.Sprintf("1%% changed on both sides, again (%d)", repeat(phase))
 }
@@ -110,6 +119,7 @@ type options struct {
 	latency                        time.Duration
 	tls                            bool
 	again                          int
+	markAllRead                    bool
 }
 
 // result is one tool's run in one phase of one round.
@@ -147,6 +157,7 @@ func run(args []string) int {
 	fs.DurationVar(&o.latency, "latency", 0, "round-trip time added between the tools and the server by a proxy (e.g. 20ms: a server farther away than loopback); the floor column stays direct")
 	fs.BoolVar(&o.tls, "tls", false, "the tools reach the server over implicit TLS (IMAPS, its self-signed certificate given to each tool as the CA to trust), as most users reach theirs; the floor column stays plain")
 	fs.IntVar(&o.again, "again", 0, "after the four phases, this many more rounds of 1% changes on both sides and a sync each: what a sync costs once the server has settled after the import")
+	fs.BoolVar(&o.markAllRead, "mark-all-read", false, "last, mark every unread message of the largest server folder read (a webmail's select all, mark as read) and sync: a third of a large folder's flags changed at once")
 	fs.BoolVar(&o.debug, "debug", false, "run mailtrail with --debug: its log (WORK/<tool>-r<round>/log) times every IMAP command; slows it a little")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -366,12 +377,23 @@ func (b *benchRun) round(r int) ([]result, error) {
 	// second of pure benchmark artefact.
 	touched := map[string]time.Time{}
 	var results []result
-	for _, phase := range phaseList(b.o.again) {
+	for _, phase := range phaseList(b.o.again, b.o.markAllRead) {
 		if k := repeat(phase); k > 0 {
 			for _, t := range order {
 				if err := b.change(r, runs[t], k); err != nil {
 					return results, err
 				}
+				touched[t] = time.Now()
+			}
+		}
+		if phase == "allread" {
+			for _, t := range order {
+				tr := runs[t]
+				folder, n, err := markAllRead(b.srv.Addr(), tr.user, b.srv.Password(tr.user))
+				if err != nil {
+					return results, fmt.Errorf("marking %s's largest folder read: %v", tr.user, err)
+				}
+				logf("round %d %-14s changes: server %d marked read in %s", r, t, n, folder)
 				touched[t] = time.Now()
 			}
 		}

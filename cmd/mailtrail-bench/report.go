@@ -58,7 +58,7 @@ func report(w io.Writer, o options, sum corpus.Summary, build string, tools []st
 	}
 	head = append(head, "floor: login + LIST-STATUS")
 	fmt.Fprintf(w, "| %s |\n|%s\n", strings.Join(head, " | "), strings.Repeat(" --- |", len(head)))
-	for _, p := range phaseList(o.again) {
+	for _, p := range phaseList(o.again, o.markAllRead) {
 		row := []string{phaseTitle(p)}
 		for _, t := range tools {
 			var secs, rss []float64
@@ -112,7 +112,7 @@ func report(w io.Writer, o options, sum corpus.Summary, build string, tools []st
 	// CPU time against wall time says whether a tool computes or waits
 	// (on the disk, on the server).
 	fmt.Fprintf(w, "\nmedian CPU time (user + sys) per run\n\n| phase | %s |\n|%s\n", strings.Join(tools, " | "), strings.Repeat(" --- |", len(tools)+1))
-	for _, p := range phaseList(o.again) {
+	for _, p := range phaseList(o.again, o.markAllRead) {
 		row := []string{phaseTitle(p)}
 		for _, t := range tools {
 			var cpu []float64
@@ -129,7 +129,7 @@ func report(w io.Writer, o options, sum corpus.Summary, build string, tools []st
 	// server and the kernel took beside the tool, and whether the run was
 	// bound by the processors (near the wall time times the cores).
 	fmt.Fprintf(w, "\nmedian CPU time of the whole machine during the run (tool, server, kernel; %d cores; in 10 ms ticks)\n\n| phase | %s |\n|%s\n", runtime.NumCPU(), strings.Join(tools, " | "), strings.Repeat(" --- |", len(tools)+1))
-	for _, p := range phaseList(o.again) {
+	for _, p := range phaseList(o.again, o.markAllRead) {
 		row := []string{phaseTitle(p)}
 		for _, t := range tools {
 			var cpu []float64
