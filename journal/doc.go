@@ -49,7 +49,7 @@
 // order is key order. Folder names are canonical model names (never
 // containing NUL).
 //
-//	meta/format                  msgpack uint: FormatVersion (2)
+//	meta/format                  msgpack uint: FormatVersion (1)
 //	meta/lastseq, meta/lastrun   msgpack uint: highest seq and run ever
 //	                             written (by Compact)
 //	meta/hint/<name>             a hint (Hint, SetHint): raw bytes that
@@ -57,8 +57,7 @@
 //	j/<seq:8>                    journal Record (run-started, intent,
 //	                             done, run-ended), seq from 1
 //	o/<run:8><folder>            Record of kind observed: what the run
-//	                             observed of the folder and its plan,
-//	                             snappy-compressed (observationStream)
+//	                             observed of the folder and its plan
 //	p/<seq:8>                    pending index: {V, Run} of an intent
 //	                             that has no done record yet
 //	r/<run:8>                    run index: {V, Info, StartSeq, Ended,

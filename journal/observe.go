@@ -7,7 +7,6 @@ import (
 	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/golang/snappy"
 	"github.com/vmihailenco/msgpack/v5"
 
 	"mailtrail/model"
@@ -344,8 +343,7 @@ func pieceSuffix(piece uint32) []byte {
 const obsSideBatch = 256 << 10
 
 // setObserved records rec, an observation of folder in run: it streams the
-// encoded record, compressed (snappy's framed format; observationStream),
-// in pieces of obsPieceSize, the continuation pieces
+// encoded record in pieces of obsPieceSize, the continuation pieces
 // committed (without sync) in batches of their own as they are encoded,
 // the first piece into b, the caller's synced batch. A large observation
 // is thus never held whole, neither encoded nor in a batch. The synced
@@ -360,11 +358,7 @@ func (s *Store) setObserved(b *pebble.Batch, run uint64, folder string, rec Reco
 	if err := w.side.DeleteRange(append(obsKey(run, folder), folderNameEnd), append(obsKey(run, folder), folderNameEnd+1), nil); err != nil {
 		return err
 	}
-	zw := snappy.NewBufferedWriter(w)
-	if err := msgpack.NewEncoder(zw).Encode(rec); err != nil {
-		return err
-	}
-	if err := zw.Close(); err != nil {
+	if err := msgpack.NewEncoder(w).Encode(rec); err != nil {
 		return err
 	}
 	if err := w.flush(true); err != nil {
@@ -567,16 +561,6 @@ func (s *Store) Observations(run uint64) ([]Observation, error) {
 	return out, nil
 }
 
-// observationStream opens every observation written since format 2: the
-// stream identifier of snappy's framed format, whose chunks carry a
-// checksum of what they hold. An observation is mostly repeats (keys of
-// one host and clock, the plan's reasons and folder), which snappy packs
-// about 5 to 1 at some 1 GB/s: a folder of 100,000 messages whose flags
-// all changed observed 25.8 MB, stored as 4.9 MB, and each byte not
-// written is a byte Pebble does not log, flush and compact again. A record
-// written by format 1 starts with a msgpack map, never with 0xff.
-var observationStream = []byte("\xff\x06\x00\x00sNaPpY")
-
 // decodeObserved decodes the record under an o/ key and checks that it is
 // an observation of the run and folder the key names.
 func decodeObserved(k, v []byte) (Record, error) {
@@ -587,13 +571,7 @@ func decodeObserved(k, v []byte) (Record, error) {
 	run, _ := parseSeqKey(prefixObserved, k[:len(prefixObserved)+8])
 	folder := string(k[len(prefixObserved)+8:])
 	var r Record
-	var err error
-	if bytes.HasPrefix(v, observationStream) {
-		err = msgpack.NewDecoder(snappy.NewReader(bytes.NewReader(v))).Decode(&r)
-	} else {
-		err = msgpack.Unmarshal(v, &r) // as format 1 stored every observation
-	}
-	if err != nil {
+	if err := msgpack.Unmarshal(v, &r); err != nil {
 		return Record{}, decodeError(what, err)
 	}
 	if err := checkVersion(what, r.V); err != nil {

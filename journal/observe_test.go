@@ -2,7 +2,6 @@ package journal
 
 import (
 	"bytes"
-	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
@@ -201,12 +200,8 @@ func TestLargeObservationInPieces(t *testing.T) {
 		t.Fatal(err)
 	}
 	obs := Observation{Folder: "Big", Remote: ObservedRemote{Exists: true, Status: model.RemoteFolderStatus{Name: "Big", UIDValidity: 1, UIDNext: 20001}}}
-	// Sizes and dates of no pattern, as a real folder's: the record is
-	// compressed before it is cut into pieces.
-	rnd := rand.New(rand.NewPCG(1, 2))
 	for uid := uint32(1); uid <= 20000; uid++ {
-		obs.Remote.Msgs = append(obs.Remote.Msgs, model.RemoteMsg{UID: uid, Flags: model.Seen, Size: rnd.Int64N(1 << 30),
-			InternalDate: model.Date(rnd.Int64())})
+		obs.Remote.Msgs = append(obs.Remote.Msgs, model.RemoteMsg{UID: uid, Flags: model.Seen, Size: int64(uid) * 3})
 	}
 	obs.Ops = ops("Big", 20000, 1)
 	// A folder whose name extends Big's sorts right after Big's pieces.
@@ -235,14 +230,6 @@ func TestLargeObservationInPieces(t *testing.T) {
 		}
 	}
 	it.Close()
-	first, closer, err := s.db.Get(obsKey(run, "Big"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.HasPrefix(first, observationStream) {
-		t.Errorf("first piece %.12q: not a compressed stream", first)
-	}
-	closer.Close()
 	if pieces < 10 {
 		t.Fatalf("%d continuation pieces for a 20,000-message observation, want many", pieces)
 	}
@@ -313,79 +300,4 @@ func TestObservationSideBatchesStayUnderPebblesLargeBatchSize(t *testing.T) {
 	if obsSideBatch+obsPieceSize >= memTableSize/2 {
 		t.Errorf("side batches of up to %d bytes, memtable %d bytes: each would be a large batch", obsSideBatch+obsPieceSize, memTableSize)
 	}
-}
-
-// A journal of format 1 stored observations as plain msgpack: they read
-// as before, a read-only open leaves the format as it is, and a writable
-// open upgrades it to FormatVersion, after which new observations are
-// compressed and both kinds read back.
-func TestFormatOneObservationsReadAndUpgrade(t *testing.T) {
-	dir := t.TempDir()
-	s := openT(t, dir, Options{Now: fixedClock()})
-	run, err := s.BeginRun(RunInfo{Command: "sync"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := sampleObservation("INBOX")
-	if _, err := s.AppendIntents(run, old.Ops); err != nil { // starts the run
-		t.Fatal(err)
-	}
-	v, err := msgpack.Marshal(Record{V: recordVersion, Kind: KindObserved, Run: run, Time: fixedClock()(), Obs: &old})
-	if err != nil {
-		t.Fatal(err)
-	}
-	format1, _ := msgpack.Marshal(uint64(1))
-	b := s.db.NewBatch()
-	if err := b.Set(obsKey(run, "INBOX"), v, nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Set(keyFormat, format1, nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Commit(pebble.Sync); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-
-	format := func(s *Store) uint64 {
-		t.Helper()
-		v, closer, err := s.db.Get(keyFormat)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer closer.Close()
-		var f uint64
-		if err := msgpack.Unmarshal(v, &f); err != nil {
-			t.Fatal(err)
-		}
-		return f
-	}
-	ro := openT(t, dir, Options{ReadOnly: true})
-	if got, err := ro.Observations(run); err != nil || len(got) != 1 || !reflect.DeepEqual(got[0], old) {
-		t.Fatalf("format 1 observation read-only: %+v (%v)", got, err)
-	}
-	if f := format(ro); f != 1 {
-		t.Fatalf("a read-only open changed the format to %d", f)
-	}
-	ro.Close()
-
-	s = openT(t, dir, Options{Now: fixedClock()})
-	if f := format(s); f != FormatVersion {
-		t.Fatalf("format after a writable open: %d, want %d", f, FormatVersion)
-	}
-	run2, err := s.BeginRun(RunInfo{Command: "sync"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fresh := sampleObservation("Work")
-	if _, err := s.AppendObserved(run2, &fresh, fresh.Ops, nil); err != nil {
-		t.Fatal(err)
-	}
-	if got, err := s.Observations(run); err != nil || len(got) != 1 || !reflect.DeepEqual(got[0], old) {
-		t.Fatalf("format 1 observation after the upgrade: %+v (%v)", got, err)
-	}
-	if got, err := s.Observations(run2); err != nil || len(got) != 1 || !reflect.DeepEqual(got[0], fresh) {
-		t.Fatalf("new observation: %+v (%v)", got, err)
-	}
-	mustCheck(t, s)
 }

@@ -18,12 +18,8 @@ import (
 )
 
 // FormatVersion is the version of mailtrail's key layout and records,
-// stored under meta/format. A store written with a newer version is
-// refused; an older one is upgraded when opened for writing. Format 2
-// compresses observations (observationStream); it reads format 1's, so the
-// upgrade rewrites nothing but meta/format, and only a mailtrail that
-// knows format 2 opens the store afterwards.
-const FormatVersion = 2
+// stored under meta/format. A store written with a newer version is refused.
+const FormatVersion = 1
 
 // PebbleFormat is the Pebble on-disk format every journal is created with
 // (and ratcheted to): the newest that pebble v2.1.7 supports. Pinned so that
@@ -310,14 +306,6 @@ func (s *Store) init() error {
 			return kinded(ErrCorrupt, "journal %s: its format version (%s) is unreadable; move the directory aside (keep it for a bug report)", s.dir, keyFormat)
 		case format > FormatVersion:
 			return kinded(ErrNewerFormat, "journal %s was written by a newer mailtrail (format %d); upgrade", s.dir, format)
-		case format < FormatVersion && !s.readOnly:
-			b, err := msgpack.Marshal(uint64(FormatVersion))
-			if err != nil {
-				return fmt.Errorf("journal %s: encode format version: %w", s.dir, err)
-			}
-			if err := s.db.Set(keyFormat, b, pebble.Sync); err != nil {
-				return fmt.Errorf("journal %s: upgrade format version %d to %d: %w", s.dir, format, FormatVersion, err)
-			}
 		}
 	}
 	if s.lastSeq, err = s.lastNumber(prefixJournal); err != nil {
