@@ -1351,4 +1351,3 @@ func (e *Executor) Recover(ctx context.Context, p *Pair, pending []journal.Inten
 	}
 	return found, e.Journal.Checkpoint(cp)
 }
-
