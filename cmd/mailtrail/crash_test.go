@@ -1159,3 +1159,71 @@ func TestCrashFetchThenServerFlagChange(t *testing.T) {
 		t.Fatalf("after the resume:\n  %s", strings.Join(problems, "\n  "))
 	}
 }
+
+// TestCrashInBulkFlagChange: every message of a folder flagged on the
+// server (a webmail's select all), and the sync killed in the middle of
+// the renames that follow, after the first checkpoint of renames
+// (executor.bulkCheckpoint) and before the second. The first checkpoint
+// must be in the journal, the rest pending; the next sync resolves the
+// pending renames (the files renamed since the checkpoint carry the new
+// flags already) and converges.
+func TestCrashInBulkFlagChange(t *testing.T) {
+	const n, bulk = 2500, 2048 // bulk: executor.bulkCheckpoint
+	fbin := crFaultBinary(t)
+	e := crBackendMem.start(t)(t)
+	msgs := sample.Messages("INBOX", n, 41)
+	for i := range msgs {
+		msgs[i].Flags = model.Seen
+	}
+	uids := crPutRemote(t, e, "INBOX", msgs)
+	crInitialSync(t, e)
+	crChangeRemote(t, e, "INBOX", func(f adapters.RemoteFolder) {
+		crMust(t, f.StoreFlags(context.Background(), uids, model.Flagged, 0))
+	})
+	// The renames are the sync's only side effects; kill it after the
+	// (bulk+52)-th.
+	point := fmt.Sprintf("effect:%d", bulk+52)
+	if r := crRun(t, fbin, []string{"MAILTRAIL_CRASH_AT=" + point}, e.syncArgs()...); !r.killed {
+		t.Fatalf("not killed at %s: exit %d\n%s%s", point, r.code, r.stdout, r.stderr)
+	}
+	flagged := 0
+	for _, path := range crLocalFiles(t, e, "INBOX") {
+		if strings.HasSuffix(path, "FS") {
+			flagged++
+		}
+	}
+	if flagged != bulk+52 {
+		t.Errorf("%d files renamed before the kill, want %d", flagged, bulk+52)
+	}
+	j, err := journal.Open(crashJournalDir(e), journal.Options{ReadOnly: true})
+	crMust(t, err)
+	pending, err := j.Pending()
+	j.Close()
+	crMust(t, err)
+	renames := 0
+	for _, p := range pending {
+		if p.Op.Kind == model.OpSetLocalFlags {
+			renames++
+		}
+	}
+	if renames != n-bulk {
+		t.Errorf("%d renames pending after the kill, want %d: the first %d checkpointed, none after", renames, n-bulk, bulk)
+	}
+	if r := crRun(t, binary, nil, e.syncArgs()...); r.code != 0 {
+		t.Fatalf("resume: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if _, problems := crEndState(t, e); len(problems) > 0 {
+		t.Fatalf("after the resume:\n  %s", strings.Join(problems[:min(len(problems), 10)], "\n  "))
+	}
+	for uid, flags := range remoteFlags(t, e.srv, "INBOX") {
+		if flags != model.Seen|model.Flagged {
+			t.Fatalf("uid %d: %s on the server after the resume, want FS", uid, flags)
+		}
+	}
+	j, err = journal.Open(crashJournalDir(e), journal.Options{ReadOnly: true})
+	crMust(t, err)
+	defer j.Close()
+	if pending, err := j.Pending(); err != nil || len(pending) != 0 {
+		t.Fatalf("%d intents pending after the resume (%v)", len(pending), err)
+	}
+}
