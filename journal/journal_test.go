@@ -945,8 +945,12 @@ func TestManyRowsRewrittenKeepTheirNames(t *testing.T) {
 		for i := range all {
 			all[i] = uint32(n - i)
 		}
-		if got, err := s.MessageNames(f, all); err != nil || len(got) != n-boolInt(f == "Archive") {
-			t.Fatalf("%s: %d of %d named (%v)", f, len(got), n, err)
+		wantAll := n
+		if f == "Archive" {
+			wantAll-- // UID 6, as above
+		}
+		if got, err := s.MessageNames(f, all); err != nil || len(got) != wantAll {
+			t.Fatalf("%s: %d of %d named (%v)", f, len(got), wantAll, err)
 		}
 	}
 	st, _, err := s.FolderStatus("INBOX")
@@ -954,13 +958,6 @@ func TestManyRowsRewrittenKeepTheirNames(t *testing.T) {
 		t.Fatalf("row 3 read as %+v (%v): the later of two rows for one UID wins", rowOf(st, 3), err)
 	}
 	mustCheck(t, s)
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 func TestFolderFlagsReadsTheRowsWithoutTheirKeys(t *testing.T) {
