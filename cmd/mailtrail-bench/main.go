@@ -23,7 +23,10 @@
 // and last, with --mark-all-read, a sync after every unread message of the
 // largest server folder was marked read there (allread: a webmail's
 // "select all, mark as read"; a third of the messages of the corpus's
-// folders are unread).
+// folders are unread), then a sync after every message of the largest
+// Maildir folder was marked unread in the Maildir (unreadlocal: a mail
+// reader's "tag all, mark unread"; after allread that is every message of
+// the folder, each a flag change to send to the server).
 //
 // Each run is one process, timed (wall, CPU) and measured (peak RSS from
 // wait4) by a small runner process (./runner). After every run the server and the
@@ -78,7 +81,7 @@ func phaseList(again int, markAllRead bool) []string {
 		ps = append(ps, "incr"+strconv.Itoa(k))
 	}
 	if markAllRead {
-		ps = append(ps, "allread")
+		ps = append(ps, "allread", "unreadlocal")
 	}
 	return ps
 }
@@ -107,6 +110,8 @@ func phaseTitle(phase string) string {
 		return "1% changed on both sides"
 	case "allread":
 		return "largest folder marked read on the server"
+	case "unreadlocal":
+		return "largest folder marked unread in the Maildir"
 	}
 	return fmt.Sprintf("1%% changed on both sides, again (%d)", repeat(phase))
 }
@@ -394,6 +399,16 @@ func (b *benchRun) round(r int) ([]result, error) {
 					return results, fmt.Errorf("marking %s's largest folder read: %v", tr.user, err)
 				}
 				logf("round %d %-14s changes: server %d marked read in %s", r, t, n, folder)
+				touched[t] = time.Now()
+			}
+		}
+		if phase == "unreadlocal" {
+			for _, t := range order {
+				folder, n, err := markAllUnreadLocal(runs[t].local)
+				if err != nil {
+					return results, fmt.Errorf("marking %s's largest Maildir folder unread: %v", t, err)
+				}
+				logf("round %d %-14s changes: local %d marked unread in %s", r, t, n, folder)
 				touched[t] = time.Now()
 			}
 		}

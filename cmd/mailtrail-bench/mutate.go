@@ -199,3 +199,32 @@ func markAllRead(addr, user, password string) (folder string, marked int, err er
 	}
 	return folder, unread, c.Logout().Wait()
 }
+
+// markAllUnreadLocal marks every read message of the largest folder of the
+// Maildir at root unread, as a mail reader does (the file renamed within
+// cur/, S taken out of its flags); it returns the folder and how many
+// messages it changed.
+func markAllUnreadLocal(root string) (folder string, marked int, err error) {
+	folders, err := localFolders(root)
+	if err != nil {
+		return "", 0, err
+	}
+	most := -1
+	for f, msgs := range folders {
+		if len(msgs) > most || (len(msgs) == most && f < folder) {
+			folder, most = f, len(msgs)
+		}
+	}
+	for _, m := range folders[folder] {
+		if !strings.Contains(m.flags, "S") {
+			continue
+		}
+		base, info, _ := strings.Cut(filepath.Base(m.path), ":2,")
+		to := filepath.Join(filepath.Dir(filepath.Dir(m.path)), "cur", base+":2,"+strings.ReplaceAll(info, "S", ""))
+		if err := os.Rename(m.path, to); err != nil {
+			return "", 0, err
+		}
+		marked++
+	}
+	return folder, marked, nil
+}
