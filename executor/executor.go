@@ -1059,15 +1059,35 @@ func flagChanges(steps []Step) []adapters.FlagChange {
 	return out
 }
 
-// storeCheckpoint records store-remote steps carried out.
+// storeCheckpoint records store-remote steps carried out, and the status
+// rows of those that record theirs (Op.RecordsRow), in checkpoints of at
+// most bulkCheckpoint steps: the server has every step's flags already,
+// and a crash between two of them leaves the rest pending, superseded and
+// planned again (an idempotent store, or a row recorded).
 func (e *Executor) storeCheckpoint(p *Pair, steps []Step, res *Result) error {
-	cp := journal.Checkpoint{}
-	var ok []model.Op
-	for _, s := range steps {
-		cp.Results = append(cp.Results, journal.OpResult{Seq: s.Seq, UID: s.Op.UID})
-		ok = append(ok, *s.Op)
+	for len(steps) > 0 {
+		n := min(len(steps), bulkCheckpoint)
+		cp := journal.Checkpoint{}
+		ok := make([]model.Op, 0, n)
+		for _, s := range steps[:n] {
+			cp.Results = append(cp.Results, journal.OpResult{Seq: s.Seq, UID: s.Op.UID})
+			if s.Op.RecordsRow {
+				cp.Upsert = append(cp.Upsert, recordedRow(s.Op))
+			}
+			ok = append(ok, *s.Op)
+		}
+		if err := e.checkpoint(p, res, cp, ok, false); err != nil {
+			return err
+		}
+		steps = steps[n:]
 	}
-	return e.checkpoint(p, res, cp, ok, false)
+	return nil
+}
+
+// recordedRow is the status row a flag operation that records its row
+// (Op.RecordsRow) writes once carried out: both sides have its flags.
+func recordedRow(op *model.Op) journal.FolderRow {
+	return journal.FolderRow{Folder: op.Folder, Row: model.StatusRow{UID: op.UID, Key: op.Key, Flags: op.Flags}}
 }
 
 // storeAndExpunge carries out store-remote steps and expunge-remote steps
@@ -1119,6 +1139,9 @@ func (e *Executor) localChanges(ctx context.Context, p *Pair, steps []Step, res 
 			cp.Results = append(cp.Results, journal.OpResult{Seq: s.Seq, Key: s.Op.Key})
 			if s.Op.Kind == model.OpDeleteLocal {
 				cp.Delete = append(cp.Delete, journal.FolderUID{Folder: p.Name, UID: s.Op.UID})
+			}
+			if s.Op.Kind == model.OpSetLocalFlags && s.Op.RecordsRow {
+				cp.Upsert = append(cp.Upsert, recordedRow(s.Op))
 			}
 			lc.ok = append(lc.ok, *s.Op)
 		}

@@ -101,7 +101,12 @@ type Op struct {
 	// its UID there (its status row).
 	From    string `msgpack:"from,omitempty"`
 	FromUID uint32 `msgpack:"fu,omitempty"`
-	Reason  string `msgpack:"why"`
+	// RecordsRow, on an OpStoreRemote or OpSetLocalFlags, says that the
+	// other side already has Flags: the operation's checkpoint writes the
+	// status row (UID, Key, Flags) itself, and no OpPair follows it. (Here,
+	// beside FromUID, it takes padding: at the top it would cost 8 bytes.)
+	RecordsRow bool   `msgpack:"rec,omitempty"`
+	Reason     string `msgpack:"why"`
 }
 
 func (o Op) String() string {

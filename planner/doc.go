@@ -11,8 +11,12 @@
 //     vanished local or remote folder, a changed UIDVALIDITY or a lost status
 //     never turns into deletions.
 //   - Crash-tolerant: applying any prefix of a plan and planning again gives
-//     a plan that completes the same end state. Flag operations never touch
-//     the status; an OpPair that records the agreed flags comes after them.
+//     a plan that completes the same end state. A message whose flags both
+//     sides must change gets its flag operations, then an OpPair that
+//     records the agreed flags: no status row records flags one side does
+//     not have yet. A message whose flags only one side must change gets
+//     one flag operation that records its row itself (Op.RecordsRow): its
+//     checkpoint comes after its effect, when both sides have the flags.
 //   - Copied at most once: a message both sides hold is paired, never
 //     copied both ways; where UIDs cannot say which is which (a changed
 //     UIDVALIDITY, a reset, a first meeting of a folder with messages on

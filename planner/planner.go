@@ -218,15 +218,24 @@ func planMessages(in Input, st model.FolderStatus) []model.Op {
 	var fetch, upload, flags, deletes, book []model.Op
 
 	pair := func(uid uint32, key string, merged model.Flags, r model.RemoteMsg, l model.LocalMsg, row *model.StatusRow, why string) {
+		// A row of this key whose flags only one side changed: the one
+		// flag operation records the new flags itself (recordsRow),
+		// instead of an OpPair after it: a folder marked read on one side
+		// is one operation per message, not two.
+		recordsRow := row != nil && row.Key == key && row.Flags != merged && (r.Flags == merged) != (l.Flags == merged)
 		if r.Flags != merged {
-			flags = append(flags, model.Op{Kind: model.OpStoreRemote, Folder: folder, UID: uid,
-				Add: merged &^ r.Flags, Remove: r.Flags &^ merged, Flags: merged, Reason: why})
+			op := model.Op{Kind: model.OpStoreRemote, Folder: folder, UID: uid,
+				Add: merged &^ r.Flags, Remove: r.Flags &^ merged, Flags: merged, Reason: why}
+			if recordsRow {
+				op.RecordsRow, op.Key = true, key
+			}
+			flags = append(flags, op)
 		}
 		if l.Flags != merged {
 			flags = append(flags, model.Op{Kind: model.OpSetLocalFlags, Folder: folder, UID: uid, Key: key,
-				Flags: merged, Reason: why})
+				Flags: merged, RecordsRow: recordsRow, Reason: why})
 		}
-		if row == nil || row.Flags != merged || row.Key != key {
+		if !recordsRow && (row == nil || row.Flags != merged || row.Key != key) {
 			reason := "record the flags both sides now have"
 			if row == nil {
 				reason = "the local file already carries this UID: pair them without copying"

@@ -45,7 +45,8 @@ func input(status []model.StatusRow, remote []model.RemoteMsg, local []model.Loc
 
 var opts = Options{CreateRemoteFolders: true, CreateLocalFolders: true}
 
-// short renders ops compactly for table comparison: "kind uid key flags".
+// short renders ops compactly for table comparison: "kind uid key flags",
+// then "+row" for an operation that records its status row.
 func short(ops []model.Op) []string {
 	var out []string
 	for _, o := range ops {
@@ -61,6 +62,9 @@ func short(ops []model.Op) []string {
 			s += " +" + o.Add.String() + " -" + o.Remove.String()
 		case model.OpFetch, model.OpUpload, model.OpSetLocalFlags, model.OpPair:
 			s += " " + o.Flags.String()
+		}
+		if o.RecordsRow {
+			s += " +row"
 		}
 		out = append(out, s)
 	}
@@ -103,15 +107,15 @@ func TestRuleTable(t *testing.T) {
 		{"unchanged pair plans nothing", []model.StatusRow{row(1, "k1", S)}, []model.RemoteMsg{rmsg(1, S)}, []model.LocalMsg{lmsg("k1", 1, S)},
 			nil},
 		{"flag added on server goes local", []model.StatusRow{row(1, "k1", 0)}, []model.RemoteMsg{rmsg(1, S)}, []model.LocalMsg{lmsg("k1", 1, 0)},
-			[]string{"set-local-flags 1 k1 S", "pair 1 k1 S"}},
+			[]string{"set-local-flags 1 k1 S +row"}},
 		{"flag removed locally goes to server", []model.StatusRow{row(1, "k1", S|F)}, []model.RemoteMsg{rmsg(1, S|F)}, []model.LocalMsg{lmsg("k1", 1, S)},
-			[]string{"store-remote-flags 1 +- -F", "pair 1 k1 S"}},
+			[]string{"store-remote-flags 1 k1 +- -F +row"}},
 		{"flags changed on both sides merge", []model.StatusRow{row(1, "k1", S)}, []model.RemoteMsg{rmsg(1, S|F)}, []model.LocalMsg{lmsg("k1", 1, R)},
 			[]string{"store-remote-flags 1 +R -S", "set-local-flags 1 k1 FR", "pair 1 k1 FR"}},
 		{"same change on both sides only updates status", []model.StatusRow{row(1, "k1", 0)}, []model.RemoteMsg{rmsg(1, S)}, []model.LocalMsg{lmsg("k1", 1, S)},
 			[]string{"pair 1 k1 S"}},
 		{"all five flags map", []model.StatusRow{row(1, "k1", 0)}, []model.RemoteMsg{rmsg(1, S|R|F|D|T)}, []model.LocalMsg{lmsg("k1", 1, 0)},
-			[]string{"set-local-flags 1 k1 DFRST", "pair 1 k1 DFRST"}},
+			[]string{"set-local-flags 1 k1 DFRST +row"}},
 		{"deleted locally but flagged on server is kept", []model.StatusRow{row(1, "k1", S)}, []model.RemoteMsg{rmsg(1, S|F)}, nil,
 			[]string{"fetch 1 FS"}},
 		{"expunged on server but flagged locally is kept", []model.StatusRow{row(1, "k1", S)}, nil, []model.LocalMsg{lmsg("k1", 1, S|F)},

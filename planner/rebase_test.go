@@ -52,8 +52,7 @@ func TestUIDValidityChangeRepairsByIdentity(t *testing.T) {
 	want := []string{
 		"rebase-folder",
 		"pair 101 k001 S", "pair 102 k002 S", "pair 103 k003 S", "pair 104 k004 S",
-		"store-remote-flags 102 +- -S", "set-local-flags 101 k001 FS",
-		"pair 101 k001 FS", "pair 102 k002 -",
+		"store-remote-flags 102 k002 +- -S +row", "set-local-flags 101 k001 FS +row",
 	}
 	if got := short(p.Ops); !reflect.DeepEqual(got, want) {
 		t.Fatalf("plan:\n got %q\nwant %q", got, want)

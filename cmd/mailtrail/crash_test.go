@@ -1198,16 +1198,32 @@ func TestCrashInBulkFlagChange(t *testing.T) {
 	j, err := journal.Open(crashJournalDir(e), journal.Options{ReadOnly: true})
 	crMust(t, err)
 	pending, err := j.Pending()
+	crMust(t, err)
+	st, _, err := j.FolderStatus("INBOX")
 	j.Close()
 	crMust(t, err)
 	renames := 0
 	for _, p := range pending {
-		if p.Op.Kind == model.OpSetLocalFlags {
+		switch {
+		case p.Op.Kind == model.OpSetLocalFlags && p.Op.RecordsRow:
 			renames++
+		case p.Op.Kind == model.OpPair:
+			// Only the server changed: each rename records its row.
+			t.Errorf("pending %v: a pairing planned after a one-sided flag change", p.Op)
 		}
 	}
 	if renames != n-bulk {
 		t.Errorf("%d renames pending after the kill, want %d: the first %d checkpointed, none after", renames, n-bulk, bulk)
+	}
+	// The checkpointed renames recorded their rows (FS), the rest not yet.
+	recorded := 0
+	for _, row := range st.Rows.All() {
+		if row.Flags == model.Seen|model.Flagged {
+			recorded++
+		}
+	}
+	if recorded != bulk {
+		t.Errorf("%d status rows record FS after the kill, want %d (the renames checkpointed)", recorded, bulk)
 	}
 	if r := crRun(t, binary, nil, e.syncArgs()...); r.code != 0 {
 		t.Fatalf("resume: exit %d\n%s%s", r.code, r.stdout, r.stderr)
