@@ -333,3 +333,36 @@ func TestStartWritebackLeavesTheFileAlone(t *testing.T) {
 		t.Fatalf("a missing file: %v", err)
 	}
 }
+
+// renameFile does what os.Rename does for a message file (it only skips
+// os.Rename's look at the destination): it renames, replaces a file of the
+// destination's name, says fs.ErrNotExist for a source gone (withFile
+// looks the key up again on it) and refuses to replace a directory.
+func TestRenameFileIsOSRename(t *testing.T) {
+	dir := t.TempDir()
+	a, b, gone, sub := filepath.Join(dir, "a"), filepath.Join(dir, "b"), filepath.Join(dir, "gone"), filepath.Join(dir, "sub")
+	for _, p := range []string{a, b} {
+		if err := os.WriteFile(p, []byte(p), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(sub, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := renameFile(a, b); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(b); string(got) != a {
+		t.Fatalf("b holds %q after renaming a over it, want %q", got, a)
+	}
+	var le *os.LinkError
+	if err := renameFile(gone, a); !errors.Is(err, fs.ErrNotExist) || !errors.As(err, &le) {
+		t.Fatalf("renaming a file that is gone: %v, want an *os.LinkError for fs.ErrNotExist", err)
+	}
+	if err := renameFile(b, sub); err == nil {
+		t.Fatalf("a file renamed over a directory")
+	}
+	if got, _ := os.ReadFile(b); string(got) != a {
+		t.Fatalf("b after the refused rename: %q", got)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"mailtrail/adapters"
@@ -374,13 +375,32 @@ func (f *Folder) filePath(ref fileRef) string {
 	return filepath.Join(f.path, ref.sub, ref.name)
 }
 
+// renameFile is os.Rename without the Lstat of the destination that
+// os.Rename makes first (to refuse replacing a directory, which rename(2)
+// refuses by itself for a file): in a folder of 100,000 messages that
+// lookup took a quarter of each flag change's rename (1.6 of 6.9 s when
+// 70,000 messages were marked read on the server). The destination is a
+// message file name in cur/ or new/.
+func renameFile(from, to string) error {
+	for {
+		err := syscall.Rename(from, to)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, syscall.EINTR):
+			continue
+		}
+		return &os.LinkError{Op: "rename", Old: from, New: to, Err: err}
+	}
+}
+
 // rename moves key's file from ref to newRef and records both directories
 // for the next Flush. No fsync.
 func (f *Folder) renameLocked(key string, ref, newRef fileRef) error {
 	if ref == newRef {
 		return nil
 	}
-	if err := os.Rename(f.filePath(ref), f.filePath(newRef)); err != nil {
+	if err := renameFile(f.filePath(ref), f.filePath(newRef)); err != nil {
 		return err
 	}
 	faultinject.Step(faultinject.Effect, "maildir rename "+newRef.name)
@@ -507,10 +527,10 @@ func (f *Folder) MoveTo(ctx context.Context, key string, dest adapters.LocalFold
 		newRef := fileRef{sub: subdirFor(flags),
 			name: formatBase(fn.key, uid, to.fmd5) + infoSuffix(f.store.infosep, infoLetters(flags, extra))}
 		dst := to.filePath(newRef)
-		if _, err := os.Lstat(dst); err == nil {
-			return fmt.Errorf("%s already exists", dst)
-		}
-		if err := os.Rename(f.filePath(ref), dst); err != nil {
+		if err := renameNoReplace(f.filePath(ref), dst); err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("%s already exists", dst)
+			}
 			return err
 		}
 		faultinject.Step(faultinject.Effect, "maildir move "+newRef.name)
