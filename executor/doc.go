@@ -12,8 +12,9 @@
 //     deletions are made durable by one directory fsync before the
 //     checkpoint that records them.
 //   - Status rows change only in the checkpoint of the operation that made
-//     both sides agree (fetch, upload, pair, expunge, delete, forget); flag
-//     operations never touch the status.
+//     both sides agree (fetch, upload, pair, expunge, delete, forget, and a
+//     flag operation the planner marked Op.RecordsRow: the other side had
+//     its flags already); other flag operations never touch the status.
 //   - Creating a folder that vanished first sets its old status aside in a
 //     checkpoint of its own, before the folder exists (and, for a server
 //     folder, clears the old UIDs from the local file names): a crash
