@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/textproto"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -1065,11 +1066,10 @@ func flagChanges(steps []Step) []adapters.FlagChange {
 // and a crash between two of them leaves the rest pending, superseded and
 // planned again (an idempotent store, or a row recorded).
 func (e *Executor) storeCheckpoint(p *Pair, steps []Step, res *Result) error {
-	for len(steps) > 0 {
-		n := min(len(steps), bulkCheckpoint)
+	for chunk := range slices.Chunk(steps, bulkCheckpoint) {
 		cp := journal.Checkpoint{}
-		ok := make([]model.Op, 0, n)
-		for _, s := range steps[:n] {
+		ok := make([]model.Op, 0, len(chunk))
+		for _, s := range chunk {
 			cp.Results = append(cp.Results, journal.OpResult{Seq: s.Seq, UID: s.Op.UID})
 			if s.Op.RecordsRow {
 				cp.Upsert = append(cp.Upsert, recordedRow(s.Op))
@@ -1079,7 +1079,6 @@ func (e *Executor) storeCheckpoint(p *Pair, steps []Step, res *Result) error {
 		if err := e.checkpoint(p, res, cp, ok, false); err != nil {
 			return err
 		}
-		steps = steps[n:]
 	}
 	return nil
 }
@@ -1193,12 +1192,10 @@ func (e *Executor) expungeCheckpoint(p *Pair, steps []Step, res *Result) error {
 // bookkeeping records pair and forget steps, which change the journal
 // only, in checkpoints of at most bulkCheckpoint steps.
 func (e *Executor) bookkeeping(p *Pair, steps []Step, res *Result) error {
-	for len(steps) > 0 {
-		n := min(len(steps), bulkCheckpoint)
-		if err := e.bookkeepingCheckpoint(p, steps[:n], res); err != nil {
+	for chunk := range slices.Chunk(steps, bulkCheckpoint) {
+		if err := e.bookkeepingCheckpoint(p, chunk, res); err != nil {
 			return err
 		}
-		steps = steps[n:]
 	}
 	return nil
 }
