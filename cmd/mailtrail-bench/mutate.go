@@ -122,11 +122,7 @@ func mutateLocal(root, tag string) (seen, deleted, added int, err error) {
 		for _, m := range msgs {
 			switch {
 			case nseen > 0 && !strings.Contains(m.flags, "S"):
-				// What a mail reader does: into cur/ with S added.
-				base, info, _ := strings.Cut(filepath.Base(m.path), ":2,")
-				info = letters([]byte(info + "S"))
-				to := filepath.Join(filepath.Dir(filepath.Dir(m.path)), "cur", base+":2,"+info)
-				if err := os.Rename(m.path, to); err != nil {
+				if err := setInfo(m.path, func(info string) string { return letters([]byte(info + "S")) }); err != nil {
 					return 0, 0, 0, err
 				}
 				nseen--
@@ -219,12 +215,17 @@ func markAllUnreadLocal(root string) (folder string, marked int, err error) {
 		if !strings.Contains(m.flags, "S") {
 			continue
 		}
-		base, info, _ := strings.Cut(filepath.Base(m.path), ":2,")
-		to := filepath.Join(filepath.Dir(filepath.Dir(m.path)), "cur", base+":2,"+strings.ReplaceAll(info, "S", ""))
-		if err := os.Rename(m.path, to); err != nil {
+		if err := setInfo(m.path, func(info string) string { return strings.ReplaceAll(info, "S", "") }); err != nil {
 			return "", 0, err
 		}
 		marked++
 	}
 	return folder, marked, nil
+}
+
+// setInfo changes the flags of the message file at path as a mail reader
+// does: the file moves into cur/ with the flags change makes of its own.
+func setInfo(path string, change func(info string) string) error {
+	base, info, _ := strings.Cut(filepath.Base(path), ":2,")
+	return os.Rename(path, filepath.Join(filepath.Dir(filepath.Dir(path)), "cur", base+":2,"+change(info)))
 }
