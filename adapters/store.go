@@ -288,6 +288,27 @@ type FlagExpunger interface {
 	StoreFlagsAndExpunge(ctx context.Context, changes []FlagChange, expunge []uint32) error
 }
 
+// OpenSurveyor is implemented by RemoteFolders that can be surveyed
+// (ChangeSurveyor's look: the folder's status and its changes) while they
+// are still open, without being opened again: on IMAP, opening a large
+// folder that has just changed costs the server seconds (Dovecot reads a
+// Maildir folder of 100,000 messages again), where the session that made
+// the changes lists them at once.
+type OpenSurveyor interface {
+	// SurveyOpen returns the folder's status and its changes since since
+	// (ChangeSurvey's rules), the status taken before the changes are
+	// listed, never after: whatever changed before the status was taken
+	// is in the listing. Its Err wraps ErrUnsupported when the folder
+	// cannot be surveyed so (no modification sequences), and ErrBusy when
+	// not now (the status needs another connection and none is free);
+	// the caller then surveys it once it is closed. The folder stays open
+	// and usable.
+	SurveyOpen(ctx context.Context, since uint64) ChangeSurvey
+}
+
+// ErrBusy is OpenSurveyor's answer when it cannot survey the folder now.
+var ErrBusy = errors.New("no connection free for it now")
+
 // SurveyingStorer is implemented by RemoteFolders that can have
 // themselves surveyed (ChangeSurveyor's look, read-only) right behind
 // their flag stores, the survey's commands written before any answer is

@@ -19,6 +19,11 @@
 //     after local moves this run mirrored on the server, its record from
 //     before the run (surveyMoved: the moves' own changes are server
 //     changes after it); otherwise it lists the folder in full.
+//   - What the verification records as a folder's server state was
+//     looked at no later than the listing that found nothing left to do
+//     (a survey's EXAMINE and listing together, or a large folder's STATUS
+//     before its open survey's listing): a change the listing missed
+//     shows up next time, never is skipped.
 //   - When folders were created on the server, it is listed again and the
 //     folders it made on its own (the parents of a new folder, on some
 //     servers) are synced in the same run, so that the next run finds

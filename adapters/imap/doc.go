@@ -54,6 +54,12 @@
 //     answers are read (logOutBehind). Behind an APPEND only where the
 //     server names the new message's UID (UIDPLUS), and never behind an
 //     APPEND whose body failed.
+//   - A folder surveyed while open (SurveyOpen) has its STATUS asked on
+//     another connection, never its own (a STATUS of the selected mailbox
+//     is answered from that session's view), and only one free at once,
+//     never waited for; its listing goes out on its own connection after
+//     that answer and after a NOOP's: the status is never newer than the
+//     listing.
 //   - Untagged FETCH responses read on the borrowed stream (a store's
 //     MODSEQ, another session's flag change) are not handed back to
 //     go-imap: nothing of go-imap's asked for them, and a command

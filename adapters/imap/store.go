@@ -262,6 +262,25 @@ func (s *Store) acquire(ctx context.Context) (*conn, error) {
 	case <-ctx.Done():
 		return nil, fmt.Errorf("%s: waiting for a free connection (MaxConnections %d): %w", s.name, s.cfg.MaxConnections, ctx.Err())
 	}
+	return s.acquired(ctx)
+}
+
+// tryAcquire is acquire without waiting for a place among MaxConnections:
+// free false when none is free now (a caller that holds a connection
+// itself must not wait for another: every holder might).
+func (s *Store) tryAcquire(ctx context.Context) (c *conn, free bool, err error) {
+	select {
+	case s.slots <- struct{}{}:
+	default:
+		return nil, false, nil
+	}
+	c, err = s.acquired(ctx)
+	return c, true, err
+}
+
+// acquired is acquire once the connection's place is taken: an idle
+// connection, else a new one; the place is given back on an error.
+func (s *Store) acquired(ctx context.Context) (*conn, error) {
 	for {
 		s.mu.Lock()
 		if s.closed {

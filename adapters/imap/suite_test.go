@@ -52,6 +52,7 @@ func runSuite(t *testing.T, b *backend) {
 	t.Run("SurveyLast", func(t *testing.T) { testSurveyLast(t, b) })
 	t.Run("LoggingOutHoldsItsPlace", func(t *testing.T) { testLoggingOutHoldsItsPlace(t, b) })
 	t.Run("StoreFlagChangesSurveying", func(t *testing.T) { testStoreFlagChangesSurveying(t, b) })
+	t.Run("SurveyOpen", func(t *testing.T) { testSurveyOpen(t, b) })
 	t.Run("StoreFlagsAndExpungeSurveying", func(t *testing.T) { testStoreFlagsAndExpungeSurveying(t, b) })
 	t.Run("ExpungeCountsOnlyItsOwn", func(t *testing.T) { testExpungeCountsOnlyItsOwn(t, b) })
 	t.Run("FetchListedSurveying", func(t *testing.T) { testFetchListedSurveying(t, b) })
