@@ -69,7 +69,8 @@ func (f *openSurveyingFolder) SurveyOpen(ctx context.Context, since uint64) adap
 // surveys the folder instead; with one connection the open survey is not
 // tried and the folder alone is surveyed behind its stores as before. A
 // change another client makes between the open survey's status and its
-// listing is brought in by the next sync, never skipped.
+// listing is brought in by the next sync, never skipped. A large folder's
+// first sync is surveyed as before.
 func TestLargeFolderSurveyedWhileOpen(t *testing.T) {
 	defer func(n uint32) { surveyOpenFrom = n }(surveyOpenFrom)
 	surveyOpenFrom = 8
@@ -166,5 +167,20 @@ func TestLargeFolderSurveyedWhileOpen(t *testing.T) {
 		t.Fatalf("one connection: surveyed open %v, behind the stores %v; want none open, INBOX behind its stores", os.open, os.withStores)
 	}
 	nothingAfter("a sync on one connection")
-	r.converged(t, 15)
+	r.acct.MaxConnections = 2
+
+	// A large folder's first sync: its downloads change nothing on the
+	// server, and it is surveyed as before.
+	reset()
+	for _, m := range sample.Messages("Lists", 9, 55) {
+		r.remote.AddMessage("Lists", m.Body, m.Flags, m.Date)
+	}
+	if c := total(r.sync(t)); c[model.OpFetch] != 9 {
+		t.Fatalf("a new folder of nine messages on the server: %v, want nine downloads", c)
+	}
+	if os.open["Lists"] != 0 || sv.surveyed["Lists"] != 1 {
+		t.Fatalf("a large folder's first sync: surveyed open %v, in all %v; want Lists surveyed once, not open", os.open, sv.surveyed)
+	}
+	nothingAfter("a large folder's first sync")
+	r.converged(t, 24)
 }
