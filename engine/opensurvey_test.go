@@ -94,6 +94,16 @@ func TestLargeFolderSurveyedWhileOpen(t *testing.T) {
 		}
 	}
 
+	// flagINBOX syncs a local flag change in INBOX: one server store.
+	flagINBOX := func() {
+		t.Helper()
+		reset()
+		flip("INBOX")
+		if c := total(r.sync(t)); c[model.OpStoreRemote] != 1 {
+			t.Fatalf("a local flag change in INBOX: %v, want one server flag change", c)
+		}
+	}
+
 	// New mail makes INBOX large: its downloads, surveyed while open.
 	reset()
 	for _, m := range sample.Messages("INBOX", 5, 54) {
@@ -124,15 +134,11 @@ func TestLargeFolderSurveyedWhileOpen(t *testing.T) {
 	// Another client changes a flag between the status and the listing:
 	// the verification finds work left and records nothing, and the next
 	// sync brings the change in.
-	reset()
-	flip("INBOX")
 	os.between = func() {
 		msgs, _ := r.remote.Messages("INBOX")
 		must(t, r.remote.SetMessageFlags("INBOX", msgs[2].UID, msgs[2].Flags^model.Answered))
 	}
-	if c := total(r.sync(t)); c[model.OpStoreRemote] != 1 {
-		t.Fatalf("a local flag change in INBOX: %v, want one server flag change", c)
-	}
+	flagINBOX()
 	if os.between != nil || os.open["INBOX"] != 1 {
 		t.Fatalf("the open survey was not made (tried %v)", os.open)
 	}
@@ -144,11 +150,7 @@ func TestLargeFolderSurveyedWhileOpen(t *testing.T) {
 
 	// Refused: the verification surveys it.
 	os.busy = true
-	reset()
-	flip("INBOX")
-	if c := total(r.sync(t)); c[model.OpStoreRemote] != 1 {
-		t.Fatalf("a local flag change in INBOX: %v, want one server flag change", c)
-	}
+	flagINBOX()
 	if os.open["INBOX"] != 1 || sv.surveyed["INBOX"] != 1 || len(os.withStores) != 0 {
 		t.Fatalf("the open survey refused: tried %v, surveyed %v, behind the stores %v; want one try, then the verification's survey",
 			os.open, sv.surveyed, os.withStores)
@@ -158,11 +160,7 @@ func TestLargeFolderSurveyedWhileOpen(t *testing.T) {
 
 	// One connection: not tried; alone, behind its stores.
 	r.acct.MaxConnections = 1
-	reset()
-	flip("INBOX")
-	if c := total(r.sync(t)); c[model.OpStoreRemote] != 1 {
-		t.Fatalf("a local flag change in INBOX: %v, want one server flag change", c)
-	}
+	flagINBOX()
 	if os.open["INBOX"] != 0 || os.withStores["INBOX"] != 1 {
 		t.Fatalf("one connection: surveyed open %v, behind the stores %v; want none open, INBOX behind its stores", os.open, os.withStores)
 	}
