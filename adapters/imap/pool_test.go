@@ -357,7 +357,17 @@ func testCRAMChallengeWhileFirstLogsIn(t *testing.T, b *backend) {
 	p := startLineProxy(t, b.cfg.address(), 300*time.Millisecond)
 	cfg := b.cfg
 	cfg.Host, cfg.Port, cfg.MaxConnections, cfg.TLS, cfg.AuthMechanisms = "127.0.0.1", p.port, 3, TLSNone, []string{"CRAM-MD5"}
-	cfg.WarmWhileDialling = func() int { return 3 }
+	// The others are dialled once the proxy has the first, as in a run,
+	// where the journal is read first: on a busy machine Warm's goroutine
+	// could otherwise connect first and be the one the proxy delays.
+	var proxy *slowProxy
+	cfg.WarmWhileDialling = func() int {
+		for deadline := time.Now().Add(5 * time.Second); proxy.accepted() < 1 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		return 3
+	}
+	proxy = p
 	ctx := ctxT(t)
 	s, err := Dial(ctx, cfg)
 	if err != nil {
@@ -399,6 +409,7 @@ func testCRAMChallengeWhileFirstLogsIn(t *testing.T, b *backend) {
 
 	// A wrong password: the first connection alone answers a challenge.
 	p2 := startLineProxy(t, b.cfg.address(), 300*time.Millisecond)
+	proxy = p2
 	cfg.Port, cfg.Password = p2.port, "wrong"
 	if _, err := Dial(ctx, cfg); err == nil || !strings.Contains(err.Error(), "login failed") {
 		t.Fatalf("Dial with a wrong password: %v", err)
