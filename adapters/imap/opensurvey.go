@@ -12,14 +12,14 @@ import (
 
 var _ adapters.OpenSurveyor = (*Folder)(nil)
 
-// SurveyOpen implements adapters.OpenSurveyor in two round trips. First
+// SurveyOpen implements adapters.OpenSurveyor in three round trips. First
 // STATUS (UIDVALIDITY UIDNEXT MESSAGES HIGHESTMODSEQ) of the folder on
 // another connection of the pool, one that does not have it selected
 // (RFC 3501, 6.3.10: a client should not ask STATUS of the mailbox it has
 // selected; Dovecot answers it [CLIENTBUG], from that session's view);
 // once answered, on the folder's own connection NOOP, which brings the
 // session's view up to date with whatever others changed (EXPUNGE,
-// EXISTS, FETCH), and ListChanges' two commands, sent together. The
+// EXISTS, FETCH), and, once that is answered, ListChanges. The
 // status is older than the listing, never newer: a change made between
 // the two is listed and not yet counted in the status, so a caller that
 // records the status as in step with the listing records a state at
@@ -46,25 +46,18 @@ func (f *Folder) SurveyOpen(ctx context.Context, since uint64) adapters.ChangeSu
 		return adapters.ChangeSurvey{Status: status, Err: f.errorf("STATUS", fmt.Errorf("UIDVALIDITY %d, the folder was selected with %d: %w",
 			status.UIDValidity, v, adapters.ErrValidityChanged))}
 	}
-	byUID := map[uint32]model.RemoteMsg{}
-	var uids []uint32
-	err = f.do(ctx, "NOOP + "+changesCommand(since), func(c *conn) error {
-		// Answered before the listing is sent: Dovecot runs commands
-		// pipelined behind a NOOP on the view from before it, expunged
-		// and new messages left out of the UID SEARCH.
-		if err := c.client.Noop().Wait(); err != nil {
-			return err
-		}
-		var err error
-		uids, err = sendChanges(c, since).wait(byUID)
-		return err
-	})
+	// NOOP answered before the listing is sent: Dovecot runs commands
+	// pipelined behind a NOOP on the view from before it, expunged and
+	// new messages left out of the UID SEARCH.
+	if err := f.do(ctx, "NOOP", func(c *conn) error { return c.client.Noop().Wait() }); err != nil {
+		return adapters.ChangeSurvey{Status: status, Err: err}
+	}
+	uids, changed, err := f.ListChanges(ctx, since)
 	if err != nil {
 		return adapters.ChangeSurvey{Status: status, Err: err}
 	}
 	sv := adapters.ChangeSurvey{Status: status}
-	if since <= status.HighestModSeq && complete(byUID) {
-		uids, changed := sortedChanges(uids, byUID)
+	if since <= status.HighestModSeq {
 		sv.Changes = &adapters.Changes{UIDs: uids, Changed: changed}
 	}
 	return sv
@@ -82,11 +75,10 @@ func (s *Store) statusElsewhere(ctx context.Context, name, server string) (model
 		return model.RemoteFolderStatus{}, err
 	}
 	defer s.release(c)
-	items := &imap.StatusOptions{UIDValidity: true, UIDNext: true, NumMessages: true, HighestModSeq: true}
 	var data *imap.StatusData
 	err = c.run(ctx, "STATUS "+server+" (UIDVALIDITY UIDNEXT MESSAGES HIGHESTMODSEQ)", func() error {
 		var err error
-		data, err = c.client.Status(server, items).Wait()
+		data, err = c.client.Status(server, s.statusItems()).Wait()
 		return err
 	})
 	if err != nil {

@@ -454,7 +454,7 @@ type sentBehind struct {
 // after the LIST, before any answer is read, and their answers are waited
 // for after the listing's (the listing failed or not).
 func (s *Store) listOn(ctx context.Context, c *conn, behind *sentBehind) ([]model.RemoteFolderStatus, error) {
-	items := &imap.StatusOptions{UIDValidity: true, UIDNext: true, NumMessages: true, HighestModSeq: s.hasCondStore()}
+	items := s.statusItems()
 	listStatus := s.has(imap.CapListStatus)
 	var out []model.RemoteFolderStatus
 	unlisted := map[string]bool{}
@@ -604,6 +604,13 @@ func (s *Store) listOn(ctx context.Context, c *conn, behind *sentBehind) ([]mode
 	s.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// statusItems is what every STATUS (and LIST-STATUS) asks of a folder:
+// UIDVALIDITY, UIDNEXT, MESSAGES, and HIGHESTMODSEQ where the server keeps
+// modification sequences.
+func (s *Store) statusItems() *imap.StatusOptions {
+	return &imap.StatusOptions{UIDValidity: true, UIDNext: true, NumMessages: true, HighestModSeq: s.hasCondStore()}
 }
 
 func statusFrom(name string, d *imap.StatusData) model.RemoteFolderStatus {
