@@ -27,13 +27,7 @@ func testSurveyOpen(t *testing.T, b *backend) {
 	for i := range 4 {
 		uids = append(uids, b.seed(t, b.serverName(name), msgWithID("<open-survey@test>", i), nil, date))
 	}
-	cfg := b.cfg
-	cfg.MaxConnections = 2
-	s, err := Dial(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := b.dialWith(t, func(c *Config) { c.MaxConnections = 2 })
 	f, err := s.Select(ctx, name)
 	if err != nil {
 		t.Fatal(err)
@@ -105,13 +99,7 @@ func testSurveyOpen(t *testing.T, b *backend) {
 		t.Fatalf("the folder after its survey: %v", err)
 	}
 
-	one := b.cfg
-	one.MaxConnections = 1
-	s1, err := Dial(ctx, one)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s1.Close()
+	s1 := b.dialWith(t, func(c *Config) { c.MaxConnections = 1 })
 	f1, err := s1.Select(ctx, name)
 	if err != nil {
 		t.Fatal(err)

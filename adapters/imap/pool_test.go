@@ -39,13 +39,7 @@ func TestPoolHoldsAtMostMaxConnections(t *testing.T) {
 		t.Fatalf("ListFolders after Close: %v", err)
 	}
 
-	cfg := b.cfg
-	cfg.MaxConnections = 2
-	s2, err := Dial(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s2.Close()
+	s2 := b.dialWith(t, func(c *Config) { c.MaxConnections = 2 })
 	f1, err := s2.SelectFolder(ctx, "INBOX")
 	if err != nil {
 		t.Fatal(err)
