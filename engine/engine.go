@@ -741,11 +741,14 @@ func (a *Account) executeFolder(ctx context.Context, run uint64, w *folderWork, 
 	fr, p := &w.fr, w.p
 	// The executor may select a folder it creates, and planFolder may have
 	// kept it selected: whichever is selected at the end is closed.
+	closeFolder := func(rf adapters.RemoteFolder) {
+		if err := rf.Close(); err != nil {
+			w.log.Debug().Err(err).Msg("closing remote folder")
+		}
+	}
 	closeRemote := func() {
 		if p.RemoteFolder != nil {
-			if err := p.RemoteFolder.Close(); err != nil {
-				w.log.Debug().Err(err).Msg("closing remote folder")
-			}
+			closeFolder(p.RemoteFolder)
 			p.RemoteFolder = nil
 		}
 		release()
@@ -814,9 +817,7 @@ func (a *Account) executeFolder(ctx context.Context, run uint64, w *folderWork, 
 			go func() {
 				// Beside the folder's local tail, on the connection it gives back.
 				sv := a.surveyOpenFolder(ctx, w, rf)
-				if err := rf.Close(); err != nil {
-					w.log.Debug().Err(err).Msg("closing remote folder")
-				}
+				closeFolder(rf)
 				release()
 				surveyed <- sv
 			}()
