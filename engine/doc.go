@@ -24,6 +24,10 @@
 //     (a survey's EXAMINE and listing together, or a large folder's STATUS
 //     before its open survey's listing): a change the listing missed
 //     shows up next time, never is skipped.
+//   - The run changes no local folder before every local folder of the
+//     run is scanned (scanLocal, then moveIn), so a folder's scan may be
+//     made while the server lists its folders (scanEarly) as well as
+//     after: either is a snapshot that the verification checks.
 //   - When folders were created on the server, it is listed again and the
 //     folders it made on its own (the parents of a new folder, on some
 //     servers) are synced in the same run, so that the next run finds

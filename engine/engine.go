@@ -111,7 +111,9 @@ func (a *Account) Sync(ctx context.Context) (Report, error) {
 	}
 	rep := Report{Account: a.Name}
 	look := a.lookLocally(ctx)
-	a.warmEarly(look) // listing.go: while the server lists its folders
+	a.warmEarly(look)                 // listing.go: while the server lists its folders
+	scanned := a.scanEarly(ctx, look) // moves.go: the same
+	defer scanned.wait()
 	remoteList, early, err := a.listFolders(ctx, look)
 	if err != nil {
 		return rep, fmt.Errorf("list remote folders: %w", err)
@@ -189,7 +191,7 @@ func (a *Account) Sync(ctx context.Context) (Report, error) {
 	folders, quiet := a.quietFolders(ctx, folders, remoteByName, localSet, known, pending)
 	surveys := a.surveyPlans(ctx, folders, remoteByName, known, pending, early) // while the local folders are scanned
 	early = listedLooks{}                                                       // surveyPlans' now
-	scans := a.scanLocal(ctx, rep.Run, folders, localSet, pending, known)
+	scans := a.scanLocal(ctx, rep.Run, folders, localSet, pending, known, scanned)
 	looks := surveys()
 	if changedServer(scans) {
 		// Local moves were mirrored on the server (or tried) after the
