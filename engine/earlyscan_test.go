@@ -99,14 +99,7 @@ func (f *scanWatchFolder) Scan(ctx context.Context) ([]model.LocalMsg, error) {
 // when nothing changed, or when only the server changed. Every run
 // converges.
 func TestScansChangedLocalFoldersWhileTheServerLists(t *testing.T) {
-	r := newRig(t)
-	r.remote.SetCondstore(true)
-	folders := []string{"Archive", "INBOX", "Lists"}
-	for i, f := range folders {
-		for _, m := range sample.Messages(f, 4, int64(70+i)) {
-			r.remote.AddMessage(f, m.Body, m.Flags, m.Date)
-		}
-	}
+	r, folders := threeFolderRig(t, 70)
 	local := r.local
 	sync := func(name string, wantEarly []string) *listWatch {
 		t.Helper()
@@ -128,19 +121,7 @@ func TestScansChangedLocalFoldersWhileTheServerLists(t *testing.T) {
 	r.converged(t, 12)
 	sync("nothing changed", nil)
 
-	// flip changes a flag of a message in each of the last two folders.
-	flip := func() {
-		for _, f := range folders[1:] {
-			msgs, err := local.Messages(f)
-			if err != nil || len(msgs) == 0 {
-				t.Fatalf("%s: %d messages, %v", f, len(msgs), err)
-			}
-			if err := local.SetMessageFlags(f, msgs[0].Key, msgs[0].Flags^model.Flagged); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	flip()
+	flipLocalFlags(t, local, folders[1:])
 	r.remote.AddMessage("Archive", sample.Messages("Archive", 1, 91)[0].Body, 0, time.Now())
 	w := sync("flags changed in two local folders, new mail in the third", folders[1:])
 	for _, f := range folders[1:] {

@@ -42,14 +42,7 @@ func (w *warmWatch) ListFolders(ctx context.Context) ([]model.RemoteFolderStatus
 // local changes in two folders), and not when they do not (nothing
 // changed; changes on the server only, which the listing shows).
 func TestWarmsEarlyOnLocalEvidence(t *testing.T) {
-	r := newRig(t)
-	r.remote.SetCondstore(true)
-	folders := []string{"Archive", "INBOX", "Lists"}
-	for i, f := range folders {
-		for _, m := range sample.Messages(f, 4, int64(40+i)) {
-			r.remote.AddMessage(f, m.Body, m.Flags, m.Date)
-		}
-	}
+	r, folders := threeFolderRig(t, 40)
 	sync := func(name string, wantEarly bool) {
 		t.Helper()
 		wait := 300 * time.Millisecond
@@ -77,17 +70,7 @@ func TestWarmsEarlyOnLocalEvidence(t *testing.T) {
 	r.converged(t, 14)
 
 	// flip changes a flag of a message in each of the last two folders.
-	flip := func() {
-		for _, f := range folders[1:] {
-			msgs, err := r.local.Messages(f)
-			if err != nil || len(msgs) == 0 {
-				t.Fatalf("%s: %d messages, %v", f, len(msgs), err)
-			}
-			if err := r.local.SetMessageFlags(f, msgs[0].Key, msgs[0].Flags^model.Flagged); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	flip := func() { flipLocalFlags(t, r.local, folders[1:]) }
 	flip()
 	sync("flags changed in two local folders", true)
 	r.converged(t, 14)
@@ -100,4 +83,34 @@ func TestWarmsEarlyOnLocalEvidence(t *testing.T) {
 	r.acct.Folders = nil
 	sync("the other one", false) // one folder left to sync: one connection
 	r.converged(t, 14)
+}
+
+// threeFolderRig is a rig whose server has CONDSTORE and three folders,
+// Archive, INBOX and Lists, of four messages each (seed: the first's
+// sample seed, one more for each next folder).
+func threeFolderRig(t *testing.T, seed int64) (*rig, []string) {
+	r := newRig(t)
+	r.remote.SetCondstore(true)
+	folders := []string{"Archive", "INBOX", "Lists"}
+	for i, f := range folders {
+		for _, m := range sample.Messages(f, 4, seed+int64(i)) {
+			r.remote.AddMessage(f, m.Body, m.Flags, m.Date)
+		}
+	}
+	return r, folders
+}
+
+// flipLocalFlags changes the \Flagged flag of the first message of each
+// of folders in local.
+func flipLocalFlags(t *testing.T, local *memstore.Local, folders []string) {
+	t.Helper()
+	for _, f := range folders {
+		msgs, err := local.Messages(f)
+		if err != nil || len(msgs) == 0 {
+			t.Fatalf("%s: %d messages, %v", f, len(msgs), err)
+		}
+		if err := local.SetMessageFlags(f, msgs[0].Key, msgs[0].Flags^model.Flagged); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
