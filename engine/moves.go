@@ -117,10 +117,10 @@ func (a *Account) scanFolder(ctx context.Context, name string, expected int) loc
 // at a first sync, whose scans would be held beside the listings of every
 // folder at the run's memory peak; nor for more than localWork's bound.
 type earlyScans struct {
-	done  chan struct{}
-	scans map[string]*localScan // written before done is closed
-	mu    sync.Mutex
-	taken map[string]bool
+	done chan struct{}
+	// scans by folder: the scans are made behind these pointers until
+	// done is closed; the map itself is read and emptied by take alone.
+	scans map[string]*localScan
 }
 
 // scanEarly starts the early scans of the local folders look shows work in.
@@ -129,15 +129,16 @@ func (a *Account) scanEarly(ctx context.Context, look localLook) *earlyScans {
 	if l.first || len(l.work) == 0 {
 		return nil
 	}
-	e := &earlyScans{done: make(chan struct{}), scans: map[string]*localScan{}, taken: map[string]bool{}}
-	for _, m := range l.work {
-		e.scans[m.Name] = &localScan{}
+	e := &earlyScans{done: make(chan struct{}), scans: map[string]*localScan{}}
+	scans := make([]*localScan, len(l.work)) // the goroutine's own: take empties the map
+	for i, m := range l.work {
+		scans[i] = &localScan{}
+		e.scans[m.Name] = scans[i]
 	}
 	go func() {
 		defer close(e.done)
 		parallel(len(l.work), localScanners, func(i int) {
-			m := l.work[i]
-			*e.scans[m.Name] = a.scanFolder(ctx, m.Name, int(m.Messages))
+			*scans[i] = a.scanFolder(ctx, l.work[i].Name, int(l.work[i].Messages))
 		})
 	}()
 	return e
@@ -145,7 +146,7 @@ func (a *Account) scanEarly(ctx context.Context, look localLook) *earlyScans {
 
 // take returns the early scan of name once made, or nil: none was started,
 // or it found nothing to use (the folder gone or unreadable then: scanned
-// again). Each is taken once.
+// again). Each is taken once (scanLocal's goroutine alone calls it).
 func (e *earlyScans) take(name string) *localScan {
 	if e == nil {
 		return nil
@@ -154,12 +155,7 @@ func (e *earlyScans) take(name string) *localScan {
 	if sc == nil {
 		return nil
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.taken[name] {
-		return nil
-	}
-	e.taken[name] = true
+	delete(e.scans, name)
 	<-e.done
 	if sc.gone || sc.err != nil {
 		return nil
