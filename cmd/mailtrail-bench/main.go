@@ -1,14 +1,18 @@
 // Command mailtrail-bench measures mailtrail side by side with mbsync and
 // OfflineIMAP against a private Dovecot on loopback (docs/PERFORMANCE.md).
 //
-//	go run ./cmd/mailtrail-bench [--messages 5000] [--folders 8] [--big-folder 0]
+//	go run ./cmd/mailtrail-bench [--messages 5000] [--folders 8] [--big-folder 0] [--names peers|dovecot]
 //	    [--tools mailtrail,mbsync,mbsync-nofsync,offlineimap] [--rounds 1]
 //	    [--work DIR] [--mailtrail BIN] [--latency RTT] [--tls] [--profile] [--debug] [--strace] [--keep]
 //
 // It starts its own Dovecot (internal/testdovecot; needs root and the
 // dovecot-imapd package), generates a deterministic corpus
 // (internal/corpus) and gives every tool, in every round, a server user of
-// its own holding an identical copy. Then it runs four phases, each tool
+// its own holding an identical copy. Its files are named as the issue's
+// peers-bench names them, or with --names dovecot as Dovecot's own
+// deliveries do: the same messages, but names that Dovecot's file-name
+// hash spreads, where the first kind makes most of Dovecot's work on a
+// large folder lookups in that hash's table (docs/PERFORMANCE.md). Then it runs four phases, each tool
 // after the other within a phase (the order rotates from round to round),
 // with a sync(2) before every run:
 //
@@ -120,6 +124,7 @@ type options struct {
 	messages, folders, big, rounds int
 	tools                          []string
 	work, mailtrail                string
+	names                          corpus.Names
 	profile, strace, keep, debug   bool
 	latency                        time.Duration
 	tls                            bool
@@ -152,6 +157,8 @@ func run(args []string) int {
 	fs.IntVar(&o.messages, "messages", 5000, "messages spread over the folders")
 	fs.IntVar(&o.folders, "folders", 8, "folders")
 	fs.IntVar(&o.big, "big-folder", 0, "also this many small messages in folder Big")
+	names := string(corpus.NamesPeers)
+	fs.StringVar(&names, "names", names, "how the corpus's files are named on the server: peers (as the issue's peers-bench corpus names them; Dovecot's file-name hash spreads them badly, and a large folder's sync then measures mostly that) or dovecot (as Dovecot's own deliveries name them)")
 	fs.IntVar(&o.rounds, "rounds", 1, "rounds (fresh users and Maildirs each); the table shows medians")
 	fs.StringVar(&tools, "tools", strings.Join(knownTools, ","), "tools to run, comma separated: "+strings.Join(knownTools, ","))
 	fs.StringVar(&o.work, "work", "", "working directory (new or empty; default: a temporary one, removed at the end)")
@@ -165,6 +172,11 @@ func run(args []string) int {
 	fs.BoolVar(&o.markAllRead, "mark-all-read", false, "last, mark every unread message of the largest server folder read (a webmail's select all, mark as read) and sync: a third of a large folder's flags changed at once")
 	fs.BoolVar(&o.debug, "debug", false, "run mailtrail with --debug: its log (WORK/<tool>-r<round>/log) times every IMAP command; slows it a little")
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	o.names = corpus.Names(names)
+	if o.names != corpus.NamesPeers && o.names != corpus.NamesDovecot {
+		fmt.Fprintf(os.Stderr, "mailtrail-bench: --names %s: want peers or dovecot\n", names)
 		return 2
 	}
 	if fs.NArg() > 0 || o.rounds < 1 || o.messages < 0 || o.folders < 1 || o.big < 0 || o.again < 0 || o.messages+o.big == 0 {
@@ -272,7 +284,7 @@ func bench(o options) (err error) {
 	}
 	tmpl := filepath.Join(work, "corpus")
 	start := time.Now()
-	sum, err := corpus.WriteMaildir(tmpl, corpus.Options{Messages: o.messages, Folders: o.folders, BigFolder: o.big})
+	sum, err := corpus.WriteMaildir(tmpl, corpus.Options{Messages: o.messages, Folders: o.folders, BigFolder: o.big, Names: o.names})
 	if err != nil {
 		return fmt.Errorf("corpus: %v", err)
 	}

@@ -39,6 +39,9 @@ func report(w io.Writer, o options, sum corpus.Summary, build string, tools []st
 		floor = max(floor, r.Sample.RunnerKiB)
 	}
 	fmt.Fprintf(w, "\nmailtrail-bench: %s (%d in folder Big), %d round(s); build %s\n", sum, o.big, o.rounds, build)
+	if o.names == corpus.NamesDovecot {
+		fmt.Fprintln(w, "the server's files named as Dovecot's deliveries name them (--names dovecot)")
+	}
 	if o.tls {
 		fmt.Fprintln(w, "every tool reached the server over implicit TLS (IMAPS)")
 	}

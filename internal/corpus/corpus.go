@@ -12,12 +12,16 @@
 // same Options always give the same bytes, file names and mtimes.
 //
 // It reproduces what ../shared/maillab/gen-corpus generates (the same
-// distributions, not the same bytes: that one uses Python's generator).
+// distributions, not the same bytes: that one uses Python's generator),
+// and names the files as gen-corpus does unless Options.Names says
+// otherwise: NamesDovecot names them as Dovecot's own deliveries do, which
+// changes no byte of any message.
 package corpus
 
 import (
 	"encoding/base64"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -34,7 +38,31 @@ type Options struct {
 	BigFolder   int     // small messages in the extra folder "Big"; 0: none
 	Seed        uint64  // default 1
 	AttachRatio float64 // share of messages with an attachment; default 0.03
+	Names       Names   // how the files are named; default NamesPeers
 }
+
+// Names is a scheme of Maildir file names.
+type Names string
+
+const (
+	// NamesPeers names files as ../shared/maillab/gen-corpus does, the
+	// corpus of the issue's peers-bench: "<date>.M<i>P<seed>.corpus,S=<size>".
+	// Every name ends alike and the sizes of small messages repeat, which
+	// Dovecot's Maildir file-name hash (the ELF hash of the name up to
+	// ':', maildir_filename_base_hash, dominated by its last characters)
+	// spreads badly: in a folder of 100,000 such names it finds a name
+	// after hundreds of comparisons on average (TestNamesInDovecotsHash),
+	// and its imap process spends most of a sync's time there whenever it
+	// reads the folder's directory again.
+	NamesPeers Names = "peers"
+	// NamesDovecot names files as Dovecot's own deliveries do:
+	// "<date>.M<usec>P<pid>.<host>,S=<size>,W=<virtual size>", with a
+	// microsecond and a process ID that vary from message to message
+	// (derived from the folder and the message's number, so that the same
+	// options still give the same names) and W equal to S (the messages
+	// have CRLF line endings already). Dovecot's hash spreads them.
+	NamesDovecot Names = "dovecot"
+)
 
 func (o *Options) defaults() {
 	if o.Folders == 0 {
@@ -45,6 +73,9 @@ func (o *Options) defaults() {
 	}
 	if o.AttachRatio == 0 {
 		o.AttachRatio = 0.03
+	}
+	if o.Names == "" {
+		o.Names = NamesPeers
 	}
 }
 
@@ -79,6 +110,9 @@ urgent hello thanks regards please attached update schedule`)
 // in a fixed order; it stops at fn's first error.
 func Generate(opts Options, fn func(Message) error) (Summary, error) {
 	opts.defaults()
+	if opts.Names != NamesPeers && opts.Names != NamesDovecot {
+		return Summary{}, fmt.Errorf("corpus: file names %q: want %q or %q", opts.Names, NamesPeers, NamesDovecot)
+	}
 	rng := rand.New(rand.NewPCG(opts.Seed, 0x6d61696c747261))
 	names := append([]string(nil), folderNames...)
 	for i := 0; len(names) < opts.Folders; i++ {
@@ -111,7 +145,7 @@ func Generate(opts Options, fn func(Message) error) (Summary, error) {
 		sum.Folders++
 		for i := 0; i < counts[k]; i++ {
 			data, date := message(rng, folder, i, opts.AttachRatio)
-			if err := emit(Message{Folder: folder, Name: fileName(date, i, opts.Seed, len(data), flags(rng)), Data: data, Date: date}); err != nil {
+			if err := emit(Message{Folder: folder, Name: opts.fileName(folder, date, i, len(data), flags(rng)), Data: data, Date: date}); err != nil {
 				return sum, err
 			}
 		}
@@ -122,7 +156,7 @@ func Generate(opts Options, fn func(Message) error) (Summary, error) {
 			date := time.Unix(1_600_000_000+int64(i), 0).UTC()
 			data := []byte(fmt.Sprintf("From: bulk@example.org\r\nSubject: bulk %d\r\nDate: %s\r\nMessage-ID: <big.%d@corpus.example>\r\n\r\nbulk body %d\r\n",
 				i, date.Format(time.RFC1123Z), i, i))
-			if err := emit(Message{Folder: "Big", Name: fileName(date, i, opts.Seed, len(data), flags(rng)), Data: data, Date: date}); err != nil {
+			if err := emit(Message{Folder: "Big", Name: opts.fileName("Big", date, i, len(data), flags(rng)), Data: data, Date: date}); err != nil {
 				return sum, err
 			}
 		}
@@ -130,8 +164,18 @@ func Generate(opts Options, fn func(Message) error) (Summary, error) {
 	return sum, nil
 }
 
-func fileName(date time.Time, i int, seed uint64, size int, flags string) string {
-	return fmt.Sprintf("%d.M%dP%d.corpus,S=%d:2,%s", date.Unix(), i, seed, size, flags)
+// fileName names the i-th message of folder (Options.Names). Names are
+// unique within a folder: the peers' by i, Dovecot's by the microsecond,
+// a permutation of i below a million (7919 is prime to 10⁶), and in the
+// big folder above that by the date (its dates are one second apart).
+func (o *Options) fileName(folder string, date time.Time, i, size int, flags string) string {
+	if o.Names == NamesDovecot {
+		h := fnv.New32a()
+		fmt.Fprintf(h, "%s\x00%d\x00%d", folder, i, o.Seed)
+		usec, pid := (i*7919+13)%1_000_000, 1000+h.Sum32()%60000
+		return fmt.Sprintf("%d.M%dP%d.mail.corpus.example,S=%d,W=%d:2,%s", date.Unix(), usec, pid, size, size, flags)
+	}
+	return fmt.Sprintf("%d.M%dP%d.corpus,S=%d:2,%s", date.Unix(), i, o.Seed, size, flags)
 }
 
 func flags(rng *rand.Rand) string {

@@ -3,6 +3,7 @@ package corpus
 import (
 	"bytes"
 	"crypto/sha256"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -101,5 +102,95 @@ func TestWriteMaildirAndCopy(t *testing.T) {
 		if a == nil || b == nil || !a.ModTime().Equal(b.ModTime()) || time.Since(a.ModTime()) < 24*time.Hour {
 			t.Errorf("%q: directory mtimes %v and %v: want equal, and old", d, a.ModTime(), b.ModTime())
 		}
+	}
+}
+
+// dovecotNameHash is Dovecot's hash of a Maildir file name in its
+// uidlist's table (maildir_filename_base_hash, lib-storage's
+// maildir-filename.c): the ELF hash of the name up to ':'.
+func dovecotNameHash(name string) uint32 {
+	var h uint32
+	for i := 0; i < len(name) && name[i] != ':'; i++ {
+		h = h<<4 + uint32(name[i])
+		if g := h & 0xf0000000; g != 0 {
+			h ^= g >> 24
+			h ^= g
+		}
+	}
+	return h
+}
+
+// TestNamesInDovecotsHash: the names of a folder of 100,000 messages, by
+// each scheme, as Dovecot's table of a folder's files hashes them. The
+// mean number of names sharing a name's hash is a floor on the comparisons
+// of a lookup, whatever the table's size. The peers' names (gen-corpus's)
+// share their hash with hundreds of others on average, the reason a
+// benchmark with them measures mostly Dovecot's lookups in that table;
+// names as Dovecot's deliveries make them share it with almost none.
+func TestNamesInDovecotsHash(t *testing.T) {
+	meanSharing := func(names Names) float64 {
+		counts := map[uint32]int{}
+		seen := map[string]bool{}
+		n := 0
+		_, err := Generate(Options{BigFolder: 100_000, Names: names}, func(m Message) error {
+			base, _, _ := strings.Cut(m.Name, ":")
+			if seen[base] {
+				t.Fatalf("%s: two messages named %s", names, base)
+			}
+			seen[base] = true
+			counts[dovecotNameHash(m.Name)]++
+			n++
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sq int
+		for _, c := range counts {
+			sq += c * c
+		}
+		return float64(sq) / float64(n)
+	}
+	dovecot, peers := meanSharing(NamesDovecot), meanSharing(NamesPeers)
+	t.Logf("a name shares its hash with %.2f names as Dovecot's, %.0f of the peers'", dovecot, peers)
+	if m := dovecot; m > 1.1 {
+		t.Errorf("names as Dovecot's: a name shares its hash with %.1f on average, want about 1", m)
+	}
+	if m := peers; m < 50 {
+		t.Errorf("the peers' names: a name shares its hash with %.1f on average; the docs say hundreds", m)
+	}
+	if _, err := Generate(Options{Messages: 1, Names: "maildrop"}, func(Message) error { return nil }); err == nil || !strings.Contains(err.Error(), `"maildrop"`) {
+		t.Errorf("unknown names scheme: %v", err)
+	}
+}
+
+// TestDovecotNamesChangeOnlyNames: the same options but the names give the
+// same messages, and the names carry the size twice (S= and W=).
+func TestDovecotNamesChangeOnlyNames(t *testing.T) {
+	var peers []Message
+	opts := Options{Messages: 300, Folders: 4, BigFolder: 20}
+	if _, err := Generate(opts, func(m Message) error { peers = append(peers, m); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	opts.Names = NamesDovecot
+	i := 0
+	if _, err := Generate(opts, func(m Message) error {
+		p := peers[i]
+		i++
+		if m.Folder != p.Folder || !bytes.Equal(m.Data, p.Data) || !m.Date.Equal(p.Date) {
+			t.Fatalf("message %d differs beyond its name", i)
+		}
+		_, flags, _ := strings.Cut(m.Name, ":2,")
+		_, pflags, _ := strings.Cut(p.Name, ":2,")
+		size := fmt.Sprintf(",S=%d,W=%d:", len(m.Data), len(m.Data))
+		if flags != pflags || !strings.Contains(m.Name, size) || !strings.Contains(m.Name, ".mail.corpus.example,") {
+			t.Fatalf("%s: want flags %q and %s", m.Name, pflags, size)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if i != len(peers) {
+		t.Fatalf("%d messages against %d", i, len(peers))
 	}
 }
