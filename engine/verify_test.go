@@ -9,7 +9,6 @@ import (
 
 	"mailtrail/adapters/maildir"
 	"mailtrail/internal/sample"
-	"mailtrail/journal"
 	"mailtrail/model"
 )
 
@@ -81,18 +80,11 @@ func TestVerificationRecordsMaildirFoldersJustWritten(t *testing.T) {
 }
 
 // A sync that carried out operations has the journal flush what they
-// wrote while the folders are verified (journal.Store.FlushBehind, from
-// its threshold on), so that the journal's close does not wait for that
-// flush and the compaction it starts.
+// wrote while the folders are verified (journal.Store.FlushBehind), so
+// that the journal's close does not wait for that flush and the
+// compaction it starts.
 func TestExecutionsFlushedBehindBeforeTheVerification(t *testing.T) {
 	r := newRig(t)
-	// A journal this small is left to its close (journal.DefaultFlushBehindFrom).
-	j, err := journal.Open(t.TempDir(), journal.Options{FlushBehindFrom: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { j.Close() })
-	r.j, r.acct.Journal = j, j
 	for _, m := range sample.Messages("INBOX", 5, 1) {
 		r.remote.AddMessage("INBOX", m.Body, m.Flags, m.Date)
 	}

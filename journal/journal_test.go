@@ -1048,14 +1048,12 @@ func rowOf(st model.FolderStatus, uid uint32) model.StatusRow {
 	return r
 }
 
-// TestFlushBehind: from its threshold on, it flushes what the session
-// wrote without waiting for the flush, and nothing when nothing was
-// written, on a read-only journal or a closed one; what it flushed reads
-// back after a reopen. Below the threshold (the default's 8 MB, against a
-// journal of a few KB here) it flushes nothing.
+// TestFlushBehind: it flushes what the session wrote without waiting for
+// the flush, and nothing when nothing was written, on a read-only journal
+// or a closed one; what it flushed reads back after a reopen.
 func TestFlushBehind(t *testing.T) {
 	dir := t.TempDir()
-	s := openT(t, dir, Options{Now: fixedClock(), FlushBehindFrom: 1})
+	s := openT(t, dir, Options{Now: fixedClock()})
 	opened := s.Flushes() // Pebble's own at the open
 	s.FlushBehind()       // nothing written yet
 	if n := s.Flushes(); n != opened {
@@ -1085,7 +1083,7 @@ func TestFlushBehind(t *testing.T) {
 		t.Errorf("a closed journal's flushes: %d", n)
 	}
 
-	ro := openT(t, dir, Options{ReadOnly: true, FlushBehindFrom: 1})
+	ro := openT(t, dir, Options{ReadOnly: true})
 	pending, err := ro.Pending()
 	if err != nil || len(pending) != len(seqs) {
 		t.Fatalf("after reopen: %d pending, %v; want %d", len(pending), err, len(seqs))
@@ -1094,19 +1092,5 @@ func TestFlushBehind(t *testing.T) {
 	ro.FlushBehind() // read-only: nothing, no panic
 	if n := ro.Flushes(); n != roOpened {
 		t.Errorf("a read-only journal's flushes: %d after %d at the open", n, roOpened)
-	}
-	if err := ro.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	small := openT(t, dir, Options{Now: fixedClock()}) // the default threshold
-	if _, err := small.AppendIntents(run, ops("INBOX", 3, 20)); err != nil {
-		t.Fatal(err)
-	}
-	before := small.Flushes()
-	small.FlushBehind()
-	time.Sleep(100 * time.Millisecond)
-	if n := small.Flushes(); n != before {
-		t.Errorf("a journal of %d bytes of tables flushed behind (%d flushes after %d), under the default %d", small.tableBytes(), n, before, DefaultFlushBehindFrom)
 	}
 }

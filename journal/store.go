@@ -72,10 +72,6 @@ type Options struct {
 	// observations (see Observation); 0 means DefaultObservationRuns.
 	ObservationRuns int
 
-	// FlushBehindFrom is the size of the journal's tables from which
-	// FlushBehind flushes; 0 means DefaultFlushBehindFrom.
-	FlushBehindFrom int64
-
 	// fs replaces the file system (tests: crash clones); implies InMemory
 	// semantics for the directory checks.
 	fs vfs.FS
@@ -89,7 +85,6 @@ type Store struct {
 	now      func() time.Time
 
 	observationRuns int
-	flushBehindFrom int64 // Options.FlushBehindFrom
 	db              *pebble.DB
 	lock            *pebble.Lock
 	closed          atomic.Bool
@@ -121,10 +116,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.InMemory && opts.ReadOnly {
 		return nil, fmt.Errorf("journal %s: Options.InMemory and ReadOnly together make an empty store nobody can write; pick one", dir)
 	}
-	s := &Store{dir: dir, readOnly: opts.ReadOnly, now: opts.Now, observationRuns: opts.ObservationRuns, flushBehindFrom: opts.FlushBehindFrom}
-	if s.flushBehindFrom == 0 {
-		s.flushBehindFrom = DefaultFlushBehindFrom
-	}
+	s := &Store{dir: dir, readOnly: opts.ReadOnly, now: opts.Now, observationRuns: opts.ObservationRuns}
 	if s.observationRuns <= 0 {
 		s.observationRuns = DefaultObservationRuns
 	}
@@ -423,22 +415,18 @@ func (s *Store) Close() error {
 }
 
 // FlushBehind starts moving what this session wrote from memory into the
-// journal's tables, as Close does, and returns at once, when the tables
-// hold Options.FlushBehindFrom bytes or more. The engine calls it once a run's
-// folders are executed, before their verification: the flush, and the
-// compaction it may start, then run beside the verification instead of
-// inside Close, which waits for both. A journal of this size (a folder of
-// 100,000 messages makes 12 MB) sits in one level of Pebble's tree, and
-// every flushed table spans its whole key space, so that compaction
-// rewrites all of it: 0.4–0.6 s at 100,000 messages (docs/PERFORMANCE.md,
-// "The journal's close"). A smaller journal is left to Close: there the
-// early flush only added a second flush at the close (what the
-// verification writes) and cost more than it saved. Nothing is made more
-// or less durable: every commit is in the synced log already, and Close
-// flushes what is written after. It does nothing on a journal that is
-// closed, read-only, or to which this session wrote nothing, and reports
-// no error (a flush that fails here fails again in Close, which reports
-// it).
+// journal's tables, as Close does, and returns at once. The engine calls
+// it once a run's folders are executed, before their verification: the
+// flush, and the compaction it may start, then run beside the
+// verification instead of inside Close, which waits for both. A journal
+// of a folder of 100,000 messages is small enough to sit in one level of
+// Pebble's tree, and every flushed table spans its whole key space, so
+// that compaction rewrites all of it: 0.4–0.6 s (docs/PERFORMANCE.md,
+// "The journal's close"). Nothing is made more or less durable: every
+// commit is in the synced log already, and Close flushes what is written
+// after. It does nothing on a journal that is closed, read-only, or to
+// which this session wrote nothing, and reports no error (a flush that
+// fails here fails again in Close, which reports it).
 func (s *Store) FlushBehind() {
 	if s.checkWritable() != nil {
 		return
@@ -446,25 +434,9 @@ func (s *Store) FlushBehind() {
 	s.mu.Lock()
 	wrote := s.wrote
 	s.mu.Unlock()
-	if wrote && s.tableBytes() >= s.flushBehindFrom {
+	if wrote {
 		_, _ = s.db.AsyncFlush()
 	}
-}
-
-// DefaultFlushBehindFrom is the size of the journal's tables from which
-// FlushBehind flushes: between what the benchmark measured as a loss
-// (1 MB, 8 folders of 5,000 messages: a 1% changed sync 0.20 → 0.24 s)
-// and as a gain (12 MB and more, a folder of 100,000 messages: 3.76 →
-// 3.52 s, medians of eight; 2026-11-29).
-const DefaultFlushBehindFrom = 8 << 20
-
-// tableBytes is the size of the journal's tables, every level.
-func (s *Store) tableBytes() int64 {
-	var n int64
-	for _, l := range s.db.Metrics().Levels {
-		n += l.TablesSize
-	}
-	return n
 }
 
 // Flushes is the number of flushes of memtables into tables since the
