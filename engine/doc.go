@@ -28,11 +28,6 @@
 //     run is scanned (scanLocal, then moveIn), so a folder's scan may be
 //     made while the server lists its folders (scanEarly) as well as
 //     after: either is a snapshot that the verification checks.
-//   - Once any folder has executed, the journal is asked to flush behind
-//     (journal.Store.FlushBehind) before the verification, which then
-//     runs beside that flush and the compaction it may start instead of
-//     the journal's close waiting for both; every commit was durable
-//     (synced) before, so nothing about durability changes.
 //   - When folders were created on the server, it is listed again and the
 //     folders it made on its own (the parents of a new folder, on some
 //     servers) are synced in the same run, so that the next run finds

@@ -331,12 +331,6 @@ func (a *Account) syncFolders(ctx context.Context, run uint64, folders []string,
 		a.folderDone(&order[i].fr)
 		order[i].fr.Elapsed += time.Since(start)
 	})
-	if executedAny(works) {
-		// The executions' journal writes go into its tables while the
-		// folders are verified, with the compaction that may follow, not
-		// inside the journal's close, which waits for both.
-		a.Journal.FlushBehind()
-	}
 	a.verifyAll(ctx, works)
 	reports := make([]FolderReport, len(works))
 	for i, w := range works {
@@ -853,12 +847,6 @@ func (a *Account) executeFolder(ctx context.Context, run uint64, w *folderWork, 
 		return
 	}
 	w.verify = len(fr.Failed) == 0 && p.LocalFolder != nil
-}
-
-// executedAny reports whether any folder of works had its operations
-// carried out (executeFolder got as far as its steps).
-func executedAny(works []*folderWork) bool {
-	return slices.ContainsFunc(works, func(w *folderWork) bool { return w.fr.Planned > 0 })
 }
 
 // onlyExecuted is the one folder of works with operations to carry out;

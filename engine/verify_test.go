@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"mailtrail/adapters/maildir"
 	"mailtrail/internal/sample"
@@ -77,27 +76,4 @@ func TestVerificationRecordsMaildirFoldersJustWritten(t *testing.T) {
 		}
 	}
 	r.converged(t, 40)
-}
-
-// A sync that carried out operations has the journal flush what they
-// wrote while the folders are verified (journal.Store.FlushBehind), so
-// that the journal's close does not wait for that flush and the
-// compaction it starts.
-func TestExecutionsFlushedBehindBeforeTheVerification(t *testing.T) {
-	r := newRig(t)
-	for _, m := range sample.Messages("INBOX", 5, 1) {
-		r.remote.AddMessage("INBOX", m.Body, m.Flags, m.Date)
-	}
-	before := r.j.Flushes()
-	if c := total(r.sync(t)); c[model.OpFetch] != 5 {
-		t.Fatalf("cold sync: %v", c)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for r.j.Flushes() == before {
-		if time.Now().After(deadline) {
-			t.Fatalf("the journal was not flushed after the executions (%d flushes, as at the start)", before)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	r.converged(t, 5)
 }

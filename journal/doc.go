@@ -83,11 +83,7 @@
 // default of exiting the process. Close flushes the write-ahead log into
 // checksummed tables, because Pebble may take damage at the start of a
 // log for a torn end and skip it silently; the window left is the data
-// written since the last Open. FlushBehind starts that flush earlier
-// without waiting for it (the engine calls it before its verification),
-// so that Close, which waits for the flush and for any compaction in
-// progress, has less to wait for; it changes no durability: every commit
-// is in the synced log before it returns.
+// written since the last Open.
 //
 // Pebble locks the directory even for ReadOnly, so a read-only Open (log,
 // audit) fails with ErrLocked while a sync of the same account runs.

@@ -414,40 +414,6 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// FlushBehind starts moving what this session wrote from memory into the
-// journal's tables, as Close does, and returns at once. The engine calls
-// it once a run's folders are executed, before their verification: the
-// flush, and the compaction it may start, then run beside the
-// verification instead of inside Close, which waits for both. A journal
-// of a folder of 100,000 messages is small enough to sit in one level of
-// Pebble's tree, and every flushed table spans its whole key space, so
-// that compaction rewrites all of it: 0.4–0.6 s (docs/PERFORMANCE.md,
-// "The journal's close"). Nothing is made more or less durable: every
-// commit is in the synced log already, and Close flushes what is written
-// after. It does nothing on a journal that is closed, read-only, or to
-// which this session wrote nothing, and reports no error (a flush that
-// fails here fails again in Close, which reports it).
-func (s *Store) FlushBehind() {
-	if s.checkWritable() != nil {
-		return
-	}
-	s.mu.Lock()
-	wrote := s.wrote
-	s.mu.Unlock()
-	if wrote {
-		_, _ = s.db.AsyncFlush()
-	}
-}
-
-// Flushes is the number of flushes of memtables into tables since the
-// journal was opened (Pebble's count): for tests, and for diagnostics.
-func (s *Store) Flushes() int64 {
-	if s.checkOpen() != nil {
-		return 0
-	}
-	return s.db.Metrics().Flush.Count
-}
-
 func (s *Store) checkOpen() error {
 	if s.closed.Load() {
 		return kinded(ErrClosed, "journal %s is closed", s.dir)
