@@ -12,9 +12,9 @@
 // peers-bench names them, or with --names dovecot as Dovecot's own
 // deliveries do: the same messages, but names that Dovecot's file-name
 // hash spreads, where the first kind makes most of Dovecot's work on a
-// large folder lookups in that hash's table (docs/PERFORMANCE.md). Then it runs four phases, each tool
-// after the other within a phase (the order rotates from round to round),
-// with a sync(2) before every run:
+// large folder lookups in that hash's table (docs/PERFORMANCE.md). Then
+// it runs four phases, each tool after the other within a phase (the
+// order rotates from round to round), with a sync(2) before every run:
 //
 //	cold   first sync into an empty Maildir
 //	noop   again, nothing changed
