@@ -175,8 +175,8 @@ func run(args []string) int {
 		return 2
 	}
 	o.names = corpus.Names(names)
-	if o.names != corpus.NamesPeers && o.names != corpus.NamesDovecot {
-		fmt.Fprintf(os.Stderr, "mailtrail-bench: --names %s: want peers or dovecot\n", names)
+	if err := o.names.Check(); err != nil {
+		fmt.Fprintf(os.Stderr, "mailtrail-bench: --names: %v\n", err)
 		return 2
 	}
 	if fs.NArg() > 0 || o.rounds < 1 || o.messages < 0 || o.folders < 1 || o.big < 0 || o.again < 0 || o.messages+o.big == 0 {

@@ -64,6 +64,15 @@ const (
 	NamesDovecot Names = "dovecot"
 )
 
+// Check returns an error naming n unless it is a scheme this package
+// knows.
+func (n Names) Check() error {
+	if n != NamesPeers && n != NamesDovecot {
+		return fmt.Errorf("corpus: file names %q: want %q or %q", n, NamesPeers, NamesDovecot)
+	}
+	return nil
+}
+
 func (o *Options) defaults() {
 	if o.Folders == 0 {
 		o.Folders = 8
@@ -110,8 +119,8 @@ urgent hello thanks regards please attached update schedule`)
 // in a fixed order; it stops at fn's first error.
 func Generate(opts Options, fn func(Message) error) (Summary, error) {
 	opts.defaults()
-	if opts.Names != NamesPeers && opts.Names != NamesDovecot {
-		return Summary{}, fmt.Errorf("corpus: file names %q: want %q or %q", opts.Names, NamesPeers, NamesDovecot)
+	if err := opts.Names.Check(); err != nil {
+		return Summary{}, err
 	}
 	rng := rand.New(rand.NewPCG(opts.Seed, 0x6d61696c747261))
 	names := append([]string(nil), folderNames...)
