@@ -9,7 +9,6 @@ import (
 
 	"mailtrail/adapters"
 	"mailtrail/adapters/memstore"
-	"mailtrail/internal/sample"
 	"mailtrail/model"
 )
 
@@ -122,7 +121,7 @@ func TestScansChangedLocalFoldersWhileTheServerLists(t *testing.T) {
 	sync("nothing changed", nil)
 
 	flipLocalFlags(t, local, folders[1:])
-	r.remote.AddMessage("Archive", sample.Messages("Archive", 1, 91)[0].Body, 0, time.Now())
+	newServerMail(r, 91, "Archive")
 	w := sync("flags changed in two local folders, new mail in the third", folders[1:])
 	for _, f := range folders[1:] {
 		if w.scans[f] != w.scans["Archive"] {
@@ -132,9 +131,7 @@ func TestScansChangedLocalFoldersWhileTheServerLists(t *testing.T) {
 	r.converged(t, 13)
 	sync("nothing changed again", nil)
 
-	for _, f := range folders[:2] {
-		r.remote.AddMessage(f, sample.Messages(f, 1, 92)[0].Body, 0, time.Now())
-	}
+	newServerMail(r, 92, folders[:2]...)
 	sync("new mail in two server folders", nil)
 	r.converged(t, 15)
 }

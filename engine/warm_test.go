@@ -63,9 +63,7 @@ func TestWarmsEarlyOnLocalEvidence(t *testing.T) {
 	r.converged(t, 12)
 	sync("nothing changed", false)
 
-	for _, f := range folders[:2] {
-		r.remote.AddMessage(f, sample.Messages(f, 1, 90)[0].Body, 0, time.Now())
-	}
+	newServerMail(r, 90, folders[:2]...)
 	sync("new mail in two server folders", false)
 	r.converged(t, 14)
 
@@ -98,6 +96,14 @@ func threeFolderRig(t *testing.T, seed int64) (*rig, []string) {
 		}
 	}
 	return r, folders
+}
+
+// newServerMail delivers one new unflagged message (sample seed seed) into
+// each of folders on r's server.
+func newServerMail(r *rig, seed int64, folders ...string) {
+	for _, f := range folders {
+		r.remote.AddMessage(f, sample.Messages(f, 1, seed)[0].Body, 0, time.Now())
+	}
 }
 
 // flipLocalFlags changes the \Flagged flag of the first message of each
